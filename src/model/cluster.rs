@@ -1,0 +1,216 @@
+//! Kubernetes cluster rows, projected down to what the cluster pane shows.
+
+use super::Level;
+use jiff::Timestamp;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ClusterSnapshot {
+    pub context: String,
+    pub nodes: Vec<NodeRow>,
+    pub deployments: Vec<DeploymentRow>,
+    pub pods: Vec<PodRow>,
+    pub hpas: Vec<HpaRow>,
+    pub pdbs: Vec<PdbRow>,
+    pub events: Vec<EventRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeRow {
+    pub name: String,
+    pub zone: String,
+    pub ready: bool,
+    /// Conditions such as `MemoryPressure` that are currently true.
+    pub pressure: Vec<String>,
+    pub cordoned: bool,
+    pub cpu_pct: Option<u8>,
+    pub mem_pct: Option<u8>,
+    pub created: Timestamp,
+}
+
+impl NodeRow {
+    pub fn level(&self) -> Level {
+        if !self.ready {
+            Level::Crit
+        } else if self.cordoned || !self.pressure.is_empty() {
+            Level::Warn
+        } else {
+            Level::Ok
+        }
+    }
+
+    pub fn status(&self) -> String {
+        let mut s = String::from(if self.ready { "Ready" } else { "NotReady" });
+        if self.cordoned {
+            s.push_str(",SchedulingDisabled");
+        }
+        for p in &self.pressure {
+            s.push(',');
+            s.push_str(p);
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Rollout {
+    Complete,
+    Progressing,
+    Stalled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeploymentRow {
+    pub namespace: String,
+    pub name: String,
+    pub desired: u32,
+    pub ready: u32,
+    pub updated: u32,
+    pub available: u32,
+    pub revision: u64,
+    pub image: String,
+    pub rollout: Rollout,
+}
+
+impl DeploymentRow {
+    pub fn level(&self) -> Level {
+        if self.rollout == Rollout::Stalled || (self.desired > 0 && self.available == 0) {
+            Level::Crit
+        } else if self.ready < self.desired || self.rollout == Rollout::Progressing {
+            Level::Warn
+        } else {
+            Level::Ok
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PodRow {
+    pub namespace: String,
+    pub name: String,
+    pub phase: PodPhase,
+    pub ready_containers: u16,
+    pub total_containers: u16,
+    pub restarts: u32,
+    pub created: Timestamp,
+    pub node: String,
+    /// Why a container is waiting (`CrashLoopBackOff`, `ImagePullBackOff`, ...).
+    pub waiting_reason: Option<String>,
+}
+
+impl PodRow {
+    pub fn level(&self) -> Level {
+        match (&self.waiting_reason, self.phase) {
+            (Some(_), _) | (_, PodPhase::Failed) => Level::Crit,
+            (_, PodPhase::Pending | PodPhase::Unknown) => Level::Warn,
+            _ if self.restarts > 5 || self.ready_containers < self.total_containers => Level::Warn,
+            _ => Level::Ok,
+        }
+    }
+
+    /// What `kubectl get pods` shows in its STATUS column.
+    pub fn status(&self) -> &str {
+        match &self.waiting_reason {
+            Some(reason) => reason,
+            None => match self.phase {
+                PodPhase::Pending => "Pending",
+                PodPhase::Running => "Running",
+                PodPhase::Succeeded => "Completed",
+                PodPhase::Failed => "Failed",
+                PodPhase::Unknown => "Unknown",
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HpaMetric {
+    /// `cpu` or `memory` (or a custom metric name).
+    pub name: String,
+    pub target_pct: u32,
+    pub current_pct: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HpaRow {
+    pub namespace: String,
+    pub name: String,
+    pub target: String,
+    pub min: u32,
+    pub max: u32,
+    pub current: u32,
+    pub desired: u32,
+    pub metrics: Vec<HpaMetric>,
+}
+
+impl HpaRow {
+    pub fn at_max(&self) -> bool {
+        self.desired >= self.max
+    }
+
+    pub fn level(&self) -> Level {
+        if self.at_max() {
+            Level::Warn
+        } else {
+            Level::Ok
+        }
+    }
+
+    /// `cpu 63%/50% mem 41%/50%`
+    pub fn targets(&self) -> String {
+        let mut out = String::new();
+        for m in &self.metrics {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            let current = m
+                .current_pct
+                .map_or_else(|| "?".to_string(), |c| format!("{c}%"));
+            out.push_str(&format!("{} {current}/{}%", m.name, m.target_pct));
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PdbRow {
+    pub namespace: String,
+    pub name: String,
+    /// `minAvailable: 2` or `maxUnavailable: 1`, as written in the spec.
+    pub budget: String,
+    pub current_healthy: u32,
+    pub desired_healthy: u32,
+    pub allowed_disruptions: u32,
+}
+
+impl PdbRow {
+    pub fn level(&self) -> Level {
+        if self.current_healthy < self.desired_healthy {
+            Level::Crit
+        } else if self.allowed_disruptions == 0 {
+            Level::Warn
+        } else {
+            Level::Ok
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRow {
+    pub namespace: String,
+    /// `Pod/user-7d9c-x2x` style reference to the object involved.
+    pub object: String,
+    pub reason: String,
+    pub message: String,
+    pub count: u32,
+    pub last_seen: Timestamp,
+}

@@ -1,0 +1,167 @@
+//! Database replication topology, one cluster per configured database.
+
+use super::Level;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DbSnapshot {
+    pub clusters: Vec<DbCluster>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    MariaDb,
+    Postgres,
+    Rds,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::MariaDb => "MariaDB",
+            Engine::Postgres => "PostgreSQL",
+            Engine::Rds => "RDS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DbCluster {
+    pub name: String,
+    pub engine: Engine,
+    /// Where writes are routed, e.g. `ProxySQL writer hostgroup 10 → mariadb-0`.
+    pub router: Option<String>,
+    pub lag_threshold_s: f64,
+    pub members: Vec<DbMember>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Replica,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DbMember {
+    pub name: String,
+    pub endpoint: String,
+    pub role: Role,
+    pub reachable: bool,
+    pub read_only: Option<bool>,
+    /// MariaDB replica IO thread, or PostgreSQL WAL receiver, running.
+    pub io_running: Option<bool>,
+    /// MariaDB replica SQL thread, or PostgreSQL replay, running.
+    pub sql_running: Option<bool>,
+    /// `None` while replication is broken: never shown as 0.
+    pub lag_seconds: Option<f64>,
+    pub lag_bytes: Option<u64>,
+    /// GTID position (MariaDB) or LSN (PostgreSQL).
+    pub position: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl DbMember {
+    /// A status word in the spirit of orchestrator's, and how bad it is.
+    pub fn status(&self, lag_threshold_s: f64) -> (Level, &'static str) {
+        if !self.reachable {
+            return (Level::Crit, "down");
+        }
+        match self.role {
+            Role::Primary if self.read_only == Some(true) => (Level::Warn, "read-only primary"),
+            Role::Primary => (Level::Ok, "ok"),
+            Role::Unknown => (Level::Warn, "unknown role"),
+            Role::Replica => {
+                if self.read_only == Some(false) {
+                    (Level::Crit, "writable replica!")
+                } else if self.io_running == Some(false) || self.sql_running == Some(false) {
+                    (Level::Crit, "nonreplicating")
+                } else {
+                    match self.lag_seconds {
+                        None => (Level::Crit, "broken"),
+                        Some(lag) if lag > lag_threshold_s => (Level::Warn, "lag"),
+                        Some(_) => (Level::Ok, "ok"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lag as text: `0.4s`, or `broken` when the server cannot say.
+    pub fn lag_text(&self) -> String {
+        match (self.role, self.lag_seconds) {
+            (Role::Primary, _) => "-".into(),
+            (_, Some(s)) => format!("{s:.1}s"),
+            (_, None) => "broken".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica() -> DbMember {
+        DbMember {
+            name: "r".into(),
+            endpoint: "r:3306".into(),
+            role: Role::Replica,
+            reachable: true,
+            read_only: Some(true),
+            io_running: Some(true),
+            sql_running: Some(true),
+            lag_seconds: Some(0.5),
+            lag_bytes: None,
+            position: None,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn replica_status_words() {
+        assert_eq!(replica().status(5.0), (Level::Ok, "ok"));
+        assert_eq!(
+            DbMember {
+                lag_seconds: Some(9.0),
+                ..replica()
+            }
+            .status(5.0),
+            (Level::Warn, "lag")
+        );
+        assert_eq!(
+            DbMember {
+                read_only: Some(false),
+                ..replica()
+            }
+            .status(5.0)
+            .1,
+            "writable replica!"
+        );
+        assert_eq!(
+            DbMember {
+                sql_running: Some(false),
+                ..replica()
+            }
+            .status(5.0)
+            .1,
+            "nonreplicating"
+        );
+        assert_eq!(
+            DbMember {
+                reachable: false,
+                ..replica()
+            }
+            .status(5.0)
+            .1,
+            "down"
+        );
+        let broken = DbMember {
+            lag_seconds: None,
+            ..replica()
+        };
+        assert_eq!(broken.status(5.0).1, "broken");
+        assert_eq!(broken.lag_text(), "broken");
+    }
+}

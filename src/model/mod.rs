@@ -1,0 +1,108 @@
+//! Plain data: what every source publishes and every pane shows. No I/O, no terminal.
+
+pub mod alarm;
+pub mod cluster;
+pub mod db;
+pub mod iam;
+pub mod summary;
+pub mod trail;
+pub mod waf;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// How bad something is. Ordered so that `max()` picks the worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    #[default]
+    Ok,
+    Warn,
+    Crit,
+}
+
+impl Level {
+    /// A marker that still reads on a monochrome terminal.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Level::Ok => "✓",
+            Level::Warn => "!",
+            Level::Crit => "✗",
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Level::Ok => "OK",
+            Level::Warn => "WARN",
+            Level::Crit => "CRIT",
+        }
+    }
+}
+
+/// Whether a source is keeping up: the view greys a pane whose source failed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Health {
+    pub last_ok: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+impl Health {
+    pub fn ok(at: Timestamp) -> Self {
+        Health {
+            last_ok: Some(at),
+            last_error: None,
+        }
+    }
+
+    pub fn is_failing(&self) -> bool {
+        self.last_error.is_some()
+    }
+}
+
+/// The latest value of one source together with its health.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Feed<T> {
+    pub data: T,
+    pub health: Health,
+}
+
+/// Compact age like kubectl prints it: `45s`, `12m`, `3h`, `160d`.
+pub fn age(since: Timestamp, now: Timestamp) -> String {
+    let secs = now.as_second().saturating_sub(since.as_second()).max(0);
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 2 * 3600 => format!("{}m", s / 60),
+        s if s < 2 * 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// Whole days between two instants (negative spans count as zero).
+pub fn days_between(since: Timestamp, now: Timestamp) -> i64 {
+    (now.as_second() - since.as_second()).max(0) / 86_400
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let now = Timestamp::from_second(1_000_000).unwrap();
+        let at = |s: i64| Timestamp::from_second(1_000_000 - s).unwrap();
+        assert_eq!(age(at(5), now), "5s");
+        assert_eq!(age(at(600), now), "10m");
+        assert_eq!(age(at(3 * 3600), now), "3h");
+        assert_eq!(age(at(160 * 86_400), now), "160d");
+        assert_eq!(age(Timestamp::from_second(2_000_000).unwrap(), now), "0s");
+    }
+
+    #[test]
+    fn worst_level_wins() {
+        assert_eq!(
+            [Level::Ok, Level::Crit, Level::Warn].into_iter().max(),
+            Some(Level::Crit)
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! One health line per area: what the overview shows and `opsdeck status` prints.
+
+use super::alarm::AlarmSnapshot;
+use super::cluster::{ClusterSnapshot, PodPhase};
+use super::db::{DbSnapshot, Role};
+use super::trail::TrailSnapshot;
+use super::waf::WafSnapshot;
+use super::{Health, Level};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Area {
+    Cluster,
+    Db,
+    Waf,
+    Alarms,
+    Iam,
+    Trail,
+}
+
+impl Area {
+    pub const ALL: [Area; 6] = [
+        Area::Cluster,
+        Area::Db,
+        Area::Waf,
+        Area::Alarms,
+        Area::Iam,
+        Area::Trail,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Area::Cluster => "Cluster",
+            Area::Db => "DB",
+            Area::Waf => "WAF",
+            Area::Alarms => "Alarms",
+            Area::Iam => "IAM",
+            Area::Trail => "Trail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AreaSummary {
+    pub area: Area,
+    pub level: Level,
+    pub counts: String,
+    /// The worst current problem, if there is one.
+    pub worst: Option<String>,
+}
+
+impl AreaSummary {
+    /// A failing source is itself the worst problem of its area.
+    pub fn with_health(mut self, health: &Health) -> Self {
+        if let Some(err) = &health.last_error {
+            self.level = Level::Crit;
+            self.worst = Some(format!("source failing: {err}"));
+        }
+        self
+    }
+}
+
+/// Keeps the first of the worst problems seen so far.
+#[derive(Default)]
+struct Worst {
+    level: Level,
+    text: Option<String>,
+}
+
+impl Worst {
+    fn offer(&mut self, level: Level, text: impl FnOnce() -> String) {
+        if level > self.level || (level > Level::Ok && self.text.is_none()) {
+            self.level = level;
+            self.text = Some(text());
+        }
+    }
+
+    fn finish(self, area: Area, counts: String) -> AreaSummary {
+        AreaSummary {
+            area,
+            level: self.level,
+            counts,
+            worst: self.text,
+        }
+    }
+}
+
+pub fn cluster(snap: &ClusterSnapshot) -> AreaSummary {
+    let mut worst = Worst::default();
+    let ready_nodes = snap.nodes.iter().filter(|n| n.ready).count();
+    for n in &snap.nodes {
+        worst.offer(n.level(), || format!("node {} {}", n.name, n.status()));
+    }
+    let mut unhealthy_pods = 0;
+    for p in &snap.pods {
+        let level = p.level();
+        if level > Level::Ok {
+            unhealthy_pods += 1;
+        }
+        worst.offer(level, || {
+            format!(
+                "pod {}/{} {} ({} restarts)",
+                p.namespace,
+                p.name,
+                p.status(),
+                p.restarts
+            )
+        });
+    }
+    for d in &snap.deployments {
+        worst.offer(d.level(), || {
+            format!(
+                "deploy {}/{} {}/{} ready",
+                d.namespace, d.name, d.ready, d.desired
+            )
+        });
+    }
+    for h in &snap.hpas {
+        worst.offer(h.level(), || {
+            format!("hpa {}/{} at max ({})", h.namespace, h.name, h.max)
+        });
+    }
+    let running = snap
+        .pods
+        .iter()
+        .filter(|p| p.phase == PodPhase::Running)
+        .count();
+    let counts = format!(
+        "{ready_nodes}/{} nodes · {running}/{} pods running · {unhealthy_pods} unhealthy",
+        snap.nodes.len(),
+        snap.pods.len()
+    );
+    worst.finish(Area::Cluster, counts)
+}
+
+pub fn db(snap: &DbSnapshot) -> AreaSummary {
+    let mut worst = Worst::default();
+    let (mut members, mut replicas) = (0, 0);
+    for c in &snap.clusters {
+        let primaries = c
+            .members
+            .iter()
+            .filter(|m| m.role == Role::Primary && m.reachable)
+            .count();
+        if primaries != 1 {
+            worst.offer(Level::Crit, || {
+                format!("{}: {primaries} writable primaries", c.name)
+            });
+        }
+        for m in &c.members {
+            members += 1;
+            if m.role == Role::Replica {
+                replicas += 1;
+            }
+            let (level, word) = m.status(c.lag_threshold_s);
+            worst.offer(level, || {
+                format!("{}/{} {word} (lag {})", c.name, m.name, m.lag_text())
+            });
+        }
+    }
+    let counts = format!(
+        "{} clusters · {members} members · {replicas} replicas",
+        snap.clusters.len()
+    );
+    worst.finish(Area::Db, counts)
+}
+
+pub fn waf(snap: &WafSnapshot) -> AreaSummary {
+    let mut worst = Worst::default();
+    let last = snap.rates.last().copied().unwrap_or_default();
+    if let Some((now, median)) = snap.surge() {
+        worst.offer(Level::Crit, || {
+            format!("blocked surge {now}/min (median {median})")
+        });
+    }
+    if snap.acls.is_empty() {
+        worst.offer(Level::Warn, || "no web ACL".into());
+    }
+    let rules: usize = snap.acls.iter().map(|a| a.rules.len()).sum();
+    let counts = format!(
+        "{} ACLs · {rules} rules · {}/min allowed · {}/min blocked",
+        snap.acls.len(),
+        last.allowed,
+        last.blocked
+    );
+    worst.finish(Area::Waf, counts)
+}
+
+pub fn alarms(snap: &AlarmSnapshot) -> AreaSummary {
+    let mut worst = Worst::default();
+    for a in &snap.alarms {
+        worst.offer(a.level(), || format!("{} {}", a.name, a.state.word()));
+    }
+    let firing = snap.firing().count();
+    let counts = format!("{firing} firing · {} total", snap.alarms.len());
+    worst.finish(Area::Alarms, counts)
+}
+
+pub fn trail(snap: &TrailSnapshot) -> AreaSummary {
+    let mut worst = Worst::default();
+    if snap.trails.is_empty() {
+        worst.offer(Level::Crit, || "no trail records account activity".into());
+    }
+    for t in &snap.trails {
+        for p in t.problems() {
+            let level = if p.contains("OFF") {
+                Level::Crit
+            } else {
+                Level::Warn
+            };
+            worst.offer(level, || format!("trail {}: {p}", t.name));
+        }
+    }
+    let mut risky = 0;
+    for e in &snap.events {
+        if let Some((level, why)) = e.risk() {
+            risky += 1;
+            worst.offer(level, || format!("{why}: {} {}", e.user, e.event_name));
+        }
+    }
+    let logging = snap.trails.iter().filter(|t| t.logging).count();
+    let counts = format!(
+        "{logging}/{} trails logging · {risky} risky events",
+        snap.trails.len()
+    );
+    worst.finish(Area::Trail, counts)
+}

@@ -1,0 +1,156 @@
+//! Web application firewall: ACLs, rules, request rates and what was blocked.
+
+use super::Level;
+use jiff::Timestamp;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WafSnapshot {
+    pub acls: Vec<WebAcl>,
+    /// Requests per minute, oldest first.
+    pub rates: Vec<RatePoint>,
+    pub top_ips: Vec<Count>,
+    pub top_rules: Vec<Count>,
+    /// Most recent first.
+    pub recent_blocked: Vec<BlockedRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebAcl {
+    pub name: String,
+    pub scope: String,
+    pub default_action: String,
+    pub rules: Vec<WafRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RuleKind {
+    Managed { vendor: String, group: String },
+    RateBased { limit: u32, window_s: u32 },
+    IpSet { set: String },
+    Custom,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WafRule {
+    pub name: String,
+    pub priority: u32,
+    pub kind: RuleKind,
+    pub action: String,
+}
+
+impl WafRule {
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            RuleKind::Managed { vendor, .. } => format!("managed rule group ({vendor})"),
+            RuleKind::RateBased { limit, window_s } => {
+                format!("rate {limit} req/{} per IP", window_text(*window_s))
+            }
+            RuleKind::IpSet { set } => format!("ip set {set}"),
+            RuleKind::Custom => "custom".into(),
+        }
+    }
+}
+
+fn window_text(secs: u32) -> String {
+    if secs.is_multiple_of(60) {
+        format!("{}min", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RatePoint {
+    pub allowed: u64,
+    pub blocked: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Count {
+    pub key: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlockedRequest {
+    pub time: Timestamp,
+    pub client_ip: String,
+    pub country: String,
+    pub method: String,
+    pub uri: String,
+    pub rule: String,
+}
+
+impl WafSnapshot {
+    /// A surge: the last minute blocked more than three times the median of the window
+    /// before it (and enough requests that it is not noise).
+    pub fn surge(&self) -> Option<(u64, u64)> {
+        let (last, before) = self.rates.split_last()?;
+        if before.len() < 5 {
+            return None;
+        }
+        let mut blocked: Vec<u64> = before.iter().map(|p| p.blocked).collect();
+        blocked.sort_unstable();
+        let median = blocked[blocked.len() / 2];
+        (last.blocked >= 100 && last.blocked > median.max(1) * 3).then_some((last.blocked, median))
+    }
+
+    pub fn level(&self) -> Level {
+        if self.surge().is_some() {
+            Level::Crit
+        } else if self.acls.is_empty() {
+            Level::Warn
+        } else {
+            Level::Ok
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_blocked(series: &[u64]) -> WafSnapshot {
+        WafSnapshot {
+            rates: series
+                .iter()
+                .map(|&b| RatePoint {
+                    allowed: 1000,
+                    blocked: b,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn surge_needs_a_jump_over_the_median() {
+        assert!(
+            with_blocked(&[20, 25, 30, 22, 28, 31, 400])
+                .surge()
+                .is_some()
+        );
+        assert!(
+            with_blocked(&[20, 25, 30, 22, 28, 31, 60])
+                .surge()
+                .is_none()
+        );
+        assert!(with_blocked(&[400]).surge().is_none());
+    }
+
+    #[test]
+    fn rate_rule_reads_per_minute() {
+        let rule = WafRule {
+            name: "rate".into(),
+            priority: 0,
+            kind: RuleKind::RateBased {
+                limit: 100,
+                window_s: 60,
+            },
+            action: "Block".into(),
+        };
+        assert_eq!(rule.describe(), "rate 100 req/1min per IP");
+    }
+}

@@ -1,0 +1,3 @@
+//! Runnable incident procedures kept as YAML files.
+
+pub mod catalog;

@@ -1,0 +1,140 @@
+//! Sources: each publishes the latest snapshot of its area through a `watch` channel, so a
+//! slow screen never makes anything queue up. The drill world publishes all six areas.
+
+pub mod drill;
+pub mod sim;
+
+use crate::model::alarm::AlarmSnapshot;
+use crate::model::cluster::ClusterSnapshot;
+use crate::model::db::DbSnapshot;
+use crate::model::iam::IamSnapshot;
+use crate::model::trail::TrailSnapshot;
+use crate::model::waf::WafSnapshot;
+use crate::model::{Feed, Health};
+use jiff::Timestamp;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+pub type Rx<T> = watch::Receiver<Arc<Feed<T>>>;
+pub type Tx<T> = watch::Sender<Arc<Feed<T>>>;
+
+/// The receiving ends the console listens to.
+pub struct Sources {
+    pub cluster: Rx<ClusterSnapshot>,
+    pub db: Rx<DbSnapshot>,
+    pub waf: Rx<WafSnapshot>,
+    pub alarms: Rx<AlarmSnapshot>,
+    pub iam: Rx<IamSnapshot>,
+    pub trail: Rx<TrailSnapshot>,
+}
+
+/// The sending ends a backend publishes through.
+pub struct Publishers {
+    pub cluster: Tx<ClusterSnapshot>,
+    pub db: Tx<DbSnapshot>,
+    pub waf: Tx<WafSnapshot>,
+    pub alarms: Tx<AlarmSnapshot>,
+    pub iam: Tx<IamSnapshot>,
+    pub trail: Tx<TrailSnapshot>,
+}
+
+impl Publishers {
+    pub fn channels() -> (Publishers, Sources) {
+        let (cluster, cluster_rx) = watch::channel(Arc::default());
+        let (db, db_rx) = watch::channel(Arc::default());
+        let (waf, waf_rx) = watch::channel(Arc::default());
+        let (alarms, alarms_rx) = watch::channel(Arc::default());
+        let (iam, iam_rx) = watch::channel(Arc::default());
+        let (trail, trail_rx) = watch::channel(Arc::default());
+        (
+            Publishers {
+                cluster,
+                db,
+                waf,
+                alarms,
+                iam,
+                trail,
+            },
+            Sources {
+                cluster: cluster_rx,
+                db: db_rx,
+                waf: waf_rx,
+                alarms: alarms_rx,
+                iam: iam_rx,
+                trail: trail_rx,
+            },
+        )
+    }
+
+    /// True once the console has gone away and nobody listens any more.
+    pub fn is_closed(&self) -> bool {
+        self.cluster.is_closed()
+    }
+}
+
+/// Publishes `data` only if it differs from what receivers already have, so an unchanged
+/// area never wakes the screen.
+pub fn publish<T: PartialEq>(tx: &Tx<T>, data: T, at: Timestamp) {
+    tx.send_if_modified(|current| {
+        if current.data == data && !current.health.is_failing() {
+            return false;
+        }
+        *current = Arc::new(Feed {
+            data,
+            health: Health::ok(at),
+        });
+        true
+    });
+}
+
+/// Keeps the last good data on screen and records why the source is failing.
+pub fn publish_error<T: Clone>(tx: &Tx<T>, error: String) {
+    tx.send_modify(|current| {
+        let health = Health {
+            last_ok: current.health.last_ok,
+            last_error: Some(error),
+        };
+        *current = Arc::new(Feed {
+            data: current.data.clone(),
+            health,
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unchanged_data_does_not_wake_receivers() {
+        let (tx, mut rx) = watch::channel(Arc::<Feed<u32>>::default());
+        let t0 = Timestamp::UNIX_EPOCH;
+        publish(&tx, 5, t0);
+        assert!(rx.has_changed().unwrap());
+        rx.borrow_and_update();
+        publish(&tx, 5, t0);
+        assert!(!rx.has_changed().unwrap());
+        publish(&tx, 6, t0);
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(rx.borrow_and_update().data, 6);
+    }
+
+    #[tokio::test]
+    async fn an_error_keeps_the_last_data() {
+        let (tx, rx) = watch::channel(Arc::<Feed<u32>>::default());
+        publish(&tx, 5, Timestamp::UNIX_EPOCH);
+        publish_error(&tx, "connection refused".into());
+        let feed = rx.borrow().clone();
+        assert_eq!(feed.data, 5);
+        assert_eq!(feed.health.last_ok, Some(Timestamp::UNIX_EPOCH));
+        assert_eq!(
+            feed.health.last_error.as_deref(),
+            Some("connection refused")
+        );
+        publish(&tx, 5, Timestamp::UNIX_EPOCH);
+        assert!(
+            !rx.borrow().health.is_failing(),
+            "recovery clears the error"
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! The AWS account's people and credentials, with the slips a security review should catch:
+//! a console user without MFA, a key past rotation, a forgotten user, admin granted directly,
+//! an account several people share.
+
+use super::dice::Dice;
+use super::{Sec, at};
+use crate::model::iam::{AccessKey, IamSnapshot, IamUser, Mfa, PasswordPolicy, RootAccount};
+use crate::model::trail::TrailEvent;
+use jiff::Timestamp;
+
+const MIN: Sec = 60;
+const HOUR: Sec = 3600;
+const DAY: Sec = 86_400;
+
+pub(crate) const ACCOUNT_ID: &str = "123456789012";
+/// The CloudTrail event that started the `ci-deployer` key rotation, and when.
+pub(crate) const ROTATION_AT: Sec = -130 * MIN;
+/// Characters AWS access key ids are made of.
+const KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+struct Person {
+    name: &'static str,
+    group: &'static str,
+    mfa: Mfa,
+    console: bool,
+    /// Days since the password changed, for console users.
+    password_age: Option<Sec>,
+    /// Per key: how old, and when last used.
+    keys: &'static [(Sec, Option<Sec>)],
+    last_activity: Sec,
+    admin: bool,
+    age: Sec,
+}
+
+#[rustfmt::skip]
+const PEOPLE: [Person; 10] = [
+    Person { name: "kim.minji", group: "admins", mfa: Mfa::Virtual, console: true, password_age: Some(41 * DAY), keys: &[], last_activity: -2 * HOUR, admin: true, age: 620 * DAY },
+    Person { name: "lee.jihoon", group: "developers", mfa: Mfa::Virtual, console: true, password_age: Some(63 * DAY), keys: &[(34 * DAY, Some(-3 * HOUR))], last_activity: -3 * HOUR, admin: false, age: 410 * DAY },
+    // Joined recently and never set up MFA [SER-CLOUD-005].
+    Person { name: "park.seoyeon", group: "developers", mfa: Mfa::None, console: true, password_age: Some(12 * DAY), keys: &[], last_activity: -95 * MIN, admin: false, age: 75 * DAY },
+    // AdministratorAccess attached to the user, not through a group [SER-CLOUD-004].
+    Person { name: "choi.woojin", group: "ops", mfa: Mfa::Hardware, console: true, password_age: Some(28 * DAY), keys: &[], last_activity: -160 * MIN, admin: true, age: 530 * DAY },
+    // A key well past its 90-day rotation [SER-CLOUD-006].
+    Person { name: "jung.haeun", group: "developers", mfa: Mfa::Virtual, console: true, password_age: Some(77 * DAY), keys: &[(160 * DAY, Some(-DAY))], last_activity: -DAY, admin: false, age: 480 * DAY },
+    // Left the project four months ago; nobody removed the user [SER-CLOUD-007].
+    Person { name: "kang.donghyun", group: "developers", mfa: Mfa::Virtual, console: true, password_age: Some(190 * DAY), keys: &[], last_activity: -120 * DAY, admin: false, age: 400 * DAY },
+    Person { name: "yoon.seojun", group: "data-analysts", mfa: Mfa::None, console: false, password_age: None, keys: &[(45 * DAY, Some(-5 * HOUR))], last_activity: -5 * HOUR, admin: false, age: 220 * DAY },
+    Person { name: "han.yuna", group: "security-auditors", mfa: Mfa::Hardware, console: true, password_age: Some(20 * DAY), keys: &[], last_activity: -DAY, admin: false, age: 300 * DAY },
+    // Mid-rotation: the new key exists, the pipeline still uses the old one.
+    Person { name: "ci-deployer", group: "ci", mfa: Mfa::None, console: false, password_age: None, keys: &[(60 * DAY, Some(-10 * MIN)), (-ROTATION_AT, None)], last_activity: -10 * MIN, admin: false, age: 700 * DAY },
+    // One login for the night shift [SER-CLOUD-004].
+    Person { name: "ops-shared", group: "ops", mfa: Mfa::Virtual, console: true, password_age: Some(200 * DAY), keys: &[], last_activity: -6 * HOUR, admin: false, age: 650 * DAY },
+];
+
+/// Names of the users who do things day to day, for the trail to pick from.
+pub(crate) const ACTIVE: [&str; 7] = [
+    "kim.minji",
+    "lee.jihoon",
+    "park.seoyeon",
+    "choi.woojin",
+    "jung.haeun",
+    "yoon.seojun",
+    "han.yuna",
+];
+
+pub(crate) fn build(seed: u64, start: Timestamp) -> IamSnapshot {
+    let mut dice = Dice::new(seed, 4);
+    let users = PEOPLE
+        .iter()
+        .map(|p| IamUser {
+            name: p.name.into(),
+            groups: vec![p.group.into()],
+            mfa: p.mfa,
+            console_access: p.console,
+            password_changed: p.password_age.map(|age| at(start, -age)),
+            access_keys: p
+                .keys
+                .iter()
+                .map(|&(age, used)| AccessKey {
+                    id_suffix: dice.token(KEY_ALPHABET, 4),
+                    active: true,
+                    created: at(start, -age),
+                    last_used: used.map(|u| at(start, u)),
+                })
+                .collect(),
+            last_activity: Some(at(start, p.last_activity)),
+            admin: p.admin,
+            created: at(start, -p.age),
+        })
+        .collect();
+    IamSnapshot {
+        account_id: ACCOUNT_ID.into(),
+        root: RootAccount {
+            mfa: true,
+            access_keys: 0,
+            last_used: Some(at(start, -47 * DAY)),
+        },
+        password_policy: Some(PasswordPolicy {
+            min_length: 14,
+            require_symbols: true,
+            max_age_days: Some(90),
+        }),
+        users,
+    }
+}
+
+/// What a successful API call tells IAM: the user was active, and so was the key used.
+pub(crate) fn touch(iam: &mut IamSnapshot, event: &TrailEvent) {
+    if event.error.is_some() {
+        return;
+    }
+    let Some(user) = iam.users.iter_mut().find(|u| u.name == event.user) else {
+        return;
+    };
+    if user.last_activity.is_none_or(|last| last < event.time) {
+        user.last_activity = Some(event.time);
+    }
+    if event.event_name != "ConsoleLogin" {
+        let oldest = user
+            .access_keys
+            .iter_mut()
+            .filter(|k| k.active)
+            .min_by_key(|k| k.created);
+        if let Some(key) = oldest
+            && key.last_used.is_none_or(|last| last < event.time)
+        {
+            key.last_used = Some(event.time);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::iam_findings;
+
+    #[test]
+    fn the_review_finds_each_planted_slip() {
+        let start: Timestamp = "2025-11-22T01:00:00Z".parse().unwrap();
+        let iam = build(1, start);
+        let findings = iam_findings(&iam, start);
+        let has = |user: &str, control: &str| {
+            findings
+                .iter()
+                .any(|f| f.subject == user && f.control == control)
+        };
+        assert!(has("park.seoyeon", "SER-CLOUD-005"));
+        assert!(has("jung.haeun", "SER-CLOUD-006"));
+        assert!(has("kang.donghyun", "SER-CLOUD-007"));
+        assert!(has("choi.woojin", "SER-CLOUD-004"));
+        assert!(has("ops-shared", "SER-CLOUD-004"));
+        assert_eq!(findings.len(), 5, "{findings:#?}");
+        assert!(
+            iam.users
+                .iter()
+                .flat_map(|u| &u.access_keys)
+                .all(|k| k.id_suffix.len() == 4)
+        );
+    }
+}

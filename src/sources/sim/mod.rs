@@ -1,0 +1,172 @@
+//! The drill world: a deterministic simulation of the shopping mall on EKS (SPEC §1) that
+//! publishes the same snapshots the live sources do.
+//!
+//! Time moves in whole seconds and every second is simulated, so a world stepped 600 s at
+//! once equals one stepped a second at a time. Each part draws from its own random stream,
+//! seeded from the world's seed.
+
+mod alarms;
+mod cluster;
+mod db;
+mod dice;
+mod iam;
+mod large;
+mod traffic;
+mod trail;
+mod waf;
+
+pub use large::large_cluster;
+
+use crate::model::alarm::AlarmSnapshot;
+use crate::model::cluster::ClusterSnapshot;
+use crate::model::db::DbSnapshot;
+use crate::model::iam::IamSnapshot;
+use crate::model::trail::TrailSnapshot;
+use crate::model::waf::WafSnapshot;
+use jiff::{SignedDuration, Timestamp};
+
+/// Simulated seconds relative to the world's start; negative is history.
+pub(crate) type Sec = i64;
+
+/// The instant `s` seconds after `start`, pinned to the representable range.
+pub(crate) fn at(start: Timestamp, s: Sec) -> Timestamp {
+    let bound = if s < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    };
+    start
+        .saturating_add(SignedDuration::from_secs(s))
+        .unwrap_or(bound)
+}
+
+/// How often the alarms are evaluated, in simulated seconds.
+const ALARM_PERIOD: Sec = 10;
+
+#[derive(Debug, Clone)]
+pub struct World {
+    start: Timestamp,
+    start_abs: i64,
+    /// Seconds simulated since `start`.
+    t: Sec,
+    app: traffic::AppMetrics,
+    cluster: cluster::ClusterSim,
+    db: db::DbSim,
+    waf: waf::WafSim,
+    alarms: alarms::AlarmSim,
+    iam: IamSnapshot,
+    trail: trail::TrailSim,
+}
+
+impl World {
+    pub fn new(seed: u64, start: Timestamp) -> World {
+        let start_abs = start.as_second();
+        let app = traffic::AppMetrics::new(seed);
+        let cluster = cluster::ClusterSim::new(seed, start_abs);
+        let db = db::DbSim::new(seed);
+        let waf = waf::WafSim::new(seed, start_abs);
+        let trail = trail::TrailSim::new(seed, start);
+        let mut iam = iam::build(seed, start);
+        for e in trail.history() {
+            iam::touch(&mut iam, e);
+        }
+        // Whatever fires as the drill opens has been firing since the last restart before it.
+        let fired_at = cluster.last_restart().unwrap_or(0);
+        let alarms = alarms::AlarmSim::new(&signals(0, &app, &cluster, &db, &waf), fired_at);
+        World {
+            start,
+            start_abs,
+            t: 0,
+            app,
+            cluster,
+            db,
+            waf,
+            alarms,
+            iam,
+            trail,
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        at(self.start, self.t)
+    }
+
+    /// Advance simulated time by `secs` seconds, deterministically.
+    pub fn step(&mut self, secs: u32) {
+        for _ in 0..secs {
+            self.tick();
+        }
+    }
+
+    fn tick(&mut self) {
+        self.t += 1;
+        let t = self.t;
+        let abs = self.start_abs + t;
+        let rpm = traffic::base_rpm(abs);
+        self.cluster.tick(t, rpm);
+        self.app.tick(t, rpm, self.cluster.degraded());
+        self.db.tick(rpm);
+        self.waf.tick(t, abs, rpm);
+        if let Some(e) = self.trail.tick(t, self.start) {
+            iam::touch(&mut self.iam, e);
+        }
+        if t.rem_euclid(ALARM_PERIOD) == 0 {
+            let signals = signals(t, &self.app, &self.cluster, &self.db, &self.waf);
+            self.alarms.evaluate(t, &signals);
+        }
+    }
+
+    pub fn cluster(&self) -> ClusterSnapshot {
+        self.cluster.snapshot(self.start, self.t)
+    }
+
+    pub fn db(&self) -> DbSnapshot {
+        self.db.snapshot()
+    }
+
+    pub fn waf(&self) -> WafSnapshot {
+        self.waf.snapshot(self.start)
+    }
+
+    /// Already sorted with `AlarmSnapshot::sort`.
+    pub fn alarms(&self) -> AlarmSnapshot {
+        self.alarms.snapshot(self.start)
+    }
+
+    pub fn iam(&self) -> IamSnapshot {
+        self.iam.clone()
+    }
+
+    pub fn trail(&self) -> TrailSnapshot {
+        self.trail.snapshot()
+    }
+}
+
+/// What the alarms look at, read off the world at second `t`.
+fn signals(
+    t: Sec,
+    app: &traffic::AppMetrics,
+    cluster: &cluster::ClusterSim,
+    db: &db::DbSim,
+    waf: &waf::WafSim,
+) -> alarms::Signals {
+    let (restarts, restart_pod) = cluster.restarts_within(t, 600);
+    let (node_cpu, node_mem) = cluster.max_node_usage();
+    alarms::Signals {
+        error_pct: app.error_pct,
+        resp_s: app.resp_s,
+        restarts,
+        restart_pod,
+        node_cpu,
+        node_mem,
+        nodes: cluster.node_count(),
+        not_ready_node: cluster.first_not_ready_node().map(String::from),
+        max_lag: db.max_lag(),
+        lag_threshold: db.lag_threshold(),
+        waf_surge: waf.surge(),
+        waf_blocked: waf.last_blocked(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

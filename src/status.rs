@@ -1,0 +1,93 @@
+//! `opsdeck status`: one snapshot of every area, as text for people or JSON for scripts.
+
+use crate::audit::{self, Finding};
+use crate::model::alarm::AlarmSnapshot;
+use crate::model::cluster::ClusterSnapshot;
+use crate::model::db::DbSnapshot;
+use crate::model::iam::IamSnapshot;
+use crate::model::summary::{self, AreaSummary};
+use crate::model::trail::TrailSnapshot;
+use crate::model::waf::WafSnapshot;
+use crate::sources::sim::World;
+use jiff::Timestamp;
+use serde::Serialize;
+use std::fmt::Write;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub mode: &'static str,
+    pub seed: Option<u64>,
+    pub at: Timestamp,
+    pub summaries: Vec<AreaSummary>,
+    pub findings: Vec<Finding>,
+    pub cluster: ClusterSnapshot,
+    pub db: DbSnapshot,
+    pub waf: WafSnapshot,
+    pub alarms: AlarmSnapshot,
+    pub iam: IamSnapshot,
+    pub trail: TrailSnapshot,
+}
+
+impl Status {
+    pub fn of_drill(world: &World, seed: u64) -> Status {
+        let (cluster, db, waf, alarms, iam, trail) = (
+            world.cluster(),
+            world.db(),
+            world.waf(),
+            world.alarms(),
+            world.iam(),
+            world.trail(),
+        );
+        let findings = audit::iam_findings(&iam, world.now());
+        let summaries = vec![
+            summary::cluster(&cluster),
+            summary::db(&db),
+            summary::waf(&waf),
+            summary::alarms(&alarms),
+            audit::iam_summary(&iam, &findings),
+            summary::trail(&trail),
+        ];
+        Status {
+            mode: "drill",
+            seed: Some(seed),
+            at: world.now(),
+            summaries,
+            findings,
+            cluster,
+            db,
+            waf,
+            alarms,
+            iam,
+            trail,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let seed = self.seed.map(|s| format!(" seed {s}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "opsdeck status — {}{seed} — {}",
+            self.mode.to_uppercase(),
+            self.at
+        );
+        for s in &self.summaries {
+            let _ = writeln!(
+                out,
+                "{} {:<4} {:<7} {}",
+                s.level.marker(),
+                s.level.word(),
+                s.area.title(),
+                s.counts
+            );
+            if let Some(w) = &s.worst {
+                let _ = writeln!(out, "{:15}└ {w}", "");
+            }
+        }
+        out
+    }
+
+    pub fn json(&self) -> serde_json::Result<String> {
+        serde_json::to_string_pretty(self)
+    }
+}

@@ -1,0 +1,144 @@
+//! Everything the console can be asked to do. Keys map to these names; `update` applies them.
+
+use crate::model::Feed;
+use crate::model::alarm::AlarmSnapshot;
+use crate::model::cluster::ClusterSnapshot;
+use crate::model::db::DbSnapshot;
+use crate::model::iam::IamSnapshot;
+use crate::model::trail::TrailSnapshot;
+use crate::model::waf::WafSnapshot;
+use crossterm::event::KeyEvent;
+use jiff::Timestamp;
+use std::sync::Arc;
+
+/// A command a key can be bound to. The names are what the keymap file uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Command {
+    Quit,
+    Back,
+    Help,
+    CommandLine,
+    Filter,
+    NextPane,
+    PrevPane,
+    Pane(u8),
+    NextTab,
+    PrevTab,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+}
+
+impl Command {
+    pub const ALL: [Command; 24] = [
+        Command::Quit,
+        Command::Back,
+        Command::Help,
+        Command::CommandLine,
+        Command::Filter,
+        Command::NextPane,
+        Command::PrevPane,
+        Command::Pane(1),
+        Command::Pane(2),
+        Command::Pane(3),
+        Command::Pane(4),
+        Command::Pane(5),
+        Command::Pane(6),
+        Command::Pane(7),
+        Command::Pane(8),
+        Command::NextTab,
+        Command::PrevTab,
+        Command::Up,
+        Command::Down,
+        Command::PageUp,
+        Command::PageDown,
+        Command::Top,
+        Command::Bottom,
+        Command::Open,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Quit => "quit",
+            Command::Back => "back",
+            Command::Help => "help",
+            Command::CommandLine => "command_line",
+            Command::Filter => "filter",
+            Command::NextPane => "next_pane",
+            Command::PrevPane => "prev_pane",
+            Command::Pane(1) => "pane_overview",
+            Command::Pane(2) => "pane_cluster",
+            Command::Pane(3) => "pane_db",
+            Command::Pane(4) => "pane_waf",
+            Command::Pane(5) => "pane_alarms",
+            Command::Pane(6) => "pane_iam",
+            Command::Pane(7) => "pane_trail",
+            Command::Pane(_) => "pane_playbooks",
+            Command::NextTab => "next_tab",
+            Command::PrevTab => "prev_tab",
+            Command::Up => "up",
+            Command::Down => "down",
+            Command::PageUp => "page_up",
+            Command::PageDown => "page_down",
+            Command::Top => "top",
+            Command::Bottom => "bottom",
+            Command::Open => "open",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Command> {
+        Command::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The help line for this command.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Command::Quit => "quit opsdeck",
+            Command::Back => "back: close popup, clear filter, overview, quit",
+            Command::Help => "show this help",
+            Command::CommandLine => "command line (Tab completes)",
+            Command::Filter => "filter the current table as you type",
+            Command::NextPane => "next pane",
+            Command::PrevPane => "previous pane",
+            Command::Pane(1) => "overview",
+            Command::Pane(2) => "cluster: nodes, deploys, pods, HPA, PDB, events",
+            Command::Pane(3) => "database replication",
+            Command::Pane(4) => "WAF: rules, rates, blocked requests",
+            Command::Pane(5) => "alarms",
+            Command::Pane(6) => "IAM users and findings",
+            Command::Pane(7) => "CloudTrail",
+            Command::Pane(_) => "playbooks",
+            Command::NextTab => "next section of the pane",
+            Command::PrevTab => "previous section of the pane",
+            Command::Up => "move up",
+            Command::Down => "move down",
+            Command::PageUp => "page up",
+            Command::PageDown => "page down",
+            Command::Top => "first row",
+            Command::Bottom => "last row",
+            Command::Open => "open detail (on the overview: go to the area)",
+        }
+    }
+}
+
+/// One input to `App::update`: a bound command, a raw key for a text field, or new data.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Command(Command),
+    /// A key that no binding claimed, delivered while a text field has focus.
+    Key(KeyEvent),
+    /// A line typed at the `:` prompt.
+    Run(String),
+    Tick(Timestamp),
+    Resize,
+    Cluster(Arc<Feed<ClusterSnapshot>>),
+    Db(Arc<Feed<DbSnapshot>>),
+    Waf(Arc<Feed<WafSnapshot>>),
+    Alarms(Arc<Feed<AlarmSnapshot>>),
+    Iam(Arc<Feed<IamSnapshot>>),
+    Trail(Arc<Feed<TrailSnapshot>>),
+}

@@ -1,0 +1,445 @@
+//! Console state and `update`: every change to what the screen shows goes through here, and
+//! nothing here does I/O, so it is tested without a terminal.
+
+use super::action::{Action, Command};
+use super::commands::{self, Completion};
+use super::data::Data;
+use super::keymap::Keymap;
+use super::panes::{self, TableId};
+use super::table::TableView;
+use super::theme::{Theme, ThemeStore};
+use crate::diag::FileError;
+use crate::model::Level;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use jiff::Timestamp;
+use ratatui_textarea::TextArea;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Overview,
+    Cluster,
+    Db,
+    Waf,
+    Alarms,
+    Iam,
+    Trail,
+    Playbooks,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 8] = [
+        Pane::Overview,
+        Pane::Cluster,
+        Pane::Db,
+        Pane::Waf,
+        Pane::Alarms,
+        Pane::Iam,
+        Pane::Trail,
+        Pane::Playbooks,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Overview => "Overview",
+            Pane::Cluster => "Cluster",
+            Pane::Db => "DB",
+            Pane::Waf => "WAF",
+            Pane::Alarms => "Alarms",
+            Pane::Iam => "IAM",
+            Pane::Trail => "Trail",
+            Pane::Playbooks => "Playbooks",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+/// Sections of the panes that have more than one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterTab {
+    Nodes,
+    Deployments,
+    Pods,
+    Hpa,
+    Pdb,
+    Events,
+}
+
+impl ClusterTab {
+    pub const ALL: [ClusterTab; 6] = [
+        ClusterTab::Nodes,
+        ClusterTab::Deployments,
+        ClusterTab::Pods,
+        ClusterTab::Hpa,
+        ClusterTab::Pdb,
+        ClusterTab::Events,
+    ];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamTab {
+    Users,
+    Findings,
+}
+
+/// Where the console's data comes from, shown in the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Drill { seed: u64 },
+}
+
+/// A text field at the bottom of the screen.
+pub enum Input {
+    Idle,
+    Filter(TextArea<'static>),
+    Command {
+        field: TextArea<'static>,
+        completion: Option<Completion>,
+    },
+}
+
+pub struct App {
+    pub origin: Origin,
+    pub pane: Pane,
+    pub cluster_tab: ClusterTab,
+    pub iam_tab: IamTab,
+    pub data: Data,
+    views: Vec<TableView>,
+    pub input: Input,
+    /// Help popup, with its scroll position.
+    pub help: Option<usize>,
+    /// Detail popup of the selected row of this table.
+    pub detail: Option<TableId>,
+    pub theme: Theme,
+    pub themes: ThemeStore,
+    pub keymap: Keymap,
+    /// Problems with the user's files (keymap, themes): listed in help, first one in the footer.
+    pub problems: Vec<FileError>,
+    /// Once the user has pressed a key the footer stops repeating the first problem.
+    pub problems_acknowledged: bool,
+    pub message: Option<(Level, String)>,
+    pub now: Timestamp,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(
+        origin: Origin,
+        data: Data,
+        theme: Theme,
+        themes: ThemeStore,
+        keymap: Keymap,
+        now: Timestamp,
+    ) -> App {
+        let mut app = App {
+            origin,
+            pane: Pane::Overview,
+            cluster_tab: ClusterTab::Pods,
+            iam_tab: IamTab::Users,
+            data,
+            views: TableId::ALL.iter().map(|_| TableView::default()).collect(),
+            input: Input::Idle,
+            help: None,
+            detail: None,
+            theme,
+            themes,
+            keymap,
+            problems: Vec::new(),
+            problems_acknowledged: false,
+            message: None,
+            now,
+            quit: false,
+        };
+        for id in TableId::ALL {
+            app.refresh(id);
+        }
+        app
+    }
+
+    pub fn view(&self, id: TableId) -> &TableView {
+        &self.views[id as usize]
+    }
+
+    fn view_mut(&mut self, id: TableId) -> &mut TableView {
+        &mut self.views[id as usize]
+    }
+
+    /// Re-applies the filter of one table to its current data.
+    fn refresh(&mut self, id: TableId) {
+        let rows = panes::rows(id, &self.data);
+        let view = &mut self.views[id as usize];
+        view.refresh(rows.as_ref(), self.now);
+    }
+
+    /// The table that keys act on in the current pane.
+    pub fn current_table(&self) -> TableId {
+        panes::table_of(self.pane, self.cluster_tab, self.iam_tab)
+    }
+
+    /// True while something on screen changes with the clock alone (staleness of a failing
+    /// source), so the loop knows whether it needs a timer at all.
+    pub fn needs_tick(&self) -> bool {
+        self.data.any_failing()
+    }
+
+    /// Turns a key press into an action: text fields take raw keys, otherwise the keymap decides.
+    pub fn key_action(&self, ev: KeyEvent) -> Option<Action> {
+        let ctrl_c = ev.code == KeyCode::Char('c') && ev.modifiers.contains(KeyModifiers::CONTROL);
+        if !matches!(self.input, Input::Idle) && !ctrl_c {
+            return Some(Action::Key(ev));
+        }
+        self.keymap.command(&ev).map(Action::Command)
+    }
+
+    pub fn handle_key(&mut self, ev: KeyEvent) {
+        if let Some(action) = self.key_action(ev) {
+            self.update(action);
+        }
+    }
+
+    pub fn update(&mut self, action: Action) {
+        match action {
+            Action::Command(cmd) => {
+                self.message = None;
+                self.problems_acknowledged = true;
+                self.command(cmd);
+            }
+            Action::Key(ev) => self.text_key(ev),
+            Action::Run(line) => self.run_line(&line),
+            Action::Tick(now) => self.now = self.now.max(now),
+            Action::Resize => {}
+            Action::Cluster(feed) => {
+                self.see(feed.health.last_ok);
+                self.data.set_cluster(feed);
+                for id in TableId::CLUSTER {
+                    self.refresh(id);
+                }
+            }
+            Action::Db(feed) => {
+                self.see(feed.health.last_ok);
+                self.data.set_db(feed);
+                self.refresh(TableId::DbMembers);
+            }
+            Action::Waf(feed) => {
+                self.see(feed.health.last_ok);
+                self.data.set_waf(feed);
+                self.refresh(TableId::WafBlocked);
+            }
+            Action::Alarms(feed) => {
+                self.see(feed.health.last_ok);
+                self.data.set_alarms(feed);
+                self.refresh(TableId::Alarms);
+            }
+            Action::Iam(feed) => {
+                self.see(feed.health.last_ok);
+                self.data.set_iam(feed, self.now);
+                self.refresh(TableId::IamUsers);
+                self.refresh(TableId::IamFindings);
+            }
+            Action::Trail(feed) => {
+                self.see(feed.health.last_ok);
+                self.data.set_trail(feed);
+                self.refresh(TableId::TrailEvents);
+            }
+        }
+    }
+
+    /// Data carries its own time: the drill world's clock, or when a live source answered.
+    fn see(&mut self, at: Option<Timestamp>) {
+        if let Some(at) = at {
+            self.now = self.now.max(at);
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        if self.help.is_some() {
+            match cmd {
+                Command::Up => self.help = self.help.map(|s| s.saturating_sub(1)),
+                Command::Down => self.help = self.help.map(|s| s + 1),
+                Command::Top => self.help = Some(0),
+                Command::Quit => self.quit = true,
+                _ => self.help = None,
+            }
+            return;
+        }
+        if self.detail.is_some() {
+            match cmd {
+                Command::Quit => self.quit = true,
+                Command::Up | Command::Down => {
+                    self.detail = None;
+                    self.command(cmd);
+                    self.detail = Some(self.current_table());
+                }
+                _ => self.detail = None,
+            }
+            return;
+        }
+        let table = self.current_table();
+        match cmd {
+            Command::Quit => self.quit = true,
+            Command::Back => self.back(),
+            Command::Help => self.help = Some(0),
+            Command::CommandLine => {
+                self.input = Input::Command {
+                    field: text_field(),
+                    completion: None,
+                };
+            }
+            Command::Filter => {
+                let mut field = text_field();
+                field.insert_str(&self.view(table).filter);
+                self.input = Input::Filter(field);
+            }
+            Command::NextPane => self.go(Pane::ALL[(self.pane.index() + 1) % Pane::ALL.len()]),
+            Command::PrevPane => {
+                self.go(Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]);
+            }
+            Command::Pane(n) => self.go(Pane::ALL[(n as usize).clamp(1, Pane::ALL.len()) - 1]),
+            Command::NextTab => self.cycle_tab(1),
+            Command::PrevTab => self.cycle_tab(-1),
+            Command::Up => self.view_mut(table).move_by(-1),
+            Command::Down => self.view_mut(table).move_by(1),
+            Command::PageUp => {
+                let page = self.view(table).page() as isize;
+                self.view_mut(table).move_by(-page);
+            }
+            Command::PageDown => {
+                let page = self.view(table).page() as isize;
+                self.view_mut(table).move_by(page);
+            }
+            Command::Top => self.view_mut(table).top(),
+            Command::Bottom => self.view_mut(table).bottom(),
+            Command::Open => self.open(),
+        }
+    }
+
+    fn back(&mut self) {
+        let table = self.current_table();
+        if !self.view(table).filter.is_empty() {
+            self.set_filter(table, String::new());
+        } else if self.pane != Pane::Overview {
+            self.pane = Pane::Overview;
+        } else {
+            self.quit = true;
+        }
+    }
+
+    pub fn go(&mut self, pane: Pane) {
+        self.pane = pane;
+    }
+
+    fn cycle_tab(&mut self, delta: isize) {
+        match self.pane {
+            Pane::Cluster => {
+                let i = ClusterTab::ALL
+                    .iter()
+                    .position(|t| *t == self.cluster_tab)
+                    .unwrap_or(0) as isize;
+                let n = ClusterTab::ALL.len() as isize;
+                self.cluster_tab = ClusterTab::ALL[(i + delta).rem_euclid(n) as usize];
+            }
+            Pane::Iam => {
+                self.iam_tab = match self.iam_tab {
+                    IamTab::Users => IamTab::Findings,
+                    IamTab::Findings => IamTab::Users,
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn open(&mut self) {
+        let table = self.current_table();
+        if table == TableId::Overview {
+            if let Some(i) = self.view(table).selected_row() {
+                self.go(Pane::ALL[i + 1]);
+            }
+        } else if self.view(table).selected_row().is_some() {
+            self.detail = Some(table);
+        }
+    }
+
+    fn set_filter(&mut self, table: TableId, filter: String) {
+        let view = self.view_mut(table);
+        view.filter = filter;
+        view.selected = 0;
+        self.refresh(table);
+    }
+
+    fn text_key(&mut self, ev: KeyEvent) {
+        let table = self.current_table();
+        match &mut self.input {
+            Input::Idle => {}
+            Input::Filter(field) => match ev.code {
+                KeyCode::Esc => {
+                    self.input = Input::Idle;
+                    self.set_filter(table, String::new());
+                }
+                KeyCode::Enter => self.input = Input::Idle,
+                _ => {
+                    field.input(ev);
+                    let text = field.lines().concat();
+                    self.set_filter(table, text);
+                }
+            },
+            Input::Command { field, completion } => match ev.code {
+                KeyCode::Esc => self.input = Input::Idle,
+                KeyCode::Enter => {
+                    let line = field.lines().concat();
+                    self.input = Input::Idle;
+                    self.run_line(&line);
+                }
+                KeyCode::Tab => {
+                    let line = field.lines().concat();
+                    let done = commands::complete(&line, &self.themes.names());
+                    if done.line != line {
+                        *field = text_field();
+                        field.insert_str(&done.line);
+                    }
+                    *completion = Some(done);
+                }
+                _ => {
+                    field.input(ev);
+                    *completion = None;
+                }
+            },
+        }
+    }
+
+    fn run_line(&mut self, line: &str) {
+        match commands::parse(line) {
+            Ok(commands::Parsed::Quit) => self.quit = true,
+            Ok(commands::Parsed::Help) => self.help = Some(0),
+            Ok(commands::Parsed::Go(pane)) => self.go(pane),
+            Ok(commands::Parsed::Cluster(tab)) => {
+                self.cluster_tab = tab;
+                self.go(Pane::Cluster);
+            }
+            Ok(commands::Parsed::Iam(tab)) => {
+                self.iam_tab = tab;
+                self.go(Pane::Iam);
+            }
+            Ok(commands::Parsed::Theme(name)) => match self.themes.load(&name) {
+                Ok(theme) => {
+                    self.message = Some((Level::Ok, format!("theme {name}")));
+                    self.theme = theme;
+                }
+                Err(e) => self.message = Some((Level::Crit, e.to_string())),
+            },
+            Ok(commands::Parsed::Nothing) => {}
+            Err(msg) => self.message = Some((Level::Warn, msg)),
+        }
+    }
+}
+
+fn text_field() -> TextArea<'static> {
+    let mut field = TextArea::default();
+    field.set_cursor_line_style(ratatui::style::Style::default());
+    field
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

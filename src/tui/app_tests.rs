@@ -1,0 +1,256 @@
+//! Pure `update` tests: keys and data in, state out, no terminal.
+
+use super::*;
+use crate::model::Feed;
+use crate::sources::sim::World;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::sync::Arc;
+
+fn now() -> Timestamp {
+    Timestamp::from_second(1_800_000_000).unwrap()
+}
+
+fn feed<T>(data: T) -> Arc<Feed<T>> {
+    Arc::new(Feed {
+        data,
+        health: crate::model::Health::ok(now()),
+    })
+}
+
+fn app() -> App {
+    let world = World::new(7, now());
+    let themes = ThemeStore::new(None);
+    let theme = themes.load("default").unwrap();
+    let playbooks = crate::playbook::catalog::load(None);
+    let mut app = App::new(
+        Origin::Drill { seed: 7 },
+        Data::new(playbooks, now()),
+        theme,
+        themes,
+        Keymap::defaults(),
+        now(),
+    );
+    app.update(Action::Cluster(feed(world.cluster())));
+    app.update(Action::Db(feed(world.db())));
+    app.update(Action::Waf(feed(world.waf())));
+    app.update(Action::Alarms(feed(world.alarms())));
+    app.update(Action::Iam(feed(world.iam())));
+    app.update(Action::Trail(feed(world.trail())));
+    app
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn special(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.handle_key(key(c));
+    }
+}
+
+#[test]
+fn number_keys_and_tab_switch_panes() {
+    let mut app = app();
+    assert_eq!(app.pane, Pane::Overview);
+    app.handle_key(key('3'));
+    assert_eq!(app.pane, Pane::Db);
+    app.handle_key(special(KeyCode::Tab));
+    assert_eq!(app.pane, Pane::Waf);
+    app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert_eq!(app.pane, Pane::Cluster);
+    app.handle_key(key('8'));
+    app.handle_key(special(KeyCode::Tab));
+    assert_eq!(app.pane, Pane::Overview, "tab wraps around");
+}
+
+#[test]
+fn filter_is_incremental_and_esc_clears_it() {
+    let mut app = app();
+    app.handle_key(key('2'));
+    assert_eq!(app.current_table(), TableId::Pods);
+    let all = app.view(TableId::Pods).visible.len();
+    app.handle_key(key('/'));
+    typed(&mut app, "maria");
+    let pods = &app.data.cluster.data.pods;
+    let visible = &app.view(TableId::Pods).visible;
+    assert_eq!(visible.len(), 3, "three mariadb pods");
+    assert!(
+        visible
+            .iter()
+            .all(|&i| pods[i].name.starts_with("mariadb-"))
+    );
+    app.handle_key(special(KeyCode::Enter));
+    assert!(matches!(app.input, Input::Idle));
+    assert_eq!(
+        app.view(TableId::Pods).filter,
+        "maria",
+        "Enter keeps the filter"
+    );
+    // j/k move within the filtered rows only.
+    app.handle_key(key('G'));
+    assert_eq!(app.view(TableId::Pods).selected, 2);
+    app.handle_key(key('q'));
+    assert_eq!(
+        app.view(TableId::Pods).visible.len(),
+        all,
+        "q clears the filter first"
+    );
+    assert_eq!(app.pane, Pane::Cluster);
+    app.handle_key(key('q'));
+    assert_eq!(app.pane, Pane::Overview);
+    app.handle_key(key('q'));
+    assert!(app.quit);
+}
+
+#[test]
+fn filter_survives_new_data() {
+    let mut app = app();
+    app.handle_key(key('2'));
+    app.handle_key(key('/'));
+    typed(&mut app, "mariadb-1");
+    app.handle_key(special(KeyCode::Enter));
+    let mut world = World::new(7, now());
+    world.step(120);
+    app.update(Action::Cluster(feed(world.cluster())));
+    assert_eq!(app.view(TableId::Pods).visible.len(), 1);
+}
+
+#[test]
+fn selection_moves_and_stays_in_bounds() {
+    let mut app = app();
+    app.handle_key(key('2'));
+    let n = app.view(TableId::Pods).visible.len();
+    app.handle_key(key('k'));
+    assert_eq!(app.view(TableId::Pods).selected, 0);
+    app.handle_key(key('j'));
+    app.handle_key(key('j'));
+    assert_eq!(app.view(TableId::Pods).selected, 2);
+    app.handle_key(key('G'));
+    assert_eq!(app.view(TableId::Pods).selected, n - 1);
+    app.handle_key(key('j'));
+    assert_eq!(app.view(TableId::Pods).selected, n - 1);
+    app.handle_key(key('g'));
+    assert_eq!(app.view(TableId::Pods).selected, 0);
+    app.handle_key(special(KeyCode::PageDown));
+    assert!(app.view(TableId::Pods).selected >= 1);
+}
+
+#[test]
+fn sections_cycle_within_the_cluster_pane() {
+    let mut app = app();
+    app.handle_key(key('2'));
+    app.handle_key(key(']'));
+    assert_eq!(app.current_table(), TableId::Hpas);
+    app.handle_key(special(KeyCode::Right));
+    app.handle_key(special(KeyCode::Right));
+    app.handle_key(special(KeyCode::Right));
+    assert_eq!(app.current_table(), TableId::Nodes, "wraps");
+    app.handle_key(key('['));
+    assert_eq!(app.current_table(), TableId::Events);
+}
+
+#[test]
+fn command_line_runs_and_completes() {
+    let mut app = app();
+    app.handle_key(key(':'));
+    typed(&mut app, "hp");
+    app.handle_key(special(KeyCode::Tab));
+    match &app.input {
+        Input::Command { field, .. } => assert_eq!(field.lines().concat(), "hpa"),
+        _ => panic!("command line closed"),
+    }
+    app.handle_key(special(KeyCode::Enter));
+    assert_eq!(
+        (app.pane, app.current_table()),
+        (Pane::Cluster, TableId::Hpas)
+    );
+
+    app.update(Action::Run("theme mono".into()));
+    assert_eq!(app.theme.name, "mono");
+    app.update(Action::Run("theme neon".into()));
+    assert_eq!(app.theme.name, "mono", "a bad theme keeps the current one");
+    assert!(
+        matches!(&app.message, Some((Level::Crit, m)) if m.starts_with("unknown theme `neon`"))
+    );
+
+    app.update(Action::Run("bogus".into()));
+    assert!(
+        matches!(&app.message, Some((Level::Warn, m)) if m.contains("unknown command `bogus`"))
+    );
+    app.update(Action::Run("q".into()));
+    assert!(app.quit);
+}
+
+#[test]
+fn ctrl_c_quits_even_while_typing() {
+    let mut app = app();
+    app.handle_key(key('/'));
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(app.quit);
+}
+
+#[test]
+fn help_and_detail_open_and_close() {
+    let mut app = app();
+    app.handle_key(key('?'));
+    assert_eq!(app.help, Some(0));
+    app.handle_key(key('j'));
+    assert_eq!(app.help, Some(1));
+    app.handle_key(special(KeyCode::Esc));
+    assert_eq!(app.help, None);
+    assert_eq!(app.pane, Pane::Overview, "Esc closed help only");
+
+    app.handle_key(key('5'));
+    app.handle_key(special(KeyCode::Enter));
+    assert_eq!(app.detail, Some(TableId::Alarms));
+    app.handle_key(key('j'));
+    assert_eq!(
+        app.detail,
+        Some(TableId::Alarms),
+        "j moves to the next row's detail"
+    );
+    assert_eq!(app.view(TableId::Alarms).selected, 1);
+    app.handle_key(special(KeyCode::Esc));
+    assert_eq!((app.detail, app.pane), (None, Pane::Alarms));
+}
+
+#[test]
+fn enter_on_the_overview_opens_the_area() {
+    let mut app = app();
+    app.handle_key(key('j'));
+    app.handle_key(key('j'));
+    app.handle_key(special(KeyCode::Enter));
+    assert_eq!(app.pane, Pane::Waf);
+}
+
+#[test]
+fn a_failing_source_needs_the_clock_and_marks_its_area() {
+    let mut app = app();
+    assert!(!app.needs_tick(), "an idle healthy console needs no timer");
+    let failing = Arc::new(Feed {
+        data: app.data.db.data.clone(),
+        health: crate::model::Health {
+            last_ok: Some(now()),
+            last_error: Some("connection refused".into()),
+        },
+    });
+    app.update(Action::Db(failing));
+    assert!(app.needs_tick());
+    let db = app.data.summary(crate::model::summary::Area::Db).unwrap();
+    assert_eq!(db.level, Level::Crit);
+    assert_eq!(
+        db.worst.as_deref(),
+        Some("source failing: connection refused")
+    );
+    assert_eq!(
+        app.view(TableId::DbMembers).visible.len(),
+        3,
+        "the last data stays"
+    );
+}

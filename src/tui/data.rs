@@ -1,0 +1,121 @@
+//! The latest snapshot of every area, plus what is derived from it once per update
+//! (summaries, audit findings) so that drawing never recomputes it.
+
+use crate::audit::{self, Finding};
+use crate::model::alarm::AlarmSnapshot;
+use crate::model::cluster::ClusterSnapshot;
+use crate::model::db::DbSnapshot;
+use crate::model::iam::IamSnapshot;
+use crate::model::summary::{self, Area, AreaSummary};
+use crate::model::trail::TrailSnapshot;
+use crate::model::waf::WafSnapshot;
+use crate::model::{Feed, Health};
+use crate::playbook::catalog::Entry;
+use jiff::Timestamp;
+use std::sync::Arc;
+
+pub struct Data {
+    pub cluster: Arc<Feed<ClusterSnapshot>>,
+    pub db: Arc<Feed<DbSnapshot>>,
+    pub waf: Arc<Feed<WafSnapshot>>,
+    pub alarms: Arc<Feed<AlarmSnapshot>>,
+    pub iam: Arc<Feed<IamSnapshot>>,
+    pub trail: Arc<Feed<TrailSnapshot>>,
+    pub findings: Vec<Finding>,
+    /// In `Area::ALL` order.
+    pub summaries: Vec<AreaSummary>,
+    pub playbooks: Vec<Entry>,
+    /// `(cluster, member)` for each row of the DB members table.
+    pub db_rows: Vec<(usize, usize)>,
+}
+
+impl Data {
+    pub fn new(playbooks: Vec<Entry>, now: Timestamp) -> Data {
+        let mut data = Data {
+            cluster: Arc::default(),
+            db: Arc::default(),
+            waf: Arc::default(),
+            alarms: Arc::default(),
+            iam: Arc::default(),
+            trail: Arc::default(),
+            findings: Vec::new(),
+            summaries: Area::ALL
+                .iter()
+                .map(|&area| AreaSummary {
+                    area,
+                    level: Default::default(),
+                    counts: "waiting for data".into(),
+                    worst: None,
+                })
+                .collect(),
+            playbooks,
+            db_rows: Vec::new(),
+        };
+        data.set_iam(Arc::default(), now);
+        data
+    }
+
+    fn summarise(&mut self, area: Area, summary: AreaSummary, health: &Health) {
+        if let Some(slot) = self.summaries.iter_mut().find(|s| s.area == area) {
+            *slot = summary.with_health(health);
+        }
+    }
+
+    pub fn summary(&self, area: Area) -> Option<&AreaSummary> {
+        self.summaries.iter().find(|s| s.area == area)
+    }
+
+    pub fn health(&self, area: Area) -> &Health {
+        match area {
+            Area::Cluster => &self.cluster.health,
+            Area::Db => &self.db.health,
+            Area::Waf => &self.waf.health,
+            Area::Alarms => &self.alarms.health,
+            Area::Iam => &self.iam.health,
+            Area::Trail => &self.trail.health,
+        }
+    }
+
+    pub fn any_failing(&self) -> bool {
+        Area::ALL.iter().any(|a| self.health(*a).is_failing())
+    }
+
+    pub fn set_cluster(&mut self, feed: Arc<Feed<ClusterSnapshot>>) {
+        self.summarise(Area::Cluster, summary::cluster(&feed.data), &feed.health);
+        self.cluster = feed;
+    }
+
+    pub fn set_db(&mut self, feed: Arc<Feed<DbSnapshot>>) {
+        self.summarise(Area::Db, summary::db(&feed.data), &feed.health);
+        self.db_rows = feed
+            .data
+            .clusters
+            .iter()
+            .enumerate()
+            .flat_map(|(c, cluster)| (0..cluster.members.len()).map(move |m| (c, m)))
+            .collect();
+        self.db = feed;
+    }
+
+    pub fn set_waf(&mut self, feed: Arc<Feed<WafSnapshot>>) {
+        self.summarise(Area::Waf, summary::waf(&feed.data), &feed.health);
+        self.waf = feed;
+    }
+
+    pub fn set_alarms(&mut self, feed: Arc<Feed<AlarmSnapshot>>) {
+        self.summarise(Area::Alarms, summary::alarms(&feed.data), &feed.health);
+        self.alarms = feed;
+    }
+
+    pub fn set_iam(&mut self, feed: Arc<Feed<IamSnapshot>>, now: Timestamp) {
+        self.findings = audit::iam_findings(&feed.data, now);
+        let summary = audit::iam_summary(&feed.data, &self.findings);
+        self.summarise(Area::Iam, summary, &feed.health);
+        self.iam = feed;
+    }
+
+    pub fn set_trail(&mut self, feed: Arc<Feed<TrailSnapshot>>) {
+        self.summarise(Area::Trail, summary::trail(&feed.data), &feed.health);
+        self.trail = feed;
+    }
+}

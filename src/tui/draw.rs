@@ -1,0 +1,168 @@
+//! The whole screen: header, pane tabs, the current pane, the footer and any popup.
+//! Drawing reads the app and nothing else: no I/O, no state changes.
+
+use super::app::{App, Input, Origin, Pane};
+use super::panes;
+use super::popups;
+use crate::model::Level;
+use crate::model::summary::Area;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let [header, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    draw_header(frame, header, app);
+    draw_tabs(frame, tabs, app);
+    panes::draw(frame, body, app);
+    draw_footer(frame, footer, app);
+    if let Some(table) = app.detail {
+        popups::detail(frame, body, app, table);
+    }
+    if let Some(scroll) = app.help {
+        popups::help(frame, body, app, scroll);
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let mut left = vec![Span::styled(" opsdeck ", theme.title)];
+    match &app.origin {
+        Origin::Drill { seed } => {
+            left.push(Span::styled(" DRILL ", theme.banner));
+            left.push(Span::styled(format!(" seed {seed} "), theme.muted));
+        }
+    }
+    let context = &app.data.cluster.data.context;
+    if !context.is_empty() {
+        left.push(Span::styled(format!(" ctx {context}"), theme.accent));
+    }
+    let right = Span::styled("○ no active incident ", theme.muted);
+    let [l, r] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(right.width() as u16),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(Line::from(left)), l);
+    frame.render_widget(Paragraph::new(Line::from(right)), r);
+}
+
+/// `1 Overview 2 Cluster✓ 3 DB! …`: each area's tab carries its level marker.
+fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let mut spans = Vec::new();
+    for (i, pane) in Pane::ALL.iter().enumerate() {
+        let level = pane_area(*pane)
+            .and_then(|a| app.data.summary(a))
+            .map(|s| s.level);
+        let style = if *pane == app.pane {
+            theme.focus
+        } else {
+            theme.text
+        };
+        spans.push(Span::styled(format!("{} ", i + 1), theme.muted));
+        spans.push(Span::styled(pane.title(), style));
+        match level {
+            Some(l @ (Level::Warn | Level::Crit)) => {
+                spans.push(Span::styled(l.marker(), theme.level(l)))
+            }
+            _ => spans.push(Span::raw(" ")),
+        }
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn pane_area(pane: Pane) -> Option<Area> {
+    match pane {
+        Pane::Cluster => Some(Area::Cluster),
+        Pane::Db => Some(Area::Db),
+        Pane::Waf => Some(Area::Waf),
+        Pane::Alarms => Some(Area::Alarms),
+        Pane::Iam => Some(Area::Iam),
+        Pane::Trail => Some(Area::Trail),
+        Pane::Overview | Pane::Playbooks => None,
+    }
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    match &app.input {
+        Input::Filter(field) => {
+            let [prompt, rest] =
+                Layout::horizontal([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+            frame.render_widget(Paragraph::new(Span::styled("/", theme.accent)), prompt);
+            frame.render_widget(field, rest);
+        }
+        Input::Command { field, completion } => {
+            let [prompt, text, hint] = Layout::horizontal([
+                Constraint::Length(1),
+                Constraint::Fill(1),
+                Constraint::Fill(2),
+            ])
+            .areas(area);
+            frame.render_widget(Paragraph::new(Span::styled(":", theme.accent)), prompt);
+            frame.render_widget(field, text);
+            if let Some(c) = completion
+                && c.candidates.len() > 1
+            {
+                frame.render_widget(
+                    Paragraph::new(Span::styled(c.candidates.join(" "), theme.muted)),
+                    hint,
+                );
+            }
+        }
+        Input::Idle => {
+            let line = if let Some((level, msg)) = &app.message {
+                Line::styled(format!("{} {msg}", level.marker()), theme.level(*level))
+            } else if let (Some(first), false) = (app.problems.first(), app.problems_acknowledged) {
+                let more = app.problems.len() - 1;
+                let tail = if more > 0 {
+                    format!(" (+{more} more in help)")
+                } else {
+                    String::new()
+                };
+                Line::styled(format!("! {}{tail}", first.short()), theme.warn)
+            } else {
+                hints(app)
+            };
+            frame.render_widget(Paragraph::new(line), area);
+        }
+    }
+}
+
+fn hints(app: &App) -> Line<'static> {
+    use super::action::Command as C;
+    let theme = &app.theme;
+    let table = app.current_table();
+    let filter = &app.view(table).filter;
+    let mut spans = Vec::new();
+    if !filter.is_empty() {
+        spans.push(Span::styled(format!("/{filter} "), theme.accent));
+        spans.push(Span::styled(
+            format!("({} rows) ", app.view(table).visible.len()),
+            theme.muted,
+        ));
+    }
+    let pairs = [
+        (C::Help, "help"),
+        (C::CommandLine, "cmd"),
+        (C::Filter, "filter"),
+        (C::Open, "detail"),
+        (C::Back, "back"),
+    ];
+    for (cmd, word) in pairs {
+        let keys = app.keymap.keys_of(cmd);
+        let key = keys.split(", ").next().unwrap_or_default().to_string();
+        spans.push(Span::styled(key, theme.accent));
+        spans.push(Span::styled(format!(" {word}  "), theme.muted));
+    }
+    Line::from(spans)
+}

@@ -1,0 +1,93 @@
+//! The terminal console: state (`app`), drawing (`draw`, `panes`, `popups`) and the loop that
+//! joins keys, data and signals.
+
+pub mod action;
+pub mod app;
+pub mod commands;
+pub mod data;
+pub mod draw;
+pub mod keymap;
+pub mod panes;
+pub mod popups;
+pub mod table;
+pub mod terminal;
+pub mod theme;
+
+use crate::sources::Sources;
+use action::Action;
+use app::App;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use jiff::Timestamp;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// At most ~60 frames per second, and none at all while nothing changes.
+const FRAME: Duration = Duration::from_millis(16);
+
+macro_rules! take {
+    ($rx:expr) => {
+        $rx.borrow_and_update().clone()
+    };
+}
+
+pub async fn run(mut app: App, mut sources: Sources) -> anyhow::Result<()> {
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let (mut terminal, _guard) = terminal::enter()?;
+    let mut events = EventStream::new();
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    while !app.quit {
+        let due = last_draw.map_or_else(Instant::now, |t| t + FRAME);
+        if dirty && due <= Instant::now() {
+            terminal.draw(|f| draw::draw(f, &app))?;
+            dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    app.handle_key(key);
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => {
+                    app.update(Action::Resize);
+                    dirty = true;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            Ok(()) = sources.cluster.changed() => { app.update(Action::Cluster(take!(sources.cluster))); dirty = true; }
+            Ok(()) = sources.db.changed() => { app.update(Action::Db(take!(sources.db))); dirty = true; }
+            Ok(()) = sources.waf.changed() => { app.update(Action::Waf(take!(sources.waf))); dirty = true; }
+            Ok(()) = sources.alarms.changed() => { app.update(Action::Alarms(take!(sources.alarms))); dirty = true; }
+            Ok(()) = sources.iam.changed() => { app.update(Action::Iam(take!(sources.iam))); dirty = true; }
+            Ok(()) = sources.trail.changed() => { app.update(Action::Trail(take!(sources.trail))); dirty = true; }
+            _ = clock.tick(), if app.needs_tick() => {
+                app.update(Action::Tick(Timestamp::now()));
+                dirty = true;
+            }
+            _ = tokio::time::sleep_until(due), if dirty => {}
+            _ = sigterm.recv() => break,
+            _ = sighup.recv() => break,
+            _ = sigint.recv() => break,
+        }
+    }
+    Ok(())
+}
+
+/// Feeds the sources' current values into a fresh app, so the first frame is complete.
+pub fn prime(app: &mut App, sources: &mut Sources) {
+    app.update(Action::Cluster(take!(sources.cluster)));
+    app.update(Action::Db(take!(sources.db)));
+    app.update(Action::Waf(take!(sources.waf)));
+    app.update(Action::Alarms(take!(sources.alarms)));
+    app.update(Action::Iam(take!(sources.iam)));
+    app.update(Action::Trail(take!(sources.trail)));
+}

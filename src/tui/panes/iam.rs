@@ -1,0 +1,175 @@
+//! IAM: users with their MFA and credential state, and the audit findings against them.
+
+use super::super::app::{App, IamTab};
+use super::super::table::Rows;
+use super::{draw_table, health_banner, split_top, tab_line};
+use crate::audit::Finding;
+use crate::model::iam::{IamUser, Mfa};
+use crate::model::summary::Area;
+use crate::model::{Level, age, days_between};
+use jiff::Timestamp;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::Paragraph;
+
+pub struct UserRows<'a>(pub &'a [IamUser]);
+
+impl UserRows<'_> {
+    fn level(u: &IamUser, now: Timestamp) -> Level {
+        let stale_key = u
+            .oldest_active_key()
+            .is_some_and(|k| days_between(k.created, now) > crate::audit::KEY_MAX_AGE_DAYS);
+        let unused = u
+            .last_activity
+            .is_some_and(|t| days_between(t, now) > crate::audit::UNUSED_DAYS);
+        if u.console_access && u.mfa == Mfa::None {
+            Level::Crit
+        } else if stale_key || unused || u.mfa == Mfa::None {
+            Level::Warn
+        } else {
+            Level::Ok
+        }
+    }
+}
+
+fn ago(t: Option<Timestamp>, now: Timestamp) -> String {
+    t.map_or_else(|| "never".into(), |t| age(t, now))
+}
+
+impl Rows for UserRows<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn header(&self) -> &'static [&'static str] {
+        &[
+            "USER", "MFA", "CONSOLE", "KEY AGE", "KEY USED", "ACTIVE", "ADMIN", "GROUPS",
+        ]
+    }
+    fn widths(&self) -> &'static [Constraint] {
+        &[
+            Constraint::Length(14),
+            Constraint::Length(8),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(5),
+            Constraint::Fill(1),
+        ]
+    }
+    fn cells(&self, i: usize, now: Timestamp) -> (Level, Vec<String>) {
+        let u = &self.0[i];
+        let key = u.oldest_active_key();
+        (
+            UserRows::level(u, now),
+            vec![
+                u.name.clone(),
+                if u.mfa == Mfa::None {
+                    "✗ none".into()
+                } else {
+                    u.mfa.word().into()
+                },
+                if u.console_access { "yes" } else { "no" }.into(),
+                key.map_or_else(|| "-".into(), |k| age(k.created, now)),
+                key.map_or_else(|| "-".into(), |k| ago(k.last_used, now)),
+                ago(u.last_activity, now),
+                if u.admin { "yes" } else { "" }.into(),
+                u.groups.join(","),
+            ],
+        )
+    }
+    fn detail(&self, i: usize, now: Timestamp) -> Vec<(&'static str, String)> {
+        let u = &self.0[i];
+        let mut out = vec![
+            ("User", u.name.clone()),
+            ("Groups", u.groups.join(", ")),
+            ("MFA", u.mfa.word().into()),
+            ("Console access", u.console_access.to_string()),
+            ("Password changed", ago(u.password_changed, now)),
+            ("Last activity", ago(u.last_activity, now)),
+            ("Administrator", u.admin.to_string()),
+            ("Created", format!("{} ago", age(u.created, now))),
+        ];
+        for k in &u.access_keys {
+            out.push((
+                "Access key",
+                format!(
+                    "…{} {} created {} ago, last used {}",
+                    k.id_suffix,
+                    if k.active { "active" } else { "inactive" },
+                    age(k.created, now),
+                    ago(k.last_used, now)
+                ),
+            ));
+        }
+        out
+    }
+}
+
+pub struct FindingRows<'a>(pub &'a [Finding]);
+
+impl Rows for FindingRows<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn header(&self) -> &'static [&'static str] {
+        &["SEV", "CONTROL", "SUBJECT", "FINDING"]
+    }
+    fn widths(&self) -> &'static [Constraint] {
+        &[
+            Constraint::Length(4),
+            Constraint::Length(13),
+            Constraint::Length(14),
+            Constraint::Fill(1),
+        ]
+    }
+    fn cells(&self, i: usize, _now: Timestamp) -> (Level, Vec<String>) {
+        let f = &self.0[i];
+        (
+            f.severity,
+            vec![
+                f.severity.word().into(),
+                f.control.into(),
+                f.subject.clone(),
+                f.message.clone(),
+            ],
+        )
+    }
+    fn detail(&self, i: usize, _now: Timestamp) -> Vec<(&'static str, String)> {
+        let f = &self.0[i];
+        vec![
+            ("Severity", f.severity.word().into()),
+            ("Control", f.control.into()),
+            ("Subject", f.subject.clone()),
+            ("Finding", f.message.clone()),
+        ]
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let (area, stale) = health_banner(frame, area, app, Area::Iam);
+    let iam = &app.data.iam.data;
+    let tabs = [
+        ("Users", iam.users.len(), app.iam_tab == IamTab::Users),
+        (
+            "Findings",
+            app.data.findings.len(),
+            app.iam_tab == IamTab::Findings,
+        ),
+    ];
+    let (top, body) = split_top(area, 1);
+    let mut line = tab_line(app, &tabs);
+    line.spans.insert(
+        0,
+        Span::styled(format!("account {} ", iam.account_id), app.theme.title),
+    );
+    let root = if iam.root.mfa {
+        Span::styled("  root: ✓ MFA", app.theme.ok)
+    } else {
+        Span::styled("  root: ✗ no MFA", app.theme.crit)
+    };
+    line.spans.push(root);
+    frame.render_widget(Paragraph::new(line), top);
+    draw_table(frame, body, app, app.current_table(), stale);
+}

@@ -1,0 +1,206 @@
+//! Full-screen snapshots of every pane at 80×24 and 160×48, from a fixed seed and clock.
+//! Review changes with `cargo insta review`.
+
+use jiff::Timestamp;
+use opsdeck::model::{Feed, Health};
+use opsdeck::sources::sim::World;
+use opsdeck::tui::action::{Action, Command};
+use opsdeck::tui::app::{App, Origin};
+use opsdeck::tui::data::Data;
+use opsdeck::tui::draw::draw;
+use opsdeck::tui::keymap::Keymap;
+use opsdeck::tui::theme::ThemeStore;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use std::sync::Arc;
+
+const SEED: u64 = 42;
+
+fn start() -> Timestamp {
+    "2026-11-22T03:00:00Z".parse().unwrap()
+}
+
+fn app(theme: &str) -> App {
+    let mut world = World::new(SEED, start());
+    world.step(300);
+    let now = world.now();
+    let feed = |_| Health::ok(now);
+    let themes = ThemeStore::new(None);
+    let theme = themes.load(theme).unwrap();
+    let playbooks = opsdeck::playbook::catalog::load(None);
+    let mut app = App::new(
+        Origin::Drill { seed: SEED },
+        Data::new(playbooks, now),
+        theme,
+        themes,
+        Keymap::defaults(),
+        now,
+    );
+    app.update(Action::Cluster(Arc::new(Feed {
+        data: world.cluster(),
+        health: feed(()),
+    })));
+    app.update(Action::Db(Arc::new(Feed {
+        data: world.db(),
+        health: feed(()),
+    })));
+    app.update(Action::Waf(Arc::new(Feed {
+        data: world.waf(),
+        health: feed(()),
+    })));
+    app.update(Action::Alarms(Arc::new(Feed {
+        data: world.alarms(),
+        health: feed(()),
+    })));
+    app.update(Action::Iam(Arc::new(Feed {
+        data: world.iam(),
+        health: feed(()),
+    })));
+    app.update(Action::Trail(Arc::new(Feed {
+        data: world.trail(),
+        health: feed(()),
+    })));
+    app
+}
+
+fn render(app: &App, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| draw(f, app)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut line = String::new();
+        for x in 0..area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Every screen the console has: each pane, each section, and the popups.
+fn screens() -> Vec<(&'static str, Vec<Action>)> {
+    let cmd = |c| Action::Command(c);
+    let run = |s: &str| Action::Run(s.to_string());
+    vec![
+        ("overview", vec![]),
+        ("cluster-nodes", vec![run("nodes")]),
+        ("cluster-deployments", vec![run("deploy")]),
+        ("cluster-pods", vec![run("pods")]),
+        ("cluster-hpa", vec![run("hpa")]),
+        ("cluster-pdb", vec![run("pdb")]),
+        ("cluster-events", vec![run("events")]),
+        ("db", vec![cmd(Command::Pane(3))]),
+        ("waf", vec![cmd(Command::Pane(4))]),
+        ("alarms", vec![cmd(Command::Pane(5))]),
+        ("iam-users", vec![cmd(Command::Pane(6))]),
+        ("iam-findings", vec![run("findings")]),
+        ("trail", vec![cmd(Command::Pane(7))]),
+        ("playbooks", vec![cmd(Command::Pane(8))]),
+        ("help", vec![cmd(Command::Help)]),
+        ("pod-detail", vec![run("pods"), cmd(Command::Open)]),
+    ]
+}
+
+#[test]
+fn every_screen_at_80x24_and_160x48() {
+    for (width, height) in [(80, 24), (160, 48)] {
+        for (name, actions) in screens() {
+            let mut app = app("default");
+            for a in actions {
+                app.update(a);
+            }
+            let screen = text(&render(&app, width, height));
+            insta::assert_snapshot!(format!("{name}-{width}x{height}"), screen);
+        }
+    }
+}
+
+#[test]
+fn mono_screens_carry_no_colour() {
+    for (name, actions) in screens() {
+        let mut app = app("mono");
+        for a in actions {
+            app.update(a);
+        }
+        let buf = render(&app, 80, 24);
+        for cell in buf.content() {
+            assert!(
+                matches!(cell.fg, Color::Reset),
+                "{name}: coloured cell {cell:?}"
+            );
+            assert!(
+                matches!(cell.bg, Color::Reset),
+                "{name}: coloured cell {cell:?}"
+            );
+        }
+        if name == "overview" {
+            insta::assert_snapshot!("overview-mono-80x24", text(&buf));
+        }
+    }
+}
+
+#[test]
+fn a_failing_source_greys_its_pane_and_keeps_the_data() {
+    let mut app = app("default");
+    let db = app.data.db.data.clone();
+    let last_ok = app
+        .now
+        .checked_sub(jiff::SignedDuration::from_secs(42))
+        .unwrap();
+    app.update(Action::Db(Arc::new(Feed {
+        data: db,
+        health: Health {
+            last_ok: Some(last_ok),
+            last_error: Some("connection refused".into()),
+        },
+    })));
+    app.update(Action::Command(Command::Pane(3)));
+    let buf = render(&app, 80, 24);
+    let screen = text(&buf);
+    assert!(
+        screen.contains("✗ CRIT DB source failing — last update 42s ago — connection refused"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("mariadb-1"),
+        "last data still shown:\n{screen}"
+    );
+    // The member rows are drawn in the muted role, not their usual colours.
+    let muted = app.theme.muted.fg.unwrap();
+    let row = (0..24)
+        .find(|&y| text_of_row(&buf, y).contains("mariadb-1  replica"))
+        .unwrap();
+    assert_eq!(buf[(5, row)].fg, muted);
+}
+
+fn text_of_row(buf: &Buffer, y: u16) -> String {
+    (0..buf.area.width)
+        .map(|x| buf[(x, y)].symbol().to_string())
+        .collect()
+}
+
+#[test]
+fn everything_fits_at_80x24_without_overlap() {
+    for (name, actions) in screens() {
+        let mut app = app("default");
+        for a in actions {
+            app.update(a);
+        }
+        let screen = text(&render(&app, 80, 24));
+        let lines: Vec<&str> = screen.lines().collect();
+        assert!(lines[0].contains("DRILL"), "{name}: header lost:\n{screen}");
+        assert!(
+            lines[1].contains("8 Playbooks"),
+            "{name}: tabs cut:\n{screen}"
+        );
+        assert!(lines[23].contains("help"), "{name}: footer lost:\n{screen}");
+    }
+}
