@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod model;
+pub mod ops;
 pub mod playbook;
 pub mod sources;
 pub mod status;

@@ -1,0 +1,299 @@
+//! The mutating operations playbooks (and a few keys) use. An `Op` is data: it is shown in a
+//! dry-run, written to the incident journal before it runs, and applied by whichever `Ops`
+//! backs the console — the live backends or the drill world.
+
+use crate::model::summary::Area;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Op {
+    /// Set a Deployment's replicas through its scale subresource.
+    Scale {
+        namespace: String,
+        deployment: String,
+        replicas: u32,
+    },
+    /// Change an HPA's bounds; `None` keeps the current value.
+    SetHpaBounds {
+        namespace: String,
+        hpa: String,
+        min: Option<u32>,
+        max: Option<u32>,
+    },
+    /// Back to `revision`, or to the previous one like `kubectl rollout undo`.
+    Rollback {
+        namespace: String,
+        deployment: String,
+        revision: Option<u64>,
+    },
+    /// `kubectl rollout restart`.
+    Restart {
+        namespace: String,
+        deployment: String,
+    },
+    Cordon {
+        node: String,
+        cordon: bool,
+    },
+    DeletePod {
+        namespace: String,
+        pod: String,
+    },
+    /// Stop the old primary taking writes (MariaDB read_only + kill clients; PostgreSQL
+    /// default_transaction_read_only + terminate backends).
+    Fence {
+        cluster: String,
+        member: String,
+    },
+    /// Make `member` the writable primary once it has replayed what it received.
+    Promote {
+        cluster: String,
+        member: String,
+    },
+    /// Point every other replica (and the router, if configured) at `primary`.
+    Repoint {
+        cluster: String,
+        primary: String,
+    },
+    /// Write a marker on the primary and wait until every replica has it.
+    VerifyReplication {
+        cluster: String,
+    },
+    /// Multi-AZ RDS: reboot with failover to the standby.
+    RebootWithFailover {
+        cluster: String,
+    },
+    BlockIp {
+        acl: String,
+        ip: String,
+    },
+    DeactivateKey {
+        user: String,
+        key_suffix: String,
+    },
+    Silence {
+        alert: String,
+        minutes: u32,
+    },
+}
+
+impl Op {
+    /// The name an operator types to confirm the most dangerous operations.
+    pub fn target(&self) -> &str {
+        match self {
+            Op::Scale { deployment, .. }
+            | Op::Rollback { deployment, .. }
+            | Op::Restart { deployment, .. } => deployment,
+            Op::SetHpaBounds { hpa, .. } => hpa,
+            Op::Cordon { node, .. } => node,
+            Op::DeletePod { pod, .. } => pod,
+            Op::Fence { member, .. } | Op::Promote { member, .. } => member,
+            Op::Repoint { primary, .. } => primary,
+            Op::VerifyReplication { cluster } | Op::RebootWithFailover { cluster } => cluster,
+            Op::BlockIp { ip, .. } => ip,
+            Op::DeactivateKey { user, .. } => user,
+            Op::Silence { alert, .. } => alert,
+        }
+    }
+
+    pub fn area(&self) -> Area {
+        match self {
+            Op::Scale { .. }
+            | Op::SetHpaBounds { .. }
+            | Op::Rollback { .. }
+            | Op::Restart { .. }
+            | Op::Cordon { .. }
+            | Op::DeletePod { .. } => Area::Cluster,
+            Op::Fence { .. }
+            | Op::Promote { .. }
+            | Op::Repoint { .. }
+            | Op::VerifyReplication { .. }
+            | Op::RebootWithFailover { .. } => Area::Db,
+            Op::BlockIp { .. } => Area::Waf,
+            Op::DeactivateKey { .. } => Area::Iam,
+            Op::Silence { .. } => Area::Alarms,
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Scale {
+                namespace,
+                deployment,
+                replicas,
+            } => {
+                write!(
+                    f,
+                    "scale deployment {namespace}/{deployment} to {replicas} replicas"
+                )
+            }
+            Op::SetHpaBounds {
+                namespace,
+                hpa,
+                min,
+                max,
+            } => {
+                let bound =
+                    |b: &Option<u32>| b.map_or_else(|| "unchanged".into(), |v| v.to_string());
+                write!(
+                    f,
+                    "set hpa {namespace}/{hpa} min {} max {}",
+                    bound(min),
+                    bound(max)
+                )
+            }
+            Op::Rollback {
+                namespace,
+                deployment,
+                revision,
+            } => match revision {
+                Some(r) => write!(
+                    f,
+                    "roll back deployment {namespace}/{deployment} to revision {r}"
+                ),
+                None => write!(
+                    f,
+                    "roll back deployment {namespace}/{deployment} to its previous revision"
+                ),
+            },
+            Op::Restart {
+                namespace,
+                deployment,
+            } => {
+                write!(f, "rollout-restart deployment {namespace}/{deployment}")
+            }
+            Op::Cordon { node, cordon: true } => write!(f, "cordon node {node}"),
+            Op::Cordon {
+                node,
+                cordon: false,
+            } => write!(f, "uncordon node {node}"),
+            Op::DeletePod { namespace, pod } => write!(f, "delete pod {namespace}/{pod}"),
+            Op::Fence { cluster, member } => write!(f, "fence {cluster}/{member} (no more writes)"),
+            Op::Promote { cluster, member } => write!(f, "promote {cluster}/{member} to primary"),
+            Op::Repoint { cluster, primary } => {
+                write!(f, "re-point {cluster}'s replicas and router at {primary}")
+            }
+            Op::VerifyReplication { cluster } => {
+                write!(
+                    f,
+                    "verify {cluster}: a write on the primary reaches every replica"
+                )
+            }
+            Op::RebootWithFailover { cluster } => write!(f, "reboot {cluster} with failover"),
+            Op::BlockIp { acl, ip } => write!(f, "block {ip} in web ACL {acl}"),
+            Op::DeactivateKey { user, key_suffix } => {
+                write!(f, "deactivate access key …{key_suffix} of {user}")
+            }
+            Op::Silence { alert, minutes } => write!(f, "silence {alert} for {minutes} min"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Resolve, validate and report what would be called, changing nothing.
+    DryRun,
+    Apply,
+}
+
+/// What an operation did, or in a dry-run would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub summary: String,
+    /// The exact calls made or planned, one per line (`PATCH …/scale?dryRun=All`, `SQL …`).
+    pub calls: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum OpError {
+    #[error("read-only: {0}")]
+    ReadOnly(String),
+    #[error("not allowed: {0}")]
+    Denied(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("not available here: {0}")]
+    Unsupported(String),
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+#[async_trait]
+pub trait Ops: Send + Sync {
+    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError>;
+}
+
+/// Lets dry-runs through and refuses everything else, saying why.
+pub struct ReadOnly<O> {
+    pub inner: O,
+    pub reason: String,
+}
+
+#[async_trait]
+impl<O: Ops> Ops for ReadOnly<O> {
+    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
+        match mode {
+            Mode::DryRun => self.inner.apply(op, mode).await,
+            Mode::Apply => Err(OpError::ReadOnly(format!("{op} not run: {}", self.reason))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+
+    #[async_trait]
+    impl Ops for Echo {
+        async fn apply(&self, op: &Op, _mode: Mode) -> Result<Outcome, OpError> {
+            Ok(Outcome {
+                summary: op.to_string(),
+                calls: vec![],
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn read_only_lets_dry_runs_through_only() {
+        let ops = ReadOnly {
+            inner: Echo,
+            reason: "--read-only".into(),
+        };
+        let op = Op::Scale {
+            namespace: "shop".into(),
+            deployment: "user".into(),
+            replicas: 5,
+        };
+        assert_eq!(
+            ops.apply(&op, Mode::DryRun).await.unwrap().summary,
+            "scale deployment shop/user to 5 replicas"
+        );
+        assert_eq!(
+            ops.apply(&op, Mode::Apply).await.unwrap_err().to_string(),
+            "read-only: scale deployment shop/user to 5 replicas not run: --read-only"
+        );
+    }
+
+    #[test]
+    fn ops_are_data_with_a_target() {
+        let op: Op = serde_json::from_str(
+            r#"{"op":"promote","cluster":"shop-mariadb","member":"mariadb-1"}"#,
+        )
+        .unwrap();
+        assert_eq!(op.target(), "mariadb-1");
+        assert_eq!(op.area(), Area::Db);
+        let err =
+            serde_json::from_str::<Op>(r#"{"op":"promote","cluster":"c","member":"m","x":1}"#);
+        assert!(err.is_err(), "unknown fields are refused");
+    }
+}
