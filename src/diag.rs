@@ -51,6 +51,58 @@ impl FileError {
     }
 }
 
+impl FileError {
+    /// A YAML error from serde-saphyr, located by its line and column.
+    pub fn from_yaml(path: &Path, text: &str, err: &serde_saphyr::Error) -> Self {
+        let bare = err.without_snippet().to_string();
+        // serde-saphyr prefixes its own "error: line L column C: "; we print the place ourselves.
+        let message = bare
+            .split_once(": ")
+            .filter(|(head, _)| head.starts_with("error"))
+            .map_or(bare.as_str(), |(_, rest)| rest);
+        let message = match message.split_once(": ") {
+            Some((place, rest)) if place.starts_with("line ") => rest,
+            _ => message,
+        };
+        let message = match message.rfind(" at line ") {
+            Some(i) if message[i..].contains(", column ") => &message[..i],
+            _ => message,
+        };
+        match err.location() {
+            Some(loc) => FileError::at_line(
+                path,
+                text,
+                loc.line() as usize,
+                loc.column() as usize,
+                message,
+            ),
+            None => FileError::at(path, text, 0, message),
+        }
+    }
+
+    /// Builds an error from a 1-based line and column.
+    pub fn at_line(
+        path: &Path,
+        text: &str,
+        line: usize,
+        col: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        let excerpt = text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or_default()
+            .to_string();
+        FileError {
+            path: path.to_path_buf(),
+            line,
+            col,
+            message: message.into(),
+            excerpt,
+        }
+    }
+}
+
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     while !text.is_char_boundary(i) {
         i -= 1;

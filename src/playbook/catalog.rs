@@ -1,8 +1,9 @@
 //! The list of playbooks: the ones shipped in the binary, overridden by name by files in the
 //! user's `playbooks/` directory. A file that cannot be read is listed with its error.
 
+use super::load::{Playbook, parse};
+use crate::diag::FileError;
 use include_dir::{Dir, include_dir};
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/playbooks");
@@ -12,31 +13,28 @@ pub struct Entry {
     pub name: String,
     /// `playbooks/x.yaml` for shipped ones, the full path for the user's.
     pub origin: PathBuf,
-    pub title: String,
-    pub severity: String,
-    pub description: String,
-    pub error: Option<String>,
+    pub playbook: Result<Playbook, FileError>,
 }
 
-/// The part of a playbook the list needs.
-#[derive(Debug, Deserialize)]
-struct Header {
-    title: String,
-    #[serde(default)]
-    description: String,
-    severity: String,
+impl Entry {
+    pub fn ok(&self) -> Option<&Playbook> {
+        self.playbook.as_ref().ok()
+    }
 }
 
+/// Shipped playbooks, then the user's (replacing shipped ones of the same name).
 pub fn load(user_dir: Option<&Path>) -> Vec<Entry> {
     let mut entries: Vec<Entry> = EMBEDDED
         .files()
         .filter_map(|f| {
             let name = yaml_stem(f.path())?;
-            Some(entry(
+            let origin = Path::new("playbooks").join(f.path());
+            let playbook = parse(&name, &origin, f.contents_utf8().unwrap_or_default());
+            Some(Entry {
                 name,
-                Path::new("playbooks").join(f.path()),
-                f.contents_utf8().unwrap_or_default(),
-            ))
+                origin,
+                playbook,
+            })
         })
         .collect();
     if let Some(dir) = user_dir
@@ -46,19 +44,52 @@ pub fn load(user_dir: Option<&Path>) -> Vec<Entry> {
             let Some(name) = yaml_stem(&path) else {
                 continue;
             };
-            let user = match std::fs::read_to_string(&path) {
-                Ok(text) => entry(name, path.clone(), &text),
-                Err(e) => Entry {
-                    error: Some(format!("cannot read: {e}")),
-                    ..blank(name, path.clone())
-                },
+            let playbook = match std::fs::read_to_string(&path) {
+                Ok(text) => parse(&name, &path, &text),
+                Err(e) => Err(FileError::at(&path, "", 0, format!("cannot read: {e}"))),
             };
-            entries.retain(|e| e.name != user.name);
-            entries.push(user);
+            entries.retain(|e| e.name != name);
+            entries.push(Entry {
+                name,
+                origin: path,
+                playbook,
+            });
         }
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     entries
+}
+
+/// Playbooks whose `answers` patterns match an alarm name.
+pub fn answering<'a>(entries: &'a [Entry], alarm: &str) -> Vec<&'a Playbook> {
+    entries
+        .iter()
+        .filter_map(Entry::ok)
+        .filter(|p| p.answers.iter().any(|pat| glob(pat, alarm)))
+        .collect()
+}
+
+/// `*` matches any run of characters; everything else literally, ignoring case.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.to_lowercase(), text.to_lowercase());
+    let parts: Vec<&str> = p.split('*').collect();
+    let mut rest = t.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty()
 }
 
 fn yaml_stem(path: &Path) -> Option<String> {
@@ -69,42 +100,14 @@ fn yaml_stem(path: &Path) -> Option<String> {
     path.file_stem()?.to_str().map(str::to_string)
 }
 
-fn blank(name: String, origin: PathBuf) -> Entry {
-    Entry {
-        name,
-        origin,
-        title: String::new(),
-        severity: String::new(),
-        description: String::new(),
-        error: None,
-    }
-}
-
-fn entry(name: String, origin: PathBuf, text: &str) -> Entry {
-    match serde_saphyr::from_str::<Header>(text) {
-        Ok(h) => Entry {
-            title: h.title,
-            severity: h.severity,
-            description: h.description.trim().to_string(),
-            ..blank(name, origin)
-        },
-        Err(e) => {
-            let error = Some(format!("{}: {}", origin.display(), e));
-            Entry {
-                error,
-                ..blank(name, origin)
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ships_the_required_playbooks() {
-        let names: Vec<String> = load(None).into_iter().map(|e| e.name).collect();
+    fn ships_the_required_playbooks_and_all_of_them_load() {
+        let entries = load(None);
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
         for want in [
             "deactivate-access-key",
             "failover-mariadb",
@@ -114,33 +117,52 @@ mod tests {
             "scale",
             "waf-block-ip",
         ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        for e in &entries {
             assert!(
-                names.contains(&want.to_string()),
-                "{want} missing from {names:?}"
+                e.playbook.is_ok(),
+                "{}: {}",
+                e.name,
+                e.playbook.as_ref().unwrap_err()
             );
         }
-        assert!(
-            load(None)
-                .iter()
-                .all(|e| e.error.is_none() && !e.title.is_empty())
-        );
     }
 
     #[test]
     fn user_files_override_and_broken_ones_are_listed() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("scale.yaml"),
-            "title: Our scale\nseverity: sev3\n",
-        )
-        .unwrap();
+        let scale = "title: Our scale\nseverity: sev3\nsteps:\n  - id: a\n    manual: do it\n";
+        std::fs::write(dir.path().join("scale.yaml"), scale).unwrap();
         std::fs::write(dir.path().join("broken.yaml"), "title: [unclosed\n").unwrap();
         let entries = load(Some(dir.path()));
         let scale = entries.iter().find(|e| e.name == "scale").unwrap();
-        assert_eq!(scale.title, "Our scale");
+        assert_eq!(scale.ok().unwrap().title, "Our scale");
         let broken = entries.iter().find(|e| e.name == "broken").unwrap();
-        let err = broken.error.as_deref().unwrap();
-        assert!(err.contains("broken.yaml"), "{err}");
-        assert!(err.contains("line 1"), "{err}");
+        let err = broken.playbook.as_ref().unwrap_err();
+        assert_eq!((err.line, err.col), (1, 8));
+        assert!(err.path.ends_with("broken.yaml"));
+        assert!(
+            entries
+                .iter()
+                .filter(|e| e.name != "broken")
+                .all(|e| e.playbook.is_ok())
+        );
+    }
+
+    #[test]
+    fn alarms_find_their_playbooks() {
+        let entries = load(None);
+        let names = |alarm| {
+            answering(&entries, alarm)
+                .iter()
+                .map(|p| p.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert!(names("MariaDBPrimaryDown").contains(&"failover-mariadb".to_string()));
+        assert!(names("nothing-matches-this").is_empty());
+        assert!(glob("*HpaAtMax*", "shop-user-HPAATMAX"));
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*b", "ab-not"));
     }
 }

@@ -19,6 +19,7 @@ pub type Rx<T> = watch::Receiver<Arc<Feed<T>>>;
 pub type Tx<T> = watch::Sender<Arc<Feed<T>>>;
 
 /// The receiving ends the console listens to.
+#[derive(Clone)]
 pub struct Sources {
     pub cluster: Rx<ClusterSnapshot>,
     pub db: Rx<DbSnapshot>,
@@ -26,6 +27,30 @@ pub struct Sources {
     pub alarms: Rx<AlarmSnapshot>,
     pub iam: Rx<IamSnapshot>,
     pub trail: Rx<TrailSnapshot>,
+}
+
+/// The latest value of every area at one moment, for checks and conditions.
+#[derive(Clone, Default)]
+pub struct Snapshots {
+    pub cluster: Arc<Feed<ClusterSnapshot>>,
+    pub db: Arc<Feed<DbSnapshot>>,
+    pub waf: Arc<Feed<WafSnapshot>>,
+    pub alarms: Arc<Feed<AlarmSnapshot>>,
+    pub iam: Arc<Feed<IamSnapshot>>,
+    pub trail: Arc<Feed<TrailSnapshot>>,
+}
+
+impl Sources {
+    pub fn snapshots(&self) -> Snapshots {
+        Snapshots {
+            cluster: self.cluster.borrow().clone(),
+            db: self.db.borrow().clone(),
+            waf: self.waf.borrow().clone(),
+            alarms: self.alarms.borrow().clone(),
+            iam: self.iam.borrow().clone(),
+            trail: self.trail.borrow().clone(),
+        }
+    }
 }
 
 /// The sending ends a backend publishes through.

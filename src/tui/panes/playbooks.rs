@@ -27,14 +27,14 @@ impl Rows for PlaybookRows<'_> {
     }
     fn cells(&self, i: usize, _now: Timestamp) -> (Level, Vec<String>) {
         let e = &self.0[i];
-        match &e.error {
-            Some(err) => (
+        match &e.playbook {
+            Err(err) => (
                 Level::Crit,
-                vec![e.name.clone(), "-".into(), format!("✗ {err}")],
+                vec![e.name.clone(), "-".into(), format!("✗ {}", err.short())],
             ),
-            None => (
+            Ok(p) => (
                 Level::Ok,
-                vec![e.name.clone(), e.severity.clone(), e.title.clone()],
+                vec![e.name.clone(), p.severity.name().into(), p.title.clone()],
             ),
         }
     }
@@ -44,12 +44,15 @@ impl Rows for PlaybookRows<'_> {
             ("Playbook", e.name.clone()),
             ("File", e.origin.display().to_string()),
         ];
-        match &e.error {
-            Some(err) => out.push(("Error", err.clone())),
-            None => {
-                out.push(("Title", e.title.clone()));
-                out.push(("Severity", e.severity.clone()));
-                out.push(("Description", e.description.clone()));
+        match &e.playbook {
+            Err(err) => out.push(("Error", err.to_string())),
+            Ok(p) => {
+                out.push(("Title", p.title.clone()));
+                out.push(("Severity", p.severity.name().into()));
+                out.push(("Description", p.description.clone()));
+                out.push(("Answers", p.answers.join(", ")));
+                let steps: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+                out.push(("Steps", steps.join(" → ")));
             }
         }
         out

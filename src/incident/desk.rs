@@ -1,0 +1,247 @@
+//! The incident desk: finds the open incident on start (replaying its journal), opens new
+//! ones, and journals everything that happens. Changes made outside an incident go to a
+//! standing change log, so nothing mutating is ever unrecorded.
+
+use super::event::{DrillTag, Entry, Event, Milestone, Severity, Who};
+use super::journal::{Journal, JournalError};
+use super::state::Incident;
+use jiff::Timestamp;
+use std::path::{Path, PathBuf};
+
+pub struct Desk {
+    dir: PathBuf,
+    who: Who,
+    active: Option<(Incident, Journal)>,
+    changes: Option<Journal>,
+    /// What replay had to work around, for the screen.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("incident {0} is still open: resolve it first")]
+    AlreadyOpen(String),
+    #[error("no open incident")]
+    NoIncident,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no incident `{0}` in {1}")]
+    Unknown(String, String),
+}
+
+/// What opening an incident needs.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub title: String,
+    pub severity: Severity,
+    pub alarm: Option<String>,
+    pub detected_at: Option<Timestamp>,
+    /// An earlier recognition time and why; `None` means now.
+    pub recognised: Option<(Timestamp, String)>,
+    pub drill: Option<DrillTag>,
+}
+
+impl Desk {
+    pub fn open(dir: &Path, who: Who) -> Result<Desk, DeskError> {
+        let mut desk = Desk {
+            dir: dir.to_path_buf(),
+            who,
+            active: None,
+            changes: None,
+            warnings: vec![],
+        };
+        for path in desk.journal_paths() {
+            let (journal, entries, warnings) = Journal::open(&path)?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            desk.warnings
+                .extend(warnings.iter().map(|w| format!("{name}: {w}")));
+            if let Some(inc) = Incident::replay(&entries)
+                && inc.is_open()
+            {
+                // The newest open incident is the active one; journal names sort by time.
+                desk.active = Some((inc, journal));
+            }
+        }
+        Ok(desk)
+    }
+
+    fn journal_paths(&self) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "jsonl")
+                    && p.file_stem().is_some_and(|s| s != "changes")
+            })
+            .collect();
+        paths.sort();
+        paths
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn who(&self) -> &Who {
+        &self.who
+    }
+
+    pub fn active(&self) -> Option<&Incident> {
+        self.active.as_ref().map(|(i, _)| i)
+    }
+
+    pub fn open_incident(
+        &mut self,
+        new: NewIncident,
+        now: Timestamp,
+    ) -> Result<&Incident, DeskError> {
+        if let Some(active) = self.active() {
+            return Err(DeskError::AlreadyOpen(active.id.clone()));
+        }
+        let (recognised_at, reason) = match new.recognised {
+            Some((t, _)) if t > now => {
+                return Err(DeskError::Invalid(format!(
+                    "recognition time {t} is in the future"
+                )));
+            }
+            Some((_, reason)) if reason.trim().is_empty() => {
+                return Err(DeskError::Invalid(
+                    "an earlier recognition time needs a reason".into(),
+                ));
+            }
+            Some((t, reason)) => (t, Some(reason)),
+            None => (now, None),
+        };
+        if let Some(d) = new.detected_at
+            && d > recognised_at
+        {
+            return Err(DeskError::Invalid(format!(
+                "detected at {d} is after recognition at {recognised_at}"
+            )));
+        }
+        let prefix = if new.drill.is_some() { "DRILL" } else { "INC" };
+        let stamp = recognised_at.strftime("%Y%m%d-%H%M%S");
+        let mut id = format!("{prefix}-{stamp}");
+        let mut n = 2;
+        while self.dir.join(format!("{id}.jsonl")).exists() {
+            id = format!("{prefix}-{stamp}-{n}");
+            n += 1;
+        }
+        let mut journal = Journal::create(&self.dir.join(format!("{id}.jsonl")))?;
+        let event = Event::Opened {
+            id: id.clone(),
+            title: new.title,
+            severity: new.severity,
+            detected_at: new.detected_at,
+            recognised_at,
+            recognised_reason: reason,
+            alarm: new.alarm,
+            drill: new.drill,
+        };
+        let entry = journal.append(now, &self.who, event)?;
+        let incident = Incident::replay(std::slice::from_ref(&entry)).ok_or_else(|| {
+            DeskError::Invalid("the opening entry did not open an incident".into())
+        })?;
+        Ok(&self.active.insert((incident, journal)).0)
+    }
+
+    /// Journals `event` (fsync'd) and folds it into the active incident; without one it goes
+    /// to the change log.
+    pub fn record(&mut self, event: Event, at: Timestamp) -> Result<Entry, DeskError> {
+        match &mut self.active {
+            Some((incident, journal)) => {
+                let entry = journal.append(at, &self.who, event)?;
+                incident.apply(&entry);
+                if !incident.is_open() {
+                    self.active = None;
+                }
+                Ok(entry)
+            }
+            None => {
+                let journal = match &mut self.changes {
+                    Some(j) => j,
+                    None => {
+                        let path = self.dir.join("changes.jsonl");
+                        let j = if path.exists() {
+                            Journal::open(&path)?.0
+                        } else {
+                            Journal::create(&path)?
+                        };
+                        self.changes.insert(j)
+                    }
+                };
+                Ok(journal.append(at, &self.who, event)?)
+            }
+        }
+    }
+
+    pub fn milestone(&mut self, m: Milestone, at: Timestamp) -> Result<Entry, DeskError> {
+        let incident = self.active().ok_or(DeskError::NoIncident)?;
+        incident
+            .check_milestone(m, at)
+            .map_err(DeskError::Invalid)?;
+        if m == Milestone::Resolved && incident.mitigated_at.is_none() {
+            self.record(
+                Event::Milestone {
+                    milestone: Milestone::Mitigated,
+                },
+                at,
+            )?;
+        }
+        self.record(Event::Milestone { milestone: m }, at)
+    }
+
+    /// Any incident by id, open or resolved (for reports).
+    pub fn load(&self, id: &str) -> Result<Incident, DeskError> {
+        let path = self.dir.join(format!("{id}.jsonl"));
+        if !path.exists() {
+            return Err(DeskError::Unknown(
+                id.into(),
+                self.dir.display().to_string(),
+            ));
+        }
+        let (entries, _) = super::journal::read(&path)?;
+        Incident::replay(&entries)
+            .ok_or_else(|| DeskError::Unknown(id.into(), self.dir.display().to_string()))
+    }
+
+    /// The most recent incident, open or not.
+    pub fn latest(&self) -> Option<String> {
+        self.journal_paths()
+            .last()
+            .and_then(|p| p.file_stem())
+            .map(|s| s.to_string_lossy().into_owned())
+    }
+
+    /// When `cluster` last had a replica promoted, across every incident (anti-flap).
+    pub fn last_promotion(&self, cluster: &str) -> Option<Timestamp> {
+        let mut last = None;
+        for path in self
+            .journal_paths()
+            .into_iter()
+            .chain([self.dir.join("changes.jsonl")])
+        {
+            let Ok((entries, _)) = super::journal::read(&path) else {
+                continue;
+            };
+            for e in entries {
+                if let Event::StepStarted {
+                    op: Some(crate::ops::Op::Promote { cluster: c, .. }),
+                    ..
+                } = &e.event
+                    && c == cluster
+                {
+                    last = last.max(Some(e.at));
+                }
+            }
+        }
+        last
+    }
+}

@@ -1,0 +1,187 @@
+//! What the journal records: one `Entry` per line, each saying who did what and when.
+
+use crate::ops::Op;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub who: Who,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// The person at the keyboard: `$USER`, and where their SSH session comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Who {
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+impl Who {
+    pub fn from_env() -> Who {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        let from = std::env::var("SSH_CLIENT")
+            .ok()
+            .and_then(|c| c.split_whitespace().next().map(str::to_string));
+        Who { user, from }
+    }
+}
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.from {
+            Some(from) => write!(f, "{}@{from}", self.user),
+            None => f.write_str(&self.user),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Sev1,
+    Sev2,
+    Sev3,
+}
+
+impl Severity {
+    /// How soon someone must respond (SPEC §2, billing runbook).
+    pub fn response_target(self) -> jiff::SignedDuration {
+        match self {
+            Severity::Sev1 => jiff::SignedDuration::from_mins(15),
+            Severity::Sev2 => jiff::SignedDuration::from_hours(1),
+            Severity::Sev3 => jiff::SignedDuration::from_hours(24),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Sev1 => "Sev1",
+            Severity::Sev2 => "Sev2",
+            Severity::Sev3 => "Sev3",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text.to_ascii_lowercase().as_str() {
+            "sev1" | "1" => Some(Severity::Sev1),
+            "sev2" | "2" => Some(Severity::Sev2),
+            "sev3" | "3" => Some(Severity::Sev3),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Milestone {
+    Acknowledged,
+    Mitigated,
+    Resolved,
+}
+
+/// Which drill this incident belongs to, if it is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrillTag {
+    pub scenario: String,
+    pub seed: u64,
+    /// When the scenario's first fault was injected (world time).
+    pub fault_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Opened {
+        id: String,
+        title: String,
+        severity: Severity,
+        detected_at: Option<Timestamp>,
+        recognised_at: Timestamp,
+        /// Why recognition is dated earlier than the moment the incident was opened.
+        recognised_reason: Option<String>,
+        alarm: Option<String>,
+        drill: Option<DrillTag>,
+    },
+    Milestone {
+        milestone: Milestone,
+    },
+    Note {
+        text: String,
+    },
+    Alarm {
+        name: String,
+        state: String,
+        reason: String,
+    },
+    RunStarted {
+        run: u32,
+        playbook: String,
+        inputs: BTreeMap<String, String>,
+    },
+    StepStarted {
+        run: u32,
+        step: String,
+        detail: String,
+        op: Option<Op>,
+    },
+    StepFinished {
+        run: u32,
+        step: String,
+        ok: bool,
+        result: String,
+    },
+    Override {
+        run: u32,
+        step: String,
+        reason: String,
+    },
+    RunFinished {
+        run: u32,
+        outcome: RunOutcome,
+    },
+    Notice {
+        n: u32,
+        reason: String,
+        plan: String,
+        eta: Timestamp,
+    },
+    NoticeSent {
+        n: u32,
+        channel: String,
+        error: Option<String>,
+    },
+    /// The condition that defines recovery held (drills check it against the world).
+    Recovered {
+        condition: String,
+    },
+    Cause {
+        text: String,
+    },
+    Impact {
+        text: String,
+    },
+    Prevention {
+        text: String,
+    },
+    Report {
+        path: String,
+        #[serde(rename = "final")]
+        is_final: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOutcome {
+    Ok,
+    Failed,
+    Aborted,
+}

@@ -1,0 +1,267 @@
+//! The incident journal: one append-only JSON Lines file per incident. Every entry is written
+//! and fsync'd before the thing it records takes effect, so after a dropped SSH session, a
+//! kill -9 or a power cut the console replays exactly what happened.
+
+use super::event::{Entry, Event, Who};
+use jiff::Timestamp;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    next_seq: u64,
+}
+
+/// Something replay noticed and worked around; shown to the user, never fatal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayWarning {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ReplayWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("journal {}: {source}", path.display())]
+pub struct JournalError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+impl Journal {
+    /// Creates a new journal; refuses to overwrite an existing one.
+    pub fn create(path: &Path) -> Result<Journal, JournalError> {
+        let err = |source| JournalError {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(path)
+            .map_err(err)?;
+        sync_dir(path);
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+            next_seq: 1,
+        })
+    }
+
+    /// Reads every entry, then reopens the file for appending. A torn last line (the write
+    /// never completed, so what it recorded never took effect) is cut off and reported.
+    pub fn open(path: &Path) -> Result<(Journal, Vec<Entry>, Vec<ReplayWarning>), JournalError> {
+        let err = |source| JournalError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let (entries, warnings, good_len) = replay(path).map_err(err)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(err)?;
+        if file.metadata().map_err(err)?.len() != good_len {
+            file.set_len(good_len).map_err(err)?;
+            file.sync_all().map_err(err)?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(err)?;
+        let next_seq = entries.last().map_or(1, |e| e.seq + 1);
+        Ok((
+            Journal {
+                path: path.to_path_buf(),
+                file,
+                next_seq,
+            },
+            entries,
+            warnings,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one entry and waits until it is on disk.
+    pub fn append(
+        &mut self,
+        at: Timestamp,
+        who: &Who,
+        event: Event,
+    ) -> Result<Entry, JournalError> {
+        let entry = Entry {
+            seq: self.next_seq,
+            at,
+            who: who.clone(),
+            event,
+        };
+        let mut line = serde_json::to_vec(&entry).map_err(|e| JournalError {
+            path: self.path.clone(),
+            source: io::Error::other(e),
+        })?;
+        line.push(b'\n');
+        let err = |source| JournalError {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all(&line).map_err(err)?;
+        self.file.sync_data().map_err(err)?;
+        self.next_seq += 1;
+        Ok(entry)
+    }
+}
+
+/// Reads a journal without opening it for writing (reports, history look-ups).
+pub fn read(path: &Path) -> Result<(Vec<Entry>, Vec<ReplayWarning>), JournalError> {
+    replay(path)
+        .map(|(entries, warnings, _)| (entries, warnings))
+        .map_err(|source| JournalError {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Entries, warnings, and the length of the file up to the end of the last good line.
+fn replay(path: &Path) -> io::Result<(Vec<Entry>, Vec<ReplayWarning>, u64)> {
+    let mut reader = BufReader::new(File::open(path)?);
+    let mut entries = Vec::new();
+    let mut warnings = Vec::new();
+    let (mut offset, mut good_len) = (0u64, 0u64);
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        offset += n as u64;
+        // Only the last line can lack its newline: the write that was cut short.
+        let complete = buf.ends_with(b"\n");
+        match (complete, serde_json::from_slice::<Entry>(&buf)) {
+            (true, Ok(entry)) => {
+                entries.push(entry);
+                good_len = offset;
+            }
+            (false, _) => warnings.push(ReplayWarning {
+                line: line_no,
+                message: "torn last entry (the console was killed while writing it); ignored"
+                    .into(),
+            }),
+            (true, Err(e)) => {
+                // A damaged line in the middle: keep everything around it.
+                warnings.push(ReplayWarning {
+                    line: line_no,
+                    message: format!("unreadable entry skipped: {e}"),
+                });
+                good_len = offset;
+            }
+        }
+    }
+    Ok((entries, warnings, good_len))
+}
+
+/// Makes the new file's directory entry durable too.
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent()
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who() -> Who {
+        Who {
+            user: "kim".into(),
+            from: Some("203.0.113.9".into()),
+        }
+    }
+
+    fn note(text: &str) -> Event {
+        Event::Note { text: text.into() }
+    }
+
+    #[test]
+    fn appends_and_replays_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("INC-1.jsonl");
+        let mut j = Journal::create(&path).unwrap();
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("one"))
+            .unwrap();
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("two"))
+            .unwrap();
+        drop(j);
+        let (mut j, entries, warnings) = Journal::open(&path).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            j.append(Timestamp::UNIX_EPOCH, &who(), note("three"))
+                .unwrap()
+                .seq,
+            3
+        );
+        assert!(Journal::create(&path).is_err(), "never overwrites");
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_cut_and_nothing_earlier_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("INC-2.jsonl");
+        let mut j = Journal::create(&path).unwrap();
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("kept"))
+            .unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"seq":2,"at":"1970-01-01T00:00:00Z","who":{"us"#)
+            .unwrap();
+        drop(f);
+        let (mut j, entries, warnings) = Journal::open(&path).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0]
+                .to_string()
+                .starts_with("line 2: torn last entry"),
+            "{}",
+            warnings[0]
+        );
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("after"))
+            .unwrap();
+        let (_, entries, warnings) = Journal::open(&path).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].event, note("after"));
+    }
+
+    #[test]
+    fn a_damaged_middle_line_is_skipped_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("INC-3.jsonl");
+        let mut j = Journal::create(&path).unwrap();
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("a")).unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"garbage\n").unwrap();
+        drop(f);
+        let (mut j, _, _) = Journal::open(&path).unwrap();
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("b")).unwrap();
+        let (_, entries, warnings) = Journal::open(&path).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(warnings[0].line, 2);
+    }
+}
