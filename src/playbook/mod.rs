@@ -4,5 +4,6 @@
 pub mod catalog;
 pub mod condition;
 pub mod load;
+pub mod run;
 pub mod schema;
 pub mod template;

@@ -1,0 +1,598 @@
+//! The executor: runs a playbook's typed steps in order with guards, confirmations,
+//! retries, timeouts, `on_failure` paths and abort. Every transition is journaled (and
+//! fsync'd) before it takes effect; progress is published for the screen.
+
+use super::condition::{Bindings, Condition};
+use super::load::{Confirm, OnFailure, Playbook, Step, StepKind, op_from};
+use super::template::{self, Vars};
+use crate::incident::clock::Clock;
+use crate::incident::desk::Desk;
+use crate::incident::event::{Event, RunOutcome};
+use crate::ops::{Mode, Op, Ops};
+use crate::sources::Snapshots;
+use jiff::SignedDuration;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Everything a run needs from the outside world.
+#[derive(Clone)]
+pub struct Context {
+    pub ops: Arc<dyn Ops>,
+    pub snapshots: Arc<dyn Fn() -> Snapshots + Send + Sync>,
+    pub desk: Arc<Mutex<Desk>>,
+    pub clock: Arc<dyn Clock>,
+    /// Why mutating steps are forbidden (`--read-only`, a read-only context), if they are.
+    pub read_only: Option<String>,
+    /// A cluster failed over more recently than this is not failed over again unless the
+    /// operator overrides with a reason.
+    pub anti_flap: SignedDuration,
+    /// Simulated seconds per real second (drills): polling sleeps that much less.
+    pub speed: u32,
+}
+
+/// A question for the operator; the run waits for the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    /// Yes or no before a step takes effect.
+    Confirm { step: String, what: String },
+    /// Type `target` exactly to go ahead.
+    TypeTarget {
+        step: String,
+        what: String,
+        target: String,
+    },
+    /// A checklist item: done (yes) or not (no).
+    Manual { step: String, text: String },
+    /// A guard failed; a reason overrides it (and is journaled), no stops here.
+    Override { step: String, why: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    No,
+    Text(String),
+}
+
+pub struct Ask {
+    pub prompt: Prompt,
+    pub reply: oneshot::Sender<Answer>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Waiting,
+    AwaitingInput,
+    Ok,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepView {
+    pub id: String,
+    pub what: String,
+    pub status: StepStatus,
+    pub output: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunView {
+    pub playbook: String,
+    pub run: u32,
+    pub steps: Vec<StepView>,
+    pub outcome: Option<RunOutcome>,
+}
+
+/// Handles the caller keeps: progress to show, questions to answer, and the abort switch.
+pub struct Channels {
+    pub progress: watch::Sender<RunView>,
+    pub asks: mpsc::Sender<Ask>,
+    pub abort: watch::Receiver<bool>,
+}
+
+/// What each kind of step does, in words, before placeholders are known.
+pub fn describe(step: &Step) -> String {
+    match &step.kind {
+        StepKind::Action(v) => op_from(v).map_or_else(|e| e, |op| op.to_string()),
+        StepKind::Check(v) => serde_json::from_value::<Condition>(v.clone())
+            .map_or_else(|e| e.to_string(), |c| format!("check: {}", c.describe())),
+        StepKind::Wait { until, timeout, .. } => serde_json::from_value::<Condition>(until.clone())
+            .map_or_else(
+                |e| e.to_string(),
+                |c| format!("wait ≤ {timeout:#}: {}", c.describe()),
+            ),
+        StepKind::Manual(text) => format!("manual: {text}"),
+    }
+}
+
+enum Failure {
+    Aborted,
+    Failed(String),
+}
+
+struct Runner<'a> {
+    ctx: &'a Context,
+    playbook: &'a Playbook,
+    ch: &'a mut Channels,
+    run: u32,
+    vars: Vars,
+    view: RunView,
+}
+
+/// Runs `playbook` from step `start` (0, or where an interrupted run stopped).
+pub async fn execute(
+    ctx: &Context,
+    playbook: &Playbook,
+    inputs: Vars,
+    start: usize,
+    ch: &mut Channels,
+) -> RunOutcome {
+    let run = {
+        let desk = ctx.desk.lock();
+        desk.ok()
+            .and_then(|d| d.active().map(|i| i.next_run_number()))
+            .unwrap_or(1)
+    };
+    let view = RunView {
+        playbook: playbook.name.clone(),
+        run,
+        steps: playbook
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(n, s)| StepView {
+                id: s.id.clone(),
+                what: describe(s),
+                status: if n < start {
+                    StepStatus::Skipped
+                } else {
+                    StepStatus::Pending
+                },
+                output: vec![],
+            })
+            .collect(),
+        outcome: None,
+    };
+    let mut r = Runner {
+        ctx,
+        playbook,
+        ch,
+        run,
+        vars: inputs,
+        view,
+    };
+    let outcome = r.go(start).await;
+    r.view.outcome = Some(outcome);
+    r.publish();
+    outcome
+}
+
+impl Runner<'_> {
+    fn publish(&self) {
+        self.ch.progress.send_replace(self.view.clone());
+    }
+
+    fn set(&mut self, i: usize, status: StepStatus, line: Option<String>) {
+        if let Some(s) = self.view.steps.get_mut(i) {
+            s.status = status;
+            s.output.extend(line);
+        }
+        self.publish();
+    }
+
+    fn journal(&self, event: Event) -> Result<(), Failure> {
+        let mut desk = self
+            .ctx
+            .desk
+            .lock()
+            .map_err(|_| Failure::Failed("journal lock poisoned".into()))?;
+        desk.record(event, self.ctx.clock.now())
+            .map(|_| ())
+            .map_err(|e| Failure::Failed(format!("not journaled, so not done: {e}")))
+    }
+
+    fn aborted(&self) -> bool {
+        *self.ch.abort.borrow()
+    }
+
+    async fn ask(&mut self, i: usize, prompt: Prompt) -> Result<Answer, Failure> {
+        self.set(i, StepStatus::AwaitingInput, None);
+        let (tx, rx) = oneshot::channel();
+        if self.ch.asks.send(Ask { prompt, reply: tx }).await.is_err() {
+            return Err(Failure::Aborted);
+        }
+        let mut abort = self.ch.abort.clone();
+        tokio::select! {
+            answer = rx => answer.map_err(|_| Failure::Aborted),
+            _ = abort.wait_for(|a| *a) => Err(Failure::Aborted),
+        }
+    }
+
+    async fn go(&mut self, start: usize) -> RunOutcome {
+        let inputs = self
+            .vars
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                )
+            })
+            .collect();
+        if let Err(f) = self.journal(Event::RunStarted {
+            run: self.run,
+            playbook: self.playbook.name.clone(),
+            inputs,
+        }) {
+            return self.finish(Err(f), None);
+        }
+        if let Some(reason) = &self.ctx.read_only
+            && let Some((n, s)) = self
+                .playbook
+                .steps
+                .iter()
+                .enumerate()
+                .skip(start)
+                .find(|(_, s)| matches!(s.kind, StepKind::Action(_)))
+        {
+            let why = format!("read-only ({reason}): step {} would {}", s.id, describe(s));
+            self.set(n, StepStatus::Failed, Some(why.clone()));
+            return self.finish(Err(Failure::Failed(why)), None);
+        }
+        let mut i = start;
+        // Gotos can loop; a run never takes more steps than this.
+        let mut budget = self.playbook.steps.len() * 10;
+        while i < self.playbook.steps.len() {
+            if budget == 0 {
+                return self.finish(
+                    Err(Failure::Failed("too many steps: does a goto loop?".into())),
+                    Some(i),
+                );
+            }
+            budget -= 1;
+            if self.aborted() {
+                return self.finish(Err(Failure::Aborted), Some(i));
+            }
+            let step = self.playbook.steps[i].clone();
+            match self.step(i, &step).await {
+                Ok(()) => i += 1,
+                Err(Failure::Aborted) => return self.finish(Err(Failure::Aborted), Some(i)),
+                Err(Failure::Failed(why)) => match &step.on_failure {
+                    OnFailure::Abort => return self.finish(Err(Failure::Failed(why)), Some(i)),
+                    OnFailure::Continue => i += 1,
+                    OnFailure::Goto(id) => {
+                        match self.playbook.steps.iter().position(|s| &s.id == id) {
+                            Some(to) => i = to,
+                            None => {
+                                return self.finish(
+                                    Err(Failure::Failed(format!("goto to missing step {id}"))),
+                                    Some(i),
+                                );
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        self.finish(Ok(()), None)
+    }
+
+    fn finish(&mut self, result: Result<(), Failure>, at: Option<usize>) -> RunOutcome {
+        let outcome = match &result {
+            Ok(()) => RunOutcome::Ok,
+            Err(Failure::Aborted) => RunOutcome::Aborted,
+            Err(Failure::Failed(_)) => RunOutcome::Failed,
+        };
+        if let Some(i) = at {
+            let line = match result {
+                Err(Failure::Aborted) => Some("aborted".to_string()),
+                _ => None,
+            };
+            if let Some(s) = self.view.steps.get(i)
+                && !matches!(s.status, StepStatus::Failed | StepStatus::Skipped)
+            {
+                let status = if outcome == RunOutcome::Aborted {
+                    StepStatus::Skipped
+                } else {
+                    StepStatus::Failed
+                };
+                self.set(i, status, line);
+            }
+        }
+        // Best effort: a journal that cannot be written has already failed the run loudly.
+        let _ = self.journal(Event::RunFinished {
+            run: self.run,
+            outcome,
+        });
+        outcome
+    }
+
+    /// One step, with its confirmation, retries and override.
+    async fn step(&mut self, i: usize, step: &Step) -> Result<(), Failure> {
+        let resolved = self.resolve(&step.kind).map_err(|e| {
+            self.set(i, StepStatus::Failed, Some(e.clone()));
+            Failure::Failed(e)
+        })?;
+        let (what, op) = match &resolved {
+            Resolved::Action(op) => (op.to_string(), Some(op.clone())),
+            Resolved::Check(c) => (format!("check: {}", c.describe()), None),
+            Resolved::Wait(c, t, _) => (format!("wait ≤ {t:#}: {}", c.describe()), None),
+            Resolved::Manual(text) => (format!("manual: {text}"), None),
+        };
+        if let Some(s) = self.view.steps.get_mut(i) {
+            s.what = what.clone();
+        }
+        self.confirm(i, step, &what, op.as_ref()).await?;
+        if let Some(Op::Promote { cluster, .. }) = &op {
+            self.anti_flap(i, step, cluster).await?;
+        }
+        self.journal(Event::StepStarted {
+            run: self.run,
+            step: step.id.clone(),
+            detail: what.clone(),
+            op: op.clone(),
+        })?;
+        let mut result = Err(String::new());
+        for attempt in 0..=step.retries {
+            if attempt > 0 {
+                self.set(
+                    i,
+                    StepStatus::Running,
+                    Some(format!("retry {attempt}/{}", step.retries)),
+                );
+            }
+            result = self.attempt(i, step, &resolved).await?;
+            if result.is_ok() {
+                break;
+            }
+        }
+        match result {
+            Ok(msg) => {
+                self.journal(Event::StepFinished {
+                    run: self.run,
+                    step: step.id.clone(),
+                    ok: true,
+                    result: msg.clone(),
+                })?;
+                self.set(i, StepStatus::Ok, Some(msg));
+                Ok(())
+            }
+            Err(why) => {
+                self.journal(Event::StepFinished {
+                    run: self.run,
+                    step: step.id.clone(),
+                    ok: false,
+                    result: why.clone(),
+                })?;
+                self.set(i, StepStatus::Failed, Some(why.clone()));
+                if step.overridable {
+                    return self.override_guard(i, step, why).await;
+                }
+                Err(Failure::Failed(why))
+            }
+        }
+    }
+
+    async fn override_guard(&mut self, i: usize, step: &Step, why: String) -> Result<(), Failure> {
+        match self
+            .ask(
+                i,
+                Prompt::Override {
+                    step: step.id.clone(),
+                    why: why.clone(),
+                },
+            )
+            .await?
+        {
+            Answer::Text(reason) if !reason.trim().is_empty() => {
+                self.journal(Event::Override {
+                    run: self.run,
+                    step: step.id.clone(),
+                    reason: reason.clone(),
+                })?;
+                self.set(i, StepStatus::Ok, Some(format!("overridden: {reason}")));
+                Ok(())
+            }
+            _ => Err(Failure::Failed(why)),
+        }
+    }
+
+    async fn anti_flap(&mut self, i: usize, step: &Step, cluster: &str) -> Result<(), Failure> {
+        let last = self
+            .ctx
+            .desk
+            .lock()
+            .ok()
+            .and_then(|d| d.last_promotion(cluster));
+        let now = self.ctx.clock.now();
+        let Some(last) = last.filter(|t| now.duration_since(*t) < self.ctx.anti_flap) else {
+            return Ok(());
+        };
+        let why = format!(
+            "{cluster} was failed over at {last}, within the {:#} anti-flap window",
+            self.ctx.anti_flap
+        );
+        self.set(i, StepStatus::Failed, Some(why.clone()));
+        self.override_guard(i, step, why).await
+    }
+
+    async fn confirm(
+        &mut self,
+        i: usize,
+        step: &Step,
+        what: &str,
+        op: Option<&Op>,
+    ) -> Result<(), Failure> {
+        let prompt = match (step.confirm, op) {
+            (Confirm::None, _) => return Ok(()),
+            (Confirm::TypeTarget, Some(op)) => Prompt::TypeTarget {
+                step: step.id.clone(),
+                what: what.into(),
+                target: op.target().into(),
+            },
+            _ => Prompt::Confirm {
+                step: step.id.clone(),
+                what: what.into(),
+            },
+        };
+        let target = match &prompt {
+            Prompt::TypeTarget { target, .. } => Some(target.clone()),
+            _ => None,
+        };
+        match (self.ask(i, prompt).await?, target) {
+            (Answer::Yes, None) => Ok(()),
+            (Answer::Text(t), Some(target)) if t.trim() == target => Ok(()),
+            (Answer::Text(t), Some(target)) => {
+                Err(self.declined(i, format!("typed `{t}`, not `{target}`: not confirmed")))
+            }
+            _ => Err(self.declined(i, "not confirmed".into())),
+        }
+    }
+
+    /// Saying no stops the run: nothing was done, and it is not a failure to retry.
+    fn declined(&mut self, i: usize, why: String) -> Failure {
+        self.set(i, StepStatus::Skipped, Some(why));
+        Failure::Aborted
+    }
+
+    fn resolve(&self, kind: &StepKind) -> Result<Resolved, String> {
+        let cond = |v: &Value| -> Result<Condition, String> {
+            serde_json::from_value(template::resolve(v, &self.vars)?).map_err(|e| e.to_string())
+        };
+        Ok(match kind {
+            StepKind::Action(v) => Resolved::Action(op_from(&template::resolve(v, &self.vars)?)?),
+            StepKind::Check(v) => Resolved::Check(cond(v)?),
+            StepKind::Wait {
+                until,
+                timeout,
+                every,
+            } => Resolved::Wait(cond(until)?, *timeout, *every),
+            StepKind::Manual(text) => Resolved::Manual(text.clone()),
+        })
+    }
+
+    /// One try. The outer error is for abort; the inner result is the step's own outcome.
+    async fn attempt(
+        &mut self,
+        i: usize,
+        step: &Step,
+        r: &Resolved,
+    ) -> Result<Result<String, String>, Failure> {
+        self.set(i, StepStatus::Running, None);
+        let limit = step.timeout.map(|t| real(t, self.ctx.speed));
+        match r {
+            Resolved::Action(op) => {
+                let call = self.ctx.ops.apply(op, Mode::Apply);
+                let mut abort = self.ch.abort.clone();
+                let outcome = tokio::select! {
+                    out = async { match limit { Some(l) => tokio::time::timeout(l, call).await.ok(), None => Some(call.await) } } => out,
+                    _ = abort.wait_for(|a| *a) => return Err(Failure::Aborted),
+                };
+                Ok(match outcome {
+                    Some(Ok(o)) => {
+                        if let Some(s) = self.view.steps.get_mut(i) {
+                            s.output.extend(o.calls.iter().cloned());
+                        }
+                        Ok(o.summary)
+                    }
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => Err(format!(
+                        "timed out after {:#}",
+                        step.timeout.unwrap_or_default()
+                    )),
+                })
+            }
+            Resolved::Check(c) => Ok(self.bind(i, c.eval(&(self.ctx.snapshots)()), c)),
+            Resolved::Wait(c, timeout, every) => self.wait(i, c, *timeout, *every).await,
+            Resolved::Manual(text) => match self
+                .ask(
+                    i,
+                    Prompt::Manual {
+                        step: step.id.clone(),
+                        text: text.clone(),
+                    },
+                )
+                .await?
+            {
+                Answer::Yes => Ok(Ok("done".into())),
+                _ => Ok(Err("not done".into())),
+            },
+        }
+    }
+
+    fn bind(
+        &mut self,
+        i: usize,
+        verdict: Result<Bindings, String>,
+        c: &Condition,
+    ) -> Result<String, String> {
+        let bindings = verdict?;
+        let id = self.playbook.steps[i].id.clone();
+        let mut said = Vec::new();
+        for (k, v) in bindings {
+            said.push(format!("{k} = {v}"));
+            self.vars.insert(format!("{id}.{k}"), Value::String(v));
+        }
+        Ok(if said.is_empty() {
+            format!("holds: {}", c.describe())
+        } else {
+            said.join(", ")
+        })
+    }
+
+    async fn wait(
+        &mut self,
+        i: usize,
+        c: &Condition,
+        timeout: SignedDuration,
+        every: SignedDuration,
+    ) -> Result<Result<String, String>, Failure> {
+        let deadline = self
+            .ctx
+            .clock
+            .now()
+            .saturating_add(timeout)
+            .unwrap_or_else(|_| self.ctx.clock.now());
+        loop {
+            let verdict = c.eval(&(self.ctx.snapshots)());
+            match verdict {
+                Ok(_) => return Ok(self.bind(i, verdict, c)),
+                Err(why) if self.ctx.clock.now() >= deadline => {
+                    return Ok(Err(format!("still not after {timeout:#}: {why}")));
+                }
+                Err(why) => {
+                    if let Some(s) = self.view.steps.get_mut(i) {
+                        s.output = vec![format!("waiting: {why}")];
+                    }
+                    self.set(i, StepStatus::Waiting, None);
+                }
+            }
+            let mut abort = self.ch.abort.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(real(every, self.ctx.speed)) => {}
+                _ = abort.wait_for(|a| *a) => return Err(Failure::Aborted),
+            }
+        }
+    }
+}
+
+enum Resolved {
+    Action(Op),
+    Check(Condition),
+    Wait(Condition, SignedDuration, SignedDuration),
+    Manual(String),
+}
+
+/// Real time to sleep for a span of (possibly simulated) time.
+fn real(d: SignedDuration, speed: u32) -> Duration {
+    Duration::try_from(d).unwrap_or_default() / speed.max(1)
+}
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

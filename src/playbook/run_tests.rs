@@ -1,0 +1,586 @@
+//! Executor state machine: every on_failure path, retries, timeouts, waits, confirmations,
+//! overrides, abort, read-only, anti-flap and resume — each checked in the journal too.
+
+use super::*;
+use crate::incident::desk::{Desk, NewIncident};
+use crate::incident::event::{Entry, Severity, Who};
+use crate::model::Feed;
+use crate::model::alarm::{
+    Alarm, AlarmSnapshot, AlarmSource, AlarmState, Severity as AlarmSeverity,
+};
+use crate::ops::{OpError, Outcome};
+use crate::playbook::load::parse;
+use async_trait::async_trait;
+use jiff::Timestamp;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Scripted results for the executor's calls: the state machine, not a backend, is under test.
+struct Scripted {
+    calls: Mutex<Vec<Op>>,
+    results: Mutex<Vec<Result<(), OpError>>>,
+    delay: Duration,
+}
+
+#[async_trait]
+impl Ops for Scripted {
+    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
+        assert_eq!(mode, Mode::Apply);
+        self.calls.lock().unwrap().push(op.clone());
+        tokio::time::sleep(self.delay).await;
+        let next = self.results.lock().unwrap().pop().unwrap_or(Ok(()));
+        next.map(|()| Outcome {
+            summary: format!("did {}", op.target()),
+            calls: vec![format!("CALL {op}")],
+        })
+    }
+}
+
+/// Time that moves with tokio's (paused) clock.
+struct TokioClock {
+    base: Timestamp,
+    start: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> Timestamp {
+        self.base + SignedDuration::try_from(self.start.elapsed()).unwrap()
+    }
+}
+
+struct Harness {
+    ctx: Context,
+    ops: Arc<Scripted>,
+    _dir: tempfile::TempDir,
+    /// Polls of the snapshots so far; the alarm turns OK after `ok_after` of them.
+    polls: Arc<AtomicUsize>,
+}
+
+fn alarm_snapshot(ok: bool) -> AlarmSnapshot {
+    AlarmSnapshot {
+        alarms: vec![Alarm {
+            source: AlarmSource::CloudWatch,
+            name: "errors".into(),
+            state: if ok {
+                AlarmState::Ok
+            } else {
+                AlarmState::Alarm
+            },
+            severity: AlarmSeverity::Critical,
+            reason: String::new(),
+            since: Timestamp::UNIX_EPOCH,
+        }],
+    }
+}
+
+fn harness(results: Vec<Result<(), OpError>>, ok_after: usize) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Timestamp::from_second(1_800_000_000).unwrap();
+    let mut desk = Desk::open(
+        dir.path(),
+        Who {
+            user: "kim".into(),
+            from: None,
+        },
+    )
+    .unwrap();
+    let new = NewIncident {
+        title: "t".into(),
+        severity: Severity::Sev1,
+        alarm: None,
+        detected_at: None,
+        recognised: None,
+        drill: None,
+    };
+    desk.open_incident(new, now).unwrap();
+    let ops = Arc::new(Scripted {
+        calls: Mutex::new(vec![]),
+        results: Mutex::new(results.into_iter().rev().collect()),
+        delay: Duration::ZERO,
+    });
+    let polls = Arc::new(AtomicUsize::new(0));
+    let p = polls.clone();
+    let snapshots = Arc::new(move || {
+        let n = p.fetch_add(1, Ordering::SeqCst);
+        let world =
+            crate::sources::sim::World::new(1, Timestamp::from_second(1_800_000_000).unwrap());
+        Snapshots {
+            db: Arc::new(Feed {
+                data: world.db(),
+                health: Default::default(),
+            }),
+            alarms: Arc::new(Feed {
+                data: alarm_snapshot(n >= ok_after),
+                health: Default::default(),
+            }),
+            ..Default::default()
+        }
+    });
+    let ctx = Context {
+        ops: ops.clone(),
+        snapshots,
+        desk: Arc::new(Mutex::new(desk)),
+        clock: Arc::new(TokioClock {
+            base: now,
+            start: tokio::time::Instant::now(),
+        }),
+        read_only: None,
+        anti_flap: SignedDuration::from_mins(30),
+        speed: 1,
+    };
+    Harness {
+        ctx,
+        ops,
+        _dir: dir,
+        polls,
+    }
+}
+
+fn playbook(steps: &str) -> Playbook {
+    let text = format!(
+        "title: T\nseverity: sev1\ninputs:\n  n: {{ type: int, default: 3 }}\nsteps:\n{steps}"
+    );
+    parse("t", Path::new("t.yaml"), &text).unwrap()
+}
+
+fn action(id: &str, extra: &str) -> String {
+    format!(
+        "  - id: {id}\n    action: {{ restart: {{ namespace: shop, deployment: {id} }} }}\n{extra}"
+    )
+}
+
+/// Runs with a script of answers; returns the outcome, the final view and the prompts seen.
+async fn run(
+    h: &Harness,
+    pb: &Playbook,
+    start: usize,
+    answers: Vec<Answer>,
+    abort_after: Option<Duration>,
+) -> (RunOutcome, RunView, Vec<Prompt>) {
+    let (progress, view_rx) = watch::channel(RunView {
+        playbook: String::new(),
+        run: 0,
+        steps: vec![],
+        outcome: None,
+    });
+    let (asks, mut ask_rx) = mpsc::channel(4);
+    let (abort_tx, abort) = watch::channel(false);
+    let mut ch = Channels {
+        progress,
+        asks,
+        abort,
+    };
+    let prompts = Arc::new(Mutex::new(Vec::new()));
+    let seen = prompts.clone();
+    let answerer = tokio::spawn(async move {
+        let mut answers = answers.into_iter();
+        while let Some(ask) = ask_rx.recv().await {
+            seen.lock().unwrap().push(ask.prompt);
+            match answers.next() {
+                Some(a) => {
+                    let _ = ask.reply.send(a);
+                }
+                None => std::mem::forget(ask.reply),
+            }
+        }
+    });
+    if let Some(after) = abort_after {
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = abort_tx.send(true);
+        });
+    } else {
+        std::mem::forget(abort_tx);
+    }
+    let vars = pb
+        .inputs
+        .iter()
+        .filter_map(|i| Some((i.name.clone(), i.default.clone()?)))
+        .collect();
+    let outcome = execute(&h.ctx, pb, vars, start, &mut ch).await;
+    drop(ch);
+    answerer.abort();
+    let view = view_rx.borrow().clone();
+    let prompts = prompts.lock().unwrap().clone();
+    (outcome, view, prompts)
+}
+
+fn journal(h: &Harness) -> Vec<Entry> {
+    h.ctx
+        .desk
+        .lock()
+        .unwrap()
+        .active()
+        .map(|i| i.entries.clone())
+        .unwrap_or_default()
+}
+
+fn events(h: &Harness) -> Vec<String> {
+    journal(h)
+        .iter()
+        .skip(1)
+        .map(|e| match &e.event {
+            Event::RunStarted { .. } => "run".to_string(),
+            Event::StepStarted { step, .. } => format!("start {step}"),
+            Event::StepFinished { step, ok, .. } => {
+                format!("{} {step}", if *ok { "ok" } else { "fail" })
+            }
+            Event::Override { step, .. } => format!("override {step}"),
+            Event::RunFinished { outcome, .. } => format!("end {outcome:?}"),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+fn statuses(v: &RunView) -> Vec<StepStatus> {
+    v.steps.iter().map(|s| s.status).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clean_run_journals_every_step_before_and_after() {
+    let h = harness(vec![], 0);
+    let pb = playbook(&format!("{}{}", action("a", ""), action("b", "")));
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(
+        events(&h),
+        ["run", "start a", "ok a", "start b", "ok b", "end Ok"]
+    );
+    assert_eq!(statuses(&view), [StepStatus::Ok, StepStatus::Ok]);
+    assert_eq!(
+        view.steps[0].output,
+        ["CALL rollout-restart deployment shop/a", "did a"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_abort_stops_the_run() {
+    let h = harness(vec![Err(OpError::Failed("boom".into()))], 0);
+    let pb = playbook(&format!("{}{}", action("a", ""), action("b", "")));
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert_eq!(events(&h), ["run", "start a", "fail a", "end Failed"]);
+    assert_eq!(statuses(&view), [StepStatus::Failed, StepStatus::Pending]);
+    assert_eq!(h.ops.calls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_continue_goes_on() {
+    let h = harness(vec![Err(OpError::Failed("boom".into()))], 0);
+    let pb = playbook(&format!(
+        "{}{}",
+        action("a", "    on_failure: continue\n"),
+        action("b", "")
+    ));
+    let (outcome, _, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(
+        events(&h),
+        ["run", "start a", "fail a", "start b", "ok b", "end Ok"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_goto_jumps() {
+    let h = harness(vec![Err(OpError::Failed("boom".into()))], 0);
+    let pb = playbook(&format!(
+        "{}{}{}",
+        action("a", "    on_failure: { goto: c }\n"),
+        action("b", ""),
+        action("c", "")
+    ));
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(
+        events(&h),
+        ["run", "start a", "fail a", "start c", "ok c", "end Ok"]
+    );
+    assert_eq!(
+        statuses(&view),
+        [StepStatus::Failed, StepStatus::Pending, StepStatus::Ok]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_goto_loop_is_cut_off() {
+    let h = harness(
+        (0..100)
+            .map(|_| Err(OpError::Failed("boom".into())))
+            .collect(),
+        0,
+    );
+    let pb = playbook(&action("a", "    on_failure: { goto: a }\n"));
+    let (outcome, _, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert_eq!(h.ops.calls.lock().unwrap().len(), 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_until_it_works() {
+    let h = harness(
+        vec![
+            Err(OpError::Failed("1".into())),
+            Err(OpError::Failed("2".into())),
+        ],
+        0,
+    );
+    let pb = playbook(&action("a", "    retries: 2\n"));
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(h.ops.calls.lock().unwrap().len(), 3);
+    assert!(view.steps[0].output.contains(&"retry 2/2".to_string()));
+    assert_eq!(
+        events(&h),
+        ["run", "start a", "ok a", "end Ok"],
+        "one step, however many tries"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_that_hangs_times_out() {
+    let mut h = harness(vec![], 0);
+    let slow = Arc::new(Scripted {
+        calls: Mutex::new(vec![]),
+        results: Mutex::new(vec![]),
+        delay: Duration::from_secs(120),
+    });
+    h.ctx.ops = slow;
+    let pb = playbook(&action("a", "    timeout: 30s\n"));
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert_eq!(view.steps[0].output.last().unwrap(), "timed out after 30s");
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_polls_until_the_condition_holds() {
+    let h = harness(vec![], 4);
+    let pb = playbook(
+        "  - id: w\n    wait: { until: { alarm_ok: { name: errors } }, timeout: 1m, every: 5s }\n",
+    );
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(h.polls.load(Ordering::SeqCst), 5);
+    assert_eq!(
+        view.steps[0].output.last().unwrap(),
+        "holds: alarm errors OK"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_gives_up_at_its_timeout() {
+    let h = harness(vec![], usize::MAX);
+    let pb = playbook(
+        "  - id: w\n    wait: { until: { alarm_ok: { name: errors } }, timeout: 20s, every: 5s }\n",
+    );
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert_eq!(
+        view.steps[0].output.last().unwrap(),
+        "still not after 20s: alarm errors is ALARM"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn confirmations_gate_actions() {
+    let h = harness(vec![], 0);
+    let pb = playbook(&action("a", "    confirm: yes-no\n"));
+    let (outcome, _, prompts) = run(&h, &pb, 0, vec![Answer::No], None).await;
+    assert_eq!(outcome, RunOutcome::Aborted);
+    assert!(
+        h.ops.calls.lock().unwrap().is_empty(),
+        "nothing done without a yes"
+    );
+    assert_eq!(
+        prompts,
+        [Prompt::Confirm {
+            step: "a".into(),
+            what: "rollout-restart deployment shop/a".into()
+        }]
+    );
+    assert_eq!(events(&h), ["run", "end Aborted"]);
+
+    let (outcome, _, _) = run(&h, &pb, 0, vec![Answer::Yes], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_most_dangerous_steps_need_the_target_typed() {
+    let h = harness(vec![], 0);
+    let pb = playbook(&action("user", "    confirm: type-target\n"));
+    let (outcome, view, prompts) = run(&h, &pb, 0, vec![Answer::Text("admin".into())], None).await;
+    assert_eq!(outcome, RunOutcome::Aborted);
+    assert!(matches!(&prompts[0], Prompt::TypeTarget { target, .. } if target == "user"));
+    assert_eq!(
+        view.steps[0].output,
+        ["typed `admin`, not `user`: not confirmed"]
+    );
+    let (outcome, _, _) = run(&h, &pb, 0, vec![Answer::Text("user".into())], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn manual_steps_wait_for_the_operator() {
+    let h = harness(vec![], 0);
+    let pb = playbook("  - id: m\n    manual: page the DBA\n");
+    let (outcome, _, prompts) = run(&h, &pb, 0, vec![Answer::Yes], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(
+        prompts,
+        [Prompt::Manual {
+            step: "m".into(),
+            text: "page the DBA".into()
+        }]
+    );
+    let (outcome, _, _) = run(&h, &pb, 0, vec![Answer::No], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_guard_can_be_overridden_with_a_journaled_reason() {
+    let h = harness(vec![], usize::MAX);
+    let pb = playbook(&format!(
+        "  - id: g\n    check: {{ alarm_ok: {{ name: errors }} }}\n    override: true\n{}",
+        action("a", "")
+    ));
+    let (outcome, _, prompts) = run(
+        &h,
+        &pb,
+        0,
+        vec![Answer::Text("customer approved".into())],
+        None,
+    )
+    .await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(
+        prompts,
+        [Prompt::Override {
+            step: "g".into(),
+            why: "alarm errors is ALARM".into()
+        }]
+    );
+    assert_eq!(
+        events(&h),
+        [
+            "run",
+            "start g",
+            "fail g",
+            "override g",
+            "start a",
+            "ok a",
+            "end Ok"
+        ]
+    );
+    assert_eq!(h.ctx.desk.lock().unwrap().active().unwrap().overrides, 1);
+
+    let (outcome, _, _) = run(&h, &pb, 0, vec![Answer::No], None).await;
+    assert_eq!(outcome, RunOutcome::Failed, "no reason, no override");
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_stops_a_wait_at_once() {
+    let h = harness(vec![], usize::MAX);
+    let pb = playbook(&format!(
+        "  - id: w\n    wait: {{ until: {{ alarm_ok: {{ name: errors }} }}, timeout: 1h, every: 5s }}\n{}",
+        action("a", "")
+    ));
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], Some(Duration::from_secs(12))).await;
+    assert_eq!(outcome, RunOutcome::Aborted);
+    assert!(h.ops.calls.lock().unwrap().is_empty());
+    assert_eq!(statuses(&view), [StepStatus::Skipped, StepStatus::Pending]);
+    assert_eq!(
+        events(&h),
+        ["run", "start w", "end Aborted"],
+        "the half-done step stays visible as interrupted"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn read_only_refuses_before_anything_runs() {
+    let mut h = harness(vec![], 0);
+    h.ctx.read_only = Some("--read-only".into());
+    let pb = playbook(&format!("  - id: m\n    manual: look\n{}", action("a", "")));
+    let (outcome, view, prompts) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert!(prompts.is_empty());
+    assert_eq!(
+        view.steps[1].output,
+        ["read-only (--read-only): step a would rollout-restart deployment shop/a"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_failover_within_the_window_needs_an_override() {
+    let h = harness(vec![], 0);
+    let pb = playbook(
+        "  - id: p\n    action: { promote: { cluster: shop-mariadb, member: mariadb-1 } }\n",
+    );
+    let (outcome, _, prompts) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(
+        (outcome, prompts.len()),
+        (RunOutcome::Ok, 0),
+        "the first one is free"
+    );
+    let (outcome, _, prompts) = run(&h, &pb, 0, vec![Answer::No], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert!(
+        matches!(&prompts[0], Prompt::Override { why, .. } if why.contains("within the 30m anti-flap window")),
+        "{prompts:?}"
+    );
+    let (outcome, _, _) = run(
+        &h,
+        &pb,
+        0,
+        vec![Answer::Text("the new primary died too".into())],
+        None,
+    )
+    .await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(h.ops.calls.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn resume_starts_at_the_interrupted_step() {
+    let h = harness(vec![], 0);
+    let pb = playbook(&format!(
+        "{}{}{}",
+        action("a", ""),
+        action("b", ""),
+        action("c", "")
+    ));
+    let (outcome, view, _) = run(&h, &pb, 1, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(
+        statuses(&view),
+        [StepStatus::Skipped, StepStatus::Ok, StepStatus::Ok]
+    );
+    assert_eq!(
+        h.ops
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|o| o.target().to_string())
+            .collect::<Vec<_>>(),
+        ["b", "c"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn checks_bind_values_for_later_steps() {
+    let h = harness(vec![], 0);
+    let pb = playbook(
+        "  - id: pick\n    check: { best_replica: { cluster: shop-mariadb, max_lag_s: 5 } }\n  - id: go\n    action: { promote: { cluster: shop-mariadb, member: \"{{pick.member}}\" } }\n",
+    );
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    let promoted = h.ops.calls.lock().unwrap()[0].clone();
+    assert!(
+        matches!(&promoted, Op::Promote { member, .. } if member.starts_with("mariadb-")),
+        "{promoted:?}"
+    );
+    assert!(
+        view.steps[0].output[0].starts_with("member = mariadb-"),
+        "{:?}",
+        view.steps[0].output
+    );
+}
