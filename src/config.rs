@@ -1,7 +1,9 @@
 //! The TOML config file and where opsdeck keeps its files.
 
 use crate::diag::FileError;
+use crate::incident::clock::SlaPolicy;
 use directories::ProjectDirs;
+use jiff::SignedDuration;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +14,95 @@ pub struct Config {
     pub ui: UiConfig,
     #[serde(default)]
     pub drill: DrillConfig,
+    #[serde(default)]
+    pub sla: SlaConfig,
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    #[serde(default)]
+    pub safety: SafetyConfig,
+}
+
+/// A duration written like `2h`, `30m` or `90s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub SignedDuration);
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.parse::<SignedDuration>() {
+            Ok(v) if v.is_positive() => Ok(Span(v)),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{text}` is not a duration like 2h, 30m or 90s"
+            ))),
+        }
+    }
+}
+
+/// [CIR-CLOUD-002]: recovery within `length` of recognition.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaConfig {
+    pub length: Option<Span>,
+    /// Time left at which the clock turns to WARN; the last one prompts the breach notice.
+    pub warn_at: Option<Vec<Span>>,
+}
+
+impl SlaConfig {
+    pub fn policy(&self) -> SlaPolicy {
+        let default = SlaPolicy::default();
+        SlaPolicy {
+            length: self.length.map_or(default.length, |s| s.0),
+            warn_at: self
+                .warn_at
+                .as_ref()
+                .map_or(default.warn_at, |w| w.iter().map(|s| s.0).collect()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeFormat {
+    /// A generic JSON document.
+    Json,
+    /// A Slack incoming-webhook message.
+    Slack,
+}
+
+/// Where breach notices go. Webhook URLs are often secrets (Slack's are), so they may be given
+/// by reference: an environment variable or a file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub name: String,
+    pub format: NoticeFormat,
+    pub url: Option<String>,
+    pub url_env: Option<String>,
+    pub url_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyConfig {
+    /// Forbid every mutating step (reviewers).
+    #[serde(default)]
+    pub read_only: bool,
+    /// No second failover of the same database within this span without an override.
+    pub anti_flap: Option<Span>,
+}
+
+impl SafetyConfig {
+    pub fn anti_flap(&self) -> SignedDuration {
+        self.anti_flap
+            .map_or(SignedDuration::from_mins(30), |s| s.0)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -114,6 +205,25 @@ mod tests {
             .unwrap();
         assert_eq!(cfg.ui.theme.as_deref(), Some("light"));
         assert_eq!((cfg.drill.seed, cfg.drill.speed), (Some(7), Some(10)));
+    }
+
+    #[test]
+    fn sla_and_safety_read_durations() {
+        let cfg = load_text("[sla]\nlength = \"4h\"\nwarn_at = [\"1h\"]\n[safety]\nread_only = true\nanti_flap = \"10m\"\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(cfg.sla.policy().length, SignedDuration::from_hours(4));
+        assert_eq!(cfg.sla.policy().warn_at, [SignedDuration::from_hours(1)]);
+        assert!(cfg.safety.read_only);
+        assert_eq!(cfg.safety.anti_flap(), SignedDuration::from_mins(10));
+        assert_eq!(Config::default().sla.policy(), SlaPolicy::default());
+        let err = load_text("[sla]\nlength = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config.toml:2:10: `soon` is not a duration like 2h, 30m or 90s"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -245,3 +245,7 @@ impl Desk {
         last
     }
 }
+
+#[cfg(test)]
+#[path = "desk_tests.rs"]
+mod tests;

@@ -5,5 +5,6 @@ pub mod clock;
 pub mod desk;
 pub mod event;
 pub mod journal;
+pub mod notify;
 pub mod report;
 pub mod state;

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod condition;
 pub mod load;
+pub mod plan;
 pub mod run;
 pub mod schema;
 pub mod template;
