@@ -68,6 +68,7 @@ fn console(cli: &Cli, cfg: &Config, paths: &Paths, world: World, seed: u64) -> a
             now,
         );
         app.problems = problems;
+        let world = std::sync::Arc::new(std::sync::Mutex::new(world));
         let mut sources = drill::spawn(world, cfg.drill.speed.unwrap_or(1));
         tui::prime(&mut app, &mut sources);
         tracing::info!(seed, "console started on the drill world");

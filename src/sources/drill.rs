@@ -1,30 +1,86 @@
-//! Runs the drill world as a source: one simulated step per real second.
+//! Runs the drill world as a source: one simulated step per real second. The world is
+//! shared with `SimOps`, so playbooks change the same world the panes watch.
 
 use super::sim::World;
-use super::{Publishers, Sources, publish};
+use super::{Publishers, Sources, publish, publish_error};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-fn publish_all(p: &Publishers, world: &World) {
-    let at = world.now();
-    publish(&p.cluster, world.cluster(), at);
-    publish(&p.db, world.db(), at);
-    publish(&p.waf, world.waf(), at);
-    publish(&p.alarms, world.alarms(), at);
-    publish(&p.iam, world.iam(), at);
-    publish(&p.trail, world.trail(), at);
+/// Everything the panes show, taken in one go under the lock.
+struct Frame {
+    at: jiff::Timestamp,
+    cluster: crate::model::cluster::ClusterSnapshot,
+    db: crate::model::db::DbSnapshot,
+    waf: crate::model::waf::WafSnapshot,
+    alarms: crate::model::alarm::AlarmSnapshot,
+    iam: crate::model::iam::IamSnapshot,
+    trail: crate::model::trail::TrailSnapshot,
+}
+
+impl Frame {
+    fn of(world: &World) -> Frame {
+        Frame {
+            at: world.now(),
+            cluster: world.cluster(),
+            db: world.db(),
+            waf: world.waf(),
+            alarms: world.alarms(),
+            iam: world.iam(),
+            trail: world.trail(),
+        }
+    }
+
+    fn publish(self, p: &Publishers) {
+        publish(&p.cluster, self.cluster, self.at);
+        publish(&p.db, self.db, self.at);
+        publish(&p.waf, self.waf, self.at);
+        publish(&p.alarms, self.alarms, self.at);
+        publish(&p.iam, self.iam, self.at);
+        publish(&p.trail, self.trail, self.at);
+    }
+}
+
+/// Steps the world by `secs` and takes its snapshots; `None` once a panic poisoned it.
+fn step(world: &Mutex<World>, secs: u32) -> Option<Frame> {
+    let mut w = world.lock().ok()?;
+    w.step(secs);
+    Some(Frame::of(&w))
+}
+
+/// Greys every pane, keeping the last data on screen.
+fn fail_all(p: &Publishers, why: &str) {
+    publish_error(&p.cluster, why.into());
+    publish_error(&p.db, why.into());
+    publish_error(&p.waf, why.into());
+    publish_error(&p.alarms, why.into());
+    publish_error(&p.iam, why.into());
+    publish_error(&p.trail, why.into());
 }
 
 /// Starts the world on the current tokio runtime. `speed` simulated seconds pass per second.
-pub fn spawn(mut world: World, speed: u32) -> Sources {
+pub fn spawn(world: Arc<Mutex<World>>, speed: u32) -> Sources {
     let (publishers, sources) = Publishers::channels();
-    publish_all(&publishers, &world);
+    if let Some(frame) = step(&world, 0) {
+        frame.publish(&publishers);
+    }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.tick().await;
+        let mut alive = true;
         while !publishers.is_closed() {
             tick.tick().await;
-            world.step(speed.max(1));
-            publish_all(&publishers, &world);
+            if !alive {
+                continue;
+            }
+            // The lock is released before publishing: ops never wait on the screen.
+            match step(&world, speed.max(1)) {
+                Some(frame) => frame.publish(&publishers),
+                None => {
+                    alive = false;
+                    tracing::error!("the drill world stopped: a panic poisoned it");
+                    fail_all(&publishers, "the drill world stopped after a panic");
+                }
+            }
         }
     });
     sources

@@ -27,6 +27,13 @@ pub(crate) struct Signals {
     pub waf_surge: Option<(u64, u64)>,
     /// Blocked requests in the last complete minute.
     pub waf_blocked: u64,
+    /// The member ProxySQL writes to, when it is unreachable.
+    pub writer_down: Option<String>,
+    /// Deployments whose HPA is at its max, with the max.
+    pub hpas_at_max: Vec<(&'static str, u32)>,
+    /// Calls with a leaked key within the alarm's window, and whose key from where.
+    pub intrusions: u32,
+    pub intruder: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +46,10 @@ enum Rule {
     ReplicaLag,
     WafSurge,
     NodeNotReady,
+    PrimaryDown,
+    /// The HPA of the named `shop` Deployment.
+    HpaAtMax(&'static str),
+    TrailIntrusion,
 }
 
 struct Def {
@@ -77,7 +88,12 @@ const fn def(
 use AlarmSource::{Alertmanager as Am, CloudWatch as Cw};
 use Severity::{Critical, Warning};
 
-const DEFS: [Def; 8] = [
+/// The first `BASE` alarms are always listed. The others belong to the drill's scenarios and
+/// join the list the first time their condition holds, as a new Alertmanager alert does, so
+/// the list the drill opens on is the one operators know.
+const BASE: usize = 8;
+
+const DEFS: [Def; 12] = [
     def(
         Rule::ErrorRate,
         "shop-alb-5xx-rate-high",
@@ -150,6 +166,42 @@ const DEFS: [Def; 8] = [
         "when one is NotReady for 1 min",
         12 * DAY,
     ),
+    def(
+        Rule::PrimaryDown,
+        "MariaDBPrimaryDown",
+        Am,
+        Critical,
+        30,
+        "when the writer is unreachable for 30 s",
+        0,
+    ),
+    def(
+        Rule::HpaAtMax("user"),
+        "shop-user-hpa-at-max",
+        Cw,
+        Warning,
+        2 * MIN,
+        "at its max for 2 min",
+        0,
+    ),
+    def(
+        Rule::HpaAtMax("admin"),
+        "shop-admin-hpa-at-max",
+        Cw,
+        Warning,
+        2 * MIN,
+        "at its max for 2 min",
+        0,
+    ),
+    def(
+        Rule::TrailIntrusion,
+        "CloudTrailUnauthorizedActivity",
+        Cw,
+        Critical,
+        0,
+        "above 0 calls from unknown addresses in 5 min",
+        0,
+    ),
 ];
 
 impl Rule {
@@ -182,6 +234,19 @@ impl Rule {
                 Some(node) => (true, format!("node {node} NotReady")),
                 None => (false, format!("all {} nodes Ready", s.nodes)),
             },
+            Rule::PrimaryDown => match &s.writer_down {
+                Some(m) => (true, format!("writer {m} unreachable")),
+                None => (false, "writer reachable".into()),
+            },
+            Rule::HpaAtMax(name) => match s.hpas_at_max.iter().find(|(d, _)| *d == name) {
+                Some((_, max)) => (true, format!("hpa shop/{name} at its max {max}")),
+                None => (false, format!("hpa shop/{name} below its max")),
+            },
+            Rule::TrailIntrusion => match (s.intrusions, &s.intruder) {
+                (0, _) => (false, "no calls from unknown addresses in 5 min".into()),
+                (n, Some((user, ip))) => (true, format!("{n} calls by {user} from {ip} in 5 min")),
+                (n, None) => (true, format!("{n} calls from unknown addresses in 5 min")),
+            },
         }
     }
 }
@@ -193,6 +258,7 @@ struct Slot {
     /// When the condition started to hold, while it does.
     breach_since: Option<Sec>,
     reason: String,
+    listed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -210,7 +276,8 @@ impl AlarmSim {
     pub fn new(s: &Signals, fired_at: Sec) -> AlarmSim {
         let slots = DEFS
             .iter()
-            .map(|d| {
+            .enumerate()
+            .map(|(i, d)| {
                 let (breach, value) = d.rule.check(s);
                 Slot {
                     state: if breach {
@@ -221,6 +288,7 @@ impl AlarmSim {
                     since: if breach { fired_at } else { -d.quiet_for },
                     breach_since: breach.then_some(fired_at - d.hold),
                     reason: reason(d, &value),
+                    listed: i < BASE || breach,
                 }
             })
             .collect();
@@ -230,6 +298,11 @@ impl AlarmSim {
     pub fn evaluate(&mut self, t: Sec, s: &Signals) {
         for (d, slot) in DEFS.iter().zip(&mut self.slots) {
             let (breach, value) = d.rule.check(s);
+            if breach && !slot.listed {
+                slot.listed = true;
+                slot.since = t;
+                slot.reason = reason(d, &value);
+            }
             let firing = if breach {
                 let since = *slot.breach_since.get_or_insert(t);
                 t - since >= d.hold
@@ -259,6 +332,7 @@ impl AlarmSim {
             alarms: DEFS
                 .iter()
                 .zip(&self.slots)
+                .filter(|(_, s)| s.listed)
                 .map(|(d, s)| Alarm {
                     source: d.source,
                     name: d.name.into(),

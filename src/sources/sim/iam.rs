@@ -6,6 +6,7 @@ use super::dice::Dice;
 use super::{Sec, at};
 use crate::model::iam::{AccessKey, IamSnapshot, IamUser, Mfa, PasswordPolicy, RootAccount};
 use crate::model::trail::TrailEvent;
+use crate::ops::{OpError, Outcome};
 use jiff::Timestamp;
 
 const MIN: Sec = 60;
@@ -127,6 +128,83 @@ pub(crate) fn touch(iam: &mut IamSnapshot, event: &TrailEvent) {
             key.last_used = Some(event.time);
         }
     }
+}
+
+/// The key a leak is about: the user's oldest active one, the most widely copied.
+pub(crate) fn leak_target(iam: &IamSnapshot, user: &str) -> Result<String, String> {
+    let u = iam
+        .users
+        .iter()
+        .find(|u| u.name == user)
+        .ok_or_else(|| format!("no IAM user `{user}` in the drill account"))?;
+    u.oldest_active_key()
+        .map(|k| k.id_suffix.clone())
+        .ok_or_else(|| format!("{user} has no active access key to leak"))
+}
+
+pub(crate) fn key_active(iam: &IamSnapshot, user: &str, suffix: &str) -> bool {
+    iam.users
+        .iter()
+        .filter(|u| u.name == user)
+        .flat_map(|u| &u.access_keys)
+        .any(|k| k.id_suffix == suffix && k.active)
+}
+
+pub(crate) fn key_count(iam: &IamSnapshot, user: &str) -> usize {
+    iam.users
+        .iter()
+        .find(|u| u.name == user)
+        .map_or(0, |u| u.access_keys.len())
+}
+
+/// What an intruder's successful call changes in IAM beyond "last used".
+pub(crate) fn intruded(iam: &mut IamSnapshot, event: &TrailEvent, new_key: Option<String>) {
+    if event.error.is_some() {
+        return;
+    }
+    let Some(u) = iam.users.iter_mut().find(|u| u.name == event.user) else {
+        return;
+    };
+    match (event.event_name.as_str(), new_key) {
+        ("CreateAccessKey", Some(id_suffix)) => u.access_keys.push(AccessKey {
+            id_suffix,
+            active: true,
+            created: event.time,
+            last_used: None,
+        }),
+        // AdministratorAccess, straight onto the user.
+        ("AttachUserPolicy", _) => u.admin = true,
+        _ => {}
+    }
+}
+
+pub(crate) fn deactivate(
+    iam: &mut IamSnapshot,
+    user: &str,
+    suffix: &str,
+) -> Result<Outcome, OpError> {
+    let u = iam
+        .users
+        .iter_mut()
+        .find(|u| u.name == user)
+        .ok_or_else(|| OpError::NotFound(format!("no IAM user `{user}`")))?;
+    let k = u
+        .access_keys
+        .iter_mut()
+        .find(|k| k.id_suffix == suffix)
+        .ok_or_else(|| OpError::NotFound(format!("{user} has no access key …{suffix}")))?;
+    let summary = if k.active {
+        k.active = false;
+        format!("access key …{suffix} of {user} is now Inactive")
+    } else {
+        format!("access key …{suffix} of {user} was already Inactive")
+    };
+    Ok(Outcome {
+        summary,
+        calls: vec![format!(
+            "iam UpdateAccessKey UserName={user} AccessKeyId=AKIA…{suffix} Status=Inactive"
+        )],
+    })
 }
 
 #[cfg(test)]

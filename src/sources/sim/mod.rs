@@ -7,15 +7,20 @@
 
 mod alarms;
 mod cluster;
+mod control;
 mod db;
 mod dice;
+mod fault;
 mod iam;
 mod large;
+mod ops;
 mod traffic;
 mod trail;
 mod waf;
 
+pub use fault::Fault;
 pub use large::large_cluster;
+pub use ops::SimOps;
 
 use crate::model::alarm::AlarmSnapshot;
 use crate::model::cluster::ClusterSnapshot;
@@ -45,6 +50,7 @@ const ALARM_PERIOD: Sec = 10;
 
 #[derive(Debug, Clone)]
 pub struct World {
+    seed: u64,
     start: Timestamp,
     start_abs: i64,
     /// Seconds simulated since `start`.
@@ -72,8 +78,10 @@ impl World {
         }
         // Whatever fires as the drill opens has been firing since the last restart before it.
         let fired_at = cluster.last_restart().unwrap_or(0);
-        let alarms = alarms::AlarmSim::new(&signals(0, &app, &cluster, &db, &waf), fired_at);
+        let alarms =
+            alarms::AlarmSim::new(&signals(0, &app, &cluster, &db, &waf, &trail), fired_at);
         World {
+            seed,
             start,
             start_abs,
             t: 0,
@@ -104,14 +112,29 @@ impl World {
         let abs = self.start_abs + t;
         let rpm = traffic::base_rpm(abs);
         self.cluster.tick(t, rpm);
-        self.app.tick(t, rpm, self.cluster.degraded());
+        // The ALB's metrics move every ten seconds; the strain is only worth reading then.
+        if t.rem_euclid(traffic::PERIOD) == 0 {
+            let strain = traffic::Strain {
+                error_pct: self.cluster.bad_build_errors() + self.db.write_errors(),
+                overload: self.cluster.overload(),
+            };
+            self.app.tick(t, rpm, self.cluster.degraded(), strain);
+        }
         self.db.tick(rpm);
-        self.waf.tick(t, abs, rpm);
+        self.waf.tick(t, abs, rpm * self.cluster.front_load());
         if let Some(e) = self.trail.tick(t, self.start) {
             iam::touch(&mut self.iam, e);
         }
+        self.intruder_tick(t);
         if t.rem_euclid(ALARM_PERIOD) == 0 {
-            let signals = signals(t, &self.app, &self.cluster, &self.db, &self.waf);
+            let signals = signals(
+                t,
+                &self.app,
+                &self.cluster,
+                &self.db,
+                &self.waf,
+                &self.trail,
+            );
             self.alarms.evaluate(t, &signals);
         }
     }
@@ -149,6 +172,7 @@ fn signals(
     cluster: &cluster::ClusterSim,
     db: &db::DbSim,
     waf: &waf::WafSim,
+    trail: &trail::TrailSim,
 ) -> alarms::Signals {
     let (restarts, restart_pod) = cluster.restarts_within(t, 600);
     let (node_cpu, node_mem) = cluster.max_node_usage();
@@ -165,6 +189,10 @@ fn signals(
         lag_threshold: db.lag_threshold(),
         waf_surge: waf.surge(),
         waf_blocked: waf.last_blocked(),
+        writer_down: db.writer_down(),
+        hpas_at_max: cluster.hpas_at_max(),
+        intrusions: trail.intrusions(),
+        intruder: trail.intruder().map(|i| (i.user.clone(), i.ip.clone())),
     }
 }
 

@@ -21,6 +21,20 @@ pub(crate) fn base_rpm(abs: i64) -> f64 {
     4500.0 + 1150.0 * day + 250.0 * ripple
 }
 
+/// What faults add on top of the usual: 5xx share in percent, and how far past their
+/// target the pods of a saturated autoscaler run (0 when none is).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Strain {
+    pub error_pct: f64,
+    pub overload: f64,
+}
+
+/// How often the ALB's metrics move, in seconds.
+pub(crate) const PERIOD: Sec = 10;
+
+/// Seconds of response time each unit of overload adds: queues grow fast past saturation.
+const RESP_PER_OVERLOAD: f64 = 8.0;
+
 /// Application health as the ALB sees it: 5xx share and average response time.
 #[derive(Debug, Clone)]
 pub(crate) struct AppMetrics {
@@ -38,18 +52,18 @@ impl AppMetrics {
         }
     }
 
-    /// Drift a little every ten seconds; `degraded` pods add a trickle of 5xx.
-    pub fn tick(&mut self, t: Sec, rpm: f64, degraded: bool) {
-        if t.rem_euclid(10) != 0 {
+    /// Drift a little every ten seconds; `degraded` pods add a trickle of 5xx, `strain` more.
+    pub fn tick(&mut self, t: Sec, rpm: f64, degraded: bool, strain: Strain) {
+        if t.rem_euclid(PERIOD) != 0 {
             return;
         }
         let busy = ((rpm - 3000.0) / 3000.0).clamp(0.0, 1.0);
-        let error_goal = 0.3 + if degraded { 0.4 } else { 0.0 };
-        let resp_goal = 0.18 + 0.12 * busy;
+        let error_goal = 0.3 + if degraded { 0.4 } else { 0.0 } + strain.error_pct;
+        let resp_goal = 0.18 + 0.12 * busy + RESP_PER_OVERLOAD * (strain.overload - 1.0).max(0.0);
         self.error_pct += 0.3 * (error_goal - self.error_pct) + 0.08 * self.dice.wobble();
-        self.error_pct = self.error_pct.clamp(0.05, 1.5);
+        self.error_pct = self.error_pct.clamp(0.05, 100.0);
         self.resp_s += 0.3 * (resp_goal - self.resp_s) + 0.02 * self.dice.wobble();
-        self.resp_s = self.resp_s.clamp(0.08, 0.8);
+        self.resp_s = self.resp_s.clamp(0.08, 30.0);
     }
 }
 
@@ -72,7 +86,7 @@ mod tests {
     fn app_metrics_stay_healthy_at_baseline() {
         let mut app = AppMetrics::new(3);
         for t in 0..86_400 {
-            app.tick(t, base_rpm(t), t % 3 == 0);
+            app.tick(t, base_rpm(t), t % 3 == 0, Strain::default());
             assert!(app.error_pct < 5.0 && app.resp_s < 3.0);
         }
     }

@@ -8,6 +8,8 @@ use crate::model::trail::{Trail, TrailEvent, TrailSnapshot};
 use jiff::Timestamp;
 use std::collections::VecDeque;
 
+mod intruder;
+
 const MIN: Sec = 60;
 const HOUR: Sec = 3600;
 /// Events kept for the view, most recent first.
@@ -60,6 +62,10 @@ pub(crate) struct TrailSim {
     /// Most recent first.
     events: VecDeque<TrailEvent>,
     next_at: Sec,
+    logging: bool,
+    intruder: Option<intruder::Intruder>,
+    /// When the intruder's recent calls happened, oldest first.
+    intrusions: VecDeque<Sec>,
 }
 
 fn event(time: Timestamp, user: &str, name: &str, ip: &str) -> TrailEvent {
@@ -111,6 +117,9 @@ impl TrailSim {
             dice,
             events: events.into(),
             next_at,
+            logging: true,
+            intruder: None,
+            intrusions: VecDeque::new(),
         }
     }
 
@@ -136,7 +145,7 @@ impl TrailSim {
             trails: vec![Trail {
                 name: "org-trail".into(),
                 multi_region: true,
-                logging: true,
+                logging: self.logging,
                 log_file_validation: true,
                 bucket: "shop-cloudtrail-logs".into(),
             }],

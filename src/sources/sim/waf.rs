@@ -8,6 +8,8 @@ use jiff::Timestamp;
 use std::collections::VecDeque;
 use std::f64::consts::TAU;
 
+mod flood;
+
 /// Minutes of rates kept, like a one-hour CloudWatch graph.
 const WINDOW: usize = 60;
 const RECENT: usize = 50;
@@ -107,8 +109,11 @@ const CLIENTS: [(&str, &str, u32); 12] = [
     ("198.51.100.140", "FR", 2),
     ("192.0.2.7", "KR", 1),
 ];
-/// Members of the `blocked-ips` set: everything they send stops there.
+/// Members of the `blocked-ips` set when the drill opens: everything they send stops there.
 const IP_SET: [usize; 2] = [2, 5];
+/// Room for a flood's own clients next to the usual ones.
+pub(crate) const MAX_FLOOD_IPS: usize = 16;
+const SLOTS: usize = CLIENTS.len() + MAX_FLOOD_IPS;
 /// The clients noisy enough to trip the rate limit now and then.
 const HEAVY: [usize; 3] = [0, 1, 3];
 
@@ -116,7 +121,7 @@ const HEAVY: [usize; 3] = [0, 1, 3];
 struct Minute {
     allowed: u64,
     blocked: u64,
-    by_client: [u32; CLIENTS.len()],
+    by_client: [u32; SLOTS],
     by_rule: [u32; RULES.len()],
 }
 
@@ -138,6 +143,13 @@ pub(crate) struct WafSim {
     /// Most recent first.
     recent: VecDeque<Blocked>,
     surge: Option<(u64, u64)>,
+    /// Addresses in the `blocked-ips` IP set.
+    ip_set: Vec<String>,
+    /// Clients beyond `CLIENTS`: a flood's, by slot.
+    extra: Vec<(String, &'static str)>,
+    flood: Option<flood::Flood>,
+    /// Draws for faults only, so injecting one never reshuffles the baseline.
+    chaos: Dice,
 }
 
 impl WafSim {
@@ -151,6 +163,10 @@ impl WafSim {
             carry: 0.0,
             recent: VecDeque::with_capacity(RECENT + 1),
             surge: None,
+            ip_set: IP_SET.iter().map(|&i| CLIENTS[i].0.to_string()).collect(),
+            extra: Vec::new(),
+            flood: None,
+            chaos: Dice::new(seed, 11),
         };
         let warm_up = WINDOW as i64 * 60 + start_abs.rem_euclid(60);
         for t in -warm_up + 1..=0 {
@@ -172,6 +188,7 @@ impl WafSim {
         for _ in 0..arrivals.min(BLOCKED_CAP.saturating_sub(self.current.blocked)) {
             self.block(t);
         }
+        flood::tick(self, t);
         if abs.rem_euclid(60) == 0 {
             self.close_minute();
         }
@@ -180,19 +197,36 @@ impl WafSim {
     fn block(&mut self, t: Sec) {
         let rule = self.dice.weighted(&RULES.map(|r| r.weight));
         let client = match rule {
-            IP_SET_RULE => IP_SET[self.dice.below(IP_SET.len())],
+            IP_SET_RULE => {
+                let members: Vec<usize> = (0..CLIENTS.len()).filter(|&i| self.in_set(i)).collect();
+                let pick = self.dice.below(members.len());
+                members.get(pick).copied().unwrap_or(IP_SET[0])
+            }
             RATE_RULE => HEAVY[self.dice.below(HEAVY.len())],
             _ => {
                 let weights = CLIENTS.map(|c| c.2);
                 let mut pick = self.dice.weighted(&weights);
-                // Clients in the IP set never reach the later rules.
-                while IP_SET.contains(&pick) {
+                // Clients in the IP set never reach the later rules; bounded, because an
+                // operator may have put every one of them there.
+                let mut tries = 0;
+                while self.in_set(pick) && tries < 32 {
                     pick = self.dice.weighted(&weights);
+                    tries += 1;
                 }
                 pick
             }
         };
+        // Once in the set, the set's rule is the first to match it.
+        let rule = if self.in_set(client) {
+            IP_SET_RULE
+        } else {
+            rule
+        };
         let request = self.dice.below(RULES[rule].requests.len());
+        self.record(t, client, rule, request);
+    }
+
+    fn record(&mut self, t: Sec, client: usize, rule: usize, request: usize) {
         self.current.blocked += 1;
         self.current.by_client[client] += 1;
         self.current.by_rule[rule] += 1;
@@ -203,6 +237,28 @@ impl WafSim {
             request: request as u8,
         });
         self.recent.truncate(RECENT);
+    }
+
+    fn ip(&self, client: usize) -> &str {
+        match CLIENTS.get(client) {
+            Some(c) => c.0,
+            None => self
+                .extra
+                .get(client - CLIENTS.len())
+                .map_or("", |c| c.0.as_str()),
+        }
+    }
+
+    fn country(&self, client: usize) -> &str {
+        match CLIENTS.get(client) {
+            Some(c) => c.1,
+            None => self.extra.get(client - CLIENTS.len()).map_or("", |c| c.1),
+        }
+    }
+
+    fn in_set(&self, client: usize) -> bool {
+        let ip = self.ip(client);
+        self.ip_set.iter().any(|s| s == ip)
     }
 
     fn close_minute(&mut self) {
@@ -238,11 +294,9 @@ impl WafSim {
 
     pub fn snapshot(&self, start: Timestamp) -> WafSnapshot {
         let minutes = || self.window.iter().chain(std::iter::once(&self.current));
-        let mut top_ips: Vec<Count> = CLIENTS
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Count {
-                key: c.0.into(),
+        let mut top_ips: Vec<Count> = (0..CLIENTS.len() + self.extra.len())
+            .map(|i| Count {
+                key: self.ip(i).into(),
                 count: minutes().map(|m| u64::from(m.by_client[i])).sum(),
             })
             .filter(|c| c.count > 0)
@@ -267,7 +321,7 @@ impl WafSim {
             recent_blocked: self
                 .recent
                 .iter()
-                .map(|b| blocked_request(b, start))
+                .map(|b| self.blocked_request(b, start))
                 .collect(),
         }
     }
@@ -275,7 +329,7 @@ impl WafSim {
 
 fn acl() -> WebAcl {
     WebAcl {
-        name: "shop-web-acl".into(),
+        name: flood::ACL.into(),
         scope: "REGIONAL".into(),
         default_action: "Allow".into(),
         rules: RULES
@@ -291,17 +345,23 @@ fn acl() -> WebAcl {
     }
 }
 
-fn blocked_request(b: &Blocked, start: Timestamp) -> BlockedRequest {
-    let (ip, country, _) = CLIENTS[usize::from(b.client)];
-    let rule = &RULES[usize::from(b.rule)];
-    let (method, uri) = rule.requests[usize::from(b.request)];
-    BlockedRequest {
-        time: at(start, b.t),
-        client_ip: ip.into(),
-        country: country.into(),
-        method: method.into(),
-        uri: uri.into(),
-        rule: rule.name.into(),
+impl WafSim {
+    fn blocked_request(&self, b: &Blocked, start: Timestamp) -> BlockedRequest {
+        let client = usize::from(b.client);
+        let rule = &RULES[usize::from(b.rule)];
+        let (method, uri) = rule
+            .requests
+            .get(usize::from(b.request))
+            .copied()
+            .unwrap_or(("GET", "/"));
+        BlockedRequest {
+            time: at(start, b.t),
+            client_ip: self.ip(client).into(),
+            country: self.country(client).into(),
+            method: method.into(),
+            uri: uri.into(),
+            rule: rule.name.into(),
+        }
     }
 }
 

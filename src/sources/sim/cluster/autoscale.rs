@@ -1,7 +1,7 @@
 //! The HorizontalPodAutoscaler controller, close enough to the real one that replicas follow
 //! load the way operators expect: up at once, down only after five quiet minutes.
 
-use super::{ClusterSim, Pod, PodState};
+use super::ClusterSim;
 use crate::sources::sim::Sec;
 
 /// Changes within 10 % of the target are noise (the controller's default tolerance).
@@ -57,7 +57,7 @@ pub(super) fn sync(c: &mut ClusterSim, t: Sec, rpm: f64) {
         let w = c.hpas[h].workload;
         let ready = c.ready_pods(w).max(1);
         let replicas = c.workloads[w].replicas;
-        let demand = c.hpas[h].demand(rpm) * (1.0 + 0.04 * c.dice.wobble());
+        let demand = c.hpas[h].demand(rpm) * c.workloads[w].load * (1.0 + 0.04 * c.dice.wobble());
         let hpa = &mut c.hpas[h];
         hpa.cpu = demand / f64::from(ready);
         hpa.mem = hpa.mem_base + hpa.mem_per_cpu * hpa.cpu + c.dice.wobble();
@@ -86,32 +86,28 @@ pub(super) fn sync(c: &mut ClusterSim, t: Sec, rpm: f64) {
     }
 }
 
-/// Sets workload `w` to `replicas` pods: new ones go through Pending and readiness; on the
-/// way down the newest go first, and never the restarting pod the drill is watching.
+/// Sets workload `w` to `replicas` pods of its current template (a rollout retires the old
+/// ones): new ones go through Pending and readiness; on the way down the newest go first, and
+/// never the restarting pod the drill is watching.
 pub(super) fn scale(c: &mut ClusterSim, w: usize, replicas: u32, t: Sec) {
     c.workloads[w].replicas = replicas;
-    let mut have = c.pods.iter().filter(|p| p.workload == w).count() as u32;
+    fn current(c: &ClusterSim, w: usize) -> impl Iterator<Item = (usize, &super::Pod)> {
+        let hash = &c.workloads[w].hash;
+        c.pods
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| p.workload == w && &p.hash == hash)
+    }
+    let mut have = current(c, w).count() as u32;
     while have < replicas {
         let name = c.new_pod_name(w);
-        let node = c.place(w);
-        let until = t + c.dice.between(1, 3);
-        c.pods.push(Pod {
-            workload: w,
-            name,
-            node,
-            created: t,
-            restarts: 0,
-            state: PodState::Pending { until },
-        });
+        c.spawn_pod(w, name, None, t);
         have += 1;
     }
     while have > replicas {
-        let newest = c
-            .pods
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.workload == w && p.name != c.flaky.pod)
-            .max_by_key(|(i, p)| (p.created, *i))
+        let newest = current(c, w)
+            .filter(|(_, p)| p.name != c.flaky.pod)
+            .max_by_key(|(i, p)| (p.node.is_none(), p.created, *i))
             .map(|(i, _)| i);
         let Some(i) = newest else { break };
         c.pods.remove(i);

@@ -2,14 +2,19 @@
 //! Warning events, moved forward one second at a time.
 
 mod autoscale;
+mod control;
+mod faults;
 mod flaky;
+mod karpenter;
+mod rollout;
 mod setup;
+
+pub(crate) use rollout::Revision;
 
 use super::dice::{Dice, KUBE_ALPHABET};
 use super::{Sec, at};
 use crate::model::cluster::{
     ClusterSnapshot, DeploymentRow, EventRow, HpaMetric, HpaRow, NodeRow, PdbRow, PodPhase, PodRow,
-    Rollout,
 };
 use jiff::Timestamp;
 
@@ -18,6 +23,9 @@ pub(crate) const CONTEXT: &str = "shop-eks-drill";
 const EVENT_TTL: Sec = 3600;
 /// What a pod that is not autoscaled runs at, as a share of what it requests.
 const IDLE_UTIL: f64 = 0.5;
+/// CPU a node offers to pods' requests, in the same percent as `Workload::node_cpu`: the
+/// kubelet's and the OS's share (`cpu_base`) is reserved apart.
+const ALLOCATABLE: f64 = 100.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -40,6 +48,14 @@ pub(crate) struct Workload {
     /// What one busy pod takes of its node, in percent of the node's CPU and memory.
     pub node_cpu: f64,
     pub node_mem: f64,
+    /// Earlier revisions `kubectl rollout undo` can go back to, oldest first.
+    pub history: Vec<Revision>,
+    /// Share of requests the current revision fails, in percent: non-zero for a bad build.
+    pub error_pct: f64,
+    /// When the rollout still replacing pods began.
+    pub rolling_since: Option<Sec>,
+    /// Multiplier on the load the workload serves (a live-commerce event).
+    pub load: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,13 +72,18 @@ pub(crate) enum PodState {
     BackOff {
         until: Sec,
     },
+    /// No node can take it; Karpenter's cue to launch one.
+    Unschedulable,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Pod {
     pub workload: usize,
     pub name: String,
-    pub node: usize,
+    /// pod-template-hash of the ReplicaSet the pod belongs to.
+    pub hash: String,
+    /// `None` while unschedulable.
+    pub node: Option<usize>,
     pub created: Sec,
     pub restarts: u32,
     pub state: PodState,
@@ -74,6 +95,7 @@ pub(crate) struct Node {
     pub zone: &'static str,
     pub created: Sec,
     pub ready: bool,
+    pub cordoned: bool,
     /// Load the kubelet, the OS and unlisted pods put on the node, in percent.
     pub cpu_base: f64,
     pub mem_base: f64,
@@ -112,15 +134,21 @@ pub(crate) struct ClusterSim {
     pdbs: Vec<Pdb>,
     events: Vec<Event>,
     flaky: flaky::Flaky,
+    launches: Vec<karpenter::Launch>,
+    /// What faults do draws from here, so injecting one never reshuffles the baseline.
+    chaos: Dice,
 }
 
 impl ClusterSim {
     pub fn new(seed: u64, start_abs: i64) -> ClusterSim {
-        setup::build(Dice::new(seed, 1), start_abs)
+        setup::build(Dice::new(seed, 1), Dice::new(seed, 9), start_abs)
     }
 
     pub fn tick(&mut self, t: Sec, rpm: f64) {
         self.advance_pods(t);
+        faults::tick(self, t);
+        self.advance_rollouts();
+        karpenter::tick(self, t);
         flaky::tick(self, t);
         // kube-controller-manager's default HPA sync period.
         if t.rem_euclid(15) == 0 {
@@ -136,6 +164,10 @@ impl ClusterSim {
 
     fn advance_pods(&mut self, t: Sec) {
         for i in 0..self.pods.len() {
+            // A kubelet that cannot reach the API server reports nothing: its pods stay put.
+            if !self.on_ready_node(&self.pods[i]) {
+                continue;
+            }
             let next = match self.pods[i].state {
                 PodState::Pending { until } if t >= until => PodState::Starting {
                     ready_at: t + 8 + self.dice.between(0, 7),
@@ -205,28 +237,101 @@ impl ClusterSim {
         self.events.retain(|e| t - e.last_seen <= EVENT_TTL);
     }
 
-    /// Where the scheduler puts a new pod of workload `w`: spread over nodes, then least full.
-    fn place(&self, w: usize) -> usize {
+    /// Where the scheduler puts a new pod of workload `w`: spread over nodes, then least full;
+    /// `None` when no schedulable node has room for its request.
+    fn place(&self, w: usize) -> Option<usize> {
+        let request = self.workloads[w].node_cpu;
         let mut best: Option<(usize, usize, usize)> = None;
-        for (i, _) in self.nodes.iter().enumerate().filter(|(_, n)| n.ready) {
+        for (i, _) in
+            self.nodes.iter().enumerate().filter(|(i, n)| {
+                n.ready && !n.cordoned && self.requested(*i) + request <= ALLOCATABLE
+            })
+        {
             let same = self
                 .pods
                 .iter()
-                .filter(|p| p.node == i && p.workload == w)
+                .filter(|p| p.node == Some(i) && p.workload == w)
                 .count();
-            let all = self.pods.iter().filter(|p| p.node == i).count();
+            let all = self.pods.iter().filter(|p| p.node == Some(i)).count();
             if best.is_none_or(|(s, a, _)| (same, all) < (s, a)) {
                 best = Some((same, all, i));
             }
         }
-        best.map_or(0, |(_, _, i)| i)
+        best.map(|(_, _, i)| i)
     }
 
-    /// A fresh name in the ReplicaSet's style: `user-7d9c5b8f4-x2x7q`.
+    /// CPU the pods on `node` request, in percent of the node.
+    fn requested(&self, node: usize) -> f64 {
+        self.pods
+            .iter()
+            .filter(|p| p.node == Some(node))
+            .map(|p| self.workloads[p.workload].node_cpu)
+            .sum()
+    }
+
+    /// A new pod of workload `w` on `node`, or wherever the scheduler finds room.
+    fn spawn_pod(&mut self, w: usize, name: String, node: Option<usize>, t: Sec) {
+        let node = node.or_else(|| self.place(w));
+        let state = match node {
+            Some(_) => PodState::Pending {
+                until: t + self.dice.between(1, 3),
+            },
+            None => {
+                let message = self.no_room_message();
+                let ns = self.workloads[w].namespace;
+                self.bump_event(t, ns, format!("Pod/{name}"), "FailedScheduling", || message);
+                PodState::Unschedulable
+            }
+        };
+        let hash = self.workloads[w].hash.clone();
+        self.pods.push(Pod {
+            workload: w,
+            name,
+            hash,
+            node,
+            created: t,
+            restarts: 0,
+            state,
+        });
+    }
+
+    /// The scheduler's complaint: `0/4 nodes are available: 2 node(s) were unschedulable, ...`.
+    fn no_room_message(&self) -> String {
+        let unschedulable = self.nodes.iter().filter(|n| !n.ready || n.cordoned).count();
+        let full = self.nodes.len() - unschedulable;
+        format!(
+            "0/{} nodes are available: {unschedulable} node(s) were unschedulable, \
+             {full} Insufficient cpu. preemption: 0/{} nodes are available.",
+            self.nodes.len(),
+            self.nodes.len()
+        )
+    }
+
+    fn on_ready_node(&self, p: &Pod) -> bool {
+        p.node
+            .and_then(|n| self.nodes.get(n))
+            .is_some_and(|n| n.ready)
+    }
+
+    /// A fresh name in the controller's style: `user-7d9c5b8f4-x2x7q` for a ReplicaSet,
+    /// `aws-node-x2x7q` for a DaemonSet, the lowest free ordinal for a StatefulSet.
     fn new_pod_name(&mut self, w: usize) -> String {
-        let (name, hash) = (self.workloads[w].name, self.workloads[w].hash.clone());
+        let (name, hash, kind) = (
+            self.workloads[w].name,
+            self.workloads[w].hash.clone(),
+            self.workloads[w].kind,
+        );
+        if kind == Kind::StatefulSet {
+            let taken = |k: usize| self.pods.iter().any(|p| p.name == format!("{name}-{k}"));
+            let free = (0..).find(|&k| !taken(k)).unwrap_or(0);
+            return format!("{name}-{free}");
+        }
         loop {
-            let candidate = format!("{name}-{hash}-{}", self.dice.token(KUBE_ALPHABET, 5));
+            let token = self.dice.token(KUBE_ALPHABET, 5);
+            let candidate = match kind {
+                Kind::DaemonSet => format!("{name}-{token}"),
+                _ => format!("{name}-{hash}-{token}"),
+            };
             if !self.pods.iter().any(|p| p.name == candidate) {
                 return candidate;
             }
@@ -236,7 +341,7 @@ impl ClusterSim {
     fn ready_pods(&self, w: usize) -> u32 {
         self.pods
             .iter()
-            .filter(|p| p.workload == w && p.state == PodState::Ready)
+            .filter(|p| p.workload == w && p.state == PodState::Ready && self.on_ready_node(p))
             .count() as u32
     }
 
@@ -244,7 +349,7 @@ impl ClusterSim {
     fn node_usage(&self, node: usize) -> (f64, f64) {
         let n = &self.nodes[node];
         let (mut cpu, mut mem) = (n.cpu_base, n.mem_base);
-        for p in self.pods.iter().filter(|p| p.node == node) {
+        for p in self.pods.iter().filter(|p| p.node == Some(node)) {
             if matches!(p.state, PodState::Pending { .. }) {
                 continue;
             }
@@ -273,10 +378,11 @@ impl ClusterSim {
             })
     }
 
+    /// A node that is NotReady and nobody has cordoned yet: cordoning says "known, handled".
     pub fn first_not_ready_node(&self) -> Option<&str> {
         self.nodes
             .iter()
-            .find(|n| !n.ready)
+            .find(|n| !n.ready && !n.cordoned)
             .map(|n| n.name.as_str())
     }
 
@@ -343,7 +449,7 @@ impl ClusterSim {
             nodes: (0..self.nodes.len())
                 .map(|i| self.node_row(i, start))
                 .collect(),
-            deployments: self.deployment_rows(),
+            deployments: self.deployment_rows(t),
             pods,
             hpas: self.hpas.iter().map(|h| self.hpa_row(h)).collect(),
             pdbs: self.pdbs.iter().map(|p| self.pdb_row(p)).collect(),
@@ -359,30 +465,34 @@ impl ClusterSim {
             zone: n.zone.into(),
             ready: n.ready,
             pressure: Vec::new(),
-            cordoned: false,
+            cordoned: n.cordoned,
             cpu_pct: n.ready.then_some(cpu.round() as u8),
             mem_pct: n.ready.then_some(mem.round() as u8),
             created: at(start, n.created),
         }
     }
 
-    fn deployment_rows(&self) -> Vec<DeploymentRow> {
+    fn deployment_rows(&self, t: Sec) -> Vec<DeploymentRow> {
         let mut rows: Vec<DeploymentRow> = (0..self.workloads.len())
             .filter(|&i| self.workloads[i].kind == Kind::Deployment)
             .map(|i| {
                 let w = &self.workloads[i];
                 let ready = self.ready_pods(i);
-                let pods = self.pods.iter().filter(|p| p.workload == i).count() as u32;
+                let updated = self
+                    .pods
+                    .iter()
+                    .filter(|p| p.workload == i && p.hash == w.hash)
+                    .count() as u32;
                 DeploymentRow {
                     namespace: w.namespace.into(),
                     name: w.name.into(),
                     desired: w.replicas,
                     ready,
-                    updated: pods,
+                    updated,
                     available: ready,
                     revision: w.revision,
                     image: w.image.clone(),
-                    rollout: Rollout::Complete,
+                    rollout: rollout::status(w, t),
                 }
             })
             .collect();
@@ -397,7 +507,9 @@ impl ClusterSim {
     fn pod_row(&self, p: &Pod, start: Timestamp) -> PodRow {
         let w = &self.workloads[p.workload];
         let (phase, ready, waiting) = match p.state {
-            PodState::Pending { .. } => (PodPhase::Pending, 0, None),
+            PodState::Pending { .. } | PodState::Unschedulable => (PodPhase::Pending, 0, None),
+            // The node controller no longer hears from the kubelet.
+            _ if !self.on_ready_node(p) => (PodPhase::Unknown, 0, None),
             PodState::Starting { .. } => (PodPhase::Running, w.containers.saturating_sub(1), None),
             PodState::Ready => (PodPhase::Running, w.containers, None),
             PodState::BackOff { .. } => (
@@ -414,9 +526,9 @@ impl ClusterSim {
             total_containers: w.containers,
             restarts: p.restarts,
             created: at(start, p.created),
-            node: self
-                .nodes
-                .get(p.node)
+            node: p
+                .node
+                .and_then(|n| self.nodes.get(n))
                 .map(|n| n.name.clone())
                 .unwrap_or_default(),
             waiting_reason: waiting,

@@ -2,6 +2,7 @@
 
 use super::autoscale::{self, Hpa};
 use super::flaky::{Flaky, Spell};
+use super::rollout::Revision;
 use super::{Budget, ClusterSim, Event, Kind, Node, Pdb, Pod, PodState, Workload};
 use crate::sources::sim::Sec;
 use crate::sources::sim::dice::{Dice, KUBE_ALPHABET};
@@ -53,6 +54,7 @@ fn nodes(dice: &mut Dice) -> Vec<Node> {
         zone,
         created,
         ready: true,
+        cordoned: false,
         cpu_base: 0.0,
         mem_base: 0.0,
     };
@@ -69,7 +71,7 @@ fn nodes(dice: &mut Dice) -> Vec<Node> {
     nodes
 }
 
-pub(super) fn build(mut dice: Dice, start_abs: i64) -> ClusterSim {
+pub(super) fn build(mut dice: Dice, chaos: Dice, start_abs: i64) -> ClusterSim {
     let nodes = nodes(&mut dice);
     let (workloads, mut pods) = workloads_and_pods(&mut dice, &nodes);
     let index = |name: &str| workloads.iter().position(|w| w.name == name).unwrap_or(0);
@@ -104,6 +106,8 @@ pub(super) fn build(mut dice: Dice, start_abs: i64) -> ClusterSim {
         pdbs,
         events,
         flaky,
+        launches: Vec::new(),
+        chaos,
     };
     settle_autoscalers(&mut c, start_abs);
     c
@@ -141,12 +145,17 @@ fn workloads_and_pods(dice: &mut Dice, nodes: &[Node]) -> (Vec<Workload>, Vec<Po
             pods.push(Pod {
                 workload: w,
                 name,
-                node,
+                hash: hash.clone(),
+                node: Some(node),
                 created,
                 restarts,
                 state: PodState::Ready,
             });
         }
+        let history = match s.kind {
+            Kind::Deployment => Revision::before(s.name, s.image, s.revision),
+            Kind::StatefulSet | Kind::DaemonSet => Vec::new(),
+        };
         workloads.push(Workload {
             namespace: s.namespace,
             name: s.name,
@@ -158,6 +167,10 @@ fn workloads_and_pods(dice: &mut Dice, nodes: &[Node]) -> (Vec<Workload>, Vec<Po
             containers: s.containers,
             node_cpu: s.node_use.0,
             node_mem: s.node_use.1,
+            history,
+            error_pct: 0.0,
+            rolling_since: None,
+            load: 1.0,
         });
     }
     (workloads, pods)
