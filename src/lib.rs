@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod drill;
 pub mod incident;
 pub mod model;
 pub mod ops;

@@ -32,7 +32,7 @@ pub enum DeskError {
 }
 
 /// What opening an incident needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewIncident {
     pub title: String,
     pub severity: Severity,
@@ -196,6 +196,19 @@ impl Desk {
             )?;
         }
         self.record(Event::Milestone { milestone: m }, at)
+    }
+
+    /// Journals into a resolved incident (its report being written).
+    pub fn append_to(&self, id: &str, event: Event, at: Timestamp) -> Result<Entry, DeskError> {
+        let path = self.dir.join(format!("{id}.jsonl"));
+        if !path.exists() {
+            return Err(DeskError::Unknown(
+                id.into(),
+                self.dir.display().to_string(),
+            ));
+        }
+        let (mut journal, _, _) = Journal::open(&path)?;
+        Ok(journal.append(at, &self.who, event)?)
     }
 
     /// Any incident by id, open or resolved (for reports).

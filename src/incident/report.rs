@@ -237,7 +237,7 @@ pub fn render(inc: &Incident, policy: &SlaPolicy, want_final: bool) -> Result<St
     Ok(out)
 }
 
-fn timeline_text(event: &Event) -> Option<String> {
+pub fn timeline_text(event: &Event) -> Option<String> {
     Some(match event {
         Event::Opened {
             title, severity, ..

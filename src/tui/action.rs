@@ -1,12 +1,14 @@
 //! Everything the console can be asked to do. Keys map to these names; `update` applies them.
 
-use crate::model::Feed;
+use crate::incident::state::Incident;
 use crate::model::alarm::AlarmSnapshot;
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
 use crate::model::iam::IamSnapshot;
 use crate::model::trail::TrailSnapshot;
 use crate::model::waf::WafSnapshot;
+use crate::model::{Feed, Level};
+use crate::playbook::run::{Prompt, RunView};
 use crossterm::event::KeyEvent;
 use jiff::Timestamp;
 use std::sync::Arc;
@@ -31,10 +33,22 @@ pub enum Command {
     Top,
     Bottom,
     Open,
+    /// Open an incident from the selected alarm, or a new one by hand.
+    NewIncident,
+    Acknowledge,
+    Mitigate,
+    Resolve,
+    BreachNotice,
+    DryRun,
+    RunPlaybook,
+    /// Stop the running playbook (or settle an interrupted one).
+    Abort,
+    /// Show the playbooks that answer the selected alarm.
+    PlaybookForAlarm,
 }
 
 impl Command {
-    pub const ALL: [Command; 24] = [
+    pub const ALL: [Command; 34] = [
         Command::Quit,
         Command::Back,
         Command::Help,
@@ -50,6 +64,7 @@ impl Command {
         Command::Pane(6),
         Command::Pane(7),
         Command::Pane(8),
+        Command::Pane(9),
         Command::NextTab,
         Command::PrevTab,
         Command::Up,
@@ -59,6 +74,15 @@ impl Command {
         Command::Top,
         Command::Bottom,
         Command::Open,
+        Command::NewIncident,
+        Command::Acknowledge,
+        Command::Mitigate,
+        Command::Resolve,
+        Command::BreachNotice,
+        Command::DryRun,
+        Command::RunPlaybook,
+        Command::Abort,
+        Command::PlaybookForAlarm,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,7 +101,8 @@ impl Command {
             Command::Pane(5) => "pane_alarms",
             Command::Pane(6) => "pane_iam",
             Command::Pane(7) => "pane_trail",
-            Command::Pane(_) => "pane_playbooks",
+            Command::Pane(8) => "pane_playbooks",
+            Command::Pane(_) => "pane_incident",
             Command::NextTab => "next_tab",
             Command::PrevTab => "prev_tab",
             Command::Up => "up",
@@ -87,6 +112,15 @@ impl Command {
             Command::Top => "top",
             Command::Bottom => "bottom",
             Command::Open => "open",
+            Command::NewIncident => "new_incident",
+            Command::Acknowledge => "acknowledge",
+            Command::Mitigate => "mitigate",
+            Command::Resolve => "resolve",
+            Command::BreachNotice => "breach_notice",
+            Command::DryRun => "dry_run",
+            Command::RunPlaybook => "run_playbook",
+            Command::Abort => "abort",
+            Command::PlaybookForAlarm => "playbook_for_alarm",
         }
     }
 
@@ -111,7 +145,8 @@ impl Command {
             Command::Pane(5) => "alarms",
             Command::Pane(6) => "IAM users and findings",
             Command::Pane(7) => "CloudTrail",
-            Command::Pane(_) => "playbooks",
+            Command::Pane(8) => "playbooks",
+            Command::Pane(_) => "incident: SLA clock, milestones, timeline",
             Command::NextTab => "next section of the pane",
             Command::PrevTab => "previous section of the pane",
             Command::Up => "move up",
@@ -121,6 +156,15 @@ impl Command {
             Command::Top => "first row",
             Command::Bottom => "last row",
             Command::Open => "open detail (on the overview: go to the area)",
+            Command::NewIncident => "open an incident (from the selected alarm)",
+            Command::Acknowledge => "incident: acknowledged",
+            Command::Mitigate => "incident: mitigated",
+            Command::Resolve => "incident: resolve (cause, prevention, report)",
+            Command::BreachNotice => "incident: breach notice (reason, plan, ETA)",
+            Command::DryRun => "playbook: dry-run the selected one",
+            Command::RunPlaybook => "playbook: run (or resume an interrupted run)",
+            Command::Abort => "playbook: abort the run",
+            Command::PlaybookForAlarm => "alarm: playbooks that answer it",
         }
     }
 }
@@ -141,4 +185,14 @@ pub enum Action {
     Alarms(Arc<Feed<AlarmSnapshot>>),
     Iam(Arc<Feed<IamSnapshot>>),
     Trail(Arc<Feed<TrailSnapshot>>),
+    /// The open incident as the journal now tells it (`None` once resolved).
+    Incident(Option<Box<Incident>>),
+    /// Progress of the running (or last) playbook.
+    Progress(RunView),
+    /// The running playbook asks the operator something.
+    Ask(Prompt),
+    /// A dry-run's text.
+    Plan(String),
+    /// A result to show in the footer.
+    Say(Level, String),
 }

@@ -4,12 +4,16 @@
 use super::action::{Action, Command};
 use super::commands::{self, Completion};
 use super::data::Data;
+use super::effects::Effect;
+use super::forms::{Form, Outcome};
 use super::keymap::Keymap;
 use super::panes::{self, TableId};
 use super::table::TableView;
 use super::theme::{Theme, ThemeStore};
 use crate::diag::FileError;
+use crate::incident::clock::SlaPolicy;
 use crate::model::Level;
+use crate::playbook::run::{Prompt, RunView};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
 use ratatui_textarea::TextArea;
@@ -24,10 +28,11 @@ pub enum Pane {
     Iam,
     Trail,
     Playbooks,
+    Incident,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 8] = [
+    pub const ALL: [Pane; 9] = [
         Pane::Overview,
         Pane::Cluster,
         Pane::Db,
@@ -36,6 +41,7 @@ impl Pane {
         Pane::Iam,
         Pane::Trail,
         Pane::Playbooks,
+        Pane::Incident,
     ];
 
     pub fn title(self) -> &'static str {
@@ -48,6 +54,7 @@ impl Pane {
             Pane::Iam => "IAM",
             Pane::Trail => "Trail",
             Pane::Playbooks => "Playbooks",
+            Pane::Incident => "Incident",
         }
     }
 
@@ -122,6 +129,20 @@ pub struct App {
     pub message: Option<(Level, String)>,
     pub now: Timestamp,
     pub quit: bool,
+    pub sla: SlaPolicy,
+    /// The running or last playbook run.
+    pub run: Option<RunView>,
+    /// A yes/no question from the running playbook (text questions use a form).
+    pub prompt: Option<Prompt>,
+    /// A dry-run to show, with its scroll position.
+    pub plan: Option<(String, usize)>,
+    pub form: Option<Form>,
+    /// Why mutating steps are forbidden, shown in the header.
+    pub read_only: Option<String>,
+    /// The SLA checkpoint at which the breach notice was last offered.
+    pub notice_offered: Option<usize>,
+    /// Work for the runtime, drained after every update.
+    pub effects: Vec<Effect>,
 }
 
 impl App {
@@ -151,6 +172,14 @@ impl App {
             message: None,
             now,
             quit: false,
+            sla: SlaPolicy::default(),
+            run: None,
+            prompt: None,
+            plan: None,
+            form: None,
+            read_only: None,
+            notice_offered: None,
+            effects: Vec::new(),
         };
         for id in TableId::ALL {
             app.refresh(id);
@@ -181,13 +210,15 @@ impl App {
     /// True while something on screen changes with the clock alone (staleness of a failing
     /// source), so the loop knows whether it needs a timer at all.
     pub fn needs_tick(&self) -> bool {
-        self.data.any_failing()
+        self.data.any_failing() || self.data.incident.is_some()
     }
 
     /// Turns a key press into an action: text fields take raw keys, otherwise the keymap decides.
     pub fn key_action(&self, ev: KeyEvent) -> Option<Action> {
         let ctrl_c = ev.code == KeyCode::Char('c') && ev.modifiers.contains(KeyModifiers::CONTROL);
-        if !matches!(self.input, Input::Idle) && !ctrl_c {
+        let typing =
+            !matches!(self.input, Input::Idle) || self.form.is_some() || self.prompt.is_some();
+        if typing && !ctrl_c {
             return Some(Action::Key(ev));
         }
         self.keymap.command(&ev).map(Action::Command)
@@ -206,9 +237,22 @@ impl App {
                 self.problems_acknowledged = true;
                 self.command(cmd);
             }
+            Action::Key(ev) if self.form.is_some() => self.form_key(ev),
+            Action::Key(ev) if self.prompt.is_some() => self.prompt_key(ev),
             Action::Key(ev) => self.text_key(ev),
             Action::Run(line) => self.run_line(&line),
-            Action::Tick(now) => self.now = self.now.max(now),
+            Action::Tick(now) => {
+                self.now = self.now.max(now);
+                self.offer_notice();
+            }
+            Action::Incident(incident) => {
+                self.data.incident = incident;
+                self.refresh(TableId::Timeline);
+            }
+            Action::Progress(view) => self.run = Some(view),
+            Action::Ask(prompt) => self.ask(prompt),
+            Action::Plan(text) => self.plan = Some((text, 0)),
+            Action::Say(level, text) => self.message = Some((level, text)),
             Action::Resize => {}
             Action::Cluster(feed) => {
                 self.see(feed.health.last_ok);
@@ -264,6 +308,15 @@ impl App {
             }
             return;
         }
+        if self.plan.is_some() {
+            match cmd {
+                Command::Up => self.plan = self.plan.take().map(|(t, s)| (t, s.saturating_sub(1))),
+                Command::Down => self.plan = self.plan.take().map(|(t, s)| (t, s + 1)),
+                Command::Quit => self.quit = true,
+                _ => self.plan = None,
+            }
+            return;
+        }
         if self.detail.is_some() {
             match cmd {
                 Command::Quit => self.quit = true,
@@ -312,6 +365,34 @@ impl App {
             Command::Top => self.view_mut(table).top(),
             Command::Bottom => self.view_mut(table).bottom(),
             Command::Open => self.open(),
+            Command::NewIncident => self.new_incident(),
+            Command::Acknowledge => self.milestone(crate::incident::event::Milestone::Acknowledged),
+            Command::Mitigate => self.milestone(crate::incident::event::Milestone::Mitigated),
+            Command::Resolve => self.resolve(),
+            Command::BreachNotice => self.breach_notice(),
+            Command::DryRun => self.start_playbook(true),
+            Command::RunPlaybook => self.start_playbook(false),
+            Command::Abort => self.abort(),
+            Command::PlaybookForAlarm => self.playbooks_for_alarm(),
+        }
+    }
+
+    fn form_key(&mut self, ev: KeyEvent) {
+        let Some(form) = &mut self.form else { return };
+        match form.key(ev, self.now) {
+            Outcome::Open => {}
+            Outcome::Cancel => {
+                // Leaving a question unanswered is a no: the run must not hang on it.
+                if form.kind == super::forms::FormKind::Answer {
+                    self.effects
+                        .push(Effect::Answer(crate::playbook::run::Answer::No));
+                }
+                self.form = None;
+            }
+            Outcome::Submit(effect) => {
+                self.form = None;
+                self.effects.push(effect);
+            }
         }
     }
 
@@ -358,6 +439,13 @@ impl App {
             }
         } else if self.view(table).selected_row().is_some() {
             self.detail = Some(table);
+        }
+    }
+
+    pub(super) fn select(&mut self, table: TableId, row: usize) {
+        let view = self.view_mut(table);
+        if let Some(pos) = view.visible.iter().position(|&i| i == row) {
+            view.selected = pos;
         }
     }
 
@@ -428,6 +516,17 @@ impl App {
                 }
                 Err(e) => self.message = Some((Level::Crit, e.to_string())),
             },
+            Ok(commands::Parsed::NewIncident) => self.new_incident(),
+            Ok(commands::Parsed::Note(text)) if text.is_empty() => self.note(),
+            Ok(commands::Parsed::Note(text)) => {
+                if self.data.incident.is_some() {
+                    self.effects
+                        .push(Effect::Record(crate::incident::event::Event::Note { text }));
+                } else {
+                    self.note();
+                }
+            }
+            Ok(commands::Parsed::Drill(name)) => self.effects.push(Effect::Drill(name)),
             Ok(commands::Parsed::Nothing) => {}
             Err(msg) => self.message = Some((Level::Warn, msg)),
         }

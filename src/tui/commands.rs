@@ -10,6 +10,10 @@ pub enum Parsed {
     Cluster(ClusterTab),
     Iam(IamTab),
     Theme(String),
+    NewIncident,
+    /// A note for the timeline; empty opens the note form.
+    Note(String),
+    Drill(Option<String>),
     Nothing,
 }
 
@@ -60,6 +64,19 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         "findings" => Parsed::Iam(IamTab::Findings),
         "trail" | "cloudtrail" => Parsed::Go(Pane::Trail),
         "playbooks" | "pb" => Parsed::Go(Pane::Playbooks),
+        "incident" | "inc" => match arg {
+            Some("new") => Parsed::NewIncident,
+            None => Parsed::Go(Pane::Incident),
+            Some(other) => return Err(format!("usage: :incident [new] (not `{other}`)")),
+        },
+        "note" => Parsed::Note(
+            line.trim_start()
+                .strip_prefix("note")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        ),
+        "drill" => Parsed::Drill(arg.map(str::to_string)),
         "theme" => match arg {
             Some(name) => Parsed::Theme(name.to_string()),
             None => return Err("usage: :theme NAME (Tab lists themes)".into()),

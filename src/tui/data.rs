@@ -2,6 +2,7 @@
 //! (summaries, audit findings) so that drawing never recomputes it.
 
 use crate::audit::{self, Finding};
+use crate::incident::state::Incident;
 use crate::model::alarm::AlarmSnapshot;
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
@@ -25,6 +26,8 @@ pub struct Data {
     /// In `Area::ALL` order.
     pub summaries: Vec<AreaSummary>,
     pub playbooks: Vec<Entry>,
+    /// The open incident, as last journaled.
+    pub incident: Option<Box<Incident>>,
     /// `(cluster, member)` for each row of the DB members table.
     pub db_rows: Vec<(usize, usize)>,
 }
@@ -49,6 +52,7 @@ impl Data {
                 })
                 .collect(),
             playbooks,
+            incident: None,
             db_rows: Vec::new(),
         };
         data.set_iam(Arc::default(), now);

@@ -4,6 +4,7 @@
 use super::app::{App, Input, Origin, Pane};
 use super::panes;
 use super::popups;
+use crate::incident::clock::Stage;
 use crate::model::Level;
 use crate::model::summary::Area;
 use ratatui::Frame;
@@ -26,8 +27,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if let Some(table) = app.detail {
         popups::detail(frame, body, app, table);
     }
+    if let Some((text, scroll)) = &app.plan {
+        popups::text(frame, body, app, "dry run", text, *scroll);
+    }
     if let Some(scroll) = app.help {
         popups::help(frame, body, app, scroll);
+    }
+    if let Some(prompt) = &app.prompt {
+        popups::prompt(frame, body, app, prompt);
+    }
+    if let Some(form) = &app.form {
+        popups::form(frame, body, app, form);
     }
 }
 
@@ -44,14 +54,42 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     if !context.is_empty() {
         left.push(Span::styled(format!(" ctx {context}"), theme.accent));
     }
-    let right = Span::styled("○ no active incident ", theme.muted);
+    if let Some(reason) = &app.read_only {
+        left.push(Span::styled(" READ-ONLY ", theme.warn));
+        left.push(Span::styled(format!("({reason})"), theme.muted));
+    }
+    let right = sla_line(app);
     let [l, r] = Layout::horizontal([
         Constraint::Fill(1),
         Constraint::Length(right.width() as u16),
     ])
     .areas(area);
     frame.render_widget(Paragraph::new(Line::from(left)), l);
-    frame.render_widget(Paragraph::new(Line::from(right)), r);
+    frame.render_widget(Paragraph::new(right), r);
+}
+
+/// The incident and its SLA countdown, on every screen: colour and words both carry the
+/// stage, so it reads on a monochrome terminal.
+fn sla_line(app: &App) -> Line<'static> {
+    let theme = &app.theme;
+    let Some(inc) = app.data.incident.as_deref() else {
+        return Line::styled("○ no active incident ", theme.muted);
+    };
+    let status = app.sla.status(inc.recognised_at, app.now);
+    let style = match status.stage {
+        Stage::Ok => theme.ok,
+        Stage::Warn => theme.warn,
+        Stage::Breached => theme.crit,
+    };
+    let marker = match status.stage {
+        Stage::Ok => "●",
+        Stage::Warn => "!",
+        Stage::Breached => "✗",
+    };
+    Line::from(vec![
+        Span::styled(format!("{} {} ", inc.severity.name(), inc.id), theme.title),
+        Span::styled(format!("{marker} {status} "), style),
+    ])
 }
 
 /// `1 Overview 2 Cluster✓ 3 DB! …`: each area's tab carries its level marker.
@@ -88,7 +126,7 @@ fn pane_area(pane: Pane) -> Option<Area> {
         Pane::Alarms => Some(Area::Alarms),
         Pane::Iam => Some(Area::Iam),
         Pane::Trail => Some(Area::Trail),
-        Pane::Overview | Pane::Playbooks => None,
+        Pane::Overview | Pane::Playbooks | Pane::Incident => None,
     }
 }
 

@@ -6,9 +6,13 @@ pub mod app;
 pub mod commands;
 pub mod data;
 pub mod draw;
+pub mod effects;
+pub mod forms;
+mod incident_ui;
 pub mod keymap;
 pub mod panes;
 pub mod popups;
+pub mod runtime;
 pub mod table;
 pub mod terminal;
 pub mod theme;
@@ -18,9 +22,10 @@ use action::Action;
 use app::App;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
-use jiff::Timestamp;
+use runtime::Runtime;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 /// At most ~60 frames per second, and none at all while nothing changes.
@@ -32,7 +37,20 @@ macro_rules! take {
     };
 }
 
-pub async fn run(mut app: App, mut sources: Sources) -> anyhow::Result<()> {
+/// Applies an action and carries out whatever it asked for.
+fn step(app: &mut App, runtime: &mut Runtime, action: Action) {
+    app.update(action);
+    for effect in std::mem::take(&mut app.effects) {
+        runtime.apply(effect);
+    }
+}
+
+pub async fn run(
+    mut app: App,
+    mut sources: Sources,
+    mut runtime: Runtime,
+    mut results: mpsc::UnboundedReceiver<Action>,
+) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -52,7 +70,9 @@ pub async fn run(mut app: App, mut sources: Sources) -> anyhow::Result<()> {
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
-                    app.handle_key(key);
+                    if let Some(action) = app.key_action(key) {
+                        step(&mut app, &mut runtime, action);
+                    }
                     dirty = true;
                 }
                 Some(Ok(Event::Resize(..))) => {
@@ -69,8 +89,10 @@ pub async fn run(mut app: App, mut sources: Sources) -> anyhow::Result<()> {
             Ok(()) = sources.alarms.changed() => { app.update(Action::Alarms(take!(sources.alarms))); dirty = true; }
             Ok(()) = sources.iam.changed() => { app.update(Action::Iam(take!(sources.iam))); dirty = true; }
             Ok(()) = sources.trail.changed() => { app.update(Action::Trail(take!(sources.trail))); dirty = true; }
+            Some(action) = results.recv() => { step(&mut app, &mut runtime, action); dirty = true; }
             _ = clock.tick(), if app.needs_tick() => {
-                app.update(Action::Tick(Timestamp::now()));
+                let now = runtime.clock.now();
+                step(&mut app, &mut runtime, Action::Tick(now));
                 dirty = true;
             }
             _ = tokio::time::sleep_until(due), if dirty => {}

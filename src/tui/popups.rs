@@ -1,7 +1,9 @@
 //! Popups drawn over the pane: row detail and help.
 
 use super::app::App;
+use super::forms::Form;
 use super::panes::{self, TableId};
+use crate::playbook::run::Prompt;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -109,4 +111,119 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App, scroll: usize) {
             .scroll((scroll as u16, 0)),
         popup,
     );
+}
+
+/// Scrollable text, such as a dry-run.
+pub fn text(frame: &mut Frame, area: Rect, app: &App, title: &str, text: &str, scroll: usize) {
+    let lines: Vec<Line> = text
+        .lines()
+        .map(|l| Line::styled(l.to_string(), app.theme.text))
+        .collect();
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let popup = centered(area, area.width.saturating_sub(2), height);
+    let visible = height.saturating_sub(2) as usize;
+    let scroll = scroll.min(lines.len().saturating_sub(visible));
+    frame.render_widget(Clear, popup);
+    let block = frame_block(app, title, "j/k scroll · Esc close");
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((scroll as u16, 0)),
+        popup,
+    );
+}
+
+/// A yes/no question from the running playbook.
+pub fn prompt(frame: &mut Frame, area: Rect, app: &App, prompt: &Prompt) {
+    let (title, text) = match prompt {
+        Prompt::Confirm { step, what } => (format!("confirm step {step}"), format!("{what}?")),
+        Prompt::Manual { step, text } => {
+            (format!("checklist step {step}"), format!("{text} — done?"))
+        }
+        Prompt::TypeTarget { what, .. } | Prompt::Override { why: what, .. } => {
+            ("question".into(), what.clone())
+        }
+    };
+    let lines = vec![
+        Line::styled(text, app.theme.warn),
+        Line::default(),
+        Line::from(vec![
+            Span::styled("y", app.theme.accent),
+            Span::styled(" yes   ", app.theme.muted),
+            Span::styled("n", app.theme.accent),
+            Span::styled(" no (stops the run)", app.theme.muted),
+        ]),
+    ];
+    let popup = centered(area, area.width.saturating_sub(4).min(90), 6);
+    frame.render_widget(Clear, popup);
+    let block = frame_block(app, &title, "y / n");
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        popup,
+    );
+}
+
+pub fn form(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
+    let theme = &app.theme;
+    let width = area.width.saturating_sub(4).min(100);
+    let height =
+        (form.fields.len() as u16 * 2 + 3 + u16::from(form.error.is_some())).min(area.height);
+    let popup = centered(area, width, height);
+    frame.render_widget(Clear, popup);
+    let block = frame_block(
+        app,
+        &form.title,
+        "Tab next · Enter next/submit · Esc cancel",
+    );
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let label_width = form.fields.iter().map(|f| f.label.len()).max().unwrap_or(0) as u16 + 2;
+    for (i, f) in form.fields.iter().enumerate() {
+        let y = inner.y + i as u16 * 2;
+        if y + 1 >= inner.y + inner.height {
+            break;
+        }
+        let focused = i == form.focus;
+        let label = Rect {
+            x: inner.x,
+            y,
+            width: label_width,
+            height: 1,
+        };
+        let input = Rect {
+            x: inner.x + label_width,
+            y,
+            width: inner.width.saturating_sub(label_width),
+            height: 1,
+        };
+        let hint = Rect {
+            x: inner.x + label_width,
+            y: y + 1,
+            width: inner.width.saturating_sub(label_width),
+            height: 1,
+        };
+        let style = if focused { theme.focus } else { theme.title };
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!("{}:", f.label), style)),
+            label,
+        );
+        frame.render_widget(&f.text, input);
+        frame.render_widget(
+            Paragraph::new(Span::styled(f.hint.clone(), theme.muted)),
+            hint,
+        );
+    }
+    if let Some(err) = &form.error {
+        let y = inner.y + inner.height.saturating_sub(1);
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!("✗ {err}"), theme.crit)),
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
+        );
+    }
 }

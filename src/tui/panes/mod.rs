@@ -4,6 +4,7 @@ mod alarms;
 mod cluster;
 mod db;
 mod iam;
+mod incident;
 mod overview;
 mod playbooks;
 mod trail;
@@ -36,10 +37,11 @@ pub enum TableId {
     IamFindings,
     TrailEvents,
     Playbooks,
+    Timeline,
 }
 
 impl TableId {
-    pub const ALL: [TableId; 14] = [
+    pub const ALL: [TableId; 15] = [
         TableId::Overview,
         TableId::Nodes,
         TableId::Deployments,
@@ -54,6 +56,7 @@ impl TableId {
         TableId::IamFindings,
         TableId::TrailEvents,
         TableId::Playbooks,
+        TableId::Timeline,
     ];
 
     pub const CLUSTER: [TableId; 6] = [
@@ -86,6 +89,7 @@ pub fn table_of(pane: Pane, cluster_tab: ClusterTab, iam_tab: IamTab) -> TableId
         },
         Pane::Trail => TableId::TrailEvents,
         Pane::Playbooks => TableId::Playbooks,
+        Pane::Incident => TableId::Timeline,
     }
 }
 
@@ -105,6 +109,9 @@ pub fn rows(id: TableId, data: &Data) -> Box<dyn Rows + '_> {
         TableId::IamFindings => Box::new(iam::FindingRows(&data.findings)),
         TableId::TrailEvents => Box::new(trail::EventRows(&data.trail.data.events)),
         TableId::Playbooks => Box::new(playbooks::PlaybookRows(&data.playbooks)),
+        TableId::Timeline => Box::new(incident::TimelineRows(
+            data.incident.as_deref().map_or(&[][..], |i| &i.entries[..]),
+        )),
     }
 }
 
@@ -118,6 +125,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Pane::Iam => iam::draw(frame, area, app),
         Pane::Trail => trail::draw(frame, area, app),
         Pane::Playbooks => playbooks::draw(frame, area, app),
+        Pane::Incident => incident::draw(frame, area, app),
     }
 }
 

@@ -3,11 +3,15 @@
 use super::super::app::App;
 use super::super::table::Rows;
 use super::{TableId, draw_table};
+use crate::incident::event::RunOutcome;
 use crate::model::Level;
 use crate::playbook::catalog::Entry;
+use crate::playbook::run::{RunView, StepStatus};
 use jiff::Timestamp;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
 
 pub struct PlaybookRows<'a>(pub &'a [Entry]);
 
@@ -60,5 +64,48 @@ impl Rows for PlaybookRows<'_> {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    draw_table(frame, area, app, TableId::Playbooks, false);
+    let Some(run) = &app.run else {
+        draw_table(frame, area, app, TableId::Playbooks, false);
+        return;
+    };
+    let list = (app.data.playbooks.len() as u16 + 1)
+        .min(area.height / 3)
+        .max(3);
+    let (top, bottom) = super::split_top(area, list);
+    draw_table(frame, top, app, TableId::Playbooks, false);
+    draw_run(frame, bottom, app, run);
+}
+
+/// Every step's state live, with the latest thing it said.
+fn draw_run(frame: &mut Frame, area: Rect, app: &App, run: &RunView) {
+    let theme = &app.theme;
+    let (state, style) = match run.outcome {
+        None => ("running — x aborts".to_string(), theme.accent),
+        Some(RunOutcome::Ok) => ("finished ok".to_string(), theme.ok),
+        Some(RunOutcome::Failed) => ("✗ FAILED".to_string(), theme.crit),
+        Some(RunOutcome::Aborted) => ("aborted".to_string(), theme.warn),
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("run {} {} ", run.run, run.playbook), theme.title),
+        Span::styled(state, style),
+    ])];
+    for s in &run.steps {
+        let (mark, style) = match s.status {
+            StepStatus::Pending => ("·", theme.muted),
+            StepStatus::Running => ("▶", theme.accent),
+            StepStatus::Waiting => ("…", theme.accent),
+            StepStatus::AwaitingInput => ("?", theme.warn),
+            StepStatus::Ok => ("✓", theme.ok),
+            StepStatus::Failed => ("✗", theme.crit),
+            StepStatus::Skipped => ("-", theme.muted),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {mark} {:<10} ", s.id), style),
+            Span::styled(s.what.clone(), theme.text),
+        ]));
+        if let Some(last) = s.output.last() {
+            lines.push(Line::styled(format!("     {last}"), theme.muted));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), area);
 }

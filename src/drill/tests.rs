@@ -1,0 +1,336 @@
+//! Every shipped drill, end to end on the drill world: the fault goes in, its alarm fires,
+//! the shipped playbooks fix it through `SimOps`, and the recovery condition holds.
+
+use super::*;
+use crate::incident::clock::Clock;
+use crate::incident::desk::Desk;
+use crate::incident::event::{RunOutcome, Who};
+use crate::model::{Feed, Health};
+use crate::playbook::catalog;
+use crate::playbook::plan;
+use crate::playbook::run::{self, Answer, Channels, Context, Prompt, RunView};
+use crate::sources::sim::SimOps;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch};
+
+struct WorldClock(Arc<Mutex<World>>);
+
+impl Clock for WorldClock {
+    fn now(&self) -> Timestamp {
+        self.0.lock().unwrap().now()
+    }
+}
+
+fn snapshots(world: &Mutex<World>) -> Snapshots {
+    let w = world.lock().unwrap();
+    let h = || Health::ok(w.now());
+    Snapshots {
+        cluster: Arc::new(Feed {
+            data: w.cluster(),
+            health: h(),
+        }),
+        db: Arc::new(Feed {
+            data: w.db(),
+            health: h(),
+        }),
+        waf: Arc::new(Feed {
+            data: w.waf(),
+            health: h(),
+        }),
+        alarms: Arc::new(Feed {
+            data: w.alarms(),
+            health: h(),
+        }),
+        iam: Arc::new(Feed {
+            data: w.iam(),
+            health: h(),
+        }),
+        trail: Arc::new(Feed {
+            data: w.trail(),
+            health: h(),
+        }),
+    }
+}
+
+struct Setup {
+    world: Arc<Mutex<World>>,
+    drill: Drill,
+    ctx: Context,
+    _dir: tempfile::TempDir,
+}
+
+fn setup(name: &str) -> Setup {
+    let start: Timestamp = "2026-11-22T11:00:00Z".parse().unwrap();
+    let world = Arc::new(Mutex::new(World::new(42, start)));
+    let drill = Drill::new(find(name).unwrap(), 42, start);
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::open(
+        dir.path(),
+        Who {
+            user: "drill".into(),
+            from: None,
+        },
+    )
+    .unwrap();
+    let w = world.clone();
+    let ctx = Context {
+        ops: Arc::new(SimOps::new(world.clone())),
+        snapshots: Arc::new(move || snapshots(&w)),
+        desk: Arc::new(Mutex::new(desk)),
+        clock: Arc::new(WorldClock(world.clone())),
+        read_only: None,
+        anti_flap: SignedDuration::from_mins(30),
+        speed: 1,
+    };
+    Setup {
+        world,
+        drill,
+        ctx,
+        _dir: dir,
+    }
+}
+
+/// Steps the world (injecting due faults) until `done` holds or `limit` seconds pass.
+fn advance(s: &mut Setup, limit: u32, mut done: impl FnMut(&Snapshots) -> bool) -> bool {
+    for _ in 0..limit {
+        {
+            let mut w = s.world.lock().unwrap();
+            w.step(1);
+            for r in s.drill.tick(&mut w) {
+                r.unwrap();
+            }
+        }
+        if done(&snapshots(&s.world)) {
+            return true;
+        }
+    }
+    false
+}
+
+fn firing(name: &str) -> impl Fn(&Snapshots) -> bool + '_ {
+    move |s: &Snapshots| s.alarms.data.firing().any(|a| a.name == name)
+}
+
+/// Runs a shipped playbook, confirming everything, while the world keeps moving.
+async fn run_playbook(s: &Setup, name: &str, inputs: &[(&str, &str)]) -> RunOutcome {
+    let entries = catalog::load(None);
+    let playbook = entries
+        .iter()
+        .find(|e| e.name == name)
+        .and_then(|e| e.ok())
+        .unwrap()
+        .clone();
+    let given: Vec<(String, String)> = inputs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let vars = plan::inputs(&playbook, &given).unwrap();
+    let (progress, _view) = watch::channel(RunView {
+        playbook: String::new(),
+        run: 0,
+        steps: vec![],
+        outcome: None,
+    });
+    let (asks, mut ask_rx) = mpsc::channel::<run::Ask>(1);
+    let (_abort_tx, abort) = watch::channel(false);
+    tokio::spawn(async move {
+        while let Some(ask) = ask_rx.recv().await {
+            let answer = match ask.prompt {
+                Prompt::TypeTarget { target, .. } => Answer::Text(target),
+                _ => Answer::Yes,
+            };
+            let _ = ask.reply.send(answer);
+        }
+    });
+    let world = s.world.clone();
+    let stepper = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            world.lock().unwrap().step(1);
+        }
+    });
+    let mut ch = Channels {
+        progress,
+        asks,
+        abort,
+    };
+    let outcome = run::execute(&s.ctx, &playbook, vars, 0, &mut ch).await;
+    stepper.abort();
+    outcome
+}
+
+fn recovered(s: &mut Setup, limit: u32) -> bool {
+    let world = s.world.clone();
+    let mut drill = s.drill.clone();
+    let ok = advance(s, limit, |snap| {
+        drill.check(snap, world.lock().unwrap().now())
+    });
+    s.drill = drill;
+    ok || s
+        .drill
+        .check(&snapshots(&s.world), s.world.lock().unwrap().now())
+}
+
+#[test]
+fn every_shipped_scenario_loads() {
+    let all = scenarios();
+    let names: Vec<String> = all
+        .iter()
+        .map(|s| s.as_ref().map(|s| s.name.clone()).unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "az-outage",
+            "bad-deploy",
+            "db-primary-down",
+            "leaked-access-key",
+            "traffic-spike",
+            "waf-attack"
+        ]
+    );
+    assert!(
+        find("nope")
+            .unwrap_err()
+            .starts_with("no drill `nope` (available: az-outage,")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn db_primary_down_is_fixed_by_failover_mariadb() {
+    let mut s = setup("db-primary-down");
+    assert!(
+        advance(&mut s, 600, firing("MariaDBPrimaryDown")),
+        "alarm never fired"
+    );
+    assert!(!recovered(&mut s, 1));
+    assert_eq!(
+        run_playbook(&s, "failover-mariadb", &[]).await,
+        RunOutcome::Ok
+    );
+    assert!(
+        recovered(&mut s, 120),
+        "not recovered: {:?}",
+        s.drill.scenario.recovered_when.eval(&snapshots(&s.world))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn traffic_spike_is_fixed_by_scale() {
+    let mut s = setup("traffic-spike");
+    assert!(
+        advance(&mut s, 900, firing("shop-user-hpa-at-max")),
+        "alarm never fired"
+    );
+    assert_eq!(
+        run_playbook(&s, "scale", &[("replicas", "16"), ("hpa_max", "24")]).await,
+        RunOutcome::Ok
+    );
+    assert!(
+        recovered(&mut s, 600),
+        "not recovered: {:?}",
+        s.drill.scenario.recovered_when.eval(&snapshots(&s.world))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_deploy_is_fixed_by_rollback() {
+    let mut s = setup("bad-deploy");
+    assert!(
+        advance(&mut s, 900, firing("shop-alb-5xx-rate-high")),
+        "alarm never fired"
+    );
+    assert_eq!(run_playbook(&s, "rollback", &[]).await, RunOutcome::Ok);
+    assert!(
+        recovered(&mut s, 900),
+        "not recovered: {:?}",
+        s.drill.scenario.recovered_when.eval(&snapshots(&s.world))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn waf_attack_is_fixed_by_blocking_the_addresses() {
+    let mut s = setup("waf-attack");
+    assert!(
+        advance(&mut s, 900, firing("shop-waf-blocked-requests-surge")),
+        "alarm never fired"
+    );
+    for ip in ["203.0.113.66", "198.51.100.99", "192.0.2.201"] {
+        assert_eq!(
+            run_playbook(&s, "waf-block-ip", &[("ip", ip)]).await,
+            RunOutcome::Ok
+        );
+    }
+    assert!(
+        recovered(&mut s, 900),
+        "not recovered: {:?}",
+        s.drill.scenario.recovered_when.eval(&snapshots(&s.world))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn az_outage_is_fixed_by_cordoning_and_restarting() {
+    let mut s = setup("az-outage");
+    assert!(
+        advance(&mut s, 900, firing("KubeNodeNotReady")),
+        "alarm never fired"
+    );
+    let dead: Vec<String> = snapshots(&s.world)
+        .cluster
+        .data
+        .nodes
+        .iter()
+        .filter(|n| !n.ready)
+        .map(|n| n.name.clone())
+        .collect();
+    assert!(!dead.is_empty());
+    for node in &dead {
+        assert_eq!(
+            run_playbook(&s, "cordon-node", &[("node", node)]).await,
+            RunOutcome::Ok
+        );
+    }
+    for deployment in ["user", "admin"] {
+        assert_eq!(
+            run_playbook(&s, "restart", &[("deployment", deployment)]).await,
+            RunOutcome::Ok
+        );
+    }
+    assert!(
+        recovered(&mut s, 600),
+        "not recovered: {:?}",
+        s.drill.scenario.recovered_when.eval(&snapshots(&s.world))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn leaked_access_key_is_fixed_by_deactivating_it() {
+    let mut s = setup("leaked-access-key");
+    assert!(
+        advance(&mut s, 900, firing("CloudTrailUnauthorizedActivity")),
+        "alarm never fired"
+    );
+    let suffix = {
+        let snap = snapshots(&s.world);
+        let user = snap
+            .iam
+            .data
+            .users
+            .iter()
+            .find(|u| u.name == "ci-deployer")
+            .unwrap();
+        user.oldest_active_key().unwrap().id_suffix.clone()
+    };
+    let outcome = run_playbook(
+        &s,
+        "deactivate-access-key",
+        &[("user", "ci-deployer"), ("key_suffix", &suffix)],
+    )
+    .await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert!(
+        recovered(&mut s, 1200),
+        "not recovered: {:?}",
+        s.drill.scenario.recovered_when.eval(&snapshots(&s.world))
+    );
+}

@@ -1,0 +1,44 @@
+//! What `update` asks the outside world to do. The app stays pure: it queues effects, the
+//! runtime carries them out and reports back with actions.
+
+use crate::incident::desk::NewIncident;
+use crate::incident::event::{Event, Milestone};
+use crate::playbook::run::Answer;
+use jiff::Timestamp;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    OpenIncident(NewIncident),
+    Milestone(Milestone),
+    /// Journal a note, cause, impact or prevention.
+    Record(Event),
+    /// Write, journal and send a breach notice.
+    Notice {
+        reason: String,
+        plan: String,
+        eta: Timestamp,
+    },
+    /// Resolve with what the report needs, then write the report.
+    Resolve {
+        cause: String,
+        impact: String,
+        prevention: String,
+    },
+    DryRun {
+        playbook: String,
+        inputs: Vec<(String, String)>,
+    },
+    Run {
+        playbook: String,
+        inputs: Vec<(String, String)>,
+        start: usize,
+    },
+    Answer(Answer),
+    Abort,
+    /// Start a drill scenario (or list them).
+    Drill(Option<String>),
+    /// Mark an interrupted run as settled (aborted) without running it again.
+    SettleInterrupted {
+        run: u32,
+    },
+}

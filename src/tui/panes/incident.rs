@@ -1,0 +1,195 @@
+//! The incident: its SLA clock, milestones, notices and runs on top, the timeline below.
+
+use super::super::app::App;
+use super::super::table::Rows;
+use super::{TableId, draw_table, split_top};
+use crate::incident::clock::{Stage, hms};
+use crate::incident::event::Entry;
+use crate::incident::report::timeline_text;
+use crate::model::Level;
+use jiff::Timestamp;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// Most recent first: in the middle of an incident the latest entry matters most.
+pub struct TimelineRows<'a>(pub &'a [Entry]);
+
+impl TimelineRows<'_> {
+    fn entry(&self, i: usize) -> &Entry {
+        &self.0[self.0.len() - 1 - i]
+    }
+}
+
+impl Rows for TimelineRows<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn header(&self) -> &'static [&'static str] {
+        &["TIME", "WHO", "WHAT"]
+    }
+    fn widths(&self) -> &'static [Constraint] {
+        &[
+            Constraint::Length(8),
+            Constraint::Length(16),
+            Constraint::Fill(1),
+        ]
+    }
+    fn cells(&self, i: usize, _now: Timestamp) -> (Level, Vec<String>) {
+        let e = self.entry(i);
+        let text = timeline_text(&e.event).unwrap_or_else(|| "report details entered".into());
+        let level = if text.contains("FAILED")
+            || text.contains("NOT sent")
+            || text.contains("overridden")
+        {
+            Level::Warn
+        } else {
+            Level::Ok
+        };
+        (
+            level,
+            vec![
+                e.at.strftime("%H:%M:%S").to_string(),
+                e.who.to_string(),
+                text,
+            ],
+        )
+    }
+    fn detail(&self, i: usize, _now: Timestamp) -> Vec<(&'static str, String)> {
+        let e = self.entry(i);
+        vec![
+            ("Entry", e.seq.to_string()),
+            ("Time", e.at.to_string()),
+            ("Who", e.who.to_string()),
+            ("What", timeline_text(&e.event).unwrap_or_default()),
+            (
+                "Journal",
+                serde_json::to_string(&e.event).unwrap_or_default(),
+            ),
+        ]
+    }
+}
+
+fn at(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "—".into(), |t| t.strftime("%H:%M:%S").to_string())
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let Some(inc) = app.data.incident.as_deref() else {
+        let key = app
+            .keymap
+            .keys_of(super::super::action::Command::NewIncident);
+        let lines = vec![
+            Line::styled("○ No open incident.", theme.ok),
+            Line::styled(
+                format!(
+                    "  {key} on an alarm (pane 5) opens one from it; :incident new opens one by hand."
+                ),
+                theme.muted,
+            ),
+            Line::styled(
+                "  The SLA clock starts at recognition and shows in the header of every screen.",
+                theme.muted,
+            ),
+        ];
+        frame.render_widget(Paragraph::new(lines), area);
+        return;
+    };
+    let status = app.sla.status(inc.recognised_at, app.now);
+    let sla_style = match status.stage {
+        Stage::Ok => theme.ok,
+        Stage::Warn => theme.warn,
+        Stage::Breached => theme.crit,
+    };
+    let start = inc.detected_at.unwrap_or(inc.recognised_at);
+    let target = inc.severity.response_target();
+    let response = match inc.acknowledged_at {
+        Some(t) if t.duration_since(start) <= target => {
+            Span::styled(format!("✓ acknowledged {}", at(Some(t))), theme.ok)
+        }
+        Some(t) => Span::styled(format!("! acknowledged {} (late)", at(Some(t))), theme.warn),
+        None if app.now.duration_since(start) > target => Span::styled(
+            format!("✗ not acknowledged (target {})", hms(target)),
+            theme.crit,
+        ),
+        None => Span::styled(
+            format!(
+                "! acknowledge within {}",
+                hms(target - app.now.duration_since(start))
+            ),
+            theme.warn,
+        ),
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", inc.id), theme.title),
+            Span::styled(format!("{} ", inc.severity.name()), theme.crit),
+            Span::styled(inc.title.clone(), theme.text),
+        ]),
+        Line::from(vec![
+            Span::styled(format!("{status}"), sla_style),
+            Span::styled(
+                format!(" · deadline {} UTC", status.deadline.strftime("%H:%M:%S")),
+                theme.muted,
+            ),
+        ]),
+        Line::from(vec![
+            Span::styled(
+                format!(
+                    "detected {} · recognised {} · ",
+                    at(inc.detected_at),
+                    at(Some(inc.recognised_at))
+                ),
+                theme.muted,
+            ),
+            response,
+        ]),
+        Line::styled(
+            format!(
+                "mitigated {} · recovered {} · notices {} ({} sent)",
+                at(inc.mitigated_at),
+                at(inc.recovered_at),
+                inc.notices.len(),
+                inc.notices.iter().filter(|n| n.sent()).count()
+            ),
+            theme.muted,
+        ),
+    ];
+    for run in inc.runs.iter().filter(|r| r.interrupted_at().is_some()) {
+        let step = run
+            .interrupted_at()
+            .map(|s| s.step.clone())
+            .unwrap_or_default();
+        lines.push(Line::styled(
+            format!(
+                "! run {} {} interrupted at {step} — verify, then r resume or x abort",
+                run.run, run.playbook
+            ),
+            theme.warn,
+        ));
+    }
+    let keys = |c| {
+        app.keymap
+            .keys_of(c)
+            .split(", ")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    use super::super::action::Command as C;
+    lines.push(Line::styled(
+        format!(
+            "{} acknowledged · {} mitigated · {} breach notice · {} resolve · :note TEXT",
+            keys(C::Acknowledge),
+            keys(C::Mitigate),
+            keys(C::BreachNotice),
+            keys(C::Resolve)
+        ),
+        theme.muted,
+    ));
+    let (top, body) = split_top(area, lines.len() as u16);
+    frame.render_widget(Paragraph::new(lines), top);
+    draw_table(frame, body, app, TableId::Timeline, false);
+}

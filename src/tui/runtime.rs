@@ -1,0 +1,387 @@
+//! Carries out what `update` asks for: journal writes, playbook runs and dry-runs, breach
+//! notices, reports. Results come back to the loop as actions.
+
+use super::action::Action;
+use super::effects::Effect;
+use crate::incident::clock::{Clock, SlaPolicy};
+use crate::incident::desk::Desk;
+use crate::incident::event::{Event, Milestone, RunOutcome};
+use crate::incident::notify::{self, Attempt, Channel, Notice};
+use crate::incident::report;
+use crate::model::Level;
+use crate::ops::Ops;
+use crate::playbook::catalog::Entry;
+use crate::playbook::run::{self, Answer, Ask, Channels, Context, RunView};
+use crate::playbook::{load::Playbook, plan};
+use crate::sources::Sources;
+use jiff::SignedDuration;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub struct Runtime {
+    pub desk: Arc<Mutex<Desk>>,
+    pub ops: Arc<dyn Ops>,
+    pub sources: Sources,
+    pub clock: Arc<dyn Clock>,
+    pub sla: SlaPolicy,
+    pub channels: Vec<Channel>,
+    pub read_only: Option<String>,
+    pub anti_flap: SignedDuration,
+    pub speed: u32,
+    pub playbooks: Vec<Entry>,
+    tx: mpsc::UnboundedSender<Action>,
+    notices: mpsc::UnboundedSender<Attempt>,
+    abort: Option<watch::Sender<bool>>,
+    pending: Arc<Mutex<Option<oneshot::Sender<Answer>>>>,
+}
+
+/// What the runtime needs that the app does not have.
+pub struct Parts {
+    pub desk: Arc<Mutex<Desk>>,
+    pub ops: Arc<dyn Ops>,
+    pub sources: Sources,
+    pub clock: Arc<dyn Clock>,
+    pub sla: SlaPolicy,
+    pub channels: Vec<Channel>,
+    pub read_only: Option<String>,
+    pub anti_flap: SignedDuration,
+    pub speed: u32,
+    pub playbooks: Vec<Entry>,
+}
+
+impl Runtime {
+    /// The runtime, and the stream of actions it produces for the loop.
+    pub fn new(p: Parts) -> (Runtime, mpsc::UnboundedReceiver<Action>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (notices, mut attempts) = mpsc::unbounded_channel::<Attempt>();
+        let rt = Runtime {
+            desk: p.desk,
+            ops: p.ops,
+            sources: p.sources,
+            clock: p.clock,
+            sla: p.sla,
+            channels: p.channels,
+            read_only: p.read_only,
+            anti_flap: p.anti_flap,
+            speed: p.speed,
+            playbooks: p.playbooks,
+            tx: tx.clone(),
+            notices,
+            abort: None,
+            pending: Arc::new(Mutex::new(None)),
+        };
+        // Every delivery attempt of a breach notice is journaled, failures included.
+        let (desk, clock, out) = (rt.desk.clone(), rt.clock.clone(), tx);
+        tokio::spawn(async move {
+            while let Some(a) = attempts.recv().await {
+                let level = if a.error.is_some() {
+                    Level::Crit
+                } else {
+                    Level::Ok
+                };
+                let said = match &a.error {
+                    None => format!("breach notice {} sent via {}", a.n, a.channel),
+                    Some(e) => format!(
+                        "breach notice {} NOT sent via {}: {e} — retrying",
+                        a.n, a.channel
+                    ),
+                };
+                let event = Event::NoticeSent {
+                    n: a.n,
+                    channel: a.channel,
+                    error: a.error,
+                };
+                record(&desk, &*clock, &out, event);
+                let _ = out.send(Action::Say(level, said));
+            }
+        });
+        (rt, rx)
+    }
+
+    /// The open incident as the journal now has it, for the screen.
+    pub fn refresh(&self) {
+        send_incident(&self.desk, &self.tx);
+    }
+
+    fn say(&self, level: Level, text: impl Into<String>) {
+        let _ = self.tx.send(Action::Say(level, text.into()));
+    }
+
+    fn record(&self, event: Event) -> bool {
+        record(&self.desk, &*self.clock, &self.tx, event)
+    }
+
+    pub fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::OpenIncident(new) => {
+                let opened = self
+                    .desk
+                    .lock()
+                    .map_err(|_| "journal lock poisoned".to_string())
+                    .and_then(|mut d| {
+                        d.open_incident(new, self.clock.now())
+                            .map(|i| i.id.clone())
+                            .map_err(|e| e.to_string())
+                    });
+                match opened {
+                    Ok(id) => self.say(
+                        Level::Ok,
+                        format!("incident {id} opened: the SLA clock is running"),
+                    ),
+                    Err(e) => self.say(Level::Crit, e),
+                }
+                self.refresh();
+            }
+            Effect::Milestone(m) => {
+                let done = self
+                    .desk
+                    .lock()
+                    .map_err(|_| "journal lock poisoned".to_string())
+                    .and_then(|mut d| d.milestone(m, self.clock.now()).map_err(|e| e.to_string()));
+                match done {
+                    Ok(_) => self.say(
+                        Level::Ok,
+                        format!("{}: journaled", crate::incident::state::word(m)),
+                    ),
+                    Err(e) => self.say(Level::Warn, e),
+                }
+                self.refresh();
+            }
+            Effect::Record(event) => {
+                self.record(event);
+            }
+            Effect::Notice { reason, plan, eta } => self.notice(reason, plan, eta),
+            Effect::Resolve {
+                cause,
+                impact,
+                prevention,
+            } => self.resolve(cause, impact, prevention),
+            Effect::DryRun { playbook, inputs } => self.dry_run(&playbook, &inputs),
+            Effect::Run {
+                playbook,
+                inputs,
+                start,
+            } => self.run(&playbook, &inputs, start),
+            Effect::Answer(answer) => {
+                if let Some(reply) = self.pending.lock().ok().and_then(|mut p| p.take()) {
+                    let _ = reply.send(answer);
+                }
+            }
+            Effect::Abort => {
+                if let Some(abort) = &self.abort {
+                    let _ = abort.send(true);
+                }
+            }
+            Effect::SettleInterrupted { run } => {
+                if self.record(Event::RunFinished {
+                    run,
+                    outcome: RunOutcome::Aborted,
+                }) {
+                    self.say(Level::Ok, format!("run {run} marked aborted"));
+                }
+            }
+            Effect::Drill(_) => self.say(
+                Level::Warn,
+                "drills are started with `opsdeck drill SCENARIO`",
+            ),
+        }
+    }
+
+    fn playbook(&self, name: &str) -> Option<Playbook> {
+        self.playbooks
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.ok())
+            .cloned()
+    }
+
+    fn notice(&mut self, reason: String, plan: String, eta: jiff::Timestamp) {
+        let Some(inc) = self.desk.lock().ok().and_then(|d| d.active().cloned()) else {
+            return self.say(Level::Warn, "no open incident");
+        };
+        let notice = Notice {
+            incident: inc.id.clone(),
+            title: inc.title.clone(),
+            severity: inc.severity.name().into(),
+            n: inc.next_notice_number(),
+            reason: reason.clone(),
+            plan: plan.clone(),
+            eta,
+            deadline: self.sla.deadline(inc.recognised_at),
+        };
+        let dir = self
+            .desk
+            .lock()
+            .map(|d| d.dir().to_path_buf())
+            .unwrap_or_default();
+        let file = notice.write(&dir);
+        if !self.record(Event::Notice {
+            n: notice.n,
+            reason,
+            plan,
+            eta,
+        }) {
+            return;
+        }
+        let file = match file {
+            Ok(path) => path.display().to_string(),
+            Err(e) => format!("(file not written: {e})"),
+        };
+        if self.channels.is_empty() {
+            self.say(
+                Level::Warn,
+                format!("notice written to {file}: no notify channel configured, send it by hand"),
+            );
+        } else {
+            self.say(Level::Ok, format!("notice written to {file}, sending…"));
+            notify::deliver(&self.channels, notice, self.notices.clone());
+        }
+    }
+
+    fn resolve(&mut self, cause: String, impact: String, prevention: String) {
+        let Some(id) = self
+            .desk
+            .lock()
+            .ok()
+            .and_then(|d| d.active().map(|i| i.id.clone()))
+        else {
+            return self.say(Level::Warn, "no open incident");
+        };
+        for event in [
+            Event::Cause { text: cause },
+            Event::Impact { text: impact },
+            Event::Prevention { text: prevention },
+        ] {
+            if !self.record(event) {
+                return;
+            }
+        }
+        let now = self.clock.now();
+        let written = self
+            .desk
+            .lock()
+            .map_err(|_| "journal lock poisoned".to_string())
+            .and_then(|mut d| {
+                d.milestone(Milestone::Resolved, now)
+                    .map_err(|e| e.to_string())?;
+                let inc = d.load(&id).map_err(|e| e.to_string())?;
+                let path = report::write(&inc, &self.sla, d.dir(), true)?;
+                d.append_to(
+                    &id,
+                    Event::Report {
+                        path: path.display().to_string(),
+                        is_final: true,
+                    },
+                    now,
+                )
+                .map_err(|e| e.to_string())?;
+                Ok(path)
+            });
+        match written {
+            Ok(path) => self.say(
+                Level::Ok,
+                format!("{id} resolved; report {}", path.display()),
+            ),
+            Err(e) => self.say(Level::Crit, e),
+        }
+        self.refresh();
+    }
+
+    fn dry_run(&self, name: &str, given: &[(String, String)]) {
+        let Some(playbook) = self.playbook(name) else {
+            return self.say(Level::Crit, format!("no loadable playbook {name}"));
+        };
+        let vars = match plan::inputs(&playbook, given) {
+            Ok(v) => v,
+            Err(e) => return self.say(Level::Crit, e),
+        };
+        let (ops, now, tx) = (self.ops.clone(), self.sources.snapshots(), self.tx.clone());
+        tokio::spawn(async move {
+            let steps = plan::dry_run(&*ops, &now, &playbook, vars.clone()).await;
+            let _ = tx.send(Action::Plan(plan::render(&playbook, &vars, &steps)));
+        });
+    }
+
+    fn run(&mut self, name: &str, given: &[(String, String)], start: usize) {
+        let Some(playbook) = self.playbook(name) else {
+            return self.say(Level::Crit, format!("no loadable playbook {name}"));
+        };
+        let vars = match plan::inputs(&playbook, given) {
+            Ok(v) => v,
+            Err(e) => return self.say(Level::Crit, e),
+        };
+        let sources = self.sources.clone();
+        let ctx = Context {
+            ops: self.ops.clone(),
+            snapshots: Arc::new(move || sources.snapshots()),
+            desk: self.desk.clone(),
+            clock: self.clock.clone(),
+            read_only: self.read_only.clone(),
+            anti_flap: self.anti_flap,
+            speed: self.speed,
+        };
+        let (progress, mut progress_rx) = watch::channel(RunView {
+            playbook: name.into(),
+            run: 0,
+            steps: vec![],
+            outcome: None,
+        });
+        let (asks, mut ask_rx) = mpsc::channel::<Ask>(1);
+        let (abort_tx, abort) = watch::channel(false);
+        self.abort = Some(abort_tx);
+        let (tx, desk) = (self.tx.clone(), self.desk.clone());
+        tokio::spawn(async move {
+            while progress_rx.changed().await.is_ok() {
+                let view = progress_rx.borrow_and_update().clone();
+                let _ = tx.send(Action::Progress(view));
+                send_incident(&desk, &tx);
+            }
+        });
+        let (tx, pending) = (self.tx.clone(), self.pending.clone());
+        tokio::spawn(async move {
+            while let Some(ask) = ask_rx.recv().await {
+                if let Ok(mut slot) = pending.lock() {
+                    *slot = Some(ask.reply);
+                }
+                let _ = tx.send(Action::Ask(ask.prompt));
+            }
+        });
+        tokio::spawn(async move {
+            let mut ch = Channels {
+                progress,
+                asks,
+                abort,
+            };
+            run::execute(&ctx, &playbook, vars, start, &mut ch).await;
+        });
+    }
+}
+
+fn send_incident(desk: &Arc<Mutex<Desk>>, tx: &mpsc::UnboundedSender<Action>) {
+    let incident = desk
+        .lock()
+        .ok()
+        .and_then(|d| d.active().cloned())
+        .map(Box::new);
+    let _ = tx.send(Action::Incident(incident));
+}
+
+fn record(
+    desk: &Arc<Mutex<Desk>>,
+    clock: &dyn Clock,
+    tx: &mpsc::UnboundedSender<Action>,
+    event: Event,
+) -> bool {
+    let result = desk
+        .lock()
+        .map_err(|_| "journal lock poisoned".to_string())
+        .and_then(|mut d| d.record(event, clock.now()).map_err(|e| e.to_string()));
+    send_incident(desk, tx);
+    match result {
+        Ok(_) => true,
+        Err(e) => {
+            let _ = tx.send(Action::Say(Level::Crit, format!("not journaled: {e}")));
+            false
+        }
+    }
+}
