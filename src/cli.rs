@@ -22,6 +22,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
+    /// Forbid every mutating step (dry-runs still work): for reviewers.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -34,4 +38,52 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Start a drill scenario in the console; without a name, list the scenarios.
+    Drill {
+        scenario: Option<String>,
+        /// Simulated seconds per real second.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        speed: u32,
+    },
+    /// List, show and run playbooks.
+    Playbook {
+        #[command(subcommand)]
+        cmd: PlaybookCmd,
+    },
+    /// Incident reports.
+    Incident {
+        #[command(subcommand)]
+        cmd: IncidentCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaybookCmd {
+    /// Every playbook, with load errors.
+    List,
+    /// A playbook's steps.
+    Show { name: String },
+    /// Run a playbook against the drill world (answering its questions on stdin).
+    Run {
+        name: String,
+        /// Print exactly what each step would call and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// An input value, `name=value`; repeat for more.
+        #[arg(long = "input", value_name = "K=V", value_parser = parse_input)]
+        inputs: Vec<(String, String)>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCmd {
+    /// Write the post-incident report (Markdown) and print it; the latest incident by default.
+    Report { id: Option<String> },
+}
+
+fn parse_input(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{text}` is not name=value"))
 }

@@ -1,28 +1,45 @@
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::Parser;
 use jiff::Timestamp;
-use opsdeck::cli::{Cli, Cmd};
+use opsdeck::cli::{Cli, Cmd, IncidentCmd};
 use opsdeck::config::{self, Config, ConfigError, Paths};
+use opsdeck::drill::{self, Drill};
+use opsdeck::incident::clock::Clock;
+use opsdeck::incident::desk::Desk;
+use opsdeck::incident::event::Who;
+use opsdeck::incident::notify::Channel;
+use opsdeck::ops::{Ops, ReadOnly};
 use opsdeck::playbook::catalog;
-use opsdeck::sources::{drill, sim::World};
+use opsdeck::sources::drill::WorldClock;
+use opsdeck::sources::sim::{SimOps, World};
 use opsdeck::status::Status;
+use opsdeck::tui::runtime::{Parts, Runtime};
 use opsdeck::tui::{
     self, app::App, app::Origin, data::Data, keymap::Keymap, theme::ThemeError, theme::ThemeStore,
 };
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+mod cli_cmds;
 
 /// Seed of the drill world when neither `--seed` nor the config names one.
 const DEFAULT_SEED: u64 = 42;
 
+/// A mistake in what the user typed or wrote: exit code 2, like clap's usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("opsdeck: {e:#}");
-            // Mistakes in what the user wrote (config, theme) are usage errors, like clap's.
-            if e.downcast_ref::<ConfigError>().is_some() || e.downcast_ref::<ThemeError>().is_some()
-            {
+            let usage = e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<ThemeError>().is_some()
+                || e.downcast_ref::<UsageError>().is_some();
+            if usage {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
@@ -31,50 +48,146 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// What the console and the subcommands share.
+pub struct Env {
+    pub cli_read_only: bool,
+    pub cfg: Config,
+    pub paths: Paths,
+    pub seed: u64,
+}
+
+impl Env {
+    pub fn read_only(&self) -> Option<String> {
+        if self.cli_read_only {
+            Some("--read-only".into())
+        } else if self.cfg.safety.read_only {
+            Some("safety.read_only in the config".into())
+        } else {
+            None
+        }
+    }
+
+    pub fn desk(&self) -> anyhow::Result<Desk> {
+        Ok(Desk::open(
+            &self.paths.data_dir.join("incidents"),
+            Who::from_env(),
+        )?)
+    }
+
+    pub fn ops(&self, world: &Arc<Mutex<World>>) -> Arc<dyn Ops> {
+        let sim = SimOps::new(world.clone());
+        match self.read_only() {
+            Some(reason) => Arc::new(ReadOnly { inner: sim, reason }),
+            None => Arc::new(sim),
+        }
+    }
+
+    pub fn playbooks(&self) -> Vec<catalog::Entry> {
+        catalog::load(Some(&self.paths.config_dir.join("playbooks")))
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = Paths::discover(cli.config.as_deref())?;
     let cfg = config::load(&paths.config_file, cli.config.is_some())?.unwrap_or_default();
     let seed = cli.seed.or(cfg.drill.seed).unwrap_or(DEFAULT_SEED);
-    let world = World::new(seed, Timestamp::now());
-    match cli.command {
+    let env = Env {
+        cli_read_only: cli.read_only,
+        cfg,
+        paths,
+        seed,
+    };
+    match &cli.command {
         Some(Cmd::Status { json }) => {
-            let status = Status::of_drill(&world, seed);
-            if json {
+            let status = Status::of_drill(&World::new(seed, Timestamp::now()), seed);
+            if *json {
                 println!("{}", status.json()?);
             } else {
                 print!("{}", status.text());
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        None => console(&cli, &cfg, &paths, world, seed),
+        Some(Cmd::Drill { scenario: None, .. }) => cli_cmds::list_drills(),
+        Some(Cmd::Drill {
+            scenario: Some(name),
+            speed,
+        }) => {
+            let scenario = drill::find(name).map_err(UsageError)?;
+            console(&cli, &env, Some(scenario), *speed).map(|()| ExitCode::SUCCESS)
+        }
+        Some(Cmd::Playbook { cmd }) => cli_cmds::playbook(&env, cmd),
+        Some(Cmd::Incident {
+            cmd: IncidentCmd::Report { id },
+        }) => cli_cmds::report(&env, id.as_deref()),
+        None => {
+            console(&cli, &env, None, env.cfg.drill.speed.unwrap_or(1)).map(|()| ExitCode::SUCCESS)
+        }
     }
 }
 
-fn console(cli: &Cli, cfg: &Config, paths: &Paths, world: World, seed: u64) -> anyhow::Result<()> {
-    let themes = ThemeStore::new(Some(paths.themes_dir()));
-    let theme = themes.load(&theme_name(cli, cfg))?;
-    let (keymap, problems) = Keymap::load(&paths.keymap_file());
-    init_logging(paths);
+fn console(
+    cli: &Cli,
+    env: &Env,
+    scenario: Option<drill::Scenario>,
+    speed: u32,
+) -> anyhow::Result<()> {
+    let themes = ThemeStore::new(Some(env.paths.themes_dir()));
+    let theme = themes.load(&theme_name(cli, &env.cfg))?;
+    let (keymap, problems) = Keymap::load(&env.paths.keymap_file());
+    let channels = env
+        .cfg
+        .notify
+        .channels
+        .iter()
+        .map(Channel::from_config)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(UsageError)?;
+    let desk = env.desk()?;
+    init_logging(&env.paths);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let now = world.now();
-        let playbooks = catalog::load(Some(&paths.config_dir.join("playbooks")));
+        let start = Timestamp::now();
+        let world = Arc::new(Mutex::new(World::new(env.seed, start)));
+        let playbooks = env.playbooks();
         let mut app = App::new(
-            Origin::Drill { seed },
-            Data::new(playbooks, now),
+            Origin::Drill { seed: env.seed },
+            Data::new(playbooks.clone(), start),
             theme,
             themes,
             keymap,
-            now,
+            start,
         );
         app.problems = problems;
-        let world = std::sync::Arc::new(std::sync::Mutex::new(world));
-        let mut sources = drill::spawn(world, cfg.drill.speed.unwrap_or(1));
+        app.sla = env.cfg.sla.policy();
+        app.read_only = env.read_only();
+        let warnings = desk.warnings.clone();
+        let mut sources = opsdeck::sources::drill::spawn(world.clone(), speed);
         tui::prime(&mut app, &mut sources);
-        tracing::info!(seed, "console started on the drill world");
-        tui::run(app, sources).await
+        let clock: Arc<dyn Clock> = Arc::new(WorldClock(world.clone()));
+        let (mut rt, results) = Runtime::new(Parts {
+            desk: Arc::new(Mutex::new(desk)),
+            ops: env.ops(&world),
+            sources: sources.clone(),
+            clock,
+            sla: env.cfg.sla.policy(),
+            channels,
+            read_only: env.read_only(),
+            anti_flap: env.cfg.safety.anti_flap(),
+            speed,
+            playbooks,
+        });
+        rt.refresh();
+        for w in warnings {
+            tracing::warn!("journal replay: {w}");
+            app.message = Some((opsdeck::model::Level::Warn, format!("journal: {w}")));
+        }
+        if let Some(scenario) = scenario {
+            rt.drive(world.clone(), Drill::new(scenario, env.seed, start));
+        }
+        tracing::info!(seed = env.seed, "console started on the drill world");
+        tui::run(app, sources, rt, results).await
     })?;
-    // Background tasks (the drill world) end with the process; nothing else holds state.
+    // Background tasks (the drill world) end with the process; the journal is on disk.
     runtime.shutdown_background();
     Ok(())
 }

@@ -125,6 +125,8 @@ pub struct Drill {
     pub seed: u64,
     pub started: Timestamp,
     injected: usize,
+    /// Recovery only counts once the faults have visibly broken the world.
+    broken_seen: bool,
     pub recovered_at: Option<Timestamp>,
 }
 
@@ -135,6 +137,7 @@ impl Drill {
             seed,
             started,
             injected: 0,
+            broken_seen: false,
             recovered_at: None,
         }
     }
@@ -179,12 +182,16 @@ impl Drill {
         self.injected == self.scenario.faults.len()
     }
 
-    /// True the first time the recovery condition holds once every fault is in.
+    /// True the first time the recovery condition holds after every fault is in and the
+    /// condition has been seen failing.
     pub fn check(&mut self, now: &Snapshots, at: Timestamp) -> bool {
         if self.recovered_at.is_some() || !self.all_injected() {
             return false;
         }
-        if self.scenario.recovered_when.eval(now).is_ok() {
+        let holds = self.scenario.recovered_when.eval(now).is_ok();
+        if !holds {
+            self.broken_seen = true;
+        } else if self.broken_seen {
             self.recovered_at = Some(at);
             return true;
         }

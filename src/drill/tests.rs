@@ -5,7 +5,6 @@ use super::*;
 use crate::incident::clock::Clock;
 use crate::incident::desk::Desk;
 use crate::incident::event::{RunOutcome, Who};
-use crate::model::{Feed, Health};
 use crate::playbook::catalog;
 use crate::playbook::plan;
 use crate::playbook::run::{self, Answer, Channels, Context, Prompt, RunView};
@@ -22,34 +21,7 @@ impl Clock for WorldClock {
 }
 
 fn snapshots(world: &Mutex<World>) -> Snapshots {
-    let w = world.lock().unwrap();
-    let h = || Health::ok(w.now());
-    Snapshots {
-        cluster: Arc::new(Feed {
-            data: w.cluster(),
-            health: h(),
-        }),
-        db: Arc::new(Feed {
-            data: w.db(),
-            health: h(),
-        }),
-        waf: Arc::new(Feed {
-            data: w.waf(),
-            health: h(),
-        }),
-        alarms: Arc::new(Feed {
-            data: w.alarms(),
-            health: h(),
-        }),
-        iam: Arc::new(Feed {
-            data: w.iam(),
-            health: h(),
-        }),
-        trail: Arc::new(Feed {
-            data: w.trail(),
-            health: h(),
-        }),
-    }
+    crate::sources::drill::snapshots_of(&world.lock().unwrap())
 }
 
 struct Setup {
@@ -90,25 +62,28 @@ fn setup(name: &str) -> Setup {
     }
 }
 
-/// Steps the world (injecting due faults) until `done` holds or `limit` seconds pass.
-fn advance(s: &mut Setup, limit: u32, mut done: impl FnMut(&Snapshots) -> bool) -> bool {
+/// Steps the world (injecting due faults and watching for recovery) until `done` holds or
+/// `limit` seconds pass.
+fn advance(s: &mut Setup, limit: u32, done: impl Fn(&Snapshots, &Drill) -> bool) -> bool {
     for _ in 0..limit {
-        {
+        let (snap, now) = {
             let mut w = s.world.lock().unwrap();
             w.step(1);
             for r in s.drill.tick(&mut w) {
                 r.unwrap();
             }
-        }
-        if done(&snapshots(&s.world)) {
+            (crate::sources::drill::snapshots_of(&w), w.now())
+        };
+        s.drill.check(&snap, now);
+        if done(&snap, &s.drill) {
             return true;
         }
     }
     false
 }
 
-fn firing(name: &str) -> impl Fn(&Snapshots) -> bool + '_ {
-    move |s: &Snapshots| s.alarms.data.firing().any(|a| a.name == name)
+fn firing(name: &str) -> impl Fn(&Snapshots, &Drill) -> bool + '_ {
+    move |s: &Snapshots, _: &Drill| s.alarms.data.firing().any(|a| a.name == name)
 }
 
 /// Runs a shipped playbook, confirming everything, while the world keeps moving.
@@ -160,15 +135,7 @@ async fn run_playbook(s: &Setup, name: &str, inputs: &[(&str, &str)]) -> RunOutc
 }
 
 fn recovered(s: &mut Setup, limit: u32) -> bool {
-    let world = s.world.clone();
-    let mut drill = s.drill.clone();
-    let ok = advance(s, limit, |snap| {
-        drill.check(snap, world.lock().unwrap().now())
-    });
-    s.drill = drill;
-    ok || s
-        .drill
-        .check(&snapshots(&s.world), s.world.lock().unwrap().now())
+    advance(s, limit, |_, d| d.recovered_at.is_some())
 }
 
 #[test]

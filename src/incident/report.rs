@@ -139,6 +139,24 @@ pub fn render(inc: &Incident, policy: &SlaPolicy, want_final: bool) -> Result<St
     );
     let _ = writeln!(out, "| Breach notices | {} |", inc.notices.len());
 
+    if let Some(s) = score(inc, policy) {
+        let _ = writeln!(out, "\n## Drill score\n\n| measure | value |\n|---|---|");
+        let _ = writeln!(out, "| Time to acknowledge | {} |", dur(s.to_acknowledge));
+        let _ = writeln!(out, "| Time to mitigate | {} |", dur(s.to_mitigate));
+        let _ = writeln!(out, "| Time to recover | {} |", dur(s.to_recover));
+        let met = match s.sla_met {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "open",
+        };
+        let _ = writeln!(out, "| SLA met | {met} |");
+        let _ = writeln!(
+            out,
+            "| First breach notice after recognition | {} |",
+            dur(s.first_notice)
+        );
+        let _ = writeln!(out, "| Steps overridden | {} |", s.overridden);
+    }
     let _ = writeln!(out, "\n## Summary\n\n{}", inc.title);
     let _ = writeln!(
         out,
@@ -216,24 +234,6 @@ pub fn render(inc: &Incident, policy: &SlaPolicy, want_final: bool) -> Result<St
         prevention.unwrap_or("Not entered yet.")
     );
 
-    if let Some(s) = score(inc, policy) {
-        let _ = writeln!(out, "\n## Drill score\n\n| measure | value |\n|---|---|");
-        let _ = writeln!(out, "| Time to acknowledge | {} |", dur(s.to_acknowledge));
-        let _ = writeln!(out, "| Time to mitigate | {} |", dur(s.to_mitigate));
-        let _ = writeln!(out, "| Time to recover | {} |", dur(s.to_recover));
-        let met = match s.sla_met {
-            Some(true) => "yes",
-            Some(false) => "NO",
-            None => "open",
-        };
-        let _ = writeln!(out, "| SLA met | {met} |");
-        let _ = writeln!(
-            out,
-            "| First breach notice after recognition | {} |",
-            dur(s.first_notice)
-        );
-        let _ = writeln!(out, "| Steps overridden | {} |", s.overridden);
-    }
     Ok(out)
 }
 

@@ -85,3 +85,34 @@ pub fn spawn(world: Arc<Mutex<World>>, speed: u32) -> Sources {
     });
     sources
 }
+
+/// The drill world's own time: incidents in a drill run on it, so `--speed` speeds up the
+/// SLA clock too.
+pub struct WorldClock(pub Arc<Mutex<World>>);
+
+impl crate::incident::clock::Clock for WorldClock {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+            .lock()
+            .map_or_else(|p| p.into_inner().now(), |w| w.now())
+    }
+}
+
+/// Every area of the world at this instant, straight from the world (no channel lag).
+pub fn snapshots_of(world: &World) -> super::Snapshots {
+    fn feed<T>(data: T, at: jiff::Timestamp) -> Arc<crate::model::Feed<T>> {
+        Arc::new(crate::model::Feed {
+            data,
+            health: crate::model::Health::ok(at),
+        })
+    }
+    let at = world.now();
+    super::Snapshots {
+        cluster: feed(world.cluster(), at),
+        db: feed(world.db(), at),
+        waf: feed(world.waf(), at),
+        alarms: feed(world.alarms(), at),
+        iam: feed(world.iam(), at),
+        trail: feed(world.trail(), at),
+    }
+}

@@ -191,8 +191,11 @@ pub enum Action {
     Progress(RunView),
     /// The running playbook asks the operator something.
     Ask(Prompt),
-    /// A dry-run's text.
-    Plan(String),
+    /// Text to read in a popup: a dry-run, a report.
+    Show {
+        title: String,
+        text: String,
+    },
     /// A result to show in the footer.
     Say(Level, String),
 }

@@ -134,8 +134,8 @@ pub struct App {
     pub run: Option<RunView>,
     /// A yes/no question from the running playbook (text questions use a form).
     pub prompt: Option<Prompt>,
-    /// A dry-run to show, with its scroll position.
-    pub plan: Option<(String, usize)>,
+    /// Text to read (title, text, scroll position): a dry-run, a report.
+    pub plan: Option<(String, String, usize)>,
     pub form: Option<Form>,
     /// Why mutating steps are forbidden, shown in the header.
     pub read_only: Option<String>,
@@ -251,7 +251,7 @@ impl App {
             }
             Action::Progress(view) => self.run = Some(view),
             Action::Ask(prompt) => self.ask(prompt),
-            Action::Plan(text) => self.plan = Some((text, 0)),
+            Action::Show { title, text } => self.plan = Some((title, text, 0)),
             Action::Say(level, text) => self.message = Some((level, text)),
             Action::Resize => {}
             Action::Cluster(feed) => {
@@ -310,8 +310,13 @@ impl App {
         }
         if self.plan.is_some() {
             match cmd {
-                Command::Up => self.plan = self.plan.take().map(|(t, s)| (t, s.saturating_sub(1))),
-                Command::Down => self.plan = self.plan.take().map(|(t, s)| (t, s + 1)),
+                Command::Up => {
+                    self.plan = self
+                        .plan
+                        .take()
+                        .map(|(h, t, s)| (h, t, s.saturating_sub(1)))
+                }
+                Command::Down => self.plan = self.plan.take().map(|(h, t, s)| (h, t, s + 1)),
                 Command::Quit => self.quit = true,
                 _ => self.plan = None,
             }

@@ -27,8 +27,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if let Some(table) = app.detail {
         popups::detail(frame, body, app, table);
     }
-    if let Some((text, scroll)) = &app.plan {
-        popups::text(frame, body, app, "dry run", text, *scroll);
+    if let Some((title, text, scroll)) = &app.plan {
+        popups::text(frame, body, app, title, text, *scroll);
     }
     if let Some(scroll) = app.help {
         popups::help(frame, body, app, scroll);

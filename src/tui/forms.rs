@@ -200,10 +200,7 @@ impl Form {
                     return Err("a title is needed".into());
                 }
                 let severity = Severity::parse(&v(1)).ok_or("severity is sev1, sev2 or sev3")?;
-                let recognised = match when(&v(2), now)? {
-                    Some(t) => Some((t, v(3))),
-                    None => None,
-                };
+                let recognised = when(&v(2), now)?.map(|t| (t, v(3)));
                 Ok(Effect::OpenIncident(NewIncident {
                     title: v(0),
                     severity,

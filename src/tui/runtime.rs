@@ -3,9 +3,10 @@
 
 use super::action::Action;
 use super::effects::Effect;
+use crate::drill::Drill;
 use crate::incident::clock::{Clock, SlaPolicy};
 use crate::incident::desk::Desk;
-use crate::incident::event::{Event, Milestone, RunOutcome};
+use crate::incident::event::{DrillTag, Event, Milestone, RunOutcome};
 use crate::incident::notify::{self, Attempt, Channel, Notice};
 use crate::incident::report;
 use crate::model::Level;
@@ -14,6 +15,7 @@ use crate::playbook::catalog::Entry;
 use crate::playbook::run::{self, Answer, Ask, Channels, Context, RunView};
 use crate::playbook::{load::Playbook, plan};
 use crate::sources::Sources;
+use crate::sources::sim::World;
 use jiff::SignedDuration;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -29,6 +31,8 @@ pub struct Runtime {
     pub anti_flap: SignedDuration,
     pub speed: u32,
     pub playbooks: Vec<Entry>,
+    /// The drill in progress, whose tag goes on the incident opened for it.
+    drill: Option<DrillTag>,
     tx: mpsc::UnboundedSender<Action>,
     notices: mpsc::UnboundedSender<Attempt>,
     abort: Option<watch::Sender<bool>>,
@@ -65,6 +69,7 @@ impl Runtime {
             anti_flap: p.anti_flap,
             speed: p.speed,
             playbooks: p.playbooks,
+            drill: None,
             tx: tx.clone(),
             notices,
             abort: None,
@@ -113,7 +118,8 @@ impl Runtime {
 
     pub fn apply(&mut self, effect: Effect) {
         match effect {
-            Effect::OpenIncident(new) => {
+            Effect::OpenIncident(mut new) => {
+                new.drill = self.drill.clone();
                 let opened = self
                     .desk
                     .lock()
@@ -185,6 +191,53 @@ impl Runtime {
                 "drills are started with `opsdeck drill SCENARIO`",
             ),
         }
+    }
+
+    /// Runs a drill's schedule against the world: faults go in on time, and the moment the
+    /// recovery condition holds is journaled.
+    pub fn drive(&mut self, world: Arc<Mutex<World>>, mut drill: Drill) {
+        self.drill = Some(drill.tag());
+        let (desk, clock, tx) = (self.desk.clone(), self.clock.clone(), self.tx.clone());
+        let _ = tx.send(Action::Say(
+            Level::Warn,
+            format!("DRILL {}: {}", drill.scenario.name, drill.scenario.title),
+        ));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let (injected, now) = match world.lock() {
+                    Ok(mut w) => (drill.tick(&mut w), crate::sources::drill::snapshots_of(&w)),
+                    Err(_) => return,
+                };
+                for r in injected {
+                    if let Err(e) = r {
+                        let _ = tx.send(Action::Say(
+                            Level::Crit,
+                            format!("drill fault not injected: {e}"),
+                        ));
+                    }
+                }
+                if drill.check(&now, clock.now()) {
+                    let condition = drill.scenario.recovered_when.describe();
+                    record(
+                        &desk,
+                        &*clock,
+                        &tx,
+                        Event::Recovered {
+                            condition: condition.clone(),
+                        },
+                    );
+                    let _ = tx.send(Action::Say(
+                        Level::Ok,
+                        format!(
+                            "drill: the world has recovered ({condition}); resolve to get the score"
+                        ),
+                    ));
+                    return;
+                }
+            }
+        });
     }
 
     fn playbook(&self, name: &str) -> Option<Playbook> {
@@ -278,10 +331,19 @@ impl Runtime {
                 Ok(path)
             });
         match written {
-            Ok(path) => self.say(
-                Level::Ok,
-                format!("{id} resolved; report {}", path.display()),
-            ),
+            Ok(path) => {
+                self.say(
+                    Level::Ok,
+                    format!("{id} resolved; report {}", path.display()),
+                );
+                // The report is the drill's score card too: show it at once.
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    let _ = self.tx.send(Action::Show {
+                        title: "report".into(),
+                        text,
+                    });
+                }
+            }
             Err(e) => self.say(Level::Crit, e),
         }
         self.refresh();
@@ -298,7 +360,11 @@ impl Runtime {
         let (ops, now, tx) = (self.ops.clone(), self.sources.snapshots(), self.tx.clone());
         tokio::spawn(async move {
             let steps = plan::dry_run(&*ops, &now, &playbook, vars.clone()).await;
-            let _ = tx.send(Action::Plan(plan::render(&playbook, &vars, &steps)));
+            let text = plan::render(&playbook, &vars, &steps);
+            let _ = tx.send(Action::Show {
+                title: "dry run".into(),
+                text,
+            });
         });
     }
 
