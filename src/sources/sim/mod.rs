@@ -197,4 +197,6 @@ fn signals(
 }
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;
