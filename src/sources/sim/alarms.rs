@@ -244,10 +244,23 @@ impl Rule {
             },
             Rule::TrailIntrusion => match (s.intrusions, &s.intruder) {
                 (0, _) => (false, "no calls from unknown addresses in 5 min".into()),
-                (n, Some((user, ip))) => (true, format!("{n} calls by {user} from {ip} in 5 min")),
-                (n, None) => (true, format!("{n} calls from unknown addresses in 5 min")),
+                (n, Some((user, ip))) => {
+                    (true, format!("{} by {user} from {ip} in 5 min", calls(n)))
+                }
+                (n, None) => (
+                    true,
+                    format!("{} from unknown addresses in 5 min", calls(n)),
+                ),
             },
         }
+    }
+}
+
+fn calls(n: u32) -> String {
+    if n == 1 {
+        "1 call".into()
+    } else {
+        format!("{n} calls")
     }
 }
 

@@ -3,7 +3,11 @@
 //!
 //! Time moves in whole seconds and every second is simulated, so a world stepped 600 s at
 //! once equals one stepped a second at a time. Each part draws from its own random stream,
-//! seeded from the world's seed.
+//! seeded from the world's seed; what faults do draws from streams of their own, so a world
+//! nobody injects anything into stays exactly the one the drill has always opened on.
+//!
+//! Scenarios `inject` a `Fault`; operators fix it with the same `Op`s the live backends run,
+//! through `SimOps` (or `World::run_op`).
 
 mod alarms;
 mod cluster;
@@ -196,5 +200,7 @@ fn signals(
     }
 }
 
+#[cfg(test)]
+mod fault_tests;
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ mod karpenter;
 mod rollout;
 mod setup;
 
-pub(crate) use rollout::Revision;
+use rollout::Revision;
 
 use super::dice::{Dice, KUBE_ALPHABET};
 use super::{Sec, at};
