@@ -2,6 +2,8 @@
 //! Review changes with `cargo insta review`.
 
 use jiff::Timestamp;
+use opsdeck::incident::desk::{Desk, NewIncident};
+use opsdeck::incident::event::{Event, Milestone, Severity, Who};
 use opsdeck::model::{Feed, Health};
 use opsdeck::sources::sim::World;
 use opsdeck::tui::action::{Action, Command};
@@ -85,6 +87,26 @@ fn text(buf: &Buffer) -> String {
     out
 }
 
+/// An incident opened 95 minutes before the screen's clock: the SLA is at WARN.
+fn incident() -> Action {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desk = Desk::open(dir.path(), Who { user: "kim".into(), from: Some("198.51.100.4".into()) }).unwrap();
+    let now = start() + jiff::SignedDuration::from_secs(300);
+    let opened = now - jiff::SignedDuration::from_mins(95);
+    let new = NewIncident {
+        title: "Checkout fails: MariaDB primary down".into(),
+        severity: Severity::Sev1,
+        alarm: Some("MariaDBPrimaryDown".into()),
+        detected_at: Some(opened - jiff::SignedDuration::from_mins(2)),
+        recognised: None,
+        drill: None,
+    };
+    desk.open_incident(new, opened).unwrap();
+    desk.milestone(Milestone::Acknowledged, opened + jiff::SignedDuration::from_mins(4)).unwrap();
+    desk.record(Event::Note { text: "DBA paged".into() }, opened + jiff::SignedDuration::from_mins(6)).unwrap();
+    Action::Incident(desk.active().cloned().map(Box::new))
+}
+
 /// Every screen the console has: each pane, each section, and the popups.
 fn screens() -> Vec<(&'static str, Vec<Action>)> {
     let cmd = |c| Action::Command(c);
@@ -104,6 +126,9 @@ fn screens() -> Vec<(&'static str, Vec<Action>)> {
         ("iam-findings", vec![run("findings")]),
         ("trail", vec![cmd(Command::Pane(7))]),
         ("playbooks", vec![cmd(Command::Pane(8))]),
+        ("incident-none", vec![cmd(Command::Pane(9))]),
+        ("incident-open", vec![incident(), cmd(Command::Pane(9))]),
+        ("incident-header-on-db", vec![incident(), cmd(Command::Pane(3))]),
         ("help", vec![cmd(Command::Help)]),
         ("pod-detail", vec![run("pods"), cmd(Command::Open)]),
     ]
@@ -198,7 +223,7 @@ fn everything_fits_at_80x24_without_overlap() {
         let lines: Vec<&str> = screen.lines().collect();
         assert!(lines[0].contains("DRILL"), "{name}: header lost:\n{screen}");
         assert!(
-            lines[1].contains("8 Playbooks"),
+            lines[1].contains("9 Incident"),
             "{name}: tabs cut:\n{screen}"
         );
         assert!(lines[23].contains("help"), "{name}: footer lost:\n{screen}");

@@ -58,6 +58,21 @@ impl Pane {
         }
     }
 
+    /// For terminals too narrow for every full title (80 columns).
+    pub fn short(self) -> &'static str {
+        match self {
+            Pane::Overview => "Home",
+            Pane::Cluster => "K8s",
+            Pane::Db => "DB",
+            Pane::Waf => "WAF",
+            Pane::Alarms => "Alarms",
+            Pane::Iam => "IAM",
+            Pane::Trail => "Trail",
+            Pane::Playbooks => "Books",
+            Pane::Incident => "Incident",
+        }
+    }
+
     pub fn index(self) -> usize {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }

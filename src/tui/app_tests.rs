@@ -64,7 +64,8 @@ fn number_keys_and_tab_switch_panes() {
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     assert_eq!(app.pane, Pane::Cluster);
-    app.handle_key(key('8'));
+    app.handle_key(key('9'));
+    assert_eq!(app.pane, Pane::Incident);
     app.handle_key(special(KeyCode::Tab));
     assert_eq!(app.pane, Pane::Overview, "tab wraps around");
 }

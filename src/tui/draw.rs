@@ -87,7 +87,7 @@ fn sla_line(app: &App) -> Line<'static> {
         Stage::Breached => "✗",
     };
     Line::from(vec![
-        Span::styled(format!("{} {} ", inc.severity.name(), inc.id), theme.title),
+        Span::styled(format!("{} ", inc.severity.name()), theme.title),
         Span::styled(format!("{marker} {status} "), style),
     ])
 }
@@ -106,7 +106,9 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
             theme.text
         };
         spans.push(Span::styled(format!("{} ", i + 1), theme.muted));
-        spans.push(Span::styled(pane.title(), style));
+        // Full titles need about 90 columns; below that every tab still fits, abbreviated.
+        let title = if area.width >= 90 { pane.title() } else { pane.short() };
+        spans.push(Span::styled(title, style));
         match level {
             Some(l @ (Level::Warn | Level::Crit)) => {
                 spans.push(Span::styled(l.marker(), theme.level(l)))
