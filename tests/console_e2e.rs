@@ -28,7 +28,8 @@ fn a_new_user_finds_every_pane_filters_reads_help_and_quits_cleanly() {
         ("5", "SEVERITY"),
         ("6", "MFA"),
         ("7", "multi-region"),
-        ("8", "failover-mariadb"), ("9", "No open incident"),
+        ("8", "failover-mariadb"),
+        ("9", "No open incident"),
     ] {
         c.press(key);
         c.wait_for(marker);

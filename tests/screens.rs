@@ -90,7 +90,14 @@ fn text(buf: &Buffer) -> String {
 /// An incident opened 95 minutes before the screen's clock: the SLA is at WARN.
 fn incident() -> Action {
     let dir = tempfile::tempdir().unwrap();
-    let mut desk = Desk::open(dir.path(), Who { user: "kim".into(), from: Some("198.51.100.4".into()) }).unwrap();
+    let mut desk = Desk::open(
+        dir.path(),
+        Who {
+            user: "kim".into(),
+            from: Some("198.51.100.4".into()),
+        },
+    )
+    .unwrap();
     let now = start() + jiff::SignedDuration::from_secs(300);
     let opened = now - jiff::SignedDuration::from_mins(95);
     let new = NewIncident {
@@ -102,8 +109,18 @@ fn incident() -> Action {
         drill: None,
     };
     desk.open_incident(new, opened).unwrap();
-    desk.milestone(Milestone::Acknowledged, opened + jiff::SignedDuration::from_mins(4)).unwrap();
-    desk.record(Event::Note { text: "DBA paged".into() }, opened + jiff::SignedDuration::from_mins(6)).unwrap();
+    desk.milestone(
+        Milestone::Acknowledged,
+        opened + jiff::SignedDuration::from_mins(4),
+    )
+    .unwrap();
+    desk.record(
+        Event::Note {
+            text: "DBA paged".into(),
+        },
+        opened + jiff::SignedDuration::from_mins(6),
+    )
+    .unwrap();
     Action::Incident(desk.active().cloned().map(Box::new))
 }
 
@@ -128,7 +145,10 @@ fn screens() -> Vec<(&'static str, Vec<Action>)> {
         ("playbooks", vec![cmd(Command::Pane(8))]),
         ("incident-none", vec![cmd(Command::Pane(9))]),
         ("incident-open", vec![incident(), cmd(Command::Pane(9))]),
-        ("incident-header-on-db", vec![incident(), cmd(Command::Pane(3))]),
+        (
+            "incident-header-on-db",
+            vec![incident(), cmd(Command::Pane(3))],
+        ),
         ("help", vec![cmd(Command::Help)]),
         ("pod-detail", vec![run("pods"), cmd(Command::Open)]),
     ]

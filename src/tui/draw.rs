@@ -107,7 +107,11 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
         };
         spans.push(Span::styled(format!("{} ", i + 1), theme.muted));
         // Full titles need about 90 columns; below that every tab still fits, abbreviated.
-        let title = if area.width >= 90 { pane.title() } else { pane.short() };
+        let title = if area.width >= 90 {
+            pane.title()
+        } else {
+            pane.short()
+        };
         spans.push(Span::styled(title, style));
         match level {
             Some(l @ (Level::Warn | Level::Crit)) => {

@@ -17,7 +17,9 @@ pub struct Console {
     raw: Arc<Mutex<Vec<u8>>>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn Child + Send + Sync>,
-    home: tempfile::TempDir,
+    home: PathBuf,
+    /// Removed when the console is dropped, unless the caller owns the home.
+    _owned: Option<tempfile::TempDir>,
 }
 
 pub struct Builder {
@@ -50,7 +52,17 @@ impl Builder {
 
     pub fn start(self) -> Console {
         let home = tempfile::tempdir().expect("temp home");
-        let config_dir = home.path().join("config/opsdeck");
+        let path = home.path().to_path_buf();
+        self.start_in(&path, Some(home))
+    }
+
+    /// Starts in a home the caller keeps, so a second console finds what the first left.
+    pub fn start_at(self, home: &Path) -> Console {
+        self.start_in(home, None)
+    }
+
+    fn start_in(self, home: &Path, owned: Option<tempfile::TempDir>) -> Console {
+        let config_dir = home.join("config/opsdeck");
         for (rel, text) in &self.files {
             let path = config_dir.join(rel);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -69,9 +81,10 @@ impl Builder {
         cmd.env_clear();
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
         cmd.env("TERM", "xterm-256color");
-        cmd.env("HOME", home.path());
-        cmd.env("XDG_CONFIG_HOME", home.path().join("config"));
-        cmd.env("XDG_DATA_HOME", home.path().join("data"));
+        cmd.env("HOME", home);
+        cmd.env("USER", "oncall");
+        cmd.env("XDG_CONFIG_HOME", home.join("config"));
+        cmd.env("XDG_DATA_HOME", home.join("data"));
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -103,7 +116,8 @@ impl Builder {
             raw,
             writer,
             child,
-            home,
+            home: home.to_path_buf(),
+            _owned: owned,
         }
     }
 }
@@ -120,11 +134,7 @@ impl Console {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.home.path().join("data/opsdeck")
-    }
-
-    pub fn home(&self) -> &Path {
-        self.home.path()
+        self.home.join("data/opsdeck")
     }
 
     pub fn screen(&self) -> String {
