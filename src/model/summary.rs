@@ -61,6 +61,15 @@ impl AreaSummary {
     }
 }
 
+/// `1 replica`, `2 replicas`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// Keeps the first of the worst problems seen so far.
 #[derive(Default)]
 struct Worst {
@@ -160,8 +169,10 @@ pub fn db(snap: &DbSnapshot) -> AreaSummary {
         }
     }
     let counts = format!(
-        "{} clusters · {members} members · {replicas} replicas",
-        snap.clusters.len()
+        "{} · {} · {}",
+        plural(snap.clusters.len(), "cluster"),
+        plural(members, "member"),
+        plural(replicas, "replica")
     );
     worst.finish(Area::Db, counts)
 }
@@ -179,8 +190,9 @@ pub fn waf(snap: &WafSnapshot) -> AreaSummary {
     }
     let rules: usize = snap.acls.iter().map(|a| a.rules.len()).sum();
     let counts = format!(
-        "{} ACLs · {rules} rules · {}/min allowed · {}/min blocked",
-        snap.acls.len(),
+        "{} · {} · {}/min allowed · {}/min blocked",
+        plural(snap.acls.len(), "ACL"),
+        plural(rules, "rule"),
         last.allowed,
         last.blocked
     );
