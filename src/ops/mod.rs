@@ -2,6 +2,8 @@
 //! dry-run, written to the incident journal before it runs, and applied by whichever `Ops`
 //! backs the console — the live backends or the drill world.
 
+pub mod route;
+
 use crate::model::summary::Area;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
