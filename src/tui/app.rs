@@ -313,14 +313,21 @@ impl App {
     }
 
     fn command(&mut self, cmd: Command) {
-        if self.help.is_some() {
-            match cmd {
-                Command::Up => self.help = self.help.map(|s| s.saturating_sub(1)),
-                Command::Down => self.help = self.help.map(|s| s + 1),
-                Command::Top => self.help = Some(0),
-                Command::Quit => self.quit = true,
-                _ => self.help = None,
-            }
+        if let Some(scroll) = self.help {
+            let last = super::popups::help_lines(self).len().saturating_sub(1);
+            self.help = match cmd {
+                Command::Up => Some(scroll.saturating_sub(1)),
+                Command::Down => Some((scroll + 1).min(last)),
+                Command::PageUp => Some(scroll.saturating_sub(10)),
+                Command::PageDown => Some((scroll + 10).min(last)),
+                Command::Top => Some(0),
+                Command::Bottom => Some(last),
+                Command::Quit => {
+                    self.quit = true;
+                    None
+                }
+                _ => None,
+            };
             return;
         }
         if self.plan.is_some() {

@@ -61,7 +61,8 @@ pub fn detail(frame: &mut Frame, area: Rect, app: &App, table: TableId) {
     );
 }
 
-pub fn help(frame: &mut Frame, area: Rect, app: &App, scroll: usize) {
+/// Everything help shows: problems in the user's files first, then keys, then commands.
+pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     let theme = &app.theme;
     let mut lines = Vec::new();
     if !app.problems.is_empty() {
@@ -99,6 +100,11 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App, scroll: usize) {
         "  theme NAME   switch colours: default light high-contrast mono",
         theme.text,
     ));
+    lines
+}
+
+pub fn help(frame: &mut Frame, area: Rect, app: &App, scroll: usize) {
+    let lines = help_lines(app);
     let height = (lines.len() as u16 + 2).min(area.height);
     let popup = centered(area, area.width.saturating_sub(4).min(90), height);
     let visible = height.saturating_sub(2) as usize;
