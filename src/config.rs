@@ -12,6 +12,8 @@ pub struct Config {
     pub ui: UiConfig,
     #[serde(default)]
     pub drill: DrillConfig,
+    #[serde(default)]
+    pub databases: Vec<crate::sources::db::DbConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -70,6 +70,7 @@ impl DbSim {
             lag_bytes: None,
             position: Some(format!("{GTID_PREFIX}{}", self.seq)),
             last_error: None,
+            detail: None,
         }];
         for (i, &lag) in self.lag.iter().enumerate() {
             let lag = (lag * 10.0).round() / 10.0;
@@ -86,6 +87,7 @@ impl DbSim {
                 lag_bytes: Some(behind * BYTES_PER_TXN),
                 position: Some(format!("{GTID_PREFIX}{}", self.seq - behind)),
                 last_error: None,
+                detail: None,
             });
         }
         DbSnapshot {
