@@ -18,7 +18,10 @@ pub fn unfit(member: &DbMember, cfg: &DbConfig) -> Option<String> {
         return Some("not a replica".into());
     }
     if member.sql_running == Some(false) {
-        return Some("replay/SQL thread stopped".into());
+        return Some(format!(
+            "replay/SQL thread stopped, {}; lag threshold {threshold} s",
+            behind(member)
+        ));
     }
     if let Some(lag) = member.lag_seconds
         && lag > threshold
@@ -31,6 +34,21 @@ pub fn unfit(member: &DbMember, cfg: &DbConfig) -> Option<String> {
         return Some(format!("replication error: {err}"));
     }
     None
+}
+
+/// How far behind, in every unit the member reported.
+fn behind(m: &DbMember) -> String {
+    let mut parts = vec![match m.lag_seconds {
+        Some(s) => format!("{s:.1} s behind"),
+        None => "seconds behind unknown".to_string(),
+    }];
+    if let Some(b) = m.lag_bytes {
+        parts.push(format!("{b} bytes behind"));
+    }
+    if let Some(t) = m.detail.as_ref().and_then(|d| d.behind_transactions) {
+        parts.push(format!("{t} transactions behind"));
+    }
+    parts.join(", ")
 }
 
 /// What a replica holds: received first (it will apply it before promotion), then applied.
@@ -165,7 +183,10 @@ members = [
         let mut lagging = replica("b", "0-1-10", "0-1-9");
         lagging.lag_seconds = Some(60.0);
         let err = best_candidate(&cluster(vec![stopped, lagging]), &cfg()).unwrap_err();
-        assert!(err.contains("a: replay/SQL thread stopped"), "{err}");
+        assert!(
+            err.contains("a: replay/SQL thread stopped, seconds behind unknown; lag threshold 5 s"),
+            "{err}"
+        );
         assert!(err.contains("b: 60.0 s behind, lag threshold 5 s"), "{err}");
     }
 }
