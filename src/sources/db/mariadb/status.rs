@@ -122,13 +122,16 @@ pub fn members(
     answers: Vec<Result<MyStatus, String>>,
     previous_roles: &[Role],
 ) -> Vec<DbMember> {
-    let primaries: Vec<&MyStatus> = answers
+    // The head to measure against: the one writable member without replica status, or,
+    // once it is fenced, the one member left without replica status.
+    let heads: Vec<&MyStatus> = answers
         .iter()
         .filter_map(|a| a.as_ref().ok())
-        .filter(|s| s.replica.is_none() && !s.read_only)
+        .filter(|s| s.replica.is_none())
         .collect();
-    let primary = match primaries.as_slice() {
-        [one] => Some((*one).clone()),
+    let writable: Vec<&MyStatus> = heads.iter().copied().filter(|s| !s.read_only).collect();
+    let primary = match (writable.as_slice(), heads.as_slice()) {
+        ([one], _) | ([], [one]) => Some((*one).clone()),
         _ => None,
     };
     names
@@ -181,8 +184,13 @@ fn member(name: &str, endpoint: &str, s: MyStatus, primary: Option<&MyStatus>) -
         };
     };
     let applied = GtidPos::parse(&s.gtid_slave_pos);
-    detail.behind_transactions = match (primary, &applied) {
-        (Some(p), Some(mine)) => GtidPos::parse(p.written()).map(|head| mine.behind(&head)),
+    // Against the primary's head when it answers, else against what this replica received.
+    let head = match primary {
+        Some(p) => GtidPos::parse(p.written()),
+        None => r.gtid_io_pos.as_deref().and_then(GtidPos::parse),
+    };
+    detail.behind_transactions = match (head, &applied) {
+        (Some(head), Some(mine)) => Some(mine.behind(&head)),
         _ => None,
     };
     detail.received = r.gtid_io_pos.clone();
