@@ -39,6 +39,10 @@ pub struct DbConfig {
     /// RDS only: AWS region and an endpoint override (moto, LocalStack, a VPC endpoint).
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
+    /// RDS only: an AWS profile, and a credentials file to read it from instead of
+    /// ~/.aws/credentials. Without them the standard AWS credential chain is used.
+    pub profile: Option<String>,
+    pub credentials_file: Option<PathBuf>,
 }
 
 /// The file's shape. Refusals are raised for the whole `[[databases]]` table, so the error
@@ -74,6 +78,10 @@ struct RawDbConfig {
     region: Option<String>,
     #[serde(default)]
     endpoint_url: Option<String>,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    credentials_file: Option<PathBuf>,
 }
 
 impl TryFrom<RawDbConfig> for DbConfig {
@@ -102,6 +110,8 @@ impl TryFrom<RawDbConfig> for DbConfig {
             proxysql: raw.proxysql,
             region: raw.region,
             endpoint_url: raw.endpoint_url,
+            profile: raw.profile,
+            credentials_file: raw.credentials_file,
         };
         cfg.validate()?;
         Ok(cfg)

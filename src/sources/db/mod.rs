@@ -12,6 +12,7 @@ pub mod ops;
 pub mod position;
 pub mod postgres;
 pub mod proxysql;
+pub mod rds;
 pub mod secret;
 
 pub use candidate::best_candidate;
@@ -44,6 +45,8 @@ struct ClusterPoller {
     cfg: DbConfig,
     links: Vec<Link>,
     roles: Vec<Role>,
+    /// RDS: the API clients, built once (loading AWS config reads files and env).
+    aws: Option<rds::RdsClients>,
 }
 
 /// Polls every configured database; owns the connections.
@@ -59,6 +62,7 @@ impl DbPoller {
                 .map(|cfg| ClusterPoller {
                     links: cfg.members.iter().map(|_| Link::Closed).collect(),
                     roles: cfg.members.iter().map(|_| Role::Unknown).collect(),
+                    aws: None,
                     cfg,
                 })
                 .collect(),
@@ -103,13 +107,28 @@ impl ClusterPoller {
                 .await;
                 mariadb::status::members(&names, answers, &self.roles)
             }
-            (DbKind::Rds, Ok(())) => down_all(
-                &names,
-                &format!(
-                    "database {}: RDS is not supported by this build yet",
-                    cfg.name
-                ),
-            ),
+            (DbKind::Rds, Ok(())) => {
+                if self.aws.is_none() {
+                    self.aws = Some(rds::clients(cfg, MEMBER_DEADLINE, 1).await);
+                }
+                match &self.aws {
+                    Some(aws) => {
+                        let work = rds::members(cfg, aws);
+                        match tokio::time::timeout(MEMBER_DEADLINE * 2, work).await {
+                            Ok(members) => members,
+                            Err(_) => down_all(
+                                &names,
+                                &format!(
+                                    "database {}: the AWS API did not answer within {} ms",
+                                    cfg.name,
+                                    (MEMBER_DEADLINE * 2).as_millis()
+                                ),
+                            ),
+                        }
+                    }
+                    None => down_all(&names, "no AWS clients"),
+                }
+            }
         };
         for (slot, m) in self.roles.iter_mut().zip(&members) {
             if m.reachable {

@@ -7,7 +7,7 @@
 use super::calls::Calls;
 use super::candidate::unfit;
 use super::config::{DbConfig, DbKind, MemberConfig};
-use super::{mariadb, postgres, proxysql, status_once};
+use super::{mariadb, postgres, proxysql, rds, status_once};
 use crate::model::db::{DbCluster, Role};
 use crate::ops::{Mode, Op, OpError, Ops, Outcome};
 use async_trait::async_trait;
@@ -491,6 +491,107 @@ impl DbOps {
     }
 }
 
+impl DbOps {
+    /// RDS promote-read-replica, behind the same guards as the SQL engines: anti-flap,
+    /// lag threshold (CloudWatch ReplicaLag), and no writable source still serving.
+    async fn promote_rds(
+        &self,
+        cfg: &DbConfig,
+        member: &str,
+        mode: Mode,
+    ) -> Result<Outcome, OpError> {
+        let m = Self::member(cfg, member)?;
+        self.anti_flap(cfg)?;
+        let cluster = status_once(cfg).await;
+        let state = cluster
+            .members
+            .iter()
+            .find(|x| x.name == member)
+            .ok_or_else(|| OpError::NotFound(format!("{member} not in status of {}", cfg.name)))?;
+        if let Some(why) = unfit(state, cfg) {
+            return Err(OpError::Refused(format!("{}/{member}: {why}", cfg.name)));
+        }
+        if state.lag_seconds.is_none() {
+            return Err(OpError::Refused(format!(
+                "{}/{member}: CloudWatch has no ReplicaLag for it in the last 5 minutes, so \
+                 how much would be lost is unknown; lag threshold {} s",
+                cfg.name, cfg.lag_threshold_s
+            )));
+        }
+        let source = state.detail.as_ref().and_then(|d| d.source.clone());
+        if let Some(src) = &source
+            && let Some(s) = cluster.members.iter().find(|x| {
+                &x.endpoint == src || cfg.member(&x.name).is_some_and(|c| &c.address == src)
+            })
+            && s.reachable
+        {
+            return Err(OpError::Refused(format!(
+                "{}: the source {} is still serving; promoting {member} would leave two \
+                 writable instances (stop the source first, or use reboot with failover for \
+                 Multi-AZ)",
+                cfg.name, s.name
+            )));
+        }
+        let mut calls = Calls::default();
+        let aws = rds::clients(cfg, Duration::from_secs(30), 3).await;
+        let status = rds::promote(&aws, &m.address, mode, &mut calls).await?;
+        let summary = match mode {
+            Mode::Apply => {
+                self.record_promotion(&cfg.name);
+                tracing::info!(cluster = %cfg.name, member, "RDS read replica promotion requested");
+                format!(
+                    "{}/{member}: promotion to a standalone instance requested (status {status}); \
+                     it takes minutes — wait for it to show as primary",
+                    cfg.name
+                )
+            }
+            Mode::DryRun => format!("would promote {}/{member} (PromoteReadReplica)", cfg.name),
+        };
+        Ok(Outcome {
+            summary,
+            calls: calls.0,
+        })
+    }
+
+    /// Multi-AZ: the primary reboots onto its standby in the other zone; same endpoint.
+    async fn reboot_rds(&self, cfg: &DbConfig, mode: Mode) -> Result<Outcome, OpError> {
+        self.anti_flap(cfg)?;
+        let cluster = status_once(cfg).await;
+        let primary = cluster
+            .members
+            .iter()
+            .find(|x| x.role == Role::Primary && x.reachable)
+            .ok_or_else(|| {
+                OpError::Refused(format!("{} has no available primary instance", cfg.name))
+            })?;
+        if primary.detail.as_ref().and_then(|d| d.multi_az) != Some(true) {
+            return Err(OpError::Refused(format!(
+                "{}/{} is not Multi-AZ: there is no standby to fail over to",
+                cfg.name, primary.name
+            )));
+        }
+        let m = Self::member(cfg, &primary.name)?;
+        let mut calls = Calls::default();
+        let aws = rds::clients(cfg, Duration::from_secs(30), 3).await;
+        let status = rds::reboot_with_failover(&aws, &m.address, mode, &mut calls).await?;
+        let summary = match mode {
+            Mode::Apply => {
+                self.record_promotion(&cfg.name);
+                format!(
+                    "{}/{}: reboot onto the Multi-AZ standby requested (status {status}); \
+                     wait for it to show available",
+                    cfg.name, primary.name
+                )
+            }
+            Mode::DryRun => format!("would reboot {}/{} with failover", cfg.name, primary.name),
+        };
+        Ok(Outcome {
+            summary,
+            calls: calls.0,
+        })
+    }
+}
+
 fn list(names: &[String]) -> String {
     if names.is_empty() {
         "no replica".into()
@@ -512,23 +613,38 @@ fn marker() -> String {
 impl Ops for DbOps {
     async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
         match op {
-            Op::Fence { cluster, member } => self.fence(self.config(cluster)?, member, mode).await,
             Op::Promote { cluster, member } => {
                 let cfg = self.config(cluster)?;
                 if cfg.kind == DbKind::Rds {
-                    return Err(OpError::Unsupported(format!(
-                        "{op}: RDS is not supported by this build"
-                    )));
+                    return self.promote_rds(cfg, member, mode).await;
                 }
                 self.promote(cfg, member, mode).await
             }
+            Op::RebootWithFailover { cluster } => {
+                let cfg = self.config(cluster)?;
+                if cfg.kind != DbKind::Rds {
+                    return Err(OpError::Unsupported(format!(
+                        "{op}: only RDS Multi-AZ instances reboot with failover"
+                    )));
+                }
+                self.reboot_rds(cfg, mode).await
+            }
+            Op::Fence { cluster, .. }
+            | Op::Repoint { cluster, .. }
+            | Op::VerifyReplication { cluster }
+                if self.config(cluster)?.kind == DbKind::Rds =>
+            {
+                Err(OpError::Unsupported(format!(
+                    "{op}: RDS manages its own replication; after promote-read-replica, \
+                     create new read replicas from the promoted instance and move the \
+                     application's endpoint"
+                )))
+            }
+            Op::Fence { cluster, member } => self.fence(self.config(cluster)?, member, mode).await,
             Op::Repoint { cluster, primary } => {
                 self.repoint(self.config(cluster)?, primary, mode).await
             }
             Op::VerifyReplication { cluster } => self.verify(self.config(cluster)?, mode).await,
-            Op::RebootWithFailover { .. } => Err(OpError::Unsupported(format!(
-                "{op}: only RDS Multi-AZ instances reboot with failover"
-            ))),
             other => Err(OpError::Unsupported(format!(
                 "{other}: not a database operation"
             ))),
