@@ -1,5 +1,40 @@
 //! `[[databases]]` in config.toml. Credentials are named, never written: the file says which
 //! environment variable or file holds a password, and the secret is read when it is needed.
+//!
+//! ```toml
+//! [[databases]]
+//! name = "shop-mariadb"
+//! kind = "mariadb"                      # postgres | mariadb | rds
+//! user = "opsdeck"
+//! password_env = "OPSDECK_MARIADB_PASSWORD"   # or password_file = "/run/secrets/db"
+//! lag_threshold_s = 5.0                 # flagged beyond it, never promoted beyond it
+//! anti_flap_s = 3600                    # a second promotion inside it is refused
+//! verify_timeout_s = 10.0
+//! members = [
+//!   { name = "mariadb-0", address = "10.0.1.10:3306" },
+//!   { name = "mariadb-1", address = "10.0.1.11:3306", priority = 10 },
+//!   { name = "mariadb-2", address = "10.0.1.12:3306", never_promote = true },
+//! ]
+//! [databases.replication]               # MariaDB switchover: login for a demoted primary
+//! user = "repl"
+//! password_file = "/run/secrets/repl"
+//! [databases.proxysql]                  # optional: move the writer hostgroup on re-point
+//! admin = "10.0.1.5:6032"
+//! user = "radmin"
+//! password_env = "OPSDECK_PROXYSQL_PASSWORD"
+//! writer_hostgroup = 10
+//! reader_hostgroup = 20
+//!
+//! [[databases]]
+//! name = "orders-rds"
+//! kind = "rds"
+//! region = "ap-northeast-2"
+//! profile = "ops"                       # optional; else the standard AWS chain
+//! members = [
+//!   { name = "orders", address = "orders-db" },            # DB instance identifiers
+//!   { name = "orders-replica", address = "orders-db-replica" },
+//! ]
+//! ```
 
 use super::secret::Secret;
 use serde::Deserialize;
