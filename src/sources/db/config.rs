@@ -351,6 +351,37 @@ members = [
         cfg.validate().unwrap();
     }
 
+    /// The example at the top of this file is what users copy: it must load.
+    #[test]
+    fn the_documented_example_loads() {
+        let source = include_str!("config.rs");
+        let block = source
+            .split("//! ```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("//! ```").next())
+            .unwrap();
+        let text: String = block
+            .lines()
+            .map(|l| {
+                l.strip_prefix("//! ")
+                    .or(l.strip_prefix("//!"))
+                    .unwrap_or(l)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        #[derive(Deserialize)]
+        struct File {
+            databases: Vec<DbConfig>,
+        }
+        let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let kinds: Vec<DbKind> = file.databases.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, [DbKind::Mariadb, DbKind::Rds]);
+        let maria = &file.databases[0];
+        assert_eq!(maria.proxysql.as_ref().unwrap().writer_hostgroup, 10);
+        assert_eq!(maria.replication.as_ref().unwrap().user, "repl");
+        assert!(maria.members[2].never_promote);
+    }
+
     #[test]
     fn an_inline_password_is_refused_with_directions() {
         let err = parse(&format!("{BASE}password = \"hunter2\"\n"))
