@@ -20,6 +20,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub safety: SafetyConfig,
+    #[serde(default)]
+    pub databases: Vec<crate::sources::db::DbConfig>,
 }
 
 /// A duration written like `2h`, `30m` or `90s`.

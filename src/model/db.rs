@@ -61,6 +61,50 @@ pub struct DbMember {
     /// GTID position (MariaDB) or LSN (PostgreSQL).
     pub position: Option<String>,
     pub last_error: Option<String>,
+    /// What a live engine says beyond the columns above; `None` from the drill world.
+    pub detail: Option<MemberDetail>,
+}
+
+/// Engine-specific replication state, for a member's detail view and for choosing whom to
+/// promote: the most advanced replica is judged by what it has *received*, not only applied.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MemberDetail {
+    /// MariaDB `Gtid_IO_Pos`, PostgreSQL `pg_last_wal_receive_lsn()`.
+    pub received: Option<String>,
+    /// PostgreSQL timeline; it changes with every promotion.
+    pub timeline: Option<u32>,
+    /// PostgreSQL WAL receiver status, MariaDB `Slave_IO_State`, RDS status infos.
+    pub receiver_state: Option<String>,
+    /// Where the member replicates from, as the member itself reports it.
+    pub source: Option<String>,
+    /// PostgreSQL `pg_last_xact_replay_timestamp()`.
+    pub last_replay: Option<jiff::Timestamp>,
+    /// PostgreSQL `pg_is_wal_replay_paused()`.
+    pub replay_paused: Option<bool>,
+    /// MariaDB: GTID sequence numbers the member is behind its primary.
+    pub behind_transactions: Option<u64>,
+    /// RDS instance status (`available`, `modifying`, …) and Multi-AZ.
+    pub status: Option<String>,
+    pub multi_az: Option<bool>,
+    pub server_version: Option<String>,
+    /// What the primary reports about each connected replica (`pg_stat_replication`).
+    pub downstream: Vec<Downstream>,
+}
+
+/// One row of a PostgreSQL primary's `pg_stat_replication`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Downstream {
+    pub name: String,
+    pub address: Option<String>,
+    pub state: Option<String>,
+    pub sent: Option<String>,
+    pub write: Option<String>,
+    pub flush: Option<String>,
+    pub replay: Option<String>,
+    pub write_lag_s: Option<f64>,
+    pub flush_lag_s: Option<f64>,
+    pub replay_lag_s: Option<f64>,
+    pub sync_state: Option<String>,
 }
 
 impl DbMember {
@@ -116,6 +160,7 @@ mod tests {
             lag_bytes: None,
             position: None,
             last_error: None,
+            detail: None,
         }
     }
 

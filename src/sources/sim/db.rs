@@ -234,6 +234,7 @@ impl DbSim {
             lag_bytes: None,
             position: None,
             last_error: None,
+            detail: None,
         };
         if !m.reachable {
             return DbMember {

@@ -1,0 +1,186 @@
+//! Failover and polling cost on real servers on loopback (the same servers the tests use).
+//!
+//! `failover/*`: from "confirm" to the new primary writable and the remaining replica
+//! following it — Fence (old primary already killed) + Promote + Repoint +
+//! VerifyReplication, which writes a marker on the new primary and waits until the other
+//! replica has it. Each iteration gets a fresh cluster whose primary was just killed;
+//! starting it is not timed.
+//! `poll/*`: one status round over a primary and two replicas, with the connections the
+//! source keeps open (warm) and with fresh connections (cold).
+
+#[path = "../tests/dbsupport/common.rs"]
+mod common;
+#[path = "../tests/dbsupport/maria.rs"]
+mod maria;
+#[path = "../tests/dbsupport/pg.rs"]
+mod pg;
+
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use opsdeck::ops::{Mode, Op, Ops};
+use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, best_candidate};
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Picks the replica the way the failover playbook does, then runs it, timed.
+async fn failover(cfg: DbConfig, old: &str) -> Duration {
+    let snap = DbPoller::new(vec![cfg.clone()]).poll().await;
+    let new = best_candidate(&snap.clusters[0], &cfg).unwrap_or_else(|e| panic!("{e}"));
+    let new = new.as_str();
+    let ops = DbOps::new(vec![cfg.clone()]);
+    let cluster = cfg.name.clone();
+    let started = Instant::now();
+    let steps = [
+        Op::Fence {
+            cluster: cluster.clone(),
+            member: old.into(),
+        },
+        Op::Promote {
+            cluster: cluster.clone(),
+            member: new.into(),
+        },
+        Op::Repoint {
+            cluster: cluster.clone(),
+            primary: new.into(),
+        },
+        Op::VerifyReplication { cluster },
+    ];
+    for op in &steps {
+        if let Err(e) = ops.apply(op, Mode::Apply).await {
+            panic!("{op}: {e}");
+        }
+    }
+    started.elapsed()
+}
+
+/// Both replicas have replayed everything, so either can be promoted and the other follow.
+async fn pg_caught_up(cl: &pg::PgCluster) {
+    let head = cl
+        .node("pg0")
+        .value("SELECT pg_current_wal_lsn()::text")
+        .await
+        .unwrap_or_default();
+    for r in ["pg1", "pg2"] {
+        let sql = format!("SELECT pg_last_wal_replay_lsn() >= '{head}'::pg_lsn");
+        let started = Instant::now();
+        while cl.node(r).value(&sql).await.as_deref() != Some("t") {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{r} did not catch up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn bench_failover(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("failover");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_secs(1));
+    group.bench_function("postgres", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += rt.block_on(async {
+                    let mut cl = pg::PgCluster::start(2).await;
+                    let cfg = common::config(
+                        "bench-pg",
+                        "postgres",
+                        "postgres",
+                        &cl.password_file,
+                        &cl.members(),
+                        "",
+                    );
+                    cl.node("pg0")
+                        .exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+                        .await;
+                    pg_caught_up(&cl).await;
+                    cl.node_mut("pg0").kill();
+                    failover(cfg, "pg0").await
+                });
+            }
+            total
+        })
+    });
+    group.bench_function("mariadb", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += rt.block_on(async {
+                    let mut cl = maria::MyCluster::start(2).await;
+                    let cfg = common::config(
+                        "bench-my",
+                        "mariadb",
+                        "opsdeck",
+                        &cl.password_file,
+                        &cl.members(),
+                        "",
+                    );
+                    cl.node("my0")
+                        .exec("CREATE TABLE test.t (id INT PRIMARY KEY)")
+                        .await;
+                    cl.caught_up("my0", "my1").await;
+                    cl.caught_up("my0", "my2").await;
+                    cl.node_mut("my0").kill();
+                    failover(cfg, "my0").await
+                });
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+fn bench_poll(c: &mut Criterion) {
+    let rt = runtime();
+    let pg_cluster = rt.block_on(pg::PgCluster::start(2));
+    let my_cluster = rt.block_on(maria::MyCluster::start(2));
+    let pg_cfg = common::config(
+        "bench-pg",
+        "postgres",
+        "postgres",
+        &pg_cluster.password_file,
+        &pg_cluster.members(),
+        "",
+    );
+    let my_cfg = common::config(
+        "bench-my",
+        "mariadb",
+        "opsdeck",
+        &my_cluster.password_file,
+        &my_cluster.members(),
+        "",
+    );
+    let mut group = c.benchmark_group("poll");
+    group.sample_size(50);
+    for (name, cfg) in [("postgres", &pg_cfg), ("mariadb", &my_cfg)] {
+        let mut warm = DbPoller::new(vec![cfg.clone()]);
+        let first = rt.block_on(warm.poll());
+        assert!(
+            first.clusters[0].members.iter().all(|m| m.reachable),
+            "{first:?}"
+        );
+        group.bench_function(format!("{name}_3_members_warm"), |b| {
+            b.iter(|| rt.block_on(warm.poll()))
+        });
+        group.bench_function(format!("{name}_3_members_cold"), |b| {
+            b.iter(|| rt.block_on(DbPoller::new(vec![cfg.clone()]).poll()))
+        });
+    }
+    group.finish();
+    drop(pg_cluster);
+    drop(my_cluster);
+}
+
+criterion_group!(benches, bench_poll, bench_failover);
+criterion_main!(benches);

@@ -1,0 +1,469 @@
+//! The live PostgreSQL source and failover against real servers: a PostgreSQL 15 primary
+//! with two streaming replicas per test, on loopback ports in temp dirs.
+
+#[path = "dbsupport/common.rs"]
+mod common;
+#[path = "dbsupport/pg.rs"]
+mod pg;
+
+use common::{ADMIN_PASSWORD, REPL_PASSWORD, assert_no_secret, config, eventually};
+use opsdeck::model::db::{DbCluster, DbMember, Role};
+use opsdeck::ops::{Mode, Op, OpError, Ops};
+use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, best_candidate};
+use pg::PgCluster;
+use std::time::{Duration, Instant};
+
+fn cfg(c: &PgCluster, extra: &str) -> DbConfig {
+    config(
+        "shop-pg",
+        "postgres",
+        "postgres",
+        &c.password_file,
+        &c.members(),
+        extra,
+    )
+}
+
+async fn poll(cfg: &DbConfig) -> DbCluster {
+    let mut p = DbPoller::new(vec![cfg.clone()]);
+    p.poll().await.clusters.remove(0)
+}
+
+fn member<'a>(c: &'a DbCluster, name: &str) -> &'a DbMember {
+    c.members
+        .iter()
+        .find(|m| m.name == name)
+        .expect("member in snapshot")
+}
+
+async fn wait_caught_up(c: &PgCluster, replicas: &[&str]) {
+    let head = c
+        .node("pg0")
+        .value("SELECT pg_current_wal_lsn()::text")
+        .await
+        .unwrap();
+    for r in replicas {
+        let node = c.node(r);
+        let head = head.clone();
+        eventually(
+            &format!("{r} replays up to {head}"),
+            Duration::from_secs(20),
+            || async {
+                node.value(&format!(
+                    "SELECT pg_last_wal_replay_lsn() >= '{head}'::pg_lsn"
+                ))
+                .await
+                    == Some("t".into())
+            },
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn the_pane_shows_what_the_servers_report() {
+    let mut c = PgCluster::start(2).await;
+    let cfg = cfg(&c, "lag_threshold_s = 5.0");
+    c.node("pg0")
+        .exec("CREATE TABLE orders (id int primary key); INSERT INTO orders SELECT generate_series(1, 100)")
+        .await;
+    wait_caught_up(&c, &["pg1", "pg2"]).await;
+
+    // The primary's WAL moves on its own now and then (running-xacts records), so a
+    // snapshot is compared with the server's own answers taken just before and after it.
+    let mut matched = false;
+    for _ in 0..10 {
+        let before = c
+            .node("pg0")
+            .value("SELECT pg_current_wal_lsn()::text")
+            .await;
+        let snap = poll(&cfg).await;
+        let after = c
+            .node("pg0")
+            .value("SELECT pg_current_wal_lsn()::text")
+            .await;
+        if before != after {
+            continue;
+        }
+        let p = member(&snap, "pg0");
+        assert_eq!(p.role, Role::Primary);
+        assert_eq!(p.read_only, Some(false));
+        assert_eq!(p.position, before);
+        let d = p.detail.as_ref().unwrap();
+        assert_eq!(d.timeline, Some(1));
+        let mut names: Vec<&str> = d.downstream.iter().map(|s| s.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["pg1", "pg2"]);
+        for s in &d.downstream {
+            assert_eq!(s.state.as_deref(), Some("streaming"));
+            assert_eq!(s.sync_state.as_deref(), Some("async"));
+            assert_eq!(s.address.as_deref(), Some("127.0.0.1"));
+        }
+        for r in ["pg1", "pg2"] {
+            let m = member(&snap, r);
+            let node = c.node(r);
+            assert_eq!(m.role, Role::Replica, "{r}");
+            assert_eq!(m.read_only, Some(true));
+            assert_eq!((m.io_running, m.sql_running), (Some(true), Some(true)));
+            assert_eq!(
+                m.position,
+                node.value("SELECT pg_last_wal_replay_lsn()::text").await
+            );
+            let d = m.detail.as_ref().unwrap();
+            assert_eq!(
+                d.received,
+                node.value("SELECT pg_last_wal_receive_lsn()::text").await
+            );
+            assert_eq!(d.receiver_state.as_deref(), Some("streaming"));
+            assert_eq!(d.timeline, Some(1));
+            assert_eq!(d.replay_paused, Some(false));
+            assert!(d.last_replay.is_some(), "{r} replayed the inserts");
+            assert_eq!(m.lag_seconds, Some(0.0), "{r}");
+            assert_eq!(m.lag_bytes, Some(0), "{r}");
+            assert_eq!(m.status(cfg.lag_threshold_s).1, "ok");
+        }
+        matched = true;
+        break;
+    }
+    assert!(matched, "the primary's WAL never held still for one poll");
+
+    // Replay paused: not replicating, and the bytes it has not replayed are counted.
+    c.node("pg2").exec("SELECT pg_wal_replay_pause()").await;
+    c.node("pg0")
+        .exec("INSERT INTO orders SELECT generate_series(101, 2000)")
+        .await;
+    let head = c
+        .node("pg0")
+        .value("SELECT pg_current_wal_lsn()::text")
+        .await
+        .unwrap();
+    eventually(
+        "pg2 receives what it does not replay",
+        Duration::from_secs(10),
+        || async {
+            c.node("pg2")
+                .value(&format!(
+                    "SELECT pg_last_wal_receive_lsn() >= '{head}'::pg_lsn"
+                ))
+                .await
+                == Some("t".into())
+        },
+    )
+    .await;
+    let snap = poll(&cfg).await;
+    let paused = member(&snap, "pg2");
+    assert_eq!(paused.sql_running, Some(false));
+    assert_eq!(paused.status(5.0).1, "nonreplicating");
+    assert!(paused.lag_bytes.unwrap() > 0, "{paused:?}");
+    assert_eq!(paused.detail.as_ref().unwrap().replay_paused, Some(true));
+    c.node("pg2").exec("SELECT pg_wal_replay_resume()").await;
+
+    // The WAL receiver cut off (its primary unreachable): broken, never "0 s".
+    c.node("pg2")
+        .exec(&format!(
+            "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=repl password={REPL_PASSWORD}'; SELECT pg_reload_conf()"
+        ))
+        .await;
+    eventually("pg2 shows broken", Duration::from_secs(10), || async {
+        let snap = poll(&cfg).await;
+        let m = member(&snap, "pg2");
+        m.lag_seconds.is_none() && m.lag_text() == "broken" && m.io_running == Some(false)
+    })
+    .await;
+
+    // A stopped replica is down, with the error, and the poll does not hang on it.
+    c.node_mut("pg1").kill();
+    let started = Instant::now();
+    let snap = poll(&cfg).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let down = member(&snap, "pg1");
+    assert!(!down.reachable);
+    assert_eq!(down.status(5.0).1, "down");
+    assert!(
+        down.last_error.as_deref().unwrap().contains("pg1"),
+        "{down:?}"
+    );
+}
+
+#[tokio::test]
+async fn failover_promotes_the_most_advanced_replica_and_loses_nothing() {
+    let mut c = PgCluster::start(2).await;
+    let cfg = cfg(
+        &c,
+        "lag_threshold_s = 5.0\nanti_flap_s = 600\nverify_timeout_s = 10.0",
+    );
+    let ops = DbOps::new(vec![cfg.clone()]);
+    c.node("pg0")
+        .exec("CREATE TABLE orders (id text primary key); INSERT INTO orders VALUES ('before-1')")
+        .await;
+    wait_caught_up(&c, &["pg1", "pg2"]).await;
+    // pg2 stops receiving, so pg1 alone gets the next write and is the most advanced.
+    c.node("pg2")
+        .exec(&format!(
+            "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=repl password={REPL_PASSWORD} application_name=pg2'; SELECT pg_reload_conf()"
+        ))
+        .await;
+    eventually("pg2 disconnected", Duration::from_secs(10), || async {
+        c.node("pg0")
+            .value("SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pg2'")
+            .await
+            == Some("0".into())
+    })
+    .await;
+    c.node("pg0")
+        .exec("INSERT INTO orders VALUES ('before-2')")
+        .await;
+    wait_caught_up(&c, &["pg1"]).await;
+
+    c.node_mut("pg0").kill();
+    let started = Instant::now();
+    let snap = poll(&cfg).await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(member(&snap, "pg0").status(5.0).1, "down");
+    let chosen = best_candidate(&snap, &cfg).unwrap();
+    assert_eq!(chosen, "pg1", "pg1 received more than pg2");
+
+    // A dry-run shows the SQL and changes nothing.
+    let promote = Op::Promote {
+        cluster: "shop-pg".into(),
+        member: chosen.clone(),
+    };
+    let dry = ops.apply(&promote, Mode::DryRun).await.unwrap();
+    assert!(
+        dry.calls
+            .iter()
+            .any(|c| c.contains("SELECT pg_promote(true, 60)")),
+        "{dry:?}"
+    );
+    assert_eq!(
+        c.node("pg1").value("SELECT pg_is_in_recovery()").await,
+        Some("t".into())
+    );
+    let repoint = Op::Repoint {
+        cluster: "shop-pg".into(),
+        primary: chosen.clone(),
+    };
+    let dry = ops.apply(&repoint, Mode::DryRun).await.unwrap();
+    let shown = dry.calls.join("\n");
+    assert!(
+        shown.contains("ALTER SYSTEM SET primary_conninfo"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("port=''{}''", c.node("pg1").port)),
+        "{shown}"
+    );
+    assert_no_secret("repoint dry-run", &shown);
+
+    // The failover playbook's steps, timed from "confirm".
+    let confirm = Instant::now();
+    let fence = ops
+        .apply(
+            &Op::Fence {
+                cluster: "shop-pg".into(),
+                member: "pg0".into(),
+            },
+            Mode::Apply,
+        )
+        .await
+        .unwrap();
+    assert!(fence.summary.contains("does not answer"), "{fence:?}");
+    ops.apply(&promote, Mode::Apply).await.unwrap();
+    let repointed = ops.apply(&repoint, Mode::Apply).await.unwrap();
+    assert!(repointed.summary.contains("pg2"), "{repointed:?}");
+    assert_no_secret("repoint", &format!("{repointed:?}"));
+    let verified = ops
+        .apply(
+            &Op::VerifyReplication {
+                cluster: "shop-pg".into(),
+            },
+            Mode::Apply,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("verify: {e}"));
+    assert!(verified.summary.contains("reached pg2"), "{verified:?}");
+    let took = confirm.elapsed();
+    assert!(took < Duration::from_secs(10), "failover took {took:?}");
+
+    c.node("pg1")
+        .exec("INSERT INTO orders VALUES ('after')")
+        .await;
+    let new_head = c
+        .node("pg1")
+        .value("SELECT pg_current_wal_lsn()::text")
+        .await
+        .unwrap();
+    eventually(
+        "pg2 replays the write made after the failover",
+        Duration::from_secs(10),
+        || async {
+            c.node("pg2")
+                .value(&format!(
+                    "SELECT pg_last_wal_replay_lsn() >= '{new_head}'::pg_lsn"
+                ))
+                .await
+                == Some("t".into())
+        },
+    )
+    .await;
+    for n in ["pg1", "pg2"] {
+        assert_eq!(
+            c.node(n)
+                .value("SELECT string_agg(id, ',' ORDER BY id) FROM orders")
+                .await,
+            Some("after,before-1,before-2".into()),
+            "{n}"
+        );
+    }
+    let snap = poll(&cfg).await;
+    let p = member(&snap, "pg1");
+    assert_eq!((p.role, p.read_only), (Role::Primary, Some(false)));
+    assert_eq!(
+        p.detail.as_ref().unwrap().timeline,
+        Some(2),
+        "promotion starts timeline 2"
+    );
+    let r = member(&snap, "pg2");
+    assert_eq!(r.role, Role::Replica);
+    assert_eq!(
+        r.detail.as_ref().unwrap().source,
+        Some(format!("127.0.0.1:{}", c.node("pg1").port))
+    );
+    assert_eq!(r.detail.as_ref().unwrap().timeline, Some(2));
+
+    // A second failover inside the window is refused, until it is re-issued with an override.
+    let again = Op::Promote {
+        cluster: "shop-pg".into(),
+        member: "pg2".into(),
+    };
+    let err = ops.apply(&again, Mode::Apply).await.unwrap_err();
+    assert!(
+        matches!(&err, OpError::Refused(m) if m.contains("anti-flap window")),
+        "{err}"
+    );
+    ops.override_anti_flap("shop-pg");
+    let err = ops.apply(&again, Mode::DryRun).await.unwrap_err();
+    assert!(
+        matches!(&err, OpError::Refused(m) if m.contains("still takes writes on pg1")),
+        "past the anti-flap guard, the split-brain guard answers: {err}"
+    );
+}
+
+#[tokio::test]
+async fn the_lag_guard_refuses_a_paused_replica_and_secrets_stay_hidden() {
+    let c = PgCluster::start(2).await;
+    let cfg = cfg(&c, "lag_threshold_s = 1.0");
+    let ops = DbOps::new(vec![cfg.clone()]);
+    c.node("pg2").exec("SELECT pg_wal_replay_pause()").await;
+    c.node("pg0")
+        .exec("CREATE TABLE orders (id int primary key); INSERT INTO orders SELECT generate_series(1, 1000)")
+        .await;
+    wait_caught_up(&c, &["pg1"]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fence = Op::Fence {
+        cluster: "shop-pg".into(),
+        member: "pg0".into(),
+    };
+    let fenced = ops.apply(&fence, Mode::Apply).await.unwrap();
+    assert!(fenced.summary.contains("fenced"), "{fenced:?}");
+    assert_eq!(
+        c.node("pg0")
+            .value("SHOW default_transaction_read_only")
+            .await,
+        Some("on".into())
+    );
+    let write = c
+        .node("pg0")
+        .client()
+        .await
+        .batch_execute("INSERT INTO orders VALUES (5000)")
+        .await;
+    assert!(write.is_err(), "a fenced primary refuses writes");
+
+    let snap = poll(&cfg).await;
+    assert_eq!(best_candidate(&snap, &cfg).unwrap(), "pg1");
+    let err = ops
+        .apply(
+            &Op::Promote {
+                cluster: "shop-pg".into(),
+                member: "pg2".into(),
+            },
+            Mode::Apply,
+        )
+        .await
+        .unwrap_err();
+    let OpError::Refused(text) = &err else {
+        panic!("{err}")
+    };
+    assert!(text.contains("pg2"), "{text}");
+    assert!(
+        text.contains("bytes"),
+        "the refusal gives the numbers: {text}"
+    );
+    assert!(text.contains("threshold 1 s"), "{text}");
+    assert_eq!(
+        c.node("pg2").value("SELECT pg_is_in_recovery()").await,
+        Some("t".into()),
+        "nothing changed"
+    );
+
+    // Secrets: a wrong password in the errors, a DSN in a replica's conninfo, every log
+    // line and every Debug and JSON rendering.
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = logs.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || LogSink(sink.clone()))
+            .finish(),
+    );
+    let wrong = c.root.path().join("wrong-password");
+    std::fs::write(&wrong, format!("{ADMIN_PASSWORD}-but-wrong")).unwrap();
+    let mut bad = cfg.clone();
+    bad.password_file = Some(wrong);
+    let snap = poll(&bad).await;
+    let err = snap.members[0].last_error.clone().unwrap();
+    assert!(err.contains("password authentication failed"), "{err}");
+    let dry = ops
+        .apply(
+            &Op::Repoint {
+                cluster: "shop-pg".into(),
+                primary: "pg1".into(),
+            },
+            Mode::DryRun,
+        )
+        .await
+        .unwrap();
+    let everything = format!(
+        "{snap:?}\n{}\n{dry:?}\n{cfg:?}\n{ops:?}\n{}",
+        serde_json::to_string(&snap).unwrap(),
+        serde_json::to_string(&poll(&cfg).await).unwrap()
+    );
+    assert_no_secret("snapshot, dry-run, config", &everything);
+    assert!(
+        everything.contains("password=''***''"),
+        "the conninfo is shown redacted"
+    );
+    let logged = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("unreachable"),
+        "the failed poll was logged: {logged}"
+    );
+    assert_no_secret("logs", &logged);
+}
+
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

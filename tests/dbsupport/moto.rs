@@ -1,0 +1,74 @@
+//! moto's server standing in for the AWS APIs (RDS, CloudWatch) on a loopback port.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The fake account's secret key: the leak checks look for it.
+pub const AWS_SECRET: &str = "Moto-S3cret-Key-5c3e7a";
+
+pub struct Moto {
+    child: Child,
+    pub url: String,
+    pub root: tempfile::TempDir,
+    pub credentials_file: PathBuf,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// Starts `moto_server` on an ephemeral port and reads the port from its banner.
+    pub fn start() -> Moto {
+        let root = tempfile::Builder::new()
+            .prefix("opsdeck-moto-")
+            .tempdir()
+            .expect("temp dir");
+        let log = root.path().join("moto.log");
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("moto log file"))
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto_server: {e} (install it with scripts/test-services)")
+            });
+        let credentials_file = root.path().join("credentials");
+        std::fs::write(
+            &credentials_file,
+            format!(
+                "[opsdeck-test]\naws_access_key_id = AKIAOPSDECKTEST0001\naws_secret_access_key = {AWS_SECRET}\n"
+            ),
+        )
+        .unwrap();
+        let mut moto = Moto {
+            child,
+            url: String::new(),
+            root,
+            credentials_file,
+        };
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(rest) = text.split("Running on http://127.0.0.1:").nth(1) {
+                let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                moto.url = format!("http://127.0.0.1:{port}");
+                return moto;
+            }
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited ({status}):\n{text}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto_server did not start in 60 s:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! A real PostgreSQL 15 primary with streaming replicas, in a temp dir on loopback ports,
+//! run as the `postgres` user (PostgreSQL refuses root). Dropped → every server stopped.
+#![allow(dead_code)]
+
+use super::common::{ADMIN_PASSWORD, REPL_PASSWORD, free_port, require, run};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tokio_postgres::{Client, NoTls};
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+pub struct PgNode {
+    pub name: String,
+    pub port: u16,
+    pub dir: PathBuf,
+    running: bool,
+}
+
+pub struct PgCluster {
+    pub nodes: Vec<PgNode>,
+    pub root: tempfile::TempDir,
+    pub password_file: PathBuf,
+}
+
+fn as_postgres(args: &[&str]) -> Command {
+    let mut cmd = Command::new("runuser");
+    cmd.args(["-u", "postgres", "--"]).args(args);
+    cmd
+}
+
+fn bin(name: &str) -> String {
+    format!("{BIN}/{name}")
+}
+
+impl PgNode {
+    fn start(&mut self) {
+        let log = self.dir.with_extension("log");
+        run(&mut as_postgres(&[
+            &bin("pg_ctl"),
+            "-D",
+            self.dir.to_str().unwrap(),
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]));
+        self.running = true;
+    }
+
+    /// `pg_ctl stop -m immediate`: the server dies without a checkpoint, like a crash.
+    pub fn kill(&mut self) {
+        if self.running {
+            let _ = as_postgres(&[
+                &bin("pg_ctl"),
+                "-D",
+                self.dir.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .output();
+            self.running = false;
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        let (client, conn) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .user("postgres")
+            .password(ADMIN_PASSWORD)
+            .dbname("postgres")
+            .connect(NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {} on {}: {e}", self.name, self.port));
+        tokio::spawn(conn);
+        client
+    }
+
+    /// One text value from `sql`.
+    pub async fn value(&self, sql: &str) -> Option<String> {
+        let c = self.client().await;
+        let msgs = c
+            .simple_query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {sql}: {e}", self.name));
+        msgs.into_iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_string)),
+            _ => None,
+        })?
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        let c = self.client().await;
+        for one in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            // One statement at a time: ALTER SYSTEM refuses to run inside a batch.
+            c.simple_query(one)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {one}: {e:?}", self.name));
+        }
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            n.kill();
+        }
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+impl PgCluster {
+    /// `pg0` primary and `pg1`…`pgN` replicas streaming from it, each with
+    /// `application_name` set to its name.
+    pub async fn start(replicas: usize) -> PgCluster {
+        for b in ["initdb", "pg_ctl", "pg_basebackup", "postgres"] {
+            require(&bin(b));
+        }
+        let root = tempfile::Builder::new()
+            .prefix("opsdeck-pg-")
+            .tempdir()
+            .expect("temp dir");
+        let password_file = root.path().join("admin-password");
+        std::fs::write(&password_file, ADMIN_PASSWORD).unwrap();
+        run(Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(root.path()));
+        let mut cluster = PgCluster {
+            nodes: Vec::new(),
+            root,
+            password_file,
+        };
+        let root = cluster.root.path().to_path_buf();
+        let primary_dir = root.join("pg0");
+        run(&mut as_postgres(&[
+            &bin("initdb"),
+            "-D",
+            primary_dir.to_str().unwrap(),
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            &format!("--pwfile={}", cluster.password_file.display()),
+            "--no-sync",
+        ]));
+        let port = free_port();
+        append(
+            &primary_dir.join("postgresql.conf"),
+            &format!(
+                "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+                 wal_level = replica\nmax_wal_senders = 10\nhot_standby = on\nfsync = off\n\
+                 full_page_writes = off\nshared_buffers = 16MB\nwal_receiver_status_interval = 1s\n",
+                root.display()
+            ),
+        );
+        let mut primary = PgNode {
+            name: "pg0".into(),
+            port,
+            dir: primary_dir,
+            running: false,
+        };
+        primary.start();
+        primary
+            .exec(&format!(
+                "CREATE ROLE repl WITH REPLICATION LOGIN PASSWORD '{REPL_PASSWORD}'"
+            ))
+            .await;
+        let primary_port = primary.port;
+        cluster.nodes.push(primary);
+        for i in 1..=replicas {
+            let name = format!("pg{i}");
+            let dir = root.join(&name);
+            run(&mut as_postgres(&[
+                "env",
+                &format!("PGPASSWORD={REPL_PASSWORD}"),
+                &bin("pg_basebackup"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary_port.to_string(),
+                "-U",
+                "repl",
+                "-D",
+                dir.to_str().unwrap(),
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-R",
+                "--no-sync",
+            ]));
+            let port = free_port();
+            append(
+                &dir.join("postgresql.auto.conf"),
+                &format!(
+                    "port = {port}\nprimary_conninfo = 'host=127.0.0.1 port={primary_port} user=repl password={REPL_PASSWORD} application_name={name}'\n"
+                ),
+            );
+            let mut node = PgNode {
+                name,
+                port,
+                dir,
+                running: false,
+            };
+            node.start();
+            cluster.nodes.push(node);
+        }
+        cluster
+    }
+
+    pub fn members(&self) -> Vec<(String, u16)> {
+        self.nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.port))
+            .collect()
+    }
+
+    pub fn node(&self, name: &str) -> &PgNode {
+        self.nodes.iter().find(|n| n.name == name).expect("node")
+    }
+
+    pub fn node_mut(&mut self, name: &str) -> &mut PgNode {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .expect("node")
+    }
+}
