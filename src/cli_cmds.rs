@@ -109,7 +109,7 @@ async fn run_playbook(
 ) -> anyhow::Result<ExitCode> {
     let world = Arc::new(Mutex::new(World::new(env.seed, Timestamp::now())));
     let sources = opsdeck::sources::drill::spawn(world.clone(), 1);
-    let ops = env.ops(&world);
+    let ops = crate::backend::guard(env, opsdeck::sources::sim::SimOps::new(world.clone()));
     if dry_run {
         let steps = plan::dry_run(&*ops, &sources.snapshots(), p, vars.clone()).await;
         print!("{}", plan::render(p, &vars, &steps));

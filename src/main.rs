@@ -4,22 +4,20 @@ use jiff::Timestamp;
 use opsdeck::cli::{Cli, Cmd, IncidentCmd};
 use opsdeck::config::{self, Config, ConfigError, Paths};
 use opsdeck::drill::{self, Drill};
-use opsdeck::incident::clock::Clock;
 use opsdeck::incident::desk::Desk;
 use opsdeck::incident::event::Who;
 use opsdeck::incident::notify::Channel;
-use opsdeck::ops::{Ops, ReadOnly};
 use opsdeck::playbook::catalog;
-use opsdeck::sources::drill::WorldClock;
-use opsdeck::sources::sim::{SimOps, World};
+use opsdeck::sources::sim::World;
 use opsdeck::status::Status;
 use opsdeck::tui::runtime::{Parts, Runtime};
 use opsdeck::tui::{
-    self, app::App, app::Origin, data::Data, keymap::Keymap, theme::ThemeError, theme::ThemeStore,
+    self, app::App, data::Data, keymap::Keymap, theme::ThemeError, theme::ThemeStore,
 };
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
+mod backend;
 mod cli_cmds;
 
 /// Seed of the drill world when neither `--seed` nor the config names one.
@@ -67,19 +65,16 @@ impl Env {
         }
     }
 
+    /// Live systems are named in the config; otherwise the console opens the drill world.
+    pub fn live(&self) -> bool {
+        !self.cfg.databases.is_empty()
+    }
+
     pub fn desk(&self) -> anyhow::Result<Desk> {
         Ok(Desk::open(
             &self.paths.data_dir.join("incidents"),
             Who::from_env(),
         )?)
-    }
-
-    pub fn ops(&self, world: &Arc<Mutex<World>>) -> Arc<dyn Ops> {
-        let sim = SimOps::new(world.clone());
-        match self.read_only() {
-            Some(reason) => Arc::new(ReadOnly { inner: sim, reason }),
-            None => Arc::new(sim),
-        }
     }
 
     pub fn playbooks(&self) -> Vec<catalog::Entry> {
@@ -99,7 +94,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match &cli.command {
         Some(Cmd::Status { json }) => {
-            let status = Status::of_drill(&World::new(seed, Timestamp::now()), seed);
+            let status = if env.live() {
+                let rt = tokio::runtime::Runtime::new()?;
+                let db = rt.block_on(async {
+                    let polls = env
+                        .cfg
+                        .databases
+                        .iter()
+                        .map(opsdeck::sources::db::status_once);
+                    futures::future::join_all(polls).await
+                });
+                Status::of_live(
+                    opsdeck::model::db::DbSnapshot { clusters: db },
+                    Timestamp::now(),
+                )
+            } else {
+                Status::of_drill(&World::new(seed, Timestamp::now()), seed)
+            };
             if *json {
                 println!("{}", status.json()?);
             } else {
@@ -147,10 +158,16 @@ fn console(
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let start = Timestamp::now();
-        let world = Arc::new(Mutex::new(World::new(env.seed, start)));
+        // A drill always runs on the drill world; the plain console goes live when the
+        // config names live systems.
+        let backend = if scenario.is_none() && env.live() {
+            backend::live(env)
+        } else {
+            backend::drill(env, speed, start)
+        };
         let playbooks = env.playbooks();
         let mut app = App::new(
-            Origin::Drill { seed: env.seed },
+            backend.origin.clone(),
             Data::new(playbooks.clone(), start),
             theme,
             themes,
@@ -161,14 +178,13 @@ fn console(
         app.sla = env.cfg.sla.policy();
         app.read_only = env.read_only();
         let warnings = desk.warnings.clone();
-        let mut sources = opsdeck::sources::drill::spawn(world.clone(), speed);
+        let mut sources = backend.sources;
         tui::prime(&mut app, &mut sources);
-        let clock: Arc<dyn Clock> = Arc::new(WorldClock(world.clone()));
         let (mut rt, results) = Runtime::new(Parts {
             desk: Arc::new(Mutex::new(desk)),
-            ops: env.ops(&world),
+            ops: backend.ops,
             sources: sources.clone(),
-            clock,
+            clock: backend.clock,
             sla: env.cfg.sla.policy(),
             channels,
             read_only: env.read_only(),
@@ -181,10 +197,10 @@ fn console(
             tracing::warn!("journal replay: {w}");
             app.message = Some((opsdeck::model::Level::Warn, format!("journal: {w}")));
         }
-        if let Some(scenario) = scenario {
-            rt.drive(world.clone(), Drill::new(scenario, env.seed, start));
+        if let (Some(scenario), Some(world)) = (scenario, backend.world) {
+            rt.drive(world, Drill::new(scenario, env.seed, start));
         }
-        tracing::info!(seed = env.seed, "console started on the drill world");
+        tracing::info!(seed = env.seed, origin = ?app.origin, "console started");
         tui::run(app, sources, rt, results).await
     })?;
     // Background tasks (the drill world) end with the process; the journal is on disk.

@@ -62,6 +62,36 @@ impl Status {
         }
     }
 
+    /// Live: what the configured sources report; the rest is marked as not configured.
+    pub fn of_live(db: DbSnapshot, at: Timestamp) -> Status {
+        let unconfigured = |area| AreaSummary {
+            area,
+            level: crate::model::Level::Warn,
+            counts: "not configured".into(),
+            worst: None,
+        };
+        let summaries = crate::model::summary::Area::ALL
+            .iter()
+            .map(|&area| match area {
+                crate::model::summary::Area::Db => summary::db(&db),
+                other => unconfigured(other),
+            })
+            .collect();
+        Status {
+            mode: "live",
+            seed: None,
+            at,
+            summaries,
+            findings: vec![],
+            cluster: Default::default(),
+            db,
+            waf: Default::default(),
+            alarms: Default::default(),
+            iam: Default::default(),
+            trail: Default::default(),
+        }
+    }
+
     pub fn text(&self) -> String {
         let mut out = String::new();
         let seed = self.seed.map(|s| format!(" seed {s}")).unwrap_or_default();

@@ -142,3 +142,41 @@ fn version_and_help() {
     let out = opsdeck(&["status", "--help"], home.path());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--json"));
 }
+
+#[test]
+fn a_config_naming_databases_goes_live_and_never_prints_the_password() {
+    let home = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = home.path().join("config/opsdeck");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = format!(
+        "[[databases]]\nname = \"orders-pg\"\nkind = \"postgres\"\nuser = \"opsdeck\"\npassword_env = \"OPSDECK_TEST_PG_PASSWORD\"\nmembers = [ {{ name = \"pg-0\", address = \"127.0.0.1:{port}\" }} ]\n"
+    );
+    std::fs::write(dir.join("config.toml"), cfg).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args(["status", "--json"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("OPSDECK_TEST_PG_PASSWORD", "s3cr3t-hunter2")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("s3cr3t-hunter2"), "password leaked:\n{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["mode"], "live");
+    let member = &v["db"]["clusters"][0]["members"][0];
+    assert_eq!(member["name"], "pg-0");
+    assert_eq!(member["reachable"], false);
+    assert!(
+        member["last_error"]
+            .as_str()
+            .unwrap()
+            .contains(&port.to_string()),
+        "{member}"
+    );
+}

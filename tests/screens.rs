@@ -211,7 +211,7 @@ fn a_failing_source_greys_its_pane_and_keeps_the_data() {
     let buf = render(&app, 80, 24);
     let screen = text(&buf);
     assert!(
-        screen.contains("✗ CRIT DB source failing — last update 42s ago — connection refused"),
+        screen.contains("✗ CRIT DB — last update 42s ago — connection refused"),
         "{screen}"
     );
     assert!(

@@ -55,7 +55,7 @@ impl AreaSummary {
     pub fn with_health(mut self, health: &Health) -> Self {
         if let Some(err) = &health.last_error {
             self.level = Level::Crit;
-            self.worst = Some(format!("source failing: {err}"));
+            self.worst = Some(err.clone());
         }
         self
     }

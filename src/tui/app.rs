@@ -109,7 +109,13 @@ pub enum IamTab {
 /// Where the console's data comes from, shown in the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    Drill { seed: u64 },
+    Drill {
+        seed: u64,
+    },
+    /// Real systems; the text says which (databases, contexts).
+    Live {
+        what: String,
+    },
 }
 
 /// A text field at the bottom of the screen.

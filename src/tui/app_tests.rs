@@ -245,10 +245,7 @@ fn a_failing_source_needs_the_clock_and_marks_its_area() {
     assert!(app.needs_tick());
     let db = app.data.summary(crate::model::summary::Area::Db).unwrap();
     assert_eq!(db.level, Level::Crit);
-    assert_eq!(
-        db.worst.as_deref(),
-        Some("source failing: connection refused")
-    );
+    assert_eq!(db.worst.as_deref(), Some("connection refused"));
     assert_eq!(
         app.view(TableId::DbMembers).visible.len(),
         3,

@@ -112,7 +112,11 @@ impl Data {
     }
 
     pub fn set_iam(&mut self, feed: Arc<Feed<IamSnapshot>>, now: Timestamp) {
-        self.findings = audit::iam_findings(&feed.data, now);
+        // An account never read has no findings: its empty snapshot is not an empty account.
+        self.findings = match feed.health.last_ok {
+            Some(_) => audit::iam_findings(&feed.data, now),
+            None => Vec::new(),
+        };
         let summary = audit::iam_summary(&feed.data, &self.findings);
         self.summarise(Area::Iam, summary, &feed.health);
         self.iam = feed;

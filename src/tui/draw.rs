@@ -45,6 +45,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let mut left = vec![Span::styled(" opsdeck ", theme.title)];
     match &app.origin {
+        Origin::Live { what } => {
+            left.push(Span::styled(" LIVE ", theme.title));
+            left.push(Span::styled(format!(" {what} "), theme.muted));
+        }
         Origin::Drill { seed } => {
             left.push(Span::styled(" DRILL ", theme.banner));
             left.push(Span::styled(format!(" seed {seed} "), theme.muted));

@@ -159,7 +159,7 @@ fn health_banner(frame: &mut Frame, area: Rect, app: &App, source: Area) -> (Rec
     let line = Line::from(vec![
         Span::styled(" ✗ CRIT ", app.theme.crit),
         Span::styled(
-            format!("{} source failing — {since} — {error}", source.title()),
+            format!("{} — {since} — {error}", source.title()),
             app.theme.crit,
         ),
     ]);

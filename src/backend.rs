@@ -1,0 +1,94 @@
+//! What the console runs against: the drill world, or the live systems named in the config.
+//! Either way the rest of the console sees the same sources, operations and clock.
+
+use crate::Env;
+use opsdeck::incident::clock::{Clock, SystemClock};
+use opsdeck::model::summary::Area;
+use opsdeck::ops::route::Router;
+use opsdeck::ops::{Ops, ReadOnly};
+use opsdeck::sources::drill::WorldClock;
+use opsdeck::sources::sim::{SimOps, World};
+use opsdeck::sources::{Publishers, Sources, db, publish_error};
+use opsdeck::tui::app::Origin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct Backend {
+    pub origin: Origin,
+    pub sources: Sources,
+    pub ops: Arc<dyn Ops>,
+    pub clock: Arc<dyn Clock>,
+    /// The drill world, when it is one.
+    pub world: Option<Arc<Mutex<World>>>,
+}
+
+/// The operations, behind the read-only guard when the console is read-only.
+pub fn guard(env: &Env, ops: impl Ops + 'static) -> Arc<dyn Ops> {
+    match env.read_only() {
+        Some(reason) => Arc::new(ReadOnly { inner: ops, reason }),
+        None => Arc::new(ops),
+    }
+}
+
+pub fn drill(env: &Env, speed: u32, start: jiff::Timestamp) -> Backend {
+    let world = Arc::new(Mutex::new(World::new(env.seed, start)));
+    Backend {
+        origin: Origin::Drill { seed: env.seed },
+        sources: opsdeck::sources::drill::spawn(world.clone(), speed),
+        ops: guard(env, SimOps::new(world.clone())),
+        clock: Arc::new(WorldClock(world.clone())),
+        world: Some(world),
+    }
+}
+
+/// Areas nobody configured say so, instead of looking empty or healthy.
+fn not_configured(p: &Publishers, area: Area, hint: &str) {
+    let why = format!("not configured: {hint}");
+    match area {
+        Area::Cluster => publish_error(&p.cluster, why),
+        Area::Db => publish_error(&p.db, why),
+        Area::Waf => publish_error(&p.waf, why),
+        Area::Alarms => publish_error(&p.alarms, why),
+        Area::Iam => publish_error(&p.iam, why),
+        Area::Trail => publish_error(&p.trail, why),
+    }
+}
+
+/// Must run inside the tokio runtime: the sources are tasks on it.
+pub fn live(env: &Env) -> Backend {
+    let (publishers, sources) = Publishers::channels();
+    let mut router = Router::default();
+    let mut what = Vec::new();
+    let dbs = env.cfg.databases.clone();
+    if dbs.is_empty() {
+        not_configured(&publishers, Area::Db, "add [[databases]] to the config");
+    } else {
+        what.push(
+            dbs.iter()
+                .map(|d| d.name.clone())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        router = router.route(Area::Db, Arc::new(db::DbOps::new(dbs.clone())));
+        db::spawn(dbs, publishers.db.clone(), Duration::from_secs(5));
+    }
+    not_configured(
+        &publishers,
+        Area::Cluster,
+        "add [kube] contexts to the config",
+    );
+    for area in [Area::Waf, Area::Alarms, Area::Iam, Area::Trail] {
+        not_configured(&publishers, area, "the AWS sources are not built yet");
+    }
+    // The senders live as long as the console: dropping them would end every source.
+    std::mem::forget(publishers);
+    Backend {
+        origin: Origin::Live {
+            what: what.join(" · "),
+        },
+        sources,
+        ops: guard(env, router),
+        clock: Arc::new(SystemClock),
+        world: None,
+    }
+}
