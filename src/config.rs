@@ -12,6 +12,8 @@ pub struct Config {
     pub ui: UiConfig,
     #[serde(default)]
     pub drill: DrillConfig,
+    #[serde(default)]
+    pub kube: Option<crate::sources::kube::KubeConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

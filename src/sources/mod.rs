@@ -2,6 +2,7 @@
 //! slow screen never makes anything queue up. The drill world publishes all six areas.
 
 pub mod drill;
+pub mod kube;
 pub mod sim;
 
 use crate::model::alarm::AlarmSnapshot;

@@ -118,6 +118,7 @@ pub fn large_cluster(nodes: usize, pods: usize, start: Timestamp) -> ClusterSnap
         hpas,
         pdbs,
         events,
+        ..ClusterSnapshot::default()
     }
 }
 
@@ -142,6 +143,7 @@ fn node(i: usize, dice: &mut Dice, start: Timestamp) -> NodeRow {
         cpu_pct: ready.then(|| dice.between(15, 80) as u8),
         mem_pct: ready.then(|| dice.between(25, 85) as u8),
         created: at(start, -dice.between(3600, 90 * DAY)),
+        allocatable: None,
     }
 }
 

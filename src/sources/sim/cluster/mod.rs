@@ -348,6 +348,7 @@ impl ClusterSim {
             hpas: self.hpas.iter().map(|h| self.hpa_row(h)).collect(),
             pdbs: self.pdbs.iter().map(|p| self.pdb_row(p)).collect(),
             events,
+            ..ClusterSnapshot::default()
         }
     }
 
@@ -363,6 +364,7 @@ impl ClusterSim {
             cpu_pct: n.ready.then_some(cpu.round() as u8),
             mem_pct: n.ready.then_some(mem.round() as u8),
             created: at(start, n.created),
+            allocatable: None,
         }
     }
 
