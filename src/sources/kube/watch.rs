@@ -333,9 +333,31 @@ where
 {
     let shared = Arc::clone(shared);
     let mut backoff = Backoff::new(tuning.backoff_min, tuning.backoff_max);
+    let probe_api = api.clone();
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(watcher::watcher(api, config));
-        while let Some(item) = stream.next().await {
+        // While failing, when to check by hand whether the server is back: a re-established
+        // watch on a quiet resource yields nothing, so without this the error would stay
+        // on screen until the next change.
+        let mut probe_after: Option<Duration> = None;
+        loop {
+            let item = match probe_after {
+                None => stream.next().await,
+                Some(wait) => tokio::select! {
+                    item = stream.next() => item,
+                    () = tokio::time::sleep(wait) => {
+                        if reachable(&probe_api).await {
+                            shared.lock().problems.remove(&section);
+                            shared.changed.notify_one();
+                            probe_after = None;
+                        } else {
+                            probe_after = Some(backoff.next());
+                        }
+                        continue;
+                    }
+                },
+            };
+            let Some(item) = item else { return };
             let mut delay = None;
             {
                 let mut state = shared.lock();
@@ -351,6 +373,7 @@ where
                         state.problems.remove(&section);
                         state.rows_dirty |= changed;
                         backoff.reset();
+                        probe_after = None;
                     }
                     Err(err) => {
                         if let Some(problem) = classify(&err) {
@@ -364,9 +387,20 @@ where
             shared.changed.notify_one();
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
+                probe_after = Some(delay);
             }
         }
     })
+}
+
+/// A one-item list: answers whether the resource can be read again.
+async fn reachable<K>(api: &Api<K>) -> bool
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    api.list(&::kube::api::ListParams::default().limit(1))
+        .await
+        .is_ok()
 }
 
 /// `None` for errors the watcher recovers from by itself without anything to show: a `410
