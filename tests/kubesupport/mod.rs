@@ -252,6 +252,15 @@ impl KubeServer {
         }
     }
 
+    /// Writes already-serialised objects of `resource` (benchmarks keep serialisation out of
+    /// the timed part).
+    pub fn put_values(&self, resource: &str, values: Vec<Value>) {
+        let mut world = lock(&self.inner.world);
+        for value in values {
+            world.write(&self.inner.changes, resource, value);
+        }
+    }
+
     pub fn remove(&self, resource: &str, namespace: &str, name: &str) {
         let mut world = lock(&self.inner.world);
         world.delete(&self.inner.changes, resource, namespace, name);
