@@ -376,7 +376,7 @@ pub fn bytes(q: &str) -> Option<u64> {
     for (suffix, factor) in SUFFIXES {
         if let Some(n) = q.strip_suffix(suffix) {
             let n: f64 = n.parse().ok()?;
-            return (n >= 0.0).then(|| (n * factor as f64) as u64);
+            return (n >= 0.0).then_some((n * factor as f64) as u64);
         }
     }
     let n: f64 = q.parse().ok()?;
