@@ -270,3 +270,62 @@ async fn a_burst_of_changes_is_published_in_a_few_snapshots() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn usage_columns_appear_only_where_metrics_are_served() {
+    let server = KubeServer::start().await;
+    fixtures::shop(&server);
+    let tuning = opsdeck::sources::kube::Tuning {
+        metrics_every: std::time::Duration::from_millis(100),
+        ..fast_tuning()
+    };
+    let (publishers, mut sources) = Publishers::channels();
+    let _watch = spawn_with(
+        server.client().await,
+        "test",
+        Some("shop".into()),
+        publishers.cluster,
+        tuning.clone(),
+    );
+    let feed = wait_for(&mut sources.cluster, "sync", synced).await;
+    assert!(
+        feed.data
+            .nodes
+            .iter()
+            .all(|n| n.cpu_pct.is_none() && n.mem_pct.is_none())
+    );
+    assert!(feed.data.pods.iter().all(|p| p.cpu_millis.is_none()));
+    assert!(
+        !feed.health.is_failing(),
+        "no metrics-server is not an error"
+    );
+
+    server.serve_metrics();
+    server.put_values(
+        "nodemetrics",
+        vec![serde_json::json!({"metadata": {"name": "node-0"},
+            "timestamp": "2026-01-01T00:00:00Z", "window": "15s",
+            "usage": {"cpu": "1960m", "memory": "7921326Ki"}})],
+    );
+    server.put_values(
+        "podmetrics",
+        vec![
+            serde_json::json!({"metadata": {"name": "user-a", "namespace": "shop"},
+            "timestamp": "2026-01-01T00:00:00Z", "window": "15s",
+            "containers": [{"name": "user", "usage": {"cpu": "200m", "memory": "100Mi"}},
+                           {"name": "envoy", "usage": {"cpu": "50m", "memory": "28Mi"}}]}),
+        ],
+    );
+    let feed = wait_for(&mut sources.cluster, "usage columns", |f| {
+        f.data.nodes[0].cpu_pct.is_some()
+    })
+    .await;
+    let node = &feed.data.nodes[0];
+    assert_eq!((node.cpu_pct, node.mem_pct), (Some(50), Some(50)));
+    assert_eq!(feed.data.nodes[1].cpu_pct, None, "no sample for node-1");
+    let pod = &feed.data.pods[0];
+    assert_eq!(
+        (pod.name.as_str(), pod.cpu_millis, pod.memory_bytes),
+        ("user-a", Some(250), Some(128 << 20))
+    );
+}

@@ -122,6 +122,9 @@ pub struct PodRow {
     pub node: String,
     /// Why a container is waiting (`CrashLoopBackOff`, `ImagePullBackOff`, ...).
     pub waiting_reason: Option<String>,
+    /// Current usage from metrics.k8s.io; `None` where the cluster does not serve metrics.
+    pub cpu_millis: Option<u32>,
+    pub memory_bytes: Option<u64>,
 }
 
 impl PodRow {

@@ -81,6 +81,8 @@ struct Options {
     denied: Vec<(String, String)>,
     bookmark_every: Option<Duration>,
     history_limit: Option<usize>,
+    /// Whether metrics.k8s.io is served (a cluster with metrics-server).
+    metrics: bool,
 }
 
 struct Inner {
@@ -112,6 +114,8 @@ fn kind_of(resource: &str) -> Option<(&'static str, &'static str)> {
         "poddisruptionbudgets" => ("policy/v1", "PodDisruptionBudget"),
         "leases" => ("coordination.k8s.io/v1", "Lease"),
         "selfsubjectaccessreviews" => ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
+        "nodemetrics" => ("metrics.k8s.io/v1beta1", "NodeMetrics"),
+        "podmetrics" => ("metrics.k8s.io/v1beta1", "PodMetrics"),
         _ => return None,
     })
 }
@@ -214,6 +218,13 @@ impl KubeServer {
         lock(&self.inner.options)
             .denied
             .push((verb.to_string(), resource.to_string()));
+    }
+
+    /// Serves metrics.k8s.io from `nodemetrics` / `podmetrics` objects put with
+    /// `put_values`; without this the group answers 404 like a cluster without
+    /// metrics-server.
+    pub fn serve_metrics(&self) {
+        lock(&self.inner.options).metrics = true;
     }
 
     pub fn bookmarks_every(&self, every: Duration) {
@@ -369,9 +380,9 @@ struct Target {
 
 fn parse_path(path: &str) -> Option<Target> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let rest = match parts.as_slice() {
-        ["api", "v1", rest @ ..] => rest,
-        ["apis", _group, _version, rest @ ..] => rest,
+    let (group, rest) = match parts.as_slice() {
+        ["api", "v1", rest @ ..] => ("", rest),
+        ["apis", group, _version, rest @ ..] => (*group, rest),
         _ => return None,
     };
     let (namespace, rest) = match rest {
@@ -383,6 +394,10 @@ fn parse_path(path: &str) -> Option<Target> {
         ..Target::default()
     };
     t.resource = rest.first()?.to_string();
+    if group == "metrics.k8s.io" {
+        // Same plural as the core resource; stored apart.
+        t.resource = format!("{}metrics", t.resource.trim_end_matches('s'));
+    }
     t.name = rest.get(1).map(|s| s.to_string());
     t.sub = rest.get(2).map(|s| s.to_string());
     Some(t)
@@ -657,7 +672,8 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Bo
     let Some(target) = parse_path(&path) else {
         return Ok(status(404, "NotFound", &format!("no route for {path}")));
     };
-    if kind_of(&target.resource).is_none() {
+    let metrics_off = target.resource.ends_with("metrics") && !lock(&inner.options).metrics;
+    if kind_of(&target.resource).is_none() || metrics_off {
         return Ok(status(
             404,
             "NotFound",

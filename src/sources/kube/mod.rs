@@ -7,6 +7,7 @@
 
 mod error;
 pub mod lease;
+mod metrics;
 mod ops;
 pub mod project;
 mod watch;

@@ -146,6 +146,8 @@ pub fn pod_row(pod: &Pod) -> PodRow {
             .and_then(|s| s.node_name.clone())
             .unwrap_or_default(),
         waiting_reason: waiting("Init:", init_statuses).or_else(|| waiting("", statuses)),
+        cpu_millis: None,
+        memory_bytes: None,
     }
 }
 

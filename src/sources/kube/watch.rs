@@ -3,6 +3,7 @@
 //! changed. Errors never clear a table: a re-list fills a side buffer and swaps it in whole.
 
 use super::error::describe;
+use super::metrics::{self, Metrics};
 use super::project;
 use crate::model::cluster::{
     ClusterSnapshot, DeploymentRow, EventRow, HpaRow, NodeRow, PdbRow, PodRow, RevisionRow,
@@ -40,6 +41,8 @@ pub struct Tuning {
     pub watch_timeout_secs: u32,
     /// Newest Warning events kept in the snapshot.
     pub max_events: usize,
+    /// How often metrics.k8s.io is polled while it answers (four times slower while not).
+    pub metrics_every: Duration,
 }
 
 impl Default for Tuning {
@@ -51,6 +54,7 @@ impl Default for Tuning {
             page_size: 500,
             watch_timeout_secs: 120,
             max_events: 200,
+            metrics_every: Duration::from_secs(15),
         }
     }
 }
@@ -159,6 +163,12 @@ pub fn spawn_with(
             |s| &mut s.events,
             project::event_row,
         ),
+        tokio::spawn(poll_metrics(
+            client.clone(),
+            namespace.clone(),
+            Arc::clone(&shared),
+            tuning.metrics_every,
+        )),
         tokio::spawn(publish_loop(shared, tx, context_name.into(), tuning)),
     ];
     ClusterWatch { tasks }
@@ -259,6 +269,7 @@ struct State {
     events: Table<EventRow>,
     problems: BTreeMap<Section, Problem>,
     synced: BTreeMap<Section, bool>,
+    metrics: Option<Metrics>,
     /// Rows changed since the last snapshot; errors alone do not need the rows rebuilt.
     rows_dirty: bool,
 }
@@ -401,6 +412,27 @@ where
     api.list(&::kube::api::ListParams::default().limit(1))
         .await
         .is_ok()
+}
+
+async fn poll_metrics(
+    client: Client,
+    namespace: Option<String>,
+    shared: Arc<Shared>,
+    every: Duration,
+) {
+    loop {
+        let metrics = metrics::fetch(&client, namespace.as_deref()).await;
+        let served = metrics.is_some();
+        {
+            let mut state = shared.lock();
+            if state.metrics != metrics {
+                state.metrics = metrics;
+                state.rows_dirty = true;
+            }
+        }
+        shared.changed.notify_one();
+        tokio::time::sleep(if served { every } else { every * 4 }).await;
+    }
 }
 
 /// `None` for errors the watcher recovers from by itself without anything to show: a `410
@@ -564,12 +596,28 @@ fn failure_text(state: &State) -> Option<String> {
 fn fill_rows(snapshot: &mut ClusterSnapshot, state: &State, max_events: usize) {
     let by_ns_name = |a: (&str, &str), b: (&str, &str)| a.cmp(&b);
     snapshot.nodes = state.nodes.sorted(|a, b| a.name.cmp(&b.name));
+    if let Some(m) = &state.metrics {
+        for node in &mut snapshot.nodes {
+            if let (Some(used), Some(alloc)) = (m.nodes.get(&node.name), node.allocatable) {
+                node.cpu_pct = metrics::percent(used.cpu_millis, alloc.cpu_millis);
+                node.mem_pct = metrics::percent(used.memory_bytes, alloc.memory_bytes);
+            }
+        }
+    }
     snapshot.deployments = state
         .deployments
         .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));
     snapshot.pods = state
         .pods
         .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));
+    if let Some(m) = &state.metrics {
+        for pod in &mut snapshot.pods {
+            if let Some(used) = m.pods.get(&format!("{}/{}", pod.namespace, pod.name)) {
+                pod.cpu_millis = Some(u32::try_from(used.cpu_millis).unwrap_or(u32::MAX));
+                pod.memory_bytes = Some(used.memory_bytes);
+            }
+        }
+    }
     snapshot.hpas = state
         .hpas
         .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));

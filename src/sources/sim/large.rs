@@ -58,6 +58,8 @@ pub fn large_cluster(nodes: usize, pods: usize, start: Timestamp) -> ClusterSnap
             created,
             node: on.map(|n| node_rows[n].name.clone()).unwrap_or_default(),
             waiting_reason: None,
+            cpu_millis: None,
+            memory_bytes: None,
         };
         let trouble = unhealthy(i, &mut row, node_ready);
         if let Some((reason, message)) = trouble {

@@ -422,6 +422,8 @@ impl ClusterSim {
                 .map(|n| n.name.clone())
                 .unwrap_or_default(),
             waiting_reason: waiting,
+            cpu_millis: None,
+            memory_bytes: None,
         }
     }
 
