@@ -559,3 +559,23 @@ async fn missing_objects_and_foreign_operations_are_named() {
         Err(OpError::Unsupported(_))
     ));
 }
+
+#[test]
+fn the_config_file_takes_a_kube_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "[kube]\ncontexts = [\"prod-kr\", \"prod-us\"]\nnamespace = \"shop\"\nread_only = [\"prod-us\"]\n",
+    )
+    .unwrap();
+    let config = opsdeck::config::load(&path, true).unwrap().unwrap();
+    let kube = config.kube.expect("[kube] is read");
+    assert_eq!(kube.contexts, ["prod-kr", "prod-us"]);
+    assert_eq!(kube.namespace.as_deref(), Some("shop"));
+    assert!(kube.is_read_only("prod-us") && !kube.is_read_only("prod-kr"));
+
+    std::fs::write(&path, "[kube]\nreadonly = true\n").unwrap();
+    let err = opsdeck::config::load(&path, true).unwrap_err().to_string();
+    assert!(err.contains("unknown field `readonly`"), "{err}");
+}

@@ -1046,9 +1046,12 @@ fn patch(
     }
 }
 
+/// `{"type":…,"object":…}` with `type` first, as the API server writes it: clients decode
+/// the event in one pass only when the tag comes before the object.
 fn watch_line(kind: &str, object: &Value) -> Bytes {
-    let mut line = json!({"type": kind, "object": object}).to_string();
-    line.push('\n');
+    let mut line = format!("{{\"type\":\"{kind}\",\"object\":");
+    line.push_str(&object.to_string());
+    line.push_str("}\n");
     Bytes::from(line)
 }
 
