@@ -107,3 +107,15 @@ pub async fn fetch(client: &Client, namespace: Option<&str>) -> Option<Metrics> 
 pub fn percent(used: u64, of: u64) -> Option<u8> {
     (of > 0).then(|| u8::try_from(used.saturating_mul(100) / of).unwrap_or(u8::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_of_nothing_is_unknown() {
+        assert_eq!(percent(1960, 3920), Some(50));
+        assert_eq!(percent(5000, 0), None);
+        assert_eq!(percent(u64::MAX, 1), Some(u8::MAX));
+    }
+}

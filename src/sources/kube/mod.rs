@@ -10,6 +10,7 @@ pub mod lease;
 mod metrics;
 mod ops;
 pub mod project;
+mod store;
 mod watch;
 
 pub use error::describe;

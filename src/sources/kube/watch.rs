@@ -1,30 +1,24 @@
-//! One watcher per resource kind feeds compact rows into a shared table; a publisher turns the
-//! tables into a `ClusterSnapshot` at most every `publish_every`, and only when something
-//! changed. Errors never clear a table: a re-list fills a side buffer and swaps it in whole.
+//! One watcher per resource kind feeds compact rows into the shared tables of `store`; the
+//! watchers own reconnecting (backoff, probing a quiet resource) and classifying failures.
 
 use super::error::describe;
-use super::metrics::{self, Metrics};
+use super::metrics;
 use super::project;
-use crate::model::cluster::{
-    ClusterSnapshot, DeploymentRow, EventRow, HpaRow, NodeRow, PdbRow, PodRow, RevisionRow,
-};
-use crate::sources::{Tx, publish, publish_error};
+use super::store::{Problem, Section, Shared, State, Table, apply, meta_key, publish_loop};
+use crate::model::cluster::ClusterSnapshot;
+use crate::sources::Tx;
 use ::kube::runtime::watcher::{self, Event};
 use ::kube::{Api, Client, Resource};
 use futures::StreamExt;
-use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::de::DeserializeOwned;
-use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 /// Knobs with production defaults; tests shorten the backoff.
 #[derive(Debug, Clone)]
@@ -199,136 +193,6 @@ impl Scope {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Section {
-    Nodes,
-    Deployments,
-    ReplicaSets,
-    Pods,
-    Hpas,
-    Pdbs,
-    Events,
-}
-
-const SECTIONS: usize = 7;
-
-impl Section {
-    fn name(self) -> &'static str {
-        match self {
-            Section::Nodes => "nodes",
-            Section::Deployments => "deployments",
-            Section::ReplicaSets => "replicasets",
-            Section::Pods => "pods",
-            Section::Hpas => "hpa",
-            Section::Pdbs => "pdb",
-            Section::Events => "events",
-        }
-    }
-}
-
-struct Table<R> {
-    rows: HashMap<String, R>,
-    /// Filled during a (re-)list and swapped in at its end, so the old rows stay on screen
-    /// until the new ones are complete.
-    relist: Option<HashMap<String, R>>,
-    synced: bool,
-}
-
-impl<R> Default for Table<R> {
-    fn default() -> Self {
-        Table {
-            rows: HashMap::new(),
-            relist: None,
-            synced: false,
-        }
-    }
-}
-
-impl<R: Clone> Table<R> {
-    fn sorted(&self, order: impl Fn(&R, &R) -> std::cmp::Ordering) -> Vec<R> {
-        let mut rows: Vec<R> = self.rows.values().cloned().collect();
-        rows.sort_by(order);
-        rows
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Problem {
-    Forbidden,
-    Failed(String),
-}
-
-#[derive(Default)]
-struct State {
-    nodes: Table<NodeRow>,
-    deployments: Table<DeploymentRow>,
-    revisions: Table<RevisionRow>,
-    pods: Table<PodRow>,
-    hpas: Table<HpaRow>,
-    pdbs: Table<PdbRow>,
-    events: Table<EventRow>,
-    problems: BTreeMap<Section, Problem>,
-    synced: BTreeMap<Section, bool>,
-    metrics: Option<Metrics>,
-    /// Rows changed since the last snapshot; errors alone do not need the rows rebuilt.
-    rows_dirty: bool,
-}
-
-#[derive(Default)]
-struct Shared {
-    state: Mutex<State>,
-    changed: Notify,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain row maps behind, still usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Applies one watcher event to a table. Returns whether rows changed.
-fn apply<K, R>(
-    table: &mut Table<R>,
-    event: Event<K>,
-    project: fn(&K) -> Option<R>,
-    key: fn(&K) -> String,
-) -> bool {
-    match event {
-        Event::Init => {
-            table.relist = Some(HashMap::new());
-            false
-        }
-        Event::InitApply(obj) => {
-            if let Some(row) = project(&obj) {
-                table
-                    .relist
-                    .get_or_insert_with(HashMap::new)
-                    .insert(key(&obj), row);
-            }
-            false
-        }
-        Event::InitDone => {
-            table.rows = table.relist.take().unwrap_or_default();
-            table.synced = true;
-            true
-        }
-        Event::Apply(obj) => {
-            let k = key(&obj);
-            match project(&obj) {
-                Some(row) => table.rows.insert(k, row),
-                None => table.rows.remove(&k),
-            };
-            true
-        }
-        Event::Delete(obj) => table.rows.remove(&key(&obj)).is_some(),
-    }
-}
-
-fn meta_key<K: Resource>(obj: &K) -> String {
-    project::key(obj.meta())
-}
-
 fn run<K, R>(
     api: Api<K>,
     config: watcher::Config,
@@ -491,203 +355,9 @@ impl Backoff {
     }
 }
 
-async fn publish_loop(shared: Arc<Shared>, tx: Tx<ClusterSnapshot>, context: String, t: Tuning) {
-    let mut last_publish: Option<Instant> = None;
-    let mut snapshot = ClusterSnapshot {
-        context,
-        loading: all_sections(),
-        ..ClusterSnapshot::default()
-    };
-    loop {
-        shared.changed.notified().await;
-        if let Some(at) = last_publish {
-            tokio::time::sleep_until(at + t.publish_every).await;
-        }
-        if tx.is_closed() {
-            return;
-        }
-        let error = {
-            let mut state = shared.lock();
-            if std::mem::take(&mut state.rows_dirty) {
-                fill_rows(&mut snapshot, &state, t.max_events);
-            }
-            snapshot.forbidden = sections_with(&state, |p| *p == Problem::Forbidden);
-            snapshot.loading = (0..SECTIONS)
-                .map(section_at)
-                .filter(|s| !state.synced.get(s).copied().unwrap_or(false))
-                .filter(|s| state.problems.get(s) != Some(&Problem::Forbidden))
-                .map(|s| s.name().to_string())
-                .collect();
-            failure_text(&state)
-        };
-        let now = Timestamp::now();
-        let shown_error = tx.borrow().health.last_error.clone();
-        match error {
-            None => publish(&tx, snapshot.clone(), now),
-            Some(error) => {
-                // Whatever did arrive is still news; the error says the rest is stale.
-                if tx.borrow().data != snapshot {
-                    publish(&tx, snapshot.clone(), now);
-                }
-                if tx.borrow().health.last_error.is_none() || shown_error.as_ref() != Some(&error) {
-                    publish_error(&tx, error);
-                }
-            }
-        }
-        last_publish = Some(Instant::now());
-    }
-}
-
-fn all_sections() -> Vec<String> {
-    (0..SECTIONS)
-        .map(|i| section_at(i).name().to_string())
-        .collect()
-}
-
-fn section_at(i: usize) -> Section {
-    [
-        Section::Nodes,
-        Section::Deployments,
-        Section::ReplicaSets,
-        Section::Pods,
-        Section::Hpas,
-        Section::Pdbs,
-        Section::Events,
-    ][i % SECTIONS]
-}
-
-fn sections_with(state: &State, pick: impl Fn(&Problem) -> bool) -> Vec<String> {
-    state
-        .problems
-        .iter()
-        .filter(|(_, p)| pick(p))
-        .map(|(s, _)| s.name().to_string())
-        .collect()
-}
-
-/// `nodes, pods: cannot reach the API server: Connection refused`, or with every watch
-/// failing the same way just `API server: …` — one line for the pane's staleness banner.
-fn failure_text(state: &State) -> Option<String> {
-    let mut by_message: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (section, problem) in &state.problems {
-        if let Problem::Failed(message) = problem {
-            by_message
-                .entry(message.as_str())
-                .or_default()
-                .push(section.name());
-        }
-    }
-    if by_message.is_empty() {
-        return None;
-    }
-    let parts: Vec<String> = by_message
-        .into_iter()
-        .map(|(message, sections)| {
-            if sections.len() == SECTIONS {
-                message.to_string()
-            } else {
-                format!("{}: {message}", sections.join(", "))
-            }
-        })
-        .collect();
-    Some(parts.join("; "))
-}
-
-fn fill_rows(snapshot: &mut ClusterSnapshot, state: &State, max_events: usize) {
-    let by_ns_name = |a: (&str, &str), b: (&str, &str)| a.cmp(&b);
-    snapshot.nodes = state.nodes.sorted(|a, b| a.name.cmp(&b.name));
-    if let Some(m) = &state.metrics {
-        for node in &mut snapshot.nodes {
-            if let (Some(used), Some(alloc)) = (m.nodes.get(&node.name), node.allocatable) {
-                node.cpu_pct = metrics::percent(used.cpu_millis, alloc.cpu_millis);
-                node.mem_pct = metrics::percent(used.memory_bytes, alloc.memory_bytes);
-            }
-        }
-    }
-    snapshot.deployments = state
-        .deployments
-        .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));
-    snapshot.pods = state
-        .pods
-        .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));
-    if let Some(m) = &state.metrics {
-        for pod in &mut snapshot.pods {
-            if let Some(used) = m.pods.get(&format!("{}/{}", pod.namespace, pod.name)) {
-                pod.cpu_millis = Some(u32::try_from(used.cpu_millis).unwrap_or(u32::MAX));
-                pod.memory_bytes = Some(used.memory_bytes);
-            }
-        }
-    }
-    snapshot.hpas = state
-        .hpas
-        .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));
-    snapshot.pdbs = state
-        .pdbs
-        .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));
-    snapshot.revisions = state.revisions.sorted(|a, b| {
-        by_ns_name((&a.namespace, &a.deployment), (&b.namespace, &b.deployment))
-            .then(b.revision.cmp(&a.revision))
-    });
-    let mut events = state.events.sorted(|a, b| {
-        b.last_seen
-            .cmp(&a.last_seen)
-            .then_with(|| a.object.cmp(&b.object))
-    });
-    events.truncate(max_events);
-    snapshot.events = events;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
-    fn node(name: &str) -> Node {
-        Node {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..ObjectMeta::default()
-            },
-            ..Node::default()
-        }
-    }
-
-    fn row(n: &Node) -> Option<NodeRow> {
-        Some(project::node_row(n))
-    }
-
-    #[test]
-    fn a_relist_keeps_old_rows_until_it_completes() {
-        let mut table = Table::default();
-        apply(&mut table, Event::Apply(node("a")), row, meta_key);
-        apply(&mut table, Event::Apply(node("b")), row, meta_key);
-        apply(&mut table, Event::Init, row, meta_key);
-        apply(&mut table, Event::InitApply(node("b")), row, meta_key);
-        assert_eq!(table.rows.len(), 2, "still showing the old list");
-        assert!(apply(&mut table, Event::InitDone, row, meta_key));
-        assert_eq!(table.rows.keys().collect::<Vec<_>>(), ["b"]);
-        assert!(apply(&mut table, Event::Delete(node("b")), row, meta_key));
-        assert!(!apply(&mut table, Event::Delete(node("b")), row, meta_key));
-    }
-
-    #[test]
-    fn failures_are_grouped_by_message() {
-        let mut state = State::default();
-        state
-            .problems
-            .insert(Section::Pods, Problem::Failed("boom".into()));
-        state
-            .problems
-            .insert(Section::Nodes, Problem::Failed("boom".into()));
-        state.problems.insert(Section::Events, Problem::Forbidden);
-        assert_eq!(failure_text(&state).as_deref(), Some("nodes, pods: boom"));
-        for i in 0..SECTIONS {
-            state
-                .problems
-                .insert(section_at(i), Problem::Failed("refused".into()));
-        }
-        assert_eq!(failure_text(&state).as_deref(), Some("refused"));
-    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_resets() {
