@@ -329,3 +329,53 @@ async fn usage_columns_appear_only_where_metrics_are_served() {
         ("user-a", Some(250), Some(128 << 20))
     );
 }
+
+#[tokio::test]
+async fn bookmarks_let_a_quiet_watch_resume_without_relisting() {
+    let server = KubeServer::start().await;
+    server.bookmarks_every(std::time::Duration::from_millis(50));
+    fixtures::shop(&server);
+    let (publishers, mut sources) = Publishers::channels();
+    let _watch = spawn_with(
+        server.client().await,
+        "test",
+        Some("shop".into()),
+        publishers.cluster,
+        fast_tuning(),
+    );
+    wait_for(&mut sources.cluster, "sync", synced).await;
+    let synced_at = server.resource_version();
+    let lists = pod_lists(&server);
+
+    // Other resources move on and the server forgets the history the pod watch started at.
+    server.history_limit(3);
+    for i in 0..10 {
+        server.put(&fixtures::node(
+            &format!("node-x{i}"),
+            "ap-northeast-2a",
+            true,
+        ));
+    }
+    assert!(
+        server.oldest_resumable() > synced_at + 1,
+        "resuming from the sync point would be 410 Gone"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    server.stop();
+    wait_for(&mut sources.cluster, "the outage", |f| {
+        f.health.is_failing()
+    })
+    .await;
+    server.restart().await;
+    server.put(&fixtures::pod("shop", "user-d", "node-0", "user"));
+    wait_for(&mut sources.cluster, "the new pod", |f| {
+        f.data.pods.len() == 4 && !f.health.is_failing()
+    })
+    .await;
+    assert_eq!(
+        pod_lists(&server),
+        lists,
+        "resumed from the bookmark, no re-list"
+    );
+}

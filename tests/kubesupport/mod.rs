@@ -249,11 +249,18 @@ impl KubeServer {
         lock(&self.inner.world).rv
     }
 
+    /// Watches from a resourceVersion older than this get `410 Gone`.
+    pub fn oldest_resumable(&self) -> u64 {
+        lock(&self.inner.world).oldest
+    }
+
     /// Creates or replaces an object, as a controller or another client would.
     pub fn put<K: k8s_openapi::Resource + Serialize>(&self, obj: &K) {
         let value = serde_json::to_value(obj).unwrap();
+        let limit = lock(&self.inner.options).history_limit;
         let mut world = lock(&self.inner.world);
         world.write(&self.inner.changes, K::URL_PATH_SEGMENT, value);
+        world.trim_history(limit);
     }
 
     /// Writes many objects under one lock (for large worlds).
