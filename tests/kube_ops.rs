@@ -69,7 +69,7 @@ async fn scale_patches_the_scale_subresource() {
     let out = ops.apply(&scale(5), Mode::Apply).await.unwrap();
     assert_eq!(
         out.summary,
-        "scaled deployment shop/user from 3 to 5 replicas"
+        "scaled deployment shop/user from 3 to 5 replicas; note: hpa shop/user (min 2, max 10) manages it and will move replicas back within its bounds — change the HPA bounds instead"
     );
     assert!(
         out.calls[0].starts_with(
@@ -463,6 +463,16 @@ async fn a_second_console_sees_who_holds_the_lease_and_since_when() {
     // ... but its own console goes ahead.
     let own = KubeOps::new(client.clone(), "test").with_identity(alice);
     own.apply(&scale(5), Mode::Apply).await.unwrap();
+    let admin = Op::Scale {
+        namespace: "shop".into(),
+        deployment: "admin".into(),
+        replicas: 4,
+    };
+    let plain = own.apply(&admin, Mode::Apply).await.unwrap();
+    assert_eq!(
+        plain.summary, "scaled deployment shop/admin from 2 to 4 replicas",
+        "no HPA, no note"
+    );
 
     lease.release().await.unwrap();
     let taken = Lease::acquire(

@@ -235,12 +235,33 @@ impl KubeOps {
             .spec
             .and_then(|s| s.replicas)
             .unwrap_or(0);
+        let note = self.hpa_note(ns, name).await.unwrap_or_default();
         Ok((
             done(
                 mode,
-                format!("scaled {what} from {before} to {after} replicas"),
+                format!("scaled {what} from {before} to {after} replicas{note}"),
             ),
             vec![call("PATCH", &path, mode, Some(&body))],
+        ))
+    }
+
+    /// A scale the HPA disagrees with lasts until its next sync (15 s), which surprises
+    /// people mid-incident; say so. Best effort: not being allowed to list HPAs is no reason
+    /// to fail the scale.
+    async fn hpa_note(&self, ns: &str, deployment: &str) -> Option<String> {
+        let api: Api<HorizontalPodAutoscaler> = Api::namespaced(self.client.clone(), ns);
+        let list = api.list(&Default::default()).await.ok()?;
+        let hpa = list.items.into_iter().find(|h| {
+            h.spec.as_ref().is_some_and(|s| {
+                s.scale_target_ref.kind == "Deployment" && s.scale_target_ref.name == deployment
+            })
+        })?;
+        let spec = hpa.spec.unwrap_or_default();
+        Some(format!(
+            "; note: hpa {ns}/{} (min {}, max {}) manages it and will move replicas back within its bounds — change the HPA bounds instead",
+            hpa.metadata.name.unwrap_or_default(),
+            spec.min_replicas.unwrap_or(1),
+            spec.max_replicas
         ))
     }
 
