@@ -8,7 +8,7 @@ use opsdeck::ops::route::Router;
 use opsdeck::ops::{Ops, ReadOnly};
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::sim::{SimOps, World};
-use opsdeck::sources::{Publishers, Sources, db, publish_error};
+use opsdeck::sources::{Publishers, Sources, db, kube, publish_error};
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,6 +20,8 @@ pub struct Backend {
     pub clock: Arc<dyn Clock>,
     /// The drill world, when it is one.
     pub world: Option<Arc<Mutex<World>>>,
+    /// Keeps the Kubernetes watchers running for as long as the console does.
+    pub watch: Option<kube::ClusterWatch>,
 }
 
 /// The operations, behind the read-only guard when the console is read-only.
@@ -38,6 +40,7 @@ pub fn drill(env: &Env, speed: u32, start: jiff::Timestamp) -> Backend {
         ops: guard(env, SimOps::new(world.clone())),
         clock: Arc::new(WorldClock(world.clone())),
         world: Some(world),
+        watch: None,
     }
 }
 
@@ -55,7 +58,7 @@ fn not_configured(p: &Publishers, area: Area, hint: &str) {
 }
 
 /// Must run inside the tokio runtime: the sources are tasks on it.
-pub fn live(env: &Env) -> Backend {
+pub async fn live(env: &Env) -> Backend {
     let (publishers, sources) = Publishers::channels();
     let mut router = Router::default();
     let mut what = Vec::new();
@@ -72,11 +75,25 @@ pub fn live(env: &Env) -> Backend {
         router = router.route(Area::Db, Arc::new(db::DbOps::new(dbs.clone())));
         db::spawn(dbs, publishers.db.clone(), Duration::from_secs(5));
     }
-    not_configured(
-        &publishers,
-        Area::Cluster,
-        "add [kube] contexts to the config",
-    );
+    let mut watch = None;
+    match &env.cfg.kube {
+        None => not_configured(&publishers, Area::Cluster, "add [kube] to the config"),
+        Some(kc) => {
+            // One context per console for now: the first listed, else the current one.
+            let context = kc.contexts.first().cloned();
+            let name = context.clone().unwrap_or_else(kube::current_context);
+            match kube::connect(context.as_deref()).await {
+                Ok(client) => {
+                    what.push(name.clone());
+                    let ops = kube::ops_for(client.clone(), &name, Some(kc), false);
+                    router = router.route(Area::Cluster, Arc::from(ops));
+                    let tx = publishers.cluster.clone();
+                    watch = Some(kube::spawn(client, name, kc.namespace.clone(), tx));
+                }
+                Err(e) => publish_error(&publishers.cluster, e.to_string()),
+            }
+        }
+    }
     for area in [Area::Waf, Area::Alarms, Area::Iam, Area::Trail] {
         not_configured(&publishers, area, "the AWS sources are not built yet");
     }
@@ -90,5 +107,6 @@ pub fn live(env: &Env) -> Backend {
         ops: guard(env, router),
         clock: Arc::new(SystemClock),
         world: None,
+        watch,
     }
 }

@@ -22,6 +22,8 @@ pub struct Config {
     pub safety: SafetyConfig,
     #[serde(default)]
     pub databases: Vec<crate::sources::db::DbConfig>,
+    #[serde(default)]
+    pub kube: Option<crate::sources::kube::KubeConfig>,
 }
 
 /// A duration written like `2h`, `30m` or `90s`.

@@ -67,7 +67,7 @@ impl Env {
 
     /// Live systems are named in the config; otherwise the console opens the drill world.
     pub fn live(&self) -> bool {
-        !self.cfg.databases.is_empty()
+        !self.cfg.databases.is_empty() || self.cfg.kube.is_some()
     }
 
     pub fn desk(&self) -> anyhow::Result<Desk> {
@@ -161,7 +161,7 @@ fn console(
         // A drill always runs on the drill world; the plain console goes live when the
         // config names live systems.
         let backend = if scenario.is_none() && env.live() {
-            backend::live(env)
+            backend::live(env).await
         } else {
             backend::drill(env, speed, start)
         };
@@ -178,6 +178,7 @@ fn console(
         app.sla = env.cfg.sla.policy();
         app.read_only = env.read_only();
         let warnings = desk.warnings.clone();
+        let _watch = backend.watch;
         let mut sources = backend.sources;
         tui::prime(&mut app, &mut sources);
         let (mut rt, results) = Runtime::new(Parts {

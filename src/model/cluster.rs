@@ -13,6 +13,14 @@ pub struct ClusterSnapshot {
     pub hpas: Vec<HpaRow>,
     pub pdbs: Vec<PdbRow>,
     pub events: Vec<EventRow>,
+    /// Sections the API server refused to show us (`403`), e.g. `events`; their tables keep
+    /// whatever they had and the pane says why they are not updating.
+    pub forbidden: Vec<String>,
+    /// Sections whose first list has not arrived yet, so an empty table means "not yet", not
+    /// "none".
+    pub loading: Vec<String>,
+    /// Rollout history (one row per ReplicaSet revision) for choosing a rollback target.
+    pub revisions: Vec<RevisionRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,6 +34,15 @@ pub struct NodeRow {
     pub cpu_pct: Option<u8>,
     pub mem_pct: Option<u8>,
     pub created: Timestamp,
+    /// What the scheduler may place on the node; known only from a live cluster.
+    pub allocatable: Option<Allocatable>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Allocatable {
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+    pub pods: u32,
 }
 
 impl NodeRow {
@@ -105,6 +122,9 @@ pub struct PodRow {
     pub node: String,
     /// Why a container is waiting (`CrashLoopBackOff`, `ImagePullBackOff`, ...).
     pub waiting_reason: Option<String>,
+    /// Current usage from metrics.k8s.io; `None` where the cluster does not serve metrics.
+    pub cpu_millis: Option<u32>,
+    pub memory_bytes: Option<u64>,
 }
 
 impl PodRow {
@@ -202,6 +222,18 @@ impl PdbRow {
             Level::Ok
         }
     }
+}
+
+/// One entry of a Deployment's rollout history, as `kubectl rollout history` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionRow {
+    pub namespace: String,
+    pub deployment: String,
+    pub revision: u64,
+    pub replicaset: String,
+    pub image: String,
+    pub replicas: u32,
+    pub created: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod drill;
+pub mod kube;
 pub mod sim;
 
 use crate::model::alarm::AlarmSnapshot;

@@ -58,6 +58,8 @@ pub fn large_cluster(nodes: usize, pods: usize, start: Timestamp) -> ClusterSnap
             created,
             node: on.map(|n| node_rows[n].name.clone()).unwrap_or_default(),
             waiting_reason: None,
+            cpu_millis: None,
+            memory_bytes: None,
         };
         let trouble = unhealthy(i, &mut row, node_ready);
         if let Some((reason, message)) = trouble {
@@ -118,6 +120,7 @@ pub fn large_cluster(nodes: usize, pods: usize, start: Timestamp) -> ClusterSnap
         hpas,
         pdbs,
         events,
+        ..ClusterSnapshot::default()
     }
 }
 
@@ -142,6 +145,7 @@ fn node(i: usize, dice: &mut Dice, start: Timestamp) -> NodeRow {
         cpu_pct: ready.then(|| dice.between(15, 80) as u8),
         mem_pct: ready.then(|| dice.between(25, 85) as u8),
         created: at(start, -dice.between(3600, 90 * DAY)),
+        allocatable: None,
     }
 }
 

@@ -454,6 +454,7 @@ impl ClusterSim {
             hpas: self.hpas.iter().map(|h| self.hpa_row(h)).collect(),
             pdbs: self.pdbs.iter().map(|p| self.pdb_row(p)).collect(),
             events,
+            ..ClusterSnapshot::default()
         }
     }
 
@@ -469,6 +470,7 @@ impl ClusterSim {
             cpu_pct: n.ready.then_some(cpu.round() as u8),
             mem_pct: n.ready.then_some(mem.round() as u8),
             created: at(start, n.created),
+            allocatable: None,
         }
     }
 
@@ -532,6 +534,8 @@ impl ClusterSim {
                 .map(|n| n.name.clone())
                 .unwrap_or_default(),
             waiting_reason: waiting,
+            cpu_millis: None,
+            memory_bytes: None,
         }
     }
 
