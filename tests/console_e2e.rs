@@ -8,7 +8,7 @@ use support::{Console, colour_codes};
 #[test]
 fn a_new_user_finds_every_pane_filters_reads_help_and_quits_cleanly() {
     let mut c = Console::builder().arg("--seed").arg("7").start();
-    let screen = c.wait_for("Overview");
+    let screen = c.wait_for("1 Home");
     assert!(screen.contains("DRILL"), "{screen}");
     assert!(screen.contains("no active incident"), "{screen}");
     for area in ["Cluster", "DB", "WAF", "Alarms", "IAM", "Trail"] {
@@ -111,7 +111,7 @@ fn a_bad_keymap_entry_is_shown_with_its_line_and_the_default_still_works() {
 #[test]
 fn large_terminal_shows_the_same_console() {
     let mut c = Console::builder().size(160, 48).start();
-    let screen = c.wait_for("Overview");
+    let screen = c.wait_for("1 Overview");
     assert!(screen.contains("DRILL"));
     c.press("2");
     c.wait_for("READY STATUS");
