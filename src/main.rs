@@ -192,6 +192,7 @@ fn console(
             anti_flap: env.cfg.safety.anti_flap(),
             speed,
             playbooks,
+            world: backend.world.clone().map(|w| (w, env.seed)),
         });
         rt.refresh();
         for w in warnings {

@@ -93,8 +93,15 @@ pub struct Completion {
 }
 
 pub fn complete(line: &str, themes: &[String]) -> Completion {
+    let drills = || {
+        crate::drill::scenarios()
+            .into_iter()
+            .filter_map(|s| s.ok().map(|s| s.name))
+            .collect()
+    };
     let (prefix, choices, partial): (&str, Vec<String>, &str) = match line.split_once(' ') {
         Some(("theme", partial)) => ("theme ", themes.to_vec(), partial.trim_start()),
+        Some(("drill", partial)) => ("drill ", drills(), partial.trim_start()),
         Some(_) => {
             return Completion {
                 line: line.to_string(),
@@ -158,6 +165,10 @@ mod tests {
         assert_eq!(complete("theme m", &themes()).line, "theme mono");
         assert_eq!(complete("theme ", &themes()).candidates.len(), 4);
         assert_eq!(complete("zz", &themes()).candidates, Vec::<String>::new());
+        assert_eq!(
+            complete("drill db", &themes()).line,
+            "drill db-primary-down"
+        );
     }
 
     #[test]

@@ -31,8 +31,11 @@ pub struct Runtime {
     pub anti_flap: SignedDuration,
     pub speed: u32,
     pub playbooks: Vec<Entry>,
+    /// The drill world and its seed, when the console runs on it (drills restart it).
+    pub world: Option<(Arc<Mutex<World>>, u64)>,
     /// The drill in progress, whose tag goes on the incident opened for it.
     drill: Option<DrillTag>,
+    drill_task: Option<tokio::task::JoinHandle<()>>,
     tx: mpsc::UnboundedSender<Action>,
     notices: mpsc::UnboundedSender<Attempt>,
     abort: Option<watch::Sender<bool>>,
@@ -51,6 +54,7 @@ pub struct Parts {
     pub anti_flap: SignedDuration,
     pub speed: u32,
     pub playbooks: Vec<Entry>,
+    pub world: Option<(Arc<Mutex<World>>, u64)>,
 }
 
 impl Runtime {
@@ -69,7 +73,9 @@ impl Runtime {
             anti_flap: p.anti_flap,
             speed: p.speed,
             playbooks: p.playbooks,
+            world: p.world,
             drill: None,
+            drill_task: None,
             tx: tx.clone(),
             notices,
             abort: None,
@@ -186,23 +192,76 @@ impl Runtime {
                     self.say(Level::Ok, format!("run {run} marked aborted"));
                 }
             }
-            Effect::Drill(_) => self.say(
-                Level::Warn,
-                "drills are started with `opsdeck drill SCENARIO`",
-            ),
+            Effect::Drill(None) => self.list_drills(),
+            Effect::Drill(Some(name)) => self.start_drill(&name),
         }
     }
 
     /// Runs a drill's schedule against the world: faults go in on time, and the moment the
     /// recovery condition holds is journaled.
+    /// The drill picker: every scenario, and how to start one.
+    fn list_drills(&self) {
+        let mut text = String::new();
+        for s in crate::drill::scenarios() {
+            match s {
+                Ok(s) => text.push_str(&format!(
+                    "{:<18} {:<5} {}\n{:24}{}\n\n",
+                    s.name,
+                    s.severity.name(),
+                    s.title,
+                    "",
+                    s.description
+                )),
+                Err(e) => text.push_str(&format!("✗ {e}\n\n")),
+            }
+        }
+        text.push_str(":drill NAME starts one (Tab completes): the drill world restarts and the faults follow on schedule.");
+        let _ = self.tx.send(Action::Show {
+            title: "drills".into(),
+            text,
+        });
+    }
+
+    fn start_drill(&mut self, name: &str) {
+        let Some((world, seed)) = self.world.clone() else {
+            return self.say(
+                Level::Warn,
+                "this console is live: drills run on the drill world (opsdeck drill NAME)",
+            );
+        };
+        if let Some(id) = self
+            .desk
+            .lock()
+            .ok()
+            .and_then(|d| d.active().map(|i| i.id.clone()))
+        {
+            return self.say(
+                Level::Warn,
+                format!("incident {id} is open: resolve it before starting a drill"),
+            );
+        }
+        let scenario = match crate::drill::find(name) {
+            Ok(s) => s,
+            Err(e) => return self.say(Level::Crit, e),
+        };
+        let start = self.clock.now();
+        if let Ok(mut w) = world.lock() {
+            *w = World::new(seed, start);
+        }
+        self.drive(world, Drill::new(scenario, seed, start));
+    }
+
     pub fn drive(&mut self, world: Arc<Mutex<World>>, mut drill: Drill) {
+        if let Some(previous) = self.drill_task.take() {
+            previous.abort();
+        }
         self.drill = Some(drill.tag());
         let (desk, clock, tx) = (self.desk.clone(), self.clock.clone(), self.tx.clone());
         let _ = tx.send(Action::Say(
             Level::Warn,
             format!("DRILL {}: {}", drill.scenario.name, drill.scenario.title),
         ));
-        tokio::spawn(async move {
+        self.drill_task = Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
             loop {
                 tick.tick().await;
@@ -237,7 +296,7 @@ impl Runtime {
                     return;
                 }
             }
-        });
+        }));
     }
 
     fn playbook(&self, name: &str) -> Option<Playbook> {
