@@ -149,6 +149,11 @@ fn options(context: &str) -> KubeConfigOptions {
 }
 
 fn client(config: Config, context: &str) -> Result<Client, ConnectError> {
+    // rustls picks its crypto provider by itself only while exactly one is compiled in; once
+    // another dependency (an AWS SDK with aws-lc-rs) adds a second, building a TLS client
+    // panics unless a process default is set. Setting it here keeps `https://` clusters
+    // working whatever else is linked; an error just means a default is already in place.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Client::try_from(config).map_err(|e| ConnectError::Client {
         context: context.to_string(),
         reason: describe(&e),
