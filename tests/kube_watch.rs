@@ -379,3 +379,25 @@ async fn bookmarks_let_a_quiet_watch_resume_without_relisting() {
         "resumed from the bookmark, no re-list"
     );
 }
+
+#[tokio::test]
+async fn an_https_cluster_gets_a_tls_client_and_an_unreachable_one_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    // Port 1 on loopback: nothing listens, so the TLS client is built but never connects.
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: eks\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\n\
+         contexts:\n- name: prod\n  context:\n    cluster: eks\n    user: u\ncurrent-context: prod\nusers:\n- name: u\n  user:\n    token: t\n",
+    )
+    .unwrap();
+    let client = opsdeck::sources::kube::connect_with(&[path], None)
+        .await
+        .expect("a TLS client is built");
+    let (publishers, mut sources) = Publishers::channels();
+    let _watch = spawn_with(client, "prod", None, publishers.cluster, fast_tuning());
+    let feed = wait_for(&mut sources.cluster, "the error", |f| f.health.is_failing()).await;
+    let error = feed.health.last_error.clone().unwrap_or_default();
+    assert!(error.starts_with("cannot reach the API server"), "{error}");
+    assert_eq!(feed.health.last_ok, None);
+}

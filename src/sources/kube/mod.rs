@@ -4,6 +4,18 @@
 //! The integrator's entry points: [`connect`] for a client, [`spawn`] for the cluster pane's
 //! feed, [`KubeOps::new`] (or [`ops_for`]) for operations, [`lease::Lease::acquire`] around a
 //! playbook run.
+//!
+//! ```ignore
+//! let client = kube::connect(Some("prod-kr")).await?;
+//! let watch = kube::spawn(client.clone(), "prod-kr", Some("shop".into()), publishers.cluster);
+//! let ops = kube::ops_for(client.clone(), "prod-kr", config.kube.as_ref(), cli.read_only);
+//! // around a playbook run on deployment shop/user:
+//! let lease = Lease::acquire(client, "shop", "deployment/user", &lease::identity(),
+//!                            lease::DEFAULT_DURATION).await?;   // Err(Held{holder, since}) if taken
+//! ops.apply(&op, Mode::DryRun).await?;  // access verdict + the call with ?dryRun=All
+//! lease.release().await?;
+//! drop(watch);                          // stops the watchers (context / namespace switch)
+//! ```
 
 mod error;
 pub mod lease;
@@ -137,6 +149,11 @@ fn options(context: &str) -> KubeConfigOptions {
 }
 
 fn client(config: Config, context: &str) -> Result<Client, ConnectError> {
+    // rustls picks its crypto provider by itself only while exactly one is compiled in; once
+    // another dependency (an AWS SDK with aws-lc-rs) adds a second, building a TLS client
+    // panics unless a process default is set. Setting it here keeps `https://` clusters
+    // working whatever else is linked; an error just means a default is already in place.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Client::try_from(config).map_err(|e| ConnectError::Client {
         context: context.to_string(),
         reason: describe(&e),

@@ -5,6 +5,7 @@
 use super::metrics::{self, Metrics};
 use super::project;
 use super::watch::Tuning;
+use crate::model::Feed;
 use crate::model::cluster::{
     ClusterSnapshot, DeploymentRow, EventRow, HpaRow, NodeRow, PdbRow, PodRow, RevisionRow,
 };
@@ -90,6 +91,9 @@ pub(super) struct State {
     pub(super) metrics: Option<Metrics>,
     /// Rows changed since the last snapshot; errors alone do not need the rows rebuilt.
     pub(super) rows_dirty: bool,
+    /// The API server has answered something (rows, or at least a 403): until then a
+    /// snapshot must not claim a successful update.
+    pub(super) heard: bool,
 }
 
 #[derive(Default)]
@@ -167,7 +171,7 @@ pub(super) async fn publish_loop(
         if tx.is_closed() {
             return;
         }
-        let error = {
+        let (error, heard) = {
             let mut state = shared.lock();
             if std::mem::take(&mut state.rows_dirty) {
                 fill_rows(&mut snapshot, &state, t.max_events);
@@ -179,10 +183,20 @@ pub(super) async fn publish_loop(
                 .filter(|s| state.problems.get(s) != Some(&Problem::Forbidden))
                 .map(|s| s.name().to_string())
                 .collect();
-            failure_text(&state)
+            (failure_text(&state), state.heard)
         };
         let now = Timestamp::now();
         let shown_error = tx.borrow().health.last_error.clone();
+        if !heard {
+            publish_unconfirmed(&tx, &snapshot);
+            if let Some(error) = error
+                && shown_error.as_ref() != Some(&error)
+            {
+                publish_error(&tx, error);
+            }
+            last_publish = Some(Instant::now());
+            continue;
+        }
         match error {
             None => publish(&tx, snapshot.clone(), now),
             Some(error) => {
@@ -197,6 +211,20 @@ pub(super) async fn publish_loop(
         }
         last_publish = Some(Instant::now());
     }
+}
+
+/// The context and what is still loading, leaving the health (and its "last update") alone.
+fn publish_unconfirmed(tx: &Tx<ClusterSnapshot>, snapshot: &ClusterSnapshot) {
+    tx.send_if_modified(|current| {
+        if current.data == *snapshot {
+            return false;
+        }
+        *current = Arc::new(Feed {
+            data: snapshot.clone(),
+            health: current.health.clone(),
+        });
+        true
+    });
 }
 
 fn all_sections() -> Vec<String> {

@@ -222,7 +222,10 @@ where
                     item = stream.next() => item,
                     () = tokio::time::sleep(wait) => {
                         if reachable(&probe_api).await {
-                            shared.lock().problems.remove(&section);
+                            let mut state = shared.lock();
+                            state.problems.remove(&section);
+                            state.heard = true;
+                            drop(state);
                             shared.changed.notify_one();
                             probe_after = None;
                         } else {
@@ -247,11 +250,13 @@ where
                         state.synced.insert(section, synced);
                         state.problems.remove(&section);
                         state.rows_dirty |= changed;
+                        state.heard = true;
                         backoff.reset();
                         probe_after = None;
                     }
                     Err(err) => {
                         if let Some(problem) = classify(&err) {
+                            state.heard |= problem == Problem::Forbidden;
                             tracing::debug!(section = section.name(), %err, "watch failed");
                             state.problems.insert(section, problem);
                             delay = Some(backoff.next());
