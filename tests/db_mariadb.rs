@@ -155,6 +155,15 @@ async fn failover_promotes_the_most_advanced_replica_and_loses_nothing() {
     let chosen = best_candidate(&snap, &cfg).unwrap();
     assert_eq!(chosen, "my1", "my1 received more than my2");
 
+    let behind = Op::Promote {
+        cluster: "shop-mariadb".into(),
+        member: "my2".into(),
+    };
+    let err = ops.apply(&behind, Mode::DryRun).await.unwrap_err();
+    assert!(
+        matches!(&err, OpError::Refused(t) if t.contains("less than my1 (received")),
+        "the less advanced replica is refused: {err}"
+    );
     let promote = Op::Promote {
         cluster: "shop-mariadb".into(),
         member: chosen.clone(),

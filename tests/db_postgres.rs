@@ -227,6 +227,15 @@ async fn failover_promotes_the_most_advanced_replica_and_loses_nothing() {
     let chosen = best_candidate(&snap, &cfg).unwrap();
     assert_eq!(chosen, "pg1", "pg1 received more than pg2");
 
+    let behind = Op::Promote {
+        cluster: "shop-pg".into(),
+        member: "pg2".into(),
+    };
+    let err = ops.apply(&behind, Mode::DryRun).await.unwrap_err();
+    assert!(
+        matches!(&err, OpError::Refused(t) if t.contains("less than pg1 (received")),
+        "the less advanced replica is refused: {err}"
+    );
     // A dry-run shows the SQL and changes nothing.
     let promote = Op::Promote {
         cluster: "shop-pg".into(),
