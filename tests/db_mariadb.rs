@@ -155,6 +155,15 @@ async fn failover_promotes_the_most_advanced_replica_and_loses_nothing() {
     let chosen = best_candidate(&snap, &cfg).unwrap();
     assert_eq!(chosen, "my1", "my1 received more than my2");
 
+    let behind = Op::Promote {
+        cluster: "shop-mariadb".into(),
+        member: "my2".into(),
+    };
+    let err = ops.apply(&behind, Mode::DryRun).await.unwrap_err();
+    assert!(
+        matches!(&err, OpError::Refused(t) if t.contains("less than my1 (received")),
+        "the less advanced replica is refused: {err}"
+    );
     let promote = Op::Promote {
         cluster: "shop-mariadb".into(),
         member: chosen.clone(),
@@ -372,14 +381,7 @@ async fn the_lag_guard_refuses_a_stopped_replica_fencing_works_and_secrets_stay_
 
     // Secrets: a wrong password, the replication login in a switchover's CHANGE MASTER,
     // logs, Debug and JSON renderings.
-    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-    let sink = logs.clone();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || LogSink(sink.clone()))
-            .finish(),
-    );
+    let logs = common::captured_logs();
     let wrong = c.root.path().join("wrong-password");
     std::fs::write(&wrong, format!("{ADMIN_PASSWORD}-but-wrong")).unwrap();
     let mut bad = cfg.clone();
@@ -416,14 +418,74 @@ async fn the_lag_guard_refuses_a_stopped_replica_fencing_works_and_secrets_stay_
     assert_no_secret("logs", &logged);
 }
 
-struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
+#[tokio::test]
+async fn a_switchover_demotes_the_old_primary_into_a_replica_of_the_new_one() {
+    let c = MyCluster::start(2).await;
+    let repl_file = c.root.path().join("repl-password");
+    std::fs::write(&repl_file, REPL_PASSWORD).unwrap();
+    let cfg = cfg(
+        &c,
+        &format!(
+            "[replication]\nuser = \"repl\"\npassword_file = \"{}\"\n",
+            repl_file.display()
+        ),
+    );
+    let ops = DbOps::new(vec![cfg.clone()]);
+    c.node("my0")
+        .exec("CREATE TABLE test.orders (id VARCHAR(20) PRIMARY KEY)")
+        .await;
+    c.node("my0")
+        .exec("INSERT INTO test.orders VALUES ('before')")
+        .await;
+    let cluster = "shop-mariadb".to_string();
+    for op in [
+        Op::Fence {
+            cluster: cluster.clone(),
+            member: "my0".into(),
+        },
+        Op::Promote {
+            cluster: cluster.clone(),
+            member: "my1".into(),
+        },
+        Op::Repoint {
+            cluster: cluster.clone(),
+            primary: "my1".into(),
+        },
+    ] {
+        let out = ops
+            .apply(&op, Mode::Apply)
+            .await
+            .unwrap_or_else(|e| panic!("{op}: {e}"));
+        assert_no_secret("switchover outcome", &format!("{out:?}"));
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+    let verified = ops
+        .apply(
+            &Op::VerifyReplication {
+                cluster: cluster.clone(),
+            },
+            Mode::Apply,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("verify: {e}"));
+    assert!(
+        verified.summary.contains("my0") && verified.summary.contains("my2"),
+        "both the demoted primary and the other replica follow: {verified:?}"
+    );
+    c.node("my1")
+        .exec("INSERT INTO test.orders VALUES ('after')")
+        .await;
+    for n in ["my0", "my2"] {
+        c.caught_up("my1", n).await;
+        assert_eq!(
+            c.node(n)
+                .value("SELECT GROUP_CONCAT(id ORDER BY id) FROM test.orders")
+                .await,
+            Some("after,before".into()),
+            "{n}"
+        );
     }
+    let snap = poll(&cfg).await;
+    let old = member(&snap, "my0");
+    assert_eq!((old.role, old.read_only), (Role::Replica, Some(true)));
+    assert_eq!(old.status(5.0).1, "ok", "{old:?}");
 }

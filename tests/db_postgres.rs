@@ -227,6 +227,15 @@ async fn failover_promotes_the_most_advanced_replica_and_loses_nothing() {
     let chosen = best_candidate(&snap, &cfg).unwrap();
     assert_eq!(chosen, "pg1", "pg1 received more than pg2");
 
+    let behind = Op::Promote {
+        cluster: "shop-pg".into(),
+        member: "pg2".into(),
+    };
+    let err = ops.apply(&behind, Mode::DryRun).await.unwrap_err();
+    assert!(
+        matches!(&err, OpError::Refused(t) if t.contains("less than pg1 (received")),
+        "the less advanced replica is refused: {err}"
+    );
     // A dry-run shows the SQL and changes nothing.
     let promote = Op::Promote {
         cluster: "shop-pg".into(),
@@ -413,14 +422,7 @@ async fn the_lag_guard_refuses_a_paused_replica_and_secrets_stay_hidden() {
 
     // Secrets: a wrong password in the errors, a DSN in a replica's conninfo, every log
     // line and every Debug and JSON rendering.
-    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-    let sink = logs.clone();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || LogSink(sink.clone()))
-            .finish(),
-    );
+    let logs = common::captured_logs();
     let wrong = c.root.path().join("wrong-password");
     std::fs::write(&wrong, format!("{ADMIN_PASSWORD}-but-wrong")).unwrap();
     let mut bad = cfg.clone();
@@ -454,16 +456,4 @@ async fn the_lag_guard_refuses_a_paused_replica_and_secrets_stay_hidden() {
         "the failed poll was logged: {logged}"
     );
     assert_no_secret("logs", &logged);
-}
-
-struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

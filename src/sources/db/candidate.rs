@@ -75,6 +75,33 @@ fn advance(engine: Engine, m: &DbMember, other: &DbMember) -> Ordering {
     }
 }
 
+/// Reachable replicas that have received more than `member`. Promoting `member` over them
+/// would lose what they hold, and a PostgreSQL replica ahead of the new timeline's fork
+/// point cannot follow it at all.
+pub fn ahead_of(cluster: &DbCluster, member: &str) -> Vec<String> {
+    let Some(me) = cluster.members.iter().find(|m| m.name == member) else {
+        return Vec::new();
+    };
+    let received = |x: &DbMember| x.detail.as_ref().and_then(|d| d.received.clone());
+    let mine = received(me);
+    cluster
+        .members
+        .iter()
+        .filter(|o| o.name != member && o.reachable && o.role == Role::Replica)
+        .filter(|o| match (cluster.engine, received(o), &mine) {
+            (Engine::Postgres, Some(theirs), Some(mine)) => parse_lsn(&theirs) > parse_lsn(mine),
+            (Engine::MariaDb, Some(theirs), Some(mine)) => {
+                match (GtidPos::parse(&theirs), GtidPos::parse(mine)) {
+                    (Some(t), Some(m)) => t.cmp_advance(&m) == Ordering::Greater,
+                    _ => false,
+                }
+            }
+            _ => false,
+        })
+        .map(|o| format!("{} (received {})", o.name, received(o).unwrap_or_default()))
+        .collect()
+}
+
 /// The most advanced healthy replica; among equals, the highest `priority`, then the
 /// first in the config. The error lists why every member was passed over.
 pub fn best_candidate(cluster: &DbCluster, cfg: &DbConfig) -> Result<String, String> {
@@ -174,6 +201,16 @@ members = [
             "b",
             "priority breaks ties"
         );
+    }
+
+    #[test]
+    fn replicas_ahead_of_a_choice_are_named() {
+        let c = cluster(vec![
+            replica("a", "0-1-10", "0-1-9"),
+            replica("b", "0-1-9", "0-1-9"),
+        ]);
+        assert_eq!(ahead_of(&c, "b"), ["a (received 0-1-10)"]);
+        assert!(ahead_of(&c, "a").is_empty());
     }
 
     #[test]

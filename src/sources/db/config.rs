@@ -202,7 +202,10 @@ pub struct ProxySqlConfig {
     pub password_env: Option<String>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// Re-pointing makes the new primary this hostgroup's only member.
     pub writer_hostgroup: u32,
+    /// Shown with the router; replicas stay where they are (ProxySQL's monitor shuns the
+    /// ones that are down).
     pub reader_hostgroup: u32,
 }
 

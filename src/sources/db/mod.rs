@@ -158,8 +158,8 @@ pub(crate) fn cluster_view(cfg: &DbConfig, members: Vec<DbMember>) -> DbCluster 
         },
         router: cfg.proxysql.as_ref().map(|p| {
             format!(
-                "ProxySQL {} writer hostgroup {}",
-                p.admin, p.writer_hostgroup
+                "ProxySQL {} writer hostgroup {}, readers {}",
+                p.admin, p.writer_hostgroup, p.reader_hostgroup
             )
         }),
         lag_threshold_s: cfg.lag_threshold_s,

@@ -5,7 +5,7 @@
 //! the process until the incident journal records it.
 
 use super::calls::Calls;
-use super::candidate::unfit;
+use super::candidate::{ahead_of, unfit};
 use super::config::{DbConfig, DbKind, MemberConfig};
 use super::{mariadb, postgres, proxysql, rds, status_once};
 use crate::model::db::{DbCluster, Role};
@@ -209,6 +209,20 @@ impl DbOps {
                 "{} still takes writes on {}: fence it first, or two primaries would accept writes",
                 cfg.name,
                 writers.join(", ")
+            )));
+        }
+        let ahead = ahead_of(&cluster, member);
+        if !ahead.is_empty() {
+            let mine = state
+                .detail
+                .as_ref()
+                .and_then(|d| d.received.clone())
+                .unwrap_or_default();
+            return Err(OpError::Refused(format!(
+                "{}/{member} received {mine}, less than {}: promote the most advanced replica \
+                 or the others lose what they have and cannot follow",
+                cfg.name,
+                ahead.join(", ")
             )));
         }
         let limit = Duration::from_secs_f64(cfg.lag_threshold_s.max(1.0));

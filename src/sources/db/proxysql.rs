@@ -53,3 +53,47 @@ pub async fn move_writer(
     conn.close().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dry_run_lists_the_admin_statements_and_connects_nowhere() {
+        let p = ProxySqlConfig {
+            // Nothing listens here: a dry-run must not try.
+            admin: "127.0.0.1:9".into(),
+            user: "radmin".into(),
+            password_env: Some("OPSDECK_TEST_SURELY_UNSET_VAR".into()),
+            password_file: None,
+            writer_hostgroup: 10,
+            reader_hostgroup: 20,
+        };
+        let primary = MemberConfig {
+            name: "mariadb-1".into(),
+            address: "10.0.1.11:3306".into(),
+            priority: 0,
+            never_promote: false,
+        };
+        let mut calls = Calls::default();
+        move_writer(&p, &primary, Mode::DryRun, &mut calls)
+            .await
+            .unwrap();
+        assert_eq!(
+            calls.0,
+            [
+                "SQL proxysql 127.0.0.1:9: DELETE FROM mysql_servers WHERE hostgroup_id = 10",
+                "SQL proxysql 127.0.0.1:9: INSERT OR REPLACE INTO mysql_servers (hostgroup_id, hostname, port) VALUES (10, '10.0.1.11', 3306)",
+                "SQL proxysql 127.0.0.1:9: LOAD MYSQL SERVERS TO RUNTIME",
+                "SQL proxysql 127.0.0.1:9: SAVE MYSQL SERVERS TO DISK",
+            ]
+        );
+        let err = move_writer(&p, &primary, Mode::Apply, &mut Calls::default())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("OPSDECK_TEST_SURELY_UNSET_VAR"),
+            "{err}"
+        );
+    }
+}
