@@ -76,7 +76,8 @@ impl Journal {
             file.sync_all().map_err(err)?;
         }
         file.seek(SeekFrom::End(0)).map_err(err)?;
-        let next_seq = entries.last().map_or(1, |e| e.seq + 1);
+        // Saturating: a damaged or hand-edited journal may end at seq `u64::MAX`.
+        let next_seq = entries.last().map_or(1, |e| e.seq.saturating_add(1));
         Ok((
             Journal {
                 path: path.to_path_buf(),
@@ -116,7 +117,7 @@ impl Journal {
         };
         self.file.write_all(&line).map_err(err)?;
         self.file.sync_data().map_err(err)?;
-        self.next_seq += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
         Ok(entry)
     }
 }
@@ -246,6 +247,29 @@ mod tests {
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].event, note("after"));
+    }
+
+    #[test]
+    fn a_last_seq_of_u64_max_neither_panics_nor_loses_entries() {
+        // The journal_replay fuzz target panicked on this: `seq + 1` overflowed in `open`.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("INC-4.jsonl");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"seq":18446744073709551615,"at":"2026-03-01T10:00:00Z","#,
+                r#""who":{"user":"k"},"event":"note","text":"x"}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let (mut j, entries, warnings) = Journal::open(&path).unwrap();
+        assert_eq!((entries.len(), warnings.len()), (1, 0));
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("a")).unwrap();
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("b")).unwrap();
+        let (after, _) = read(&path).unwrap();
+        assert_eq!(after.len(), 3);
+        assert_eq!(after[0], entries[0]);
     }
 
     #[test]
