@@ -29,6 +29,9 @@ const DEFAULT_SEED: u64 = 42;
 pub struct UsageError(pub String);
 
 fn main() -> ExitCode {
+    // Two TLS crypto providers are linked (ring for Kubernetes, aws-lc-rs for the AWS SDK
+    // and webhooks); rustls needs a process default to build any client that names none.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
