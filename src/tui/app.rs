@@ -294,6 +294,9 @@ impl App {
             }
             Action::Alarms(feed) => {
                 self.see(feed.health.last_ok);
+                if self.data.incident.is_some() {
+                    self.journal_alarm_changes(&feed.data);
+                }
                 self.data.set_alarms(feed);
                 self.refresh(TableId::Alarms);
             }
@@ -307,6 +310,27 @@ impl App {
                 self.see(feed.health.last_ok);
                 self.data.set_trail(feed);
                 self.refresh(TableId::TrailEvents);
+            }
+        }
+    }
+
+    /// During an incident every alarm that changes state goes on its timeline.
+    fn journal_alarm_changes(&mut self, new: &crate::model::alarm::AlarmSnapshot) {
+        let old = &self.data.alarms.data.alarms;
+        for a in &new.alarms {
+            let before = old.iter().find(|o| o.name == a.name).map(|o| o.state);
+            // An alarm that first appears already firing is a change too.
+            let changed = match before {
+                Some(b) => b != a.state,
+                None => a.state == crate::model::alarm::AlarmState::Alarm,
+            };
+            if changed {
+                self.effects
+                    .push(Effect::Record(crate::incident::event::Event::Alarm {
+                        name: a.name.clone(),
+                        state: a.state.word().to_string(),
+                        reason: a.reason.clone(),
+                    }));
             }
         }
     }

@@ -252,3 +252,73 @@ fn a_failing_source_needs_the_clock_and_marks_its_area() {
         "the last data stays"
     );
 }
+
+#[test]
+fn alarm_state_changes_go_on_the_incident_timeline() {
+    let mut app = app();
+    let mut world = World::new(7, now());
+    let before = world.alarms();
+    world
+        .inject(&crate::sources::sim::Fault::PrimaryDown {
+            cluster: "shop-mariadb".into(),
+        })
+        .unwrap();
+    world.step(120);
+    let after = world.alarms();
+    let changed: Vec<&str> = after
+        .alarms
+        .iter()
+        .filter(|a| match before.alarms.iter().find(|b| b.name == a.name) {
+            Some(b) => b.state != a.state,
+            None => a.state == crate::model::alarm::AlarmState::Alarm,
+        })
+        .map(|a| a.name.as_str())
+        .collect();
+    assert!(changed.contains(&"MariaDBPrimaryDown"), "{changed:?}");
+
+    // Without an incident nothing is journaled.
+    app.update(Action::Alarms(feed(before.clone())));
+    app.update(Action::Alarms(feed(after.clone())));
+    assert!(app.effects.is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut desk = crate::incident::desk::Desk::open(
+        dir.path(),
+        crate::incident::event::Who {
+            user: "kim".into(),
+            from: None,
+        },
+    )
+    .unwrap();
+    let new = crate::incident::desk::NewIncident {
+        title: "t".into(),
+        severity: crate::incident::event::Severity::Sev1,
+        alarm: None,
+        detected_at: None,
+        recognised: None,
+        drill: None,
+    };
+    desk.open_incident(new, now()).unwrap();
+    app.update(Action::Incident(desk.active().cloned().map(Box::new)));
+    app.update(Action::Alarms(feed(before)));
+    app.effects.clear();
+    app.update(Action::Alarms(feed(after.clone())));
+    let journaled: Vec<String> = app
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(crate::incident::event::Event::Alarm { name, state, .. }) => {
+                Some(format!("{name} {state}"))
+            }
+            _ => None,
+        })
+        .collect();
+    let firing: Vec<String> = after
+        .alarms
+        .iter()
+        .filter(|a| changed.contains(&a.name.as_str()))
+        .map(|a| format!("{} {}", a.name, a.state.word()))
+        .collect();
+    assert_eq!(journaled, firing);
+    assert!(!journaled.is_empty());
+}
