@@ -22,6 +22,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
+    /// Kubernetes context to connect to (from KUBECONFIG); goes live on that cluster.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
     /// Forbid every mutating step (dry-runs still work): for reviewers.
     #[arg(long, global = true)]
     pub read_only: bool,

@@ -87,7 +87,11 @@ impl Env {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = Paths::discover(cli.config.as_deref())?;
-    let cfg = config::load(&paths.config_file, cli.config.is_some())?.unwrap_or_default();
+    let mut cfg = config::load(&paths.config_file, cli.config.is_some())?.unwrap_or_default();
+    if let Some(context) = &cli.context {
+        let kube = cfg.kube.get_or_insert_with(Default::default);
+        kube.contexts = vec![context.clone()];
+    }
     let seed = cli.seed.or(cfg.drill.seed).unwrap_or(DEFAULT_SEED);
     let env = Env {
         cli_read_only: cli.read_only,

@@ -28,6 +28,8 @@ pub struct Data {
     pub playbooks: Vec<Entry>,
     /// The open incident, as last journaled.
     pub incident: Option<Box<Incident>>,
+    /// Whether metrics.k8s.io reports pod usage: the pod table grows CPU/MEM columns.
+    pub pod_metrics: bool,
     /// `(cluster, member)` for each row of the DB members table.
     pub db_rows: Vec<(usize, usize)>,
 }
@@ -53,6 +55,7 @@ impl Data {
                 .collect(),
             playbooks,
             incident: None,
+            pod_metrics: false,
             db_rows: Vec::new(),
         };
         data.set_iam(Arc::default(), now);
@@ -85,6 +88,7 @@ impl Data {
     }
 
     pub fn set_cluster(&mut self, feed: Arc<Feed<ClusterSnapshot>>) {
+        self.pod_metrics = feed.data.pods.iter().any(|p| p.cpu_millis.is_some());
         self.summarise(Area::Cluster, summary::cluster(&feed.data), &feed.health);
         self.cluster = feed;
     }

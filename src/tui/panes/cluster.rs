@@ -143,41 +143,95 @@ impl Rows for DeploymentRows<'_> {
     }
 }
 
-pub struct PodRows<'a>(pub &'a [PodRow]);
+/// Pods; with `metrics` (metrics.k8s.io is served) CPU and memory columns appear.
+pub struct PodRows<'a>(pub &'a [PodRow], pub bool);
+
+const POD_WIDTHS: [Constraint; 7] = [
+    Constraint::Length(11),
+    Constraint::Fill(1),
+    Constraint::Length(5),
+    Constraint::Length(16),
+    Constraint::Length(3),
+    Constraint::Length(4),
+    Constraint::Length(12),
+];
+
+const POD_WIDTHS_METRICS: [Constraint; 9] = [
+    Constraint::Length(11),
+    Constraint::Fill(1),
+    Constraint::Length(5),
+    Constraint::Length(16),
+    Constraint::Length(3),
+    Constraint::Length(4),
+    Constraint::Length(12),
+    Constraint::Length(5),
+    Constraint::Length(6),
+];
+
+/// `250m`, `1.5` cores.
+fn cpu(millis: Option<u32>) -> String {
+    match millis {
+        None => "-".into(),
+        Some(m) if m < 1000 => format!("{m}m"),
+        Some(m) => format!("{:.1}", f64::from(m) / 1000.0),
+    }
+}
+
+/// `512Mi`, `1.5Gi`.
+fn mem(bytes: Option<u64>) -> String {
+    const MI: u64 = 1 << 20;
+    match bytes {
+        None => "-".into(),
+        Some(b) if b < 1024 * MI => format!("{}Mi", b / MI),
+        Some(b) => format!("{:.1}Gi", b as f64 / (1024 * MI) as f64),
+    }
+}
 
 impl Rows for PodRows<'_> {
     fn len(&self) -> usize {
         self.0.len()
     }
     fn header(&self) -> &'static [&'static str] {
-        &["NAMESPACE", "NAME", "READY", "STATUS", "RS", "AGE", "NODE"]
+        if self.1 {
+            &[
+                "NAMESPACE",
+                "NAME",
+                "READY",
+                "STATUS",
+                "RS",
+                "AGE",
+                "NODE",
+                "CPU",
+                "MEM",
+            ]
+        } else {
+            &["NAMESPACE", "NAME", "READY", "STATUS", "RS", "AGE", "NODE"]
+        }
     }
     fn widths(&self) -> &'static [Constraint] {
-        &[
-            Constraint::Length(11),
-            Constraint::Fill(1),
-            Constraint::Length(5),
-            Constraint::Length(16),
-            Constraint::Length(3),
-            Constraint::Length(4),
-            Constraint::Length(12),
-        ]
+        if self.1 {
+            &POD_WIDTHS_METRICS
+        } else {
+            &POD_WIDTHS
+        }
     }
     fn cells(&self, i: usize, now: Timestamp) -> (Level, Vec<String>) {
         let p = &self.0[i];
-        (
-            p.level(),
-            vec![
-                p.namespace.clone(),
-                p.name.clone(),
-                format!("{}/{}", p.ready_containers, p.total_containers),
-                p.status().to_string(),
-                p.restarts.to_string(),
-                age(p.created, now),
-                // The short host name; the detail view has the full one.
-                p.node.split('.').next().unwrap_or_default().to_string(),
-            ],
-        )
+        let mut cells = vec![
+            p.namespace.clone(),
+            p.name.clone(),
+            format!("{}/{}", p.ready_containers, p.total_containers),
+            p.status().to_string(),
+            p.restarts.to_string(),
+            age(p.created, now),
+            // The short host name; the detail view has the full one.
+            p.node.split('.').next().unwrap_or_default().to_string(),
+        ];
+        if self.1 {
+            cells.push(cpu(p.cpu_millis));
+            cells.push(mem(p.memory_bytes));
+        }
+        (p.level(), cells)
     }
     fn matches(&self, i: usize, needle: &str, _now: Timestamp) -> bool {
         // Hot path with 10,000 pods: only the columns people filter by, no row allocation.
@@ -199,6 +253,8 @@ impl Rows for PodRows<'_> {
                 format!("{}/{}", p.ready_containers, p.total_containers),
             ),
             ("Restarts", p.restarts.to_string()),
+            ("CPU", cpu(p.cpu_millis)),
+            ("Memory", mem(p.memory_bytes)),
             (
                 "Waiting reason",
                 p.waiting_reason.clone().unwrap_or_else(|| "-".into()),
@@ -398,4 +454,45 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         super::table_of(app.pane, tab, app.iam_tab),
         stale,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cluster::PodPhase;
+
+    fn pod(cpu_millis: Option<u32>, memory_bytes: Option<u64>) -> PodRow {
+        PodRow {
+            namespace: "shop".into(),
+            name: "user-1".into(),
+            phase: PodPhase::Running,
+            ready_containers: 1,
+            total_containers: 1,
+            restarts: 0,
+            created: Timestamp::UNIX_EPOCH,
+            node: "ip-10-0-1-23.ap-northeast-2.compute.internal".into(),
+            waiting_reason: None,
+            cpu_millis,
+            memory_bytes,
+        }
+    }
+
+    #[test]
+    fn usage_columns_appear_only_with_metrics() {
+        let with = [
+            pod(Some(250), Some(512 << 20)),
+            pod(Some(1500), Some(3 << 30)),
+        ];
+        let rows = PodRows(&with, true);
+        assert_eq!(rows.header().last(), Some(&"MEM"));
+        assert_eq!(rows.widths().len(), rows.header().len());
+        let (_, cells) = rows.cells(0, Timestamp::UNIX_EPOCH);
+        assert_eq!(&cells[6..], ["ip-10-0-1-23", "250m", "512Mi"]);
+        let (_, cells) = rows.cells(1, Timestamp::UNIX_EPOCH);
+        assert_eq!(&cells[7..], ["1.5", "3.0Gi"]);
+        let without = [pod(None, None)];
+        let rows = PodRows(&without, false);
+        assert_eq!(rows.header().len(), 7);
+        assert_eq!(rows.cells(0, Timestamp::UNIX_EPOCH).1.len(), 7);
+    }
 }

@@ -98,7 +98,7 @@ pub fn rows(id: TableId, data: &Data) -> Box<dyn Rows + '_> {
         TableId::Overview => Box::new(overview::AreaRows(data)),
         TableId::Nodes => Box::new(cluster::NodeRows(&data.cluster.data.nodes)),
         TableId::Deployments => Box::new(cluster::DeploymentRows(&data.cluster.data.deployments)),
-        TableId::Pods => Box::new(cluster::PodRows(&data.cluster.data.pods)),
+        TableId::Pods => Box::new(cluster::PodRows(&data.cluster.data.pods, data.pod_metrics)),
         TableId::Hpas => Box::new(cluster::HpaRows(&data.cluster.data.hpas)),
         TableId::Pdbs => Box::new(cluster::PdbRows(&data.cluster.data.pdbs)),
         TableId::Events => Box::new(cluster::EventRows(&data.cluster.data.events)),
