@@ -52,5 +52,24 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render);
+/// One keystroke in the pod filter re-filters every pod: it must stay well under 10 ms.
+fn filter_keystroke(c: &mut Criterion) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = app_with_pods(10_000);
+    app.update(Action::Command(Command::Filter));
+    c.bench_function("filter_keystroke_10000_pods", |b| {
+        b.iter(|| {
+            app.update(Action::Key(KeyEvent::new(
+                KeyCode::Char('u'),
+                KeyModifiers::NONE,
+            )));
+            app.update(Action::Key(KeyEvent::new(
+                KeyCode::Backspace,
+                KeyModifiers::NONE,
+            )));
+        });
+    });
+}
+
+criterion_group!(benches, render, filter_keystroke);
 criterion_main!(benches);
