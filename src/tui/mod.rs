@@ -91,7 +91,7 @@ pub async fn run(
             Ok(()) = sources.trail.changed() => { app.update(Action::Trail(take!(sources.trail))); dirty = true; }
             Some(action) = results.recv() => { step(&mut app, &mut runtime, action); dirty = true; }
             _ = clock.tick(), if app.needs_tick() => {
-                let now = runtime.clock.now();
+                let now = runtime.parts.clock.now();
                 step(&mut app, &mut runtime, Action::Tick(now));
                 dirty = true;
             }

@@ -21,18 +21,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub struct Runtime {
-    pub desk: Arc<Mutex<Desk>>,
-    pub ops: Arc<dyn Ops>,
-    pub sources: Sources,
-    pub clock: Arc<dyn Clock>,
-    pub sla: SlaPolicy,
-    pub channels: Vec<Channel>,
-    pub read_only: Option<String>,
-    pub anti_flap: SignedDuration,
-    pub speed: u32,
-    pub playbooks: Vec<Entry>,
-    /// The drill world and its seed, when the console runs on it (drills restart it).
-    pub world: Option<(Arc<Mutex<World>>, u64)>,
+    pub parts: Parts,
     /// The drill in progress, whose tag goes on the incident opened for it.
     drill: Option<DrillTag>,
     drill_task: Option<tokio::task::JoinHandle<()>>,
@@ -63,17 +52,7 @@ impl Runtime {
         let (tx, rx) = mpsc::unbounded_channel();
         let (notices, mut attempts) = mpsc::unbounded_channel::<Attempt>();
         let rt = Runtime {
-            desk: p.desk,
-            ops: p.ops,
-            sources: p.sources,
-            clock: p.clock,
-            sla: p.sla,
-            channels: p.channels,
-            read_only: p.read_only,
-            anti_flap: p.anti_flap,
-            speed: p.speed,
-            playbooks: p.playbooks,
-            world: p.world,
+            parts: p,
             drill: None,
             drill_task: None,
             tx: tx.clone(),
@@ -82,7 +61,7 @@ impl Runtime {
             pending: Arc::new(Mutex::new(None)),
         };
         // Every delivery attempt of a breach notice is journaled, failures included.
-        let (desk, clock, out) = (rt.desk.clone(), rt.clock.clone(), tx);
+        let (desk, clock, out) = (rt.parts.desk.clone(), rt.parts.clock.clone(), tx);
         tokio::spawn(async move {
             while let Some(a) = attempts.recv().await {
                 let level = if a.error.is_some() {
@@ -111,7 +90,7 @@ impl Runtime {
 
     /// The open incident as the journal now has it, for the screen.
     pub fn refresh(&self) {
-        send_incident(&self.desk, &self.tx);
+        send_incident(&self.parts.desk, &self.tx);
     }
 
     fn say(&self, level: Level, text: impl Into<String>) {
@@ -119,7 +98,7 @@ impl Runtime {
     }
 
     fn record(&self, event: Event) -> bool {
-        record(&self.desk, &*self.clock, &self.tx, event)
+        record(&self.parts.desk, &*self.parts.clock, &self.tx, event)
     }
 
     pub fn apply(&mut self, effect: Effect) {
@@ -127,11 +106,12 @@ impl Runtime {
             Effect::OpenIncident(mut new) => {
                 new.drill = self.drill.clone();
                 let opened = self
+                    .parts
                     .desk
                     .lock()
                     .map_err(|_| "journal lock poisoned".to_string())
                     .and_then(|mut d| {
-                        d.open_incident(new, self.clock.now())
+                        d.open_incident(new, self.parts.clock.now())
                             .map(|i| i.id.clone())
                             .map_err(|e| e.to_string())
                     });
@@ -146,10 +126,14 @@ impl Runtime {
             }
             Effect::Milestone(m) => {
                 let done = self
+                    .parts
                     .desk
                     .lock()
                     .map_err(|_| "journal lock poisoned".to_string())
-                    .and_then(|mut d| d.milestone(m, self.clock.now()).map_err(|e| e.to_string()));
+                    .and_then(|mut d| {
+                        d.milestone(m, self.parts.clock.now())
+                            .map_err(|e| e.to_string())
+                    });
                 match done {
                     Ok(_) => self.say(
                         Level::Ok,
@@ -223,13 +207,14 @@ impl Runtime {
     }
 
     fn start_drill(&mut self, name: &str) {
-        let Some((world, seed)) = self.world.clone() else {
+        let Some((world, seed)) = self.parts.world.clone() else {
             return self.say(
                 Level::Warn,
                 "this console is live: drills run on the drill world (opsdeck drill NAME)",
             );
         };
         if let Some(id) = self
+            .parts
             .desk
             .lock()
             .ok()
@@ -244,7 +229,7 @@ impl Runtime {
             Ok(s) => s,
             Err(e) => return self.say(Level::Crit, e),
         };
-        let start = self.clock.now();
+        let start = self.parts.clock.now();
         if let Ok(mut w) = world.lock() {
             *w = World::new(seed, start);
         }
@@ -256,7 +241,11 @@ impl Runtime {
             previous.abort();
         }
         self.drill = Some(drill.tag());
-        let (desk, clock, tx) = (self.desk.clone(), self.clock.clone(), self.tx.clone());
+        let (desk, clock, tx) = (
+            self.parts.desk.clone(),
+            self.parts.clock.clone(),
+            self.tx.clone(),
+        );
         let _ = tx.send(Action::Say(
             Level::Warn,
             format!("DRILL {}: {}", drill.scenario.name, drill.scenario.title),
@@ -300,7 +289,8 @@ impl Runtime {
     }
 
     fn playbook(&self, name: &str) -> Option<Playbook> {
-        self.playbooks
+        self.parts
+            .playbooks
             .iter()
             .find(|e| e.name == name)
             .and_then(|e| e.ok())
@@ -308,7 +298,13 @@ impl Runtime {
     }
 
     fn notice(&mut self, reason: String, plan: String, eta: jiff::Timestamp) {
-        let Some(inc) = self.desk.lock().ok().and_then(|d| d.active().cloned()) else {
+        let Some(inc) = self
+            .parts
+            .desk
+            .lock()
+            .ok()
+            .and_then(|d| d.active().cloned())
+        else {
             return self.say(Level::Warn, "no open incident");
         };
         let notice = Notice {
@@ -319,9 +315,10 @@ impl Runtime {
             reason: reason.clone(),
             plan: plan.clone(),
             eta,
-            deadline: self.sla.deadline(inc.recognised_at),
+            deadline: self.parts.sla.deadline(inc.recognised_at),
         };
         let dir = self
+            .parts
             .desk
             .lock()
             .map(|d| d.dir().to_path_buf())
@@ -339,19 +336,20 @@ impl Runtime {
             Ok(path) => path.display().to_string(),
             Err(e) => format!("(file not written: {e})"),
         };
-        if self.channels.is_empty() {
+        if self.parts.channels.is_empty() {
             self.say(
                 Level::Warn,
                 format!("notice written to {file}: no notify channel configured, send it by hand"),
             );
         } else {
             self.say(Level::Ok, format!("notice written to {file}, sending…"));
-            notify::deliver(&self.channels, notice, self.notices.clone());
+            notify::deliver(&self.parts.channels, notice, self.notices.clone());
         }
     }
 
     fn resolve(&mut self, cause: String, impact: String, prevention: String) {
         let Some(id) = self
+            .parts
             .desk
             .lock()
             .ok()
@@ -368,8 +366,9 @@ impl Runtime {
                 return;
             }
         }
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let written = self
+            .parts
             .desk
             .lock()
             .map_err(|_| "journal lock poisoned".to_string())
@@ -377,7 +376,7 @@ impl Runtime {
                 d.milestone(Milestone::Resolved, now)
                     .map_err(|e| e.to_string())?;
                 let inc = d.load(&id).map_err(|e| e.to_string())?;
-                let path = report::write(&inc, &self.sla, d.dir(), true)?;
+                let path = report::write(&inc, &self.parts.sla, d.dir(), true)?;
                 d.append_to(
                     &id,
                     Event::Report {
@@ -416,7 +415,11 @@ impl Runtime {
             Ok(v) => v,
             Err(e) => return self.say(Level::Crit, e),
         };
-        let (ops, now, tx) = (self.ops.clone(), self.sources.snapshots(), self.tx.clone());
+        let (ops, now, tx) = (
+            self.parts.ops.clone(),
+            self.parts.sources.snapshots(),
+            self.tx.clone(),
+        );
         tokio::spawn(async move {
             let steps = plan::dry_run(&*ops, &now, &playbook, vars.clone()).await;
             let text = plan::render(&playbook, &vars, &steps);
@@ -435,15 +438,15 @@ impl Runtime {
             Ok(v) => v,
             Err(e) => return self.say(Level::Crit, e),
         };
-        let sources = self.sources.clone();
+        let sources = self.parts.sources.clone();
         let ctx = Context {
-            ops: self.ops.clone(),
+            ops: self.parts.ops.clone(),
             snapshots: Arc::new(move || sources.snapshots()),
-            desk: self.desk.clone(),
-            clock: self.clock.clone(),
-            read_only: self.read_only.clone(),
-            anti_flap: self.anti_flap,
-            speed: self.speed,
+            desk: self.parts.desk.clone(),
+            clock: self.parts.clock.clone(),
+            read_only: self.parts.read_only.clone(),
+            anti_flap: self.parts.anti_flap,
+            speed: self.parts.speed,
         };
         let (progress, mut progress_rx) = watch::channel(RunView {
             playbook: name.into(),
@@ -454,7 +457,7 @@ impl Runtime {
         let (asks, mut ask_rx) = mpsc::channel::<Ask>(1);
         let (abort_tx, abort) = watch::channel(false);
         self.abort = Some(abort_tx);
-        let (tx, desk) = (self.tx.clone(), self.desk.clone());
+        let (tx, desk) = (self.tx.clone(), self.parts.desk.clone());
         tokio::spawn(async move {
             while progress_rx.changed().await.is_ok() {
                 let view = progress_rx.borrow_and_update().clone();
