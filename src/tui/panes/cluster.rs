@@ -244,7 +244,7 @@ impl Rows for PodRows<'_> {
     }
     fn detail(&self, i: usize, now: Timestamp) -> Vec<(&'static str, String)> {
         let p = &self.0[i];
-        vec![
+        let mut out = vec![
             ("Pod", format!("{}/{}", p.namespace, p.name)),
             ("Status", p.status().to_string()),
             ("Phase", format!("{:?}", p.phase)),
@@ -253,15 +253,21 @@ impl Rows for PodRows<'_> {
                 format!("{}/{}", p.ready_containers, p.total_containers),
             ),
             ("Restarts", p.restarts.to_string()),
-            ("CPU", cpu(p.cpu_millis)),
-            ("Memory", mem(p.memory_bytes)),
+        ];
+        // Usage only where metrics.k8s.io reports it, like the table's columns.
+        if self.1 {
+            out.push(("CPU", cpu(p.cpu_millis)));
+            out.push(("Memory", mem(p.memory_bytes)));
+        }
+        out.extend([
             (
                 "Waiting reason",
                 p.waiting_reason.clone().unwrap_or_else(|| "-".into()),
             ),
             ("Node", p.node.clone()),
             ("Age", age(p.created, now)),
-        ]
+        ]);
+        out
     }
 }
 
