@@ -108,6 +108,24 @@ pub struct Downstream {
 }
 
 impl DbMember {
+    /// A member that did not answer: only what the config and the last poll knew.
+    pub fn unreachable(name: &str, endpoint: &str, role: Role, error: String) -> DbMember {
+        DbMember {
+            name: name.to_string(),
+            endpoint: endpoint.to_string(),
+            role,
+            reachable: false,
+            read_only: None,
+            io_running: None,
+            sql_running: None,
+            lag_seconds: None,
+            lag_bytes: None,
+            position: None,
+            last_error: Some(error),
+            detail: None,
+        }
+    }
+
     /// A status word in the spirit of orchestrator's, and how bad it is.
     pub fn status(&self, lag_threshold_s: f64) -> (Level, &'static str) {
         if !self.reachable {

@@ -140,20 +140,12 @@ pub fn members(
         .enumerate()
         .map(|(i, ((name, endpoint), answer))| match answer {
             Ok(s) => member(name, endpoint, s, primary.as_ref()),
-            Err(e) => DbMember {
-                name: name.clone(),
-                endpoint: endpoint.clone(),
-                role: previous_roles.get(i).copied().unwrap_or(Role::Unknown),
-                reachable: false,
-                read_only: None,
-                io_running: None,
-                sql_running: None,
-                lag_seconds: None,
-                lag_bytes: None,
-                position: None,
-                last_error: Some(e),
-                detail: None,
-            },
+            Err(e) => DbMember::unreachable(
+                name,
+                endpoint,
+                previous_roles.get(i).copied().unwrap_or(Role::Unknown),
+                e,
+            ),
         })
         .collect()
 }
