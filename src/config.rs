@@ -20,8 +20,10 @@ pub struct Config {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub safety: SafetyConfig,
+    #[cfg(feature = "live")]
     #[serde(default)]
     pub databases: Vec<crate::sources::db::DbConfig>,
+    #[cfg(feature = "live")]
     #[serde(default)]
     pub kube: Option<crate::sources::kube::KubeConfig>,
 }

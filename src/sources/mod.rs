@@ -1,8 +1,10 @@
 //! Sources: each publishes the latest snapshot of its area through a `watch` channel, so a
 //! slow screen never makes anything queue up. The drill world publishes all six areas.
 
+#[cfg(feature = "live")]
 pub mod db;
 pub mod drill;
+#[cfg(feature = "live")]
 pub mod kube;
 pub mod sim;
 
