@@ -5,7 +5,8 @@ use super::cluster::{ClusterSnapshot, PodPhase};
 use super::db::{DbSnapshot, Role};
 use super::trail::TrailSnapshot;
 use super::waf::WafSnapshot;
-use super::{Health, Level};
+use super::{Feed, Health, Level};
+use jiff::Timestamp;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -141,6 +142,81 @@ pub fn cluster(snap: &ClusterSnapshot) -> AreaSummary {
         snap.pods.len()
     );
     worst.finish(Area::Cluster, counts)
+}
+
+/// One watched Kubernetes context, as its overview line shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ContextHealth {
+    pub context: String,
+    pub namespace: Option<String>,
+    /// The context the cluster pane shows and operations go to.
+    pub active: bool,
+    pub level: Level,
+    pub nodes_ready: usize,
+    pub nodes: usize,
+    pub deployments_available: usize,
+    pub deployments: usize,
+    pub pods_not_ready: usize,
+    pub crashlooping: usize,
+    pub hpas_at_max: usize,
+    /// Sections whose first list has not arrived: the counts are not yet the cluster's.
+    pub loading: bool,
+    pub last_ok: Option<Timestamp>,
+    pub error: Option<String>,
+    pub worst: Option<String>,
+}
+
+/// The health line of one context from its latest feed.
+pub fn context_health(feed: &Feed<ClusterSnapshot>, active: bool) -> ContextHealth {
+    let snap = &feed.data;
+    let summary = cluster(snap).with_health(&feed.health);
+    let not_ready = |p: &&super::cluster::PodRow| {
+        p.phase != PodPhase::Succeeded
+            && (p.phase != PodPhase::Running || p.ready_containers < p.total_containers)
+    };
+    ContextHealth {
+        context: snap.context.clone(),
+        namespace: snap.namespace.clone(),
+        active,
+        level: summary.level,
+        nodes_ready: snap.nodes.iter().filter(|n| n.ready).count(),
+        nodes: snap.nodes.len(),
+        deployments_available: snap
+            .deployments
+            .iter()
+            .filter(|d| d.available >= d.desired)
+            .count(),
+        deployments: snap.deployments.len(),
+        pods_not_ready: snap.pods.iter().filter(not_ready).count(),
+        crashlooping: snap
+            .pods
+            .iter()
+            .filter(|p| p.waiting_reason.as_deref() == Some("CrashLoopBackOff"))
+            .count(),
+        hpas_at_max: snap.hpas.iter().filter(|h| h.at_max()).count(),
+        loading: !snap.loading.is_empty(),
+        last_ok: feed.health.last_ok,
+        error: feed.health.last_error.clone(),
+        worst: summary.worst,
+    }
+}
+
+/// A context that could not even be set up (no such context, a broken kubeconfig): its
+/// line says why instead of disappearing.
+pub fn context_failed(
+    context: &str,
+    namespace: Option<&str>,
+    active: bool,
+    error: String,
+) -> ContextHealth {
+    ContextHealth {
+        context: context.to_string(),
+        namespace: namespace.map(str::to_string),
+        active,
+        level: Level::Crit,
+        error: Some(error),
+        ..ContextHealth::default()
+    }
 }
 
 pub fn db(snap: &DbSnapshot) -> AreaSummary {

@@ -162,6 +162,8 @@ pub struct App {
     pub read_only: Option<String>,
     /// The SLA checkpoint at which the breach notice was last offered.
     pub notice_offered: Option<usize>,
+    /// The kubeconfig's context names, for `:ctx`; empty without live Kubernetes.
+    pub kube_contexts: Vec<String>,
     /// Work for the runtime, drained after every update.
     pub effects: Vec<Effect>,
 }
@@ -200,6 +202,7 @@ impl App {
             form: None,
             read_only: None,
             notice_offered: None,
+            kube_contexts: Vec::new(),
             effects: Vec::new(),
         };
         for id in TableId::ALL {
@@ -282,6 +285,7 @@ impl App {
                     self.refresh(id);
                 }
             }
+            Action::Contexts(lines) => self.data.set_contexts(lines),
             Action::Db(feed) => {
                 self.see(feed.health.last_ok);
                 self.data.set_db(feed);
@@ -538,7 +542,17 @@ impl App {
                 }
                 KeyCode::Tab => {
                     let line = field.lines().concat();
-                    let done = commands::complete(&line, &self.themes.names());
+                    let contexts = super::cluster_scope::known_contexts(
+                        &self.kube_contexts,
+                        &self.data.contexts,
+                    );
+                    let namespaces: Vec<String> = self.data.namespaces.iter().cloned().collect();
+                    let choices = commands::Choices {
+                        themes: &self.themes.names(),
+                        contexts: &contexts,
+                        namespaces: &namespaces,
+                    };
+                    let done = commands::complete(&line, &choices);
                     if done.line != line {
                         *field = text_field();
                         field.insert_str(&done.line);
@@ -584,6 +598,9 @@ impl App {
                 }
             }
             Ok(commands::Parsed::Drill(name)) => self.effects.push(Effect::Drill(name)),
+            Ok(commands::Parsed::Context(name)) => self.use_context(name),
+            Ok(commands::Parsed::Namespace(namespace)) => self.use_namespace(namespace),
+            Ok(commands::Parsed::Contexts) => self.show_contexts(),
             Ok(commands::Parsed::Nothing) => {}
             Err(msg) => self.message = Some((Level::Warn, msg)),
         }
@@ -598,4 +615,4 @@ fn text_field() -> TextArea<'static> {
 
 #[cfg(test)]
 #[path = "app_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -54,9 +54,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
             left.push(Span::styled(format!(" seed {seed} "), theme.muted));
         }
     }
-    let context = &app.data.cluster.data.context;
-    if !context.is_empty() {
-        left.push(Span::styled(format!(" ctx {context}"), theme.accent));
+    let cluster = &app.data.cluster.data;
+    if !cluster.context.is_empty() {
+        left.push(Span::styled(
+            format!(" ctx {}", cluster.scope()),
+            theme.accent,
+        ));
     }
     if let Some(reason) = &app.read_only {
         left.push(Span::styled(" READ-ONLY ", theme.warn));

@@ -18,6 +18,7 @@
 //! ```
 
 mod error;
+mod fleet;
 pub mod lease;
 mod metrics;
 mod ops;
@@ -26,6 +27,7 @@ mod store;
 mod watch;
 
 pub use error::describe;
+pub use fleet::{ConfigSource, Fleet};
 pub use ops::{KubeOps, lease_target, ops_for};
 pub use watch::{ClusterWatch, Tuning, spawn, spawn_with};
 

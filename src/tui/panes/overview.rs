@@ -35,6 +35,62 @@ impl Rows for AreaRows<'_> {
     }
 }
 
+/// One line per watched Kubernetes context (live only), in columns that fit 80 terminal
+/// columns; a context that is failing or still loading says so on a line of its own.
+fn context_lines(lines: &mut Vec<Line<'static>>, app: &App) {
+    let theme = &app.theme;
+    if app.data.contexts.is_empty() {
+        return;
+    }
+    lines.push(Line::styled(
+        format!(
+            "{:7}{:<14} {:<10} {:>5} {:>7} {:>9} {:>9} {:>7}",
+            "", "CONTEXT", "NAMESPACE", "NODES", "DEPLOYS", "NOT READY", "CRASHLOOP", "HPA MAX"
+        ),
+        theme.muted,
+    ));
+    for c in app.data.contexts.iter() {
+        let level = theme.level(c.level);
+        let counts = if c.last_ok.is_some() {
+            format!(
+                "{:>5} {:>7} {:>9} {:>9} {:>7}",
+                format!("{}/{}", c.nodes_ready, c.nodes),
+                format!("{}/{}", c.deployments_available, c.deployments),
+                c.pods_not_ready,
+                c.crashlooping,
+                c.hpas_at_max
+            )
+        } else {
+            String::new()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("   {} ", if c.active { "▸" } else { " " }),
+                theme.accent,
+            ),
+            Span::styled(format!("{} ", c.level.marker()), level),
+            Span::styled(
+                format!("{:<14} ", c.context),
+                if c.active { theme.focus } else { theme.title },
+            ),
+            Span::styled(
+                format!("{:<10} ", c.namespace.as_deref().unwrap_or("all")),
+                theme.text,
+            ),
+            Span::styled(counts, theme.text),
+        ]));
+        let state = match (&c.error, c.last_ok) {
+            (Some(e), Some(t)) => Some(format!("last update {} ago — {e}", age(t, app.now))),
+            (Some(e), None) => Some(format!("no data yet — {e}")),
+            (None, _) if c.loading => Some("loading…".to_string()),
+            (None, _) => None,
+        };
+        if let Some(state) = state {
+            lines.push(Line::styled(format!("{:7}└ {state}", ""), level));
+        }
+    }
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let view = app.view(TableId::Overview);
@@ -62,6 +118,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             None => Span::styled(format!("{:15}└ no problems", ""), theme.muted),
         };
         lines.push(Line::from(worst));
+        if *a == Area::Cluster {
+            context_lines(&mut lines, app);
+        }
     }
     lines.push(Line::default());
     let firing: Vec<_> = app.data.alarms.data.firing().collect();
