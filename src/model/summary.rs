@@ -314,3 +314,121 @@ pub fn trail(snap: &TrailSnapshot) -> AreaSummary {
     );
     worst.finish(Area::Trail, counts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cluster::{DeploymentRow, HpaRow, NodeRow, PodRow, Rollout};
+
+    fn node(ready: bool) -> NodeRow {
+        NodeRow {
+            name: "n".into(),
+            zone: "a".into(),
+            ready,
+            pressure: vec![],
+            cordoned: false,
+            cpu_pct: None,
+            mem_pct: None,
+            created: Timestamp::UNIX_EPOCH,
+            allocatable: None,
+        }
+    }
+
+    fn deployment(desired: u32, available: u32) -> DeploymentRow {
+        DeploymentRow {
+            namespace: "shop".into(),
+            name: "d".into(),
+            desired,
+            ready: available,
+            updated: desired,
+            available,
+            revision: 1,
+            image: "i".into(),
+            rollout: Rollout::Complete,
+        }
+    }
+
+    fn pod(phase: PodPhase, ready: u16, waiting: Option<&str>) -> PodRow {
+        PodRow {
+            namespace: "shop".into(),
+            name: "p".into(),
+            phase,
+            ready_containers: ready,
+            total_containers: 1,
+            restarts: 0,
+            created: Timestamp::UNIX_EPOCH,
+            node: "n".into(),
+            waiting_reason: waiting.map(str::to_string),
+            cpu_millis: None,
+            memory_bytes: None,
+        }
+    }
+
+    fn hpa(desired: u32, max: u32) -> HpaRow {
+        HpaRow {
+            namespace: "shop".into(),
+            name: "h".into(),
+            target: "Deployment/d".into(),
+            min: 1,
+            max,
+            current: desired,
+            desired,
+            metrics: vec![],
+        }
+    }
+
+    #[test]
+    fn a_context_line_counts_what_an_on_call_engineer_asks_first() {
+        let snap = ClusterSnapshot {
+            context: "prod-kr".into(),
+            namespace: Some("shop".into()),
+            nodes: vec![node(true), node(false), node(true)],
+            deployments: vec![deployment(3, 3), deployment(2, 1), deployment(0, 0)],
+            pods: vec![
+                pod(PodPhase::Running, 1, None),
+                pod(PodPhase::Running, 0, None),
+                pod(PodPhase::Running, 0, Some("CrashLoopBackOff")),
+                pod(PodPhase::Pending, 0, Some("ImagePullBackOff")),
+                pod(PodPhase::Succeeded, 0, None),
+            ],
+            hpas: vec![hpa(10, 10), hpa(3, 10)],
+            loading: vec!["events".into()],
+            ..ClusterSnapshot::default()
+        };
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let feed = Feed {
+            data: snap,
+            health: Health::ok(at),
+        };
+        let line = context_health(&feed, true);
+        assert_eq!(
+            (
+                line.context.as_str(),
+                line.namespace.as_deref(),
+                line.active
+            ),
+            ("prod-kr", Some("shop"), true)
+        );
+        assert_eq!((line.nodes_ready, line.nodes), (2, 3));
+        assert_eq!((line.deployments_available, line.deployments), (2, 3));
+        assert_eq!((line.pods_not_ready, line.crashlooping), (3, 1));
+        assert_eq!(line.hpas_at_max, 1);
+        assert!(line.loading);
+        assert_eq!(
+            (line.level, line.last_ok, line.error),
+            (Level::Crit, Some(at), None)
+        );
+        assert_eq!(line.worst.as_deref(), Some("node n NotReady"));
+
+        let failing = Feed {
+            health: Health {
+                last_ok: Some(at),
+                last_error: Some("connection refused".into()),
+            },
+            ..feed
+        };
+        let line = context_health(&failing, false);
+        assert_eq!(line.error.as_deref(), Some("connection refused"));
+        assert_eq!(line.worst.as_deref(), Some("connection refused"));
+    }
+}

@@ -102,10 +102,11 @@ impl App {
         for name in &names {
             let line = match self.data.contexts.iter().find(|c| &c.context == name) {
                 Some(c) => {
-                    let state = match &c.error {
-                        Some(e) => format!("{} {e}", Level::Crit.marker()),
-                        None if c.loading => "… loading".to_string(),
-                        None => format!("{} watching", c.level.marker()),
+                    let state = match (&c.error, &c.worst) {
+                        (Some(e), _) => format!("{} {e}", Level::Crit.marker()),
+                        (None, _) if c.loading => "… loading".to_string(),
+                        (None, Some(worst)) => format!("{} {worst}", c.level.marker()),
+                        (None, None) => format!("{} no problems", c.level.marker()),
                     };
                     let mark = if c.active { "▸" } else { " " };
                     let ns = c.namespace.as_deref().unwrap_or("all");
@@ -115,10 +116,8 @@ impl App {
             };
             text.push_str(&line);
         }
-        text.push_str(
-            "\n:ctx NAME shows and operates on another context (Tab completes); \
-             :ns NAME or :ns all changes what the active one watches.",
-        );
+        text.push_str("\n:ctx NAME  show and operate on another context (Tab completes)");
+        text.push_str("\n:ns NAME   watch one namespace of the active context (:ns all)");
         self.plan = Some(("contexts".into(), text, 0));
     }
 }
@@ -145,9 +144,12 @@ mod tests {
     fn live() -> App {
         let mut a = app();
         a.kube_contexts = vec!["prod-kr".into(), "prod-us".into(), "stage".into()];
+        let mut crashing = line("prod-us", Some("shop"), false);
+        crashing.level = Level::Crit;
+        crashing.worst = Some("pod shop/a CrashLoopBackOff".into());
         a.update(Action::Contexts(Arc::new(vec![
             line("prod-kr", None, true),
-            line("prod-us", Some("shop"), false),
+            crashing,
         ])));
         a.update(Action::Cluster(Arc::new(Feed {
             data: ClusterSnapshot {
@@ -239,9 +241,26 @@ mod tests {
         let (title, text, _) = a.plan.clone().expect("a popup");
         assert_eq!(title, "contexts");
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[1], "▸ prod-kr  all              ✓ watching");
-        assert_eq!(lines[2], "  prod-us  shop             ✓ watching");
+        assert_eq!(lines[1], "▸ prod-kr  all              ✓ no problems");
+        assert_eq!(
+            lines[2],
+            "  prod-us  shop             ✗ pod shop/a CrashLoopBackOff"
+        );
         assert_eq!(lines[3], "  stage    -                not watched");
+    }
+
+    #[test]
+    fn another_contexts_trouble_marks_the_cluster_area() {
+        let a = live();
+        let cluster = a
+            .data
+            .summary(crate::model::summary::Area::Cluster)
+            .unwrap();
+        assert_eq!(cluster.level, Level::Crit);
+        assert_eq!(
+            cluster.worst.as_deref(),
+            Some("context prod-us: pod shop/a CrashLoopBackOff")
+        );
     }
 
     #[test]

@@ -27,8 +27,6 @@ pub enum Parsed {
 pub const WORDS: [&str; 21] = [
     "overview",
     "cluster",
-    "ctx",
-    "ns",
     "nodes",
     "deploy",
     "pods",
@@ -42,6 +40,8 @@ pub const WORDS: [&str; 21] = [
     "findings",
     "trail",
     "playbooks",
+    "ctx",
+    "ns",
     "theme",
     "help",
     "q",

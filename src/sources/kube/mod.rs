@@ -1,9 +1,11 @@
 //! Live Kubernetes: watch-fed cluster snapshots, the cluster operations behind `Ops`, and
 //! leases that keep two consoles from working on the same target at once.
 //!
-//! The integrator's entry points: [`connect`] for a client, [`spawn`] for the cluster pane's
-//! feed, [`KubeOps::new`] (or [`ops_for`]) for operations, [`lease::Lease::acquire`] around a
-//! playbook run.
+//! The integrator's entry points: [`Fleet::start`] for the console (every configured context
+//! watched, the active one feeding the cluster pane and taking operations, `:ctx` / `:ns`
+//! through `ClusterControl`); underneath it [`connect`] for a client, [`spawn`] for one
+//! context's feed, [`KubeOps::new`] (or [`ops_for`]) for operations;
+//! [`lease::Lease::acquire`] around a playbook run.
 //!
 //! ```ignore
 //! let client = kube::connect(Some("prod-kr")).await?;

@@ -35,9 +35,12 @@ impl Rows for AreaRows<'_> {
     }
 }
 
+/// Terminal width from which a context line also names its worst problem.
+const WIDE: u16 = 100;
+
 /// One line per watched Kubernetes context (live only), in columns that fit 80 terminal
 /// columns; a context that is failing or still loading says so on a line of its own.
-fn context_lines(lines: &mut Vec<Line<'static>>, app: &App) {
+fn context_lines(lines: &mut Vec<Line<'static>>, app: &App, width: u16) {
     let theme = &app.theme;
     if app.data.contexts.is_empty() {
         return;
@@ -63,7 +66,7 @@ fn context_lines(lines: &mut Vec<Line<'static>>, app: &App) {
         } else {
             String::new()
         };
-        lines.push(Line::from(vec![
+        let mut line = Line::from(vec![
             Span::styled(
                 format!("   {} ", if c.active { "▸" } else { " " }),
                 theme.accent,
@@ -78,7 +81,12 @@ fn context_lines(lines: &mut Vec<Line<'static>>, app: &App) {
                 theme.text,
             ),
             Span::styled(counts, theme.text),
-        ]));
+        ]);
+        // The worst problem fits beside the counts only on a wide terminal.
+        if let (Some(worst), true, None) = (&c.worst, width >= WIDE, &c.error) {
+            line.push_span(Span::styled(format!("  {worst}"), level));
+        }
+        lines.push(line);
         let state = match (&c.error, c.last_ok) {
             (Some(e), Some(t)) => Some(format!("last update {} ago — {e}", age(t, app.now))),
             (Some(e), None) => Some(format!("no data yet — {e}")),
@@ -119,7 +127,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         };
         lines.push(Line::from(worst));
         if *a == Area::Cluster {
-            context_lines(&mut lines, app);
+            context_lines(&mut lines, app, area.width);
         }
     }
     lines.push(Line::default());
