@@ -190,4 +190,54 @@ async fn a_context_that_cannot_be_used_has_a_line_saying_why() {
     assert!(refused.to_string().contains("not connected"), "{refused}");
     fleet.use_context("good").await.unwrap();
     assert_eq!(sources.cluster.borrow().data.context, "good");
+
+    // Once the kubeconfig has it, :ctx tries again and the context takes its place.
+    kubeconfig_for(&[("good", &server), ("missing", &server)], dir.path());
+    fleet.use_context("missing").await.unwrap();
+    let lines = sources.contexts.borrow().clone();
+    let order: Vec<(&str, bool, bool)> = lines
+        .iter()
+        .map(|l| (l.context.as_str(), l.active, l.error.is_some()))
+        .collect();
+    assert_eq!(order, [("missing", true, false), ("good", false, false)]);
+}
+
+#[tokio::test]
+async fn contexts_outside_the_config_are_watched_one_at_a_time() {
+    let server = KubeServer::start().await;
+    fixtures::shop(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig_for(
+        &[("a", &server), ("b", &server), ("c", &server)],
+        dir.path(),
+    );
+    let (publishers, sources) = Publishers::channels();
+    let fleet = Fleet::start(
+        ConfigSource::Files(vec![kubeconfig]),
+        KubeConfig {
+            contexts: vec!["a".into()],
+            ..KubeConfig::default()
+        },
+        fast_tuning(),
+        publishers.cluster,
+        publishers.contexts,
+    )
+    .await;
+    let watched = || -> Vec<(String, bool)> {
+        sources
+            .contexts
+            .borrow()
+            .iter()
+            .map(|l| (l.context.clone(), l.active))
+            .collect()
+    };
+    let owned = |v: &[(&str, bool)]| -> Vec<(String, bool)> {
+        v.iter().map(|(c, a)| (c.to_string(), *a)).collect()
+    };
+    fleet.use_context("b").await.unwrap();
+    assert_eq!(watched(), owned(&[("a", false), ("b", true)]));
+    fleet.use_context("c").await.unwrap();
+    assert_eq!(watched(), owned(&[("a", false), ("c", true)]));
+    fleet.use_context("a").await.unwrap();
+    assert_eq!(watched(), owned(&[("a", true), ("c", false)]));
 }

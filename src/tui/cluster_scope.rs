@@ -8,7 +8,8 @@ use crate::model::Level;
 use crate::model::cluster::scope;
 use crate::model::summary::ContextHealth;
 
-const NO_KUBE: &str = "no live Kubernetes in this console: :ctx and :ns need [kube] in the config";
+pub(super) const NO_KUBE: &str =
+    "no live Kubernetes in this console: :ctx and :ns need [kube] in the config";
 
 /// Watched contexts first (a pod's service account has no kubeconfig), then the rest of
 /// the kubeconfig's.

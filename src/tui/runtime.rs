@@ -187,10 +187,7 @@ impl Runtime {
 
     fn clusters(&self) -> Option<Arc<dyn ClusterControl>> {
         if self.parts.clusters.is_none() {
-            self.say(
-                Level::Warn,
-                "the drill world has one cluster: :ctx and :ns are for live Kubernetes",
-            );
+            self.say(Level::Warn, super::cluster_scope::NO_KUBE);
         }
         self.parts.clusters.clone()
     }

@@ -307,25 +307,19 @@ impl ClusterControl for Fleet {
                 "context {context} not opened: a later :ctx took its place"
             ));
         }
-        let configured = shared.config.contexts.iter().any(|c| c == context);
+        let place = shared.config.contexts.iter().position(|c| c == context);
         // Only one context beyond the configured ones is watched at a time, so switching
         // around the kubeconfig does not pile up watchers.
         state
             .members
             .retain(|m| m.configured && m.context != context);
-        let member = shared.member(context.to_string(), configured, Ok(client));
-        let i = match shared.config.contexts.iter().position(|c| c == context) {
+        let member = shared.member(context.to_string(), place.is_some(), Ok(client));
+        let i = match place {
             // A configured context whose first connect failed goes back to its place.
-            Some(i) if configured => {
-                let i = i.min(state.members.len());
-                state.members.insert(i, member);
-                i
-            }
-            _ => {
-                state.members.push(member);
-                state.members.len() - 1
-            }
+            Some(i) => i.min(state.members.len()),
+            None => state.members.len(),
         };
+        state.members.insert(i, member);
         shared.activate(&mut state, i);
         Ok(format!("context {}", scope(&state.members[i])))
     }
