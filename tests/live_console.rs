@@ -94,6 +94,12 @@ fn two_contexts_have_overview_lines_and_ctx_and_ns_switch_the_cluster_pane() {
             .any(|l| l.contains("▸") && l.contains("second") && l.contains("ledger"))
             && s.lines().any(|l| l.contains("first") && l.contains("3/3"))
     });
+    // Enter on first's line (below the Cluster line) shows first again, as it was.
+    c.press("j\r");
+    let screen = c.wait_until("first's pods again", |s| {
+        s.contains("first · ns all") && s.contains("user-a") && s.contains("user-c")
+    });
+    assert!(!screen.contains("writer-z"), "{screen}");
 
     c.press("\x03");
     assert!(c.wait_exit().success());

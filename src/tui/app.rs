@@ -285,7 +285,10 @@ impl App {
                     self.refresh(id);
                 }
             }
-            Action::Contexts(lines) => self.data.set_contexts(lines),
+            Action::Contexts(lines) => {
+                self.data.set_contexts(lines);
+                self.refresh(TableId::Overview);
+            }
             Action::Db(feed) => {
                 self.see(feed.health.last_ok);
                 self.data.set_db(feed);
@@ -495,8 +498,21 @@ impl App {
     fn open(&mut self) {
         let table = self.current_table();
         if table == TableId::Overview {
-            if let Some(i) = self.view(table).selected_row() {
-                self.go(Pane::ALL[i + 1]);
+            let row = self.view(table).selected_row();
+            match row.and_then(|i| panes::overview_rows(&self.data).nth(i)) {
+                Some(panes::OverviewRow::Area(area)) => {
+                    let i = crate::model::summary::Area::ALL
+                        .iter()
+                        .position(|a| *a == area)
+                        .unwrap_or(0);
+                    self.go(Pane::ALL[i + 1]);
+                }
+                Some(panes::OverviewRow::Context(c)) => {
+                    if let Some(name) = self.data.contexts.get(c).map(|c| c.context.clone()) {
+                        self.use_context(name);
+                    }
+                }
+                None => {}
             }
         } else if self.view(table).selected_row().is_some() {
             self.detail = Some(table);

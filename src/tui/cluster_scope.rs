@@ -60,6 +60,7 @@ impl App {
                 scope(&active.context, active.namespace.as_deref())
             );
             self.message = Some((Level::Ok, said));
+            self.go(Pane::Cluster);
             return;
         }
         if !known_contexts(&self.kube_contexts, &self.data.contexts).contains(&name) {
@@ -198,6 +199,25 @@ mod tests {
         a.update(Action::Run("ctx prod-kr".into()));
         assert!(a.effects.is_empty());
         assert_eq!(said(&a), "already on prod-kr · ns all");
+        assert_eq!(a.pane, Pane::Cluster, "shown all the same");
+    }
+
+    #[test]
+    fn enter_on_an_overview_context_line_shows_that_context() {
+        use super::super::action::Command;
+        let mut a = live();
+        // Cluster, then its two contexts, then DB.
+        a.update(Action::Command(Command::Down));
+        a.update(Action::Command(Command::Down));
+        a.update(Action::Command(Command::Open));
+        assert_eq!(a.effects, [Effect::UseContext("prod-us".into())]);
+        assert_eq!(a.pane, Pane::Cluster);
+        a.effects.clear();
+        a.go(Pane::Overview);
+        a.update(Action::Command(Command::Down));
+        a.update(Action::Command(Command::Open));
+        assert_eq!(a.pane, Pane::Db, "areas still open as before");
+        assert!(a.effects.is_empty());
     }
 
     #[test]
