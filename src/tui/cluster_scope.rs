@@ -99,7 +99,12 @@ impl App {
             return;
         }
         let names = known_contexts(&self.kube_contexts, &self.data.contexts);
-        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let width = names
+            .iter()
+            .map(|n| n.chars().count())
+            .chain(["CONTEXT".len()])
+            .max()
+            .unwrap_or(0);
         let mut text = format!("  {:width$}  {:<16} STATE\n", "CONTEXT", "NAMESPACE");
         for name in &names {
             let line = match self.data.contexts.iter().find(|c| &c.context == name) {
