@@ -8,7 +8,7 @@ use opsdeck::ops::route::Router;
 use opsdeck::ops::{Ops, ReadOnly};
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::sim::{SimOps, World};
-use opsdeck::sources::{Publishers, Sources, db, kube, publish_error};
+use opsdeck::sources::{ClusterControl, Publishers, Sources, db, kube, publish_error};
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,8 +20,10 @@ pub struct Backend {
     pub clock: Arc<dyn Clock>,
     /// The drill world, when it is one.
     pub world: Option<Arc<Mutex<World>>>,
-    /// Keeps the Kubernetes watchers running for as long as the console does.
-    pub watch: Option<kube::ClusterWatch>,
+    /// `:ctx` and `:ns`: the live Kubernetes contexts, whose watchers run as long as this does.
+    pub clusters: Option<Arc<dyn ClusterControl>>,
+    /// The kubeconfig's context names, for `:ctx` completion.
+    pub contexts: Vec<String>,
 }
 
 /// The operations, behind the read-only guard when the console is read-only.
@@ -40,7 +42,8 @@ pub fn drill(env: &Env, speed: u32, start: jiff::Timestamp) -> Backend {
         ops: guard(env, SimOps::new(world.clone())),
         clock: Arc::new(WorldClock(world.clone())),
         world: Some(world),
-        watch: None,
+        contexts: Vec::new(),
+        clusters: None,
     }
 }
 
@@ -75,23 +78,26 @@ pub async fn live(env: &Env) -> Backend {
         router = router.route(Area::Db, Arc::new(db::DbOps::new(dbs.clone())));
         db::spawn(dbs, publishers.db.clone(), Duration::from_secs(5));
     }
-    let mut watch = None;
+    let mut clusters: Option<Arc<kube::Fleet>> = None;
     match &env.cfg.kube {
         None => not_configured(&publishers, Area::Cluster, "add [kube] to the config"),
         Some(kc) => {
-            // One context per console for now: the first listed, else the current one.
-            let context = kc.contexts.first().cloned();
-            let name = context.clone().unwrap_or_else(kube::current_context);
-            match kube::connect(context.as_deref()).await {
-                Ok(client) => {
-                    what.push(name.clone());
-                    let ops = kube::ops_for(client.clone(), &name, Some(kc), false);
-                    router = router.route(Area::Cluster, Arc::from(ops));
-                    let tx = publishers.cluster.clone();
-                    watch = Some(kube::spawn(client, name, kc.namespace.clone(), tx));
-                }
-                Err(e) => publish_error(&publishers.cluster, e.to_string()),
-            }
+            let fleet = Arc::new(
+                kube::Fleet::start(
+                    kube::ConfigSource::Default,
+                    kc.clone(),
+                    kube::Tuning::default(),
+                    publishers.cluster.clone(),
+                    publishers.contexts.clone(),
+                )
+                .await,
+            );
+            what.push(match kc.contexts.as_slice() {
+                [] => kube::current_context(),
+                many => many.join(","),
+            });
+            router = router.route(Area::Cluster, fleet.clone());
+            clusters = Some(fleet);
         }
     }
     for area in [Area::Waf, Area::Alarms, Area::Iam, Area::Trail] {
@@ -107,6 +113,9 @@ pub async fn live(env: &Env) -> Backend {
         ops: guard(env, router),
         clock: Arc::new(SystemClock),
         world: None,
-        watch,
+        contexts: clusters
+            .as_ref()
+            .map_or_else(Vec::new, |_| kube::context_names()),
+        clusters: clusters.map(|f| f as Arc<dyn ClusterControl>),
     }
 }

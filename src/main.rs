@@ -184,8 +184,8 @@ fn console(
         app.problems = problems;
         app.sla = env.cfg.sla.policy();
         app.read_only = env.read_only();
+        app.kube_contexts = backend.contexts;
         let warnings = desk.warnings.clone();
-        let _watch = backend.watch;
         let mut sources = backend.sources;
         tui::prime(&mut app, &mut sources);
         let (mut rt, results) = Runtime::new(Parts {
@@ -200,6 +200,7 @@ fn console(
             speed,
             playbooks,
             world: backend.world.clone().map(|w| (w, env.seed)),
+            clusters: backend.clusters,
         });
         rt.refresh();
         for w in warnings {

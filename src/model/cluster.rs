@@ -7,6 +7,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ClusterSnapshot {
     pub context: String,
+    /// The namespace watched; `None` is all namespaces (nodes are cluster-wide either way).
+    pub namespace: Option<String>,
     pub nodes: Vec<NodeRow>,
     pub deployments: Vec<DeploymentRow>,
     pub pods: Vec<PodRow>,
@@ -21,6 +23,17 @@ pub struct ClusterSnapshot {
     pub loading: Vec<String>,
     /// Rollout history (one row per ReplicaSet revision) for choosing a rollback target.
     pub revisions: Vec<RevisionRow>,
+}
+
+impl ClusterSnapshot {
+    pub fn scope(&self) -> String {
+        scope(&self.context, self.namespace.as_deref())
+    }
+}
+
+/// `prod-kr · ns shop`, `prod-kr · ns all`: which cluster and namespace rows come from.
+pub fn scope(context: &str, namespace: Option<&str>) -> String {
+    format!("{context} · ns {}", namespace.unwrap_or("all"))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

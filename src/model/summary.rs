@@ -5,7 +5,8 @@ use super::cluster::{ClusterSnapshot, PodPhase};
 use super::db::{DbSnapshot, Role};
 use super::trail::TrailSnapshot;
 use super::waf::WafSnapshot;
-use super::{Health, Level};
+use super::{Feed, Health, Level};
+use jiff::Timestamp;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -143,6 +144,81 @@ pub fn cluster(snap: &ClusterSnapshot) -> AreaSummary {
     worst.finish(Area::Cluster, counts)
 }
 
+/// One watched Kubernetes context, as its overview line shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ContextHealth {
+    pub context: String,
+    pub namespace: Option<String>,
+    /// The context the cluster pane shows and operations go to.
+    pub active: bool,
+    pub level: Level,
+    pub nodes_ready: usize,
+    pub nodes: usize,
+    pub deployments_available: usize,
+    pub deployments: usize,
+    pub pods_not_ready: usize,
+    pub crashlooping: usize,
+    pub hpas_at_max: usize,
+    /// Sections whose first list has not arrived: the counts are not yet the cluster's.
+    pub loading: bool,
+    pub last_ok: Option<Timestamp>,
+    pub error: Option<String>,
+    pub worst: Option<String>,
+}
+
+/// The health line of one context from its latest feed.
+pub fn context_health(feed: &Feed<ClusterSnapshot>, active: bool) -> ContextHealth {
+    let snap = &feed.data;
+    let summary = cluster(snap).with_health(&feed.health);
+    let not_ready = |p: &&super::cluster::PodRow| {
+        p.phase != PodPhase::Succeeded
+            && (p.phase != PodPhase::Running || p.ready_containers < p.total_containers)
+    };
+    ContextHealth {
+        context: snap.context.clone(),
+        namespace: snap.namespace.clone(),
+        active,
+        level: summary.level,
+        nodes_ready: snap.nodes.iter().filter(|n| n.ready).count(),
+        nodes: snap.nodes.len(),
+        deployments_available: snap
+            .deployments
+            .iter()
+            .filter(|d| d.available >= d.desired)
+            .count(),
+        deployments: snap.deployments.len(),
+        pods_not_ready: snap.pods.iter().filter(not_ready).count(),
+        crashlooping: snap
+            .pods
+            .iter()
+            .filter(|p| p.waiting_reason.as_deref() == Some("CrashLoopBackOff"))
+            .count(),
+        hpas_at_max: snap.hpas.iter().filter(|h| h.at_max()).count(),
+        loading: !snap.loading.is_empty(),
+        last_ok: feed.health.last_ok,
+        error: feed.health.last_error.clone(),
+        worst: summary.worst,
+    }
+}
+
+/// A context that could not even be set up (no such context, a broken kubeconfig): its
+/// line says why instead of disappearing.
+pub fn context_failed(
+    context: &str,
+    namespace: Option<&str>,
+    active: bool,
+    error: String,
+) -> ContextHealth {
+    ContextHealth {
+        context: context.to_string(),
+        namespace: namespace.map(str::to_string),
+        active,
+        level: Level::Crit,
+        error: Some(error),
+        ..ContextHealth::default()
+    }
+}
+
 pub fn db(snap: &DbSnapshot) -> AreaSummary {
     let mut worst = Worst::default();
     let (mut members, mut replicas) = (0, 0);
@@ -237,4 +313,122 @@ pub fn trail(snap: &TrailSnapshot) -> AreaSummary {
         snap.trails.len()
     );
     worst.finish(Area::Trail, counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cluster::{DeploymentRow, HpaRow, NodeRow, PodRow, Rollout};
+
+    fn node(ready: bool) -> NodeRow {
+        NodeRow {
+            name: "n".into(),
+            zone: "a".into(),
+            ready,
+            pressure: vec![],
+            cordoned: false,
+            cpu_pct: None,
+            mem_pct: None,
+            created: Timestamp::UNIX_EPOCH,
+            allocatable: None,
+        }
+    }
+
+    fn deployment(desired: u32, available: u32) -> DeploymentRow {
+        DeploymentRow {
+            namespace: "shop".into(),
+            name: "d".into(),
+            desired,
+            ready: available,
+            updated: desired,
+            available,
+            revision: 1,
+            image: "i".into(),
+            rollout: Rollout::Complete,
+        }
+    }
+
+    fn pod(phase: PodPhase, ready: u16, waiting: Option<&str>) -> PodRow {
+        PodRow {
+            namespace: "shop".into(),
+            name: "p".into(),
+            phase,
+            ready_containers: ready,
+            total_containers: 1,
+            restarts: 0,
+            created: Timestamp::UNIX_EPOCH,
+            node: "n".into(),
+            waiting_reason: waiting.map(str::to_string),
+            cpu_millis: None,
+            memory_bytes: None,
+        }
+    }
+
+    fn hpa(desired: u32, max: u32) -> HpaRow {
+        HpaRow {
+            namespace: "shop".into(),
+            name: "h".into(),
+            target: "Deployment/d".into(),
+            min: 1,
+            max,
+            current: desired,
+            desired,
+            metrics: vec![],
+        }
+    }
+
+    #[test]
+    fn a_context_line_counts_what_an_on_call_engineer_asks_first() {
+        let snap = ClusterSnapshot {
+            context: "prod-kr".into(),
+            namespace: Some("shop".into()),
+            nodes: vec![node(true), node(false), node(true)],
+            deployments: vec![deployment(3, 3), deployment(2, 1), deployment(0, 0)],
+            pods: vec![
+                pod(PodPhase::Running, 1, None),
+                pod(PodPhase::Running, 0, None),
+                pod(PodPhase::Running, 0, Some("CrashLoopBackOff")),
+                pod(PodPhase::Pending, 0, Some("ImagePullBackOff")),
+                pod(PodPhase::Succeeded, 0, None),
+            ],
+            hpas: vec![hpa(10, 10), hpa(3, 10)],
+            loading: vec!["events".into()],
+            ..ClusterSnapshot::default()
+        };
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let feed = Feed {
+            data: snap,
+            health: Health::ok(at),
+        };
+        let line = context_health(&feed, true);
+        assert_eq!(
+            (
+                line.context.as_str(),
+                line.namespace.as_deref(),
+                line.active
+            ),
+            ("prod-kr", Some("shop"), true)
+        );
+        assert_eq!((line.nodes_ready, line.nodes), (2, 3));
+        assert_eq!((line.deployments_available, line.deployments), (2, 3));
+        assert_eq!((line.pods_not_ready, line.crashlooping), (3, 1));
+        assert_eq!(line.hpas_at_max, 1);
+        assert!(line.loading);
+        assert_eq!(
+            (line.level, line.last_ok, line.error),
+            (Level::Crit, Some(at), None)
+        );
+        assert_eq!(line.worst.as_deref(), Some("node n NotReady"));
+
+        let failing = Feed {
+            health: Health {
+                last_ok: Some(at),
+                last_error: Some("connection refused".into()),
+            },
+            ..feed
+        };
+        let line = context_health(&failing, false);
+        assert_eq!(line.error.as_deref(), Some("connection refused"));
+        assert_eq!(line.worst.as_deref(), Some("connection refused"));
+    }
 }

@@ -12,6 +12,7 @@ use crate::model::alarm::AlarmSnapshot;
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
 use crate::model::iam::IamSnapshot;
+use crate::model::summary::ContextHealth;
 use crate::model::trail::TrailSnapshot;
 use crate::model::waf::WafSnapshot;
 use crate::model::{Feed, Health};
@@ -22,10 +23,29 @@ use tokio::sync::watch;
 pub type Rx<T> = watch::Receiver<Arc<Feed<T>>>;
 pub type Tx<T> = watch::Sender<Arc<Feed<T>>>;
 
+/// One health line per watched Kubernetes context (empty without live Kubernetes); each
+/// line carries its own health, so the list as a whole has none.
+pub type ContextsRx = watch::Receiver<Arc<Vec<ContextHealth>>>;
+pub type ContextsTx = watch::Sender<Arc<Vec<ContextHealth>>>;
+
+/// What `:ctx` and `:ns` ask of the live Kubernetes feeds. The drill world has one cluster
+/// and no such control.
+#[async_trait::async_trait]
+pub trait ClusterControl: Send + Sync {
+    /// Makes `context` the one the cluster pane shows and operations go to, connecting to it
+    /// first when it is not watched yet. Returns what to tell the user.
+    async fn use_context(&self, context: &str) -> Result<String, String>;
+    /// Watches `namespace` (all of them for `None`) in the active context, in place of what
+    /// it watched before.
+    fn use_namespace(&self, namespace: Option<String>) -> Result<String, String>;
+}
+
 /// The receiving ends the console listens to.
 #[derive(Clone)]
 pub struct Sources {
+    /// The active Kubernetes context (the drill world's cluster in a drill).
     pub cluster: Rx<ClusterSnapshot>,
+    pub contexts: ContextsRx,
     pub db: Rx<DbSnapshot>,
     pub waf: Rx<WafSnapshot>,
     pub alarms: Rx<AlarmSnapshot>,
@@ -60,6 +80,7 @@ impl Sources {
 /// The sending ends a backend publishes through.
 pub struct Publishers {
     pub cluster: Tx<ClusterSnapshot>,
+    pub contexts: ContextsTx,
     pub db: Tx<DbSnapshot>,
     pub waf: Tx<WafSnapshot>,
     pub alarms: Tx<AlarmSnapshot>,
@@ -70,6 +91,7 @@ pub struct Publishers {
 impl Publishers {
     pub fn channels() -> (Publishers, Sources) {
         let (cluster, cluster_rx) = watch::channel(Arc::default());
+        let (contexts, contexts_rx) = watch::channel(Arc::default());
         let (db, db_rx) = watch::channel(Arc::default());
         let (waf, waf_rx) = watch::channel(Arc::default());
         let (alarms, alarms_rx) = watch::channel(Arc::default());
@@ -78,6 +100,7 @@ impl Publishers {
         (
             Publishers {
                 cluster,
+                contexts,
                 db,
                 waf,
                 alarms,
@@ -86,6 +109,7 @@ impl Publishers {
             },
             Sources {
                 cluster: cluster_rx,
+                contexts: contexts_rx,
                 db: db_rx,
                 waf: waf_rx,
                 alarms: alarms_rx,

@@ -5,6 +5,7 @@ use crate::model::alarm::AlarmSnapshot;
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
 use crate::model::iam::IamSnapshot;
+use crate::model::summary::ContextHealth;
 use crate::model::trail::TrailSnapshot;
 use crate::model::waf::WafSnapshot;
 use crate::model::{Feed, Level};
@@ -180,6 +181,8 @@ pub enum Action {
     Tick(Timestamp),
     Resize,
     Cluster(Arc<Feed<ClusterSnapshot>>),
+    /// The health line of every watched Kubernetes context.
+    Contexts(Arc<Vec<ContextHealth>>),
     Db(Arc<Feed<DbSnapshot>>),
     Waf(Arc<Feed<WafSnapshot>>),
     Alarms(Arc<Feed<AlarmSnapshot>>),

@@ -162,6 +162,8 @@ pub struct App {
     pub read_only: Option<String>,
     /// The SLA checkpoint at which the breach notice was last offered.
     pub notice_offered: Option<usize>,
+    /// The kubeconfig's context names, for `:ctx`; empty without live Kubernetes.
+    pub kube_contexts: Vec<String>,
     /// Work for the runtime, drained after every update.
     pub effects: Vec<Effect>,
 }
@@ -200,6 +202,7 @@ impl App {
             form: None,
             read_only: None,
             notice_offered: None,
+            kube_contexts: Vec::new(),
             effects: Vec::new(),
         };
         for id in TableId::ALL {
@@ -281,6 +284,10 @@ impl App {
                 for id in TableId::CLUSTER {
                     self.refresh(id);
                 }
+            }
+            Action::Contexts(lines) => {
+                self.data.set_contexts(lines);
+                self.refresh(TableId::Overview);
             }
             Action::Db(feed) => {
                 self.see(feed.health.last_ok);
@@ -491,8 +498,21 @@ impl App {
     fn open(&mut self) {
         let table = self.current_table();
         if table == TableId::Overview {
-            if let Some(i) = self.view(table).selected_row() {
-                self.go(Pane::ALL[i + 1]);
+            let row = self.view(table).selected_row();
+            match row.and_then(|i| panes::overview_rows(&self.data).nth(i)) {
+                Some(panes::OverviewRow::Area(area)) => {
+                    let i = crate::model::summary::Area::ALL
+                        .iter()
+                        .position(|a| *a == area)
+                        .unwrap_or(0);
+                    self.go(Pane::ALL[i + 1]);
+                }
+                Some(panes::OverviewRow::Context(c)) => {
+                    if let Some(name) = self.data.contexts.get(c).map(|c| c.context.clone()) {
+                        self.use_context(name);
+                    }
+                }
+                None => {}
             }
         } else if self.view(table).selected_row().is_some() {
             self.detail = Some(table);
@@ -538,7 +558,17 @@ impl App {
                 }
                 KeyCode::Tab => {
                     let line = field.lines().concat();
-                    let done = commands::complete(&line, &self.themes.names());
+                    let contexts = super::cluster_scope::known_contexts(
+                        &self.kube_contexts,
+                        &self.data.contexts,
+                    );
+                    let namespaces: Vec<String> = self.data.namespaces.iter().cloned().collect();
+                    let choices = commands::Choices {
+                        themes: &self.themes.names(),
+                        contexts: &contexts,
+                        namespaces: &namespaces,
+                    };
+                    let done = commands::complete(&line, &choices);
                     if done.line != line {
                         *field = text_field();
                         field.insert_str(&done.line);
@@ -584,6 +614,9 @@ impl App {
                 }
             }
             Ok(commands::Parsed::Drill(name)) => self.effects.push(Effect::Drill(name)),
+            Ok(commands::Parsed::Context(name)) => self.use_context(name),
+            Ok(commands::Parsed::Namespace(namespace)) => self.use_namespace(namespace),
+            Ok(commands::Parsed::Contexts) => self.show_contexts(),
             Ok(commands::Parsed::Nothing) => {}
             Err(msg) => self.message = Some((Level::Warn, msg)),
         }
@@ -598,4 +631,4 @@ fn text_field() -> TextArea<'static> {
 
 #[cfg(test)]
 #[path = "app_tests.rs"]
-mod tests;
+pub(super) mod tests;

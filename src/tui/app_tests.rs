@@ -17,7 +17,7 @@ fn feed<T>(data: T) -> Arc<Feed<T>> {
     })
 }
 
-fn app() -> App {
+pub(in crate::tui) fn app() -> App {
     let world = World::new(7, now());
     let themes = ThemeStore::new(None);
     let theme = themes.load("default").unwrap();

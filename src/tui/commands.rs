@@ -14,11 +14,17 @@ pub enum Parsed {
     /// A note for the timeline; empty opens the note form.
     Note(String),
     Drill(Option<String>),
+    /// `:ctx NAME`: the cluster pane and operations move to that kubeconfig context.
+    Context(String),
+    /// `:ns NAME`, or `None` for `:ns all`: the namespace the active context watches.
+    Namespace(Option<String>),
+    /// `:ctx` or `:ns` alone: which contexts there are and what each one watches.
+    Contexts,
     Nothing,
 }
 
 /// Every command word, in the order completion offers them.
-pub const WORDS: [&str; 19] = [
+pub const WORDS: [&str; 21] = [
     "overview",
     "cluster",
     "nodes",
@@ -34,6 +40,8 @@ pub const WORDS: [&str; 19] = [
     "findings",
     "trail",
     "playbooks",
+    "ctx",
+    "ns",
     "theme",
     "help",
     "q",
@@ -77,12 +85,35 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
                 .to_string(),
         ),
         "drill" => Parsed::Drill(arg.map(str::to_string)),
+        "ctx" | "context" | "contexts" => match arg {
+            Some(name) => Parsed::Context(name.to_string()),
+            None => Parsed::Contexts,
+        },
+        "ns" | "namespace" | "namespaces" => match arg {
+            None => Parsed::Contexts,
+            Some("all" | "*" | "-A") => Parsed::Namespace(None),
+            Some(name) if is_namespace_name(name) => Parsed::Namespace(Some(name.to_string())),
+            Some(other) => {
+                return Err(format!(
+                    "`{other}` is not a namespace name (lowercase letters, digits, '-'; :ns all for every namespace)"
+                ));
+            }
+        },
         "theme" => match arg {
             Some(name) => Parsed::Theme(name.to_string()),
             None => return Err("usage: :theme NAME (Tab lists themes)".into()),
         },
         other => return Err(format!("unknown command `{other}` (Tab lists commands)")),
     })
+}
+
+/// An RFC 1123 label, as Kubernetes requires of namespace names.
+fn is_namespace_name(name: &str) -> bool {
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    name.len() <= 63
+        && name.starts_with(ok)
+        && name.ends_with(ok)
+        && name.chars().all(|c| ok(c) || c == '-')
 }
 
 /// The result of pressing Tab: the line as completed, and the choices left.
@@ -92,16 +123,33 @@ pub struct Completion {
     pub candidates: Vec<String>,
 }
 
-pub fn complete(line: &str, themes: &[String]) -> Completion {
+/// What the arguments of `:theme`, `:ctx` and `:ns` complete from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Choices<'a> {
+    pub themes: &'a [String],
+    pub contexts: &'a [String],
+    pub namespaces: &'a [String],
+}
+
+/// Words completed with a trailing space: they take an argument.
+const TAKES_ARGUMENT: [&str; 3] = ["theme", "ctx", "ns"];
+
+pub fn complete(line: &str, choices: &Choices) -> Completion {
     let drills = || {
         crate::drill::scenarios()
             .into_iter()
             .filter_map(|s| s.ok().map(|s| s.name))
             .collect()
     };
-    let (prefix, choices, partial): (&str, Vec<String>, &str) = match line.split_once(' ') {
-        Some(("theme", partial)) => ("theme ", themes.to_vec(), partial.trim_start()),
+    let (prefix, options, partial): (&str, Vec<String>, &str) = match line.split_once(' ') {
+        Some(("theme", partial)) => ("theme ", choices.themes.to_vec(), partial.trim_start()),
         Some(("drill", partial)) => ("drill ", drills(), partial.trim_start()),
+        Some(("ctx", partial)) => ("ctx ", choices.contexts.to_vec(), partial.trim_start()),
+        Some(("ns", partial)) => {
+            let mut all = vec!["all".to_string()];
+            all.extend_from_slice(choices.namespaces);
+            ("ns ", all, partial.trim_start())
+        }
         Some(_) => {
             return Completion {
                 line: line.to_string(),
@@ -110,13 +158,13 @@ pub fn complete(line: &str, themes: &[String]) -> Completion {
         }
         None => ("", WORDS.iter().map(|w| w.to_string()).collect(), line),
     };
-    let candidates: Vec<String> = choices
+    let candidates: Vec<String> = options
         .into_iter()
         .filter(|c| c.starts_with(partial))
         .collect();
     let completed = match candidates.as_slice() {
         [] => partial.to_string(),
-        [one] if prefix.is_empty() && one == "theme" => "theme ".to_string(),
+        [one] if prefix.is_empty() && TAKES_ARGUMENT.contains(&one.as_str()) => format!("{one} "),
         [one] => one.clone(),
         many => common_prefix(many),
     };
@@ -145,30 +193,82 @@ fn common_prefix(words: &[String]) -> String {
 mod tests {
     use super::*;
 
-    fn themes() -> Vec<String> {
-        ["default", "high-contrast", "light", "mono"]
-            .map(String::from)
-            .to_vec()
+    fn strings(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    fn complete_with(line: &str) -> Completion {
+        let themes = strings(&["default", "high-contrast", "light", "mono"]);
+        let contexts = strings(&["prod-kr", "prod-us", "stage"]);
+        let namespaces = strings(&["payments", "shop"]);
+        complete(
+            line,
+            &Choices {
+                themes: &themes,
+                contexts: &contexts,
+                namespaces: &namespaces,
+            },
+        )
     }
 
     #[test]
     fn completes_commands_and_theme_names() {
-        assert_eq!(complete("po", &themes()).line, "pods");
+        assert_eq!(complete_with("po").line, "pods");
         assert_eq!(
-            complete("p", &themes()),
+            complete_with("p"),
             Completion {
                 line: "p".into(),
                 candidates: vec!["pods".into(), "pdb".into(), "playbooks".into()],
             }
         );
-        assert_eq!(complete("th", &themes()).line, "theme ");
-        assert_eq!(complete("theme m", &themes()).line, "theme mono");
-        assert_eq!(complete("theme ", &themes()).candidates.len(), 4);
-        assert_eq!(complete("zz", &themes()).candidates, Vec::<String>::new());
+        assert_eq!(complete_with("th").line, "theme ");
+        assert_eq!(complete_with("theme m").line, "theme mono");
+        assert_eq!(complete_with("theme ").candidates.len(), 4);
+        assert_eq!(complete_with("zz").candidates, Vec::<String>::new());
+        assert_eq!(complete_with("drill db").line, "drill db-primary-down");
+    }
+
+    #[test]
+    fn completes_context_and_namespace_names() {
+        assert_eq!(complete_with("ct").line, "ctx ");
+        assert_eq!(complete_with("ns").line, "ns ");
         assert_eq!(
-            complete("drill db", &themes()).line,
-            "drill db-primary-down"
+            complete_with("ctx "),
+            Completion {
+                line: "ctx ".into(),
+                candidates: strings(&["prod-kr", "prod-us", "stage"]),
+            }
         );
+        assert_eq!(complete_with("ctx pr").line, "ctx prod-");
+        assert_eq!(complete_with("ctx prod-u").line, "ctx prod-us");
+        assert_eq!(complete_with("ctx nope").candidates, Vec::<String>::new());
+        assert_eq!(
+            complete_with("ns ").candidates,
+            strings(&["all", "payments", "shop"])
+        );
+        assert_eq!(complete_with("ns p").line, "ns payments");
+        assert_eq!(complete_with("ns a").line, "ns all");
+    }
+
+    #[test]
+    fn parses_context_and_namespace_commands() {
+        assert_eq!(parse("ctx prod-us"), Ok(Parsed::Context("prod-us".into())));
+        assert_eq!(
+            parse("context prod-us"),
+            Ok(Parsed::Context("prod-us".into()))
+        );
+        assert_eq!(parse("ctx"), Ok(Parsed::Contexts));
+        assert_eq!(parse("ns"), Ok(Parsed::Contexts));
+        assert_eq!(parse("ns shop"), Ok(Parsed::Namespace(Some("shop".into()))));
+        for all in ["ns all", "ns *", "namespace -A"] {
+            assert_eq!(parse(all), Ok(Parsed::Namespace(None)), "{all}");
+        }
+        for bad in ["ns Shop", "ns -shop", "ns shop-", "ns a_b", "ns ../x"] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains("is not a namespace name"), "{bad}: {err}");
+        }
+        assert!(parse(&format!("ns {}", "a".repeat(64))).is_err());
+        assert!(parse(&format!("ns {}", "a".repeat(63))).is_ok());
     }
 
     #[test]

@@ -7,16 +7,22 @@ use crate::model::alarm::AlarmSnapshot;
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
 use crate::model::iam::IamSnapshot;
-use crate::model::summary::{self, Area, AreaSummary};
+use crate::model::summary::{self, Area, AreaSummary, ContextHealth};
 use crate::model::trail::TrailSnapshot;
 use crate::model::waf::WafSnapshot;
 use crate::model::{Feed, Health};
 use crate::playbook::catalog::Entry;
 use jiff::Timestamp;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 pub struct Data {
+    /// The active Kubernetes context.
     pub cluster: Arc<Feed<ClusterSnapshot>>,
+    /// One health line per watched context; empty without live Kubernetes.
+    pub contexts: Arc<Vec<ContextHealth>>,
+    /// Namespaces seen in the active context, for `:ns` completion.
+    pub namespaces: BTreeSet<String>,
     pub db: Arc<Feed<DbSnapshot>>,
     pub waf: Arc<Feed<WafSnapshot>>,
     pub alarms: Arc<Feed<AlarmSnapshot>>,
@@ -38,6 +44,8 @@ impl Data {
     pub fn new(playbooks: Vec<Entry>, now: Timestamp) -> Data {
         let mut data = Data {
             cluster: Arc::default(),
+            contexts: Arc::default(),
+            namespaces: BTreeSet::new(),
             db: Arc::default(),
             waf: Arc::default(),
             alarms: Arc::default(),
@@ -89,8 +97,41 @@ impl Data {
 
     pub fn set_cluster(&mut self, feed: Arc<Feed<ClusterSnapshot>>) {
         self.pod_metrics = feed.data.pods.iter().any(|p| p.cpu_millis.is_some());
-        self.summarise(Area::Cluster, summary::cluster(&feed.data), &feed.health);
+        if feed.data.context != self.cluster.data.context {
+            self.namespaces.clear();
+        }
+        let seen = feed.data.namespace.iter();
+        let seen = seen
+            .chain(feed.data.deployments.iter().map(|d| &d.namespace))
+            .chain(feed.data.pods.iter().map(|p| &p.namespace));
+        for ns in seen {
+            // Checked first: thousands of pods share a handful of namespaces.
+            if !self.namespaces.contains(ns) {
+                self.namespaces.insert(ns.clone());
+            }
+        }
         self.cluster = feed;
+        self.summarise_cluster();
+    }
+
+    pub fn set_contexts(&mut self, lines: Arc<Vec<ContextHealth>>) {
+        self.contexts = lines;
+        self.summarise_cluster();
+    }
+
+    /// The active context's summary, made worse by any other watched context that is worse:
+    /// trouble in a region nobody is looking at still marks the Cluster tab.
+    fn summarise_cluster(&mut self) {
+        let mut s = summary::cluster(&self.cluster.data);
+        for c in self.contexts.iter().filter(|c| !c.active) {
+            if c.level > s.level {
+                s.level = c.level;
+                let what = c.worst.as_deref().unwrap_or(c.level.word());
+                s.worst = Some(format!("context {}: {what}", c.context));
+            }
+        }
+        let health = self.cluster.health.clone();
+        self.summarise(Area::Cluster, s, &health);
     }
 
     pub fn set_db(&mut self, feed: Arc<Feed<DbSnapshot>>) {

@@ -54,15 +54,26 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
             left.push(Span::styled(format!(" seed {seed} "), theme.muted));
         }
     }
-    let context = &app.data.cluster.data.context;
-    if !context.is_empty() {
-        left.push(Span::styled(format!(" ctx {context}"), theme.accent));
+    let cluster = &app.data.cluster.data;
+    let context = (!cluster.context.is_empty()).then_some(left.len());
+    if context.is_some() {
+        left.push(Span::styled(
+            format!(" ctx {}", cluster.scope()),
+            theme.accent,
+        ));
     }
     if let Some(reason) = &app.read_only {
         left.push(Span::styled(" READ-ONLY ", theme.warn));
         left.push(Span::styled(format!("({reason})"), theme.muted));
     }
     let right = sla_line(app);
+    let width = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+    // Short of room, the namespace goes first: the cluster pane's title has it too.
+    if let Some(i) = context
+        && width(&left) + right.width() > usize::from(area.width)
+    {
+        left[i] = Span::styled(format!(" ctx {}", cluster.context), theme.accent);
+    }
     let [l, r] = Layout::horizontal([
         Constraint::Fill(1),
         Constraint::Length(right.width() as u16),

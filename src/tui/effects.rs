@@ -37,6 +37,10 @@ pub enum Effect {
     Abort,
     /// Start a drill scenario (or list them).
     Drill(Option<String>),
+    /// Show and operate on this kubeconfig context (`:ctx`).
+    UseContext(String),
+    /// Watch this namespace of the active context, or all of them (`:ns`).
+    UseNamespace(Option<String>),
     /// Mark an interrupted run as settled (aborted) without running it again.
     SettleInterrupted {
         run: u32,

@@ -77,7 +77,7 @@ impl App {
         }
     }
 
-    fn running(&self) -> bool {
+    pub(super) fn running(&self) -> bool {
         self.run.as_ref().is_some_and(|r| r.outcome.is_none())
     }
 
@@ -115,11 +115,15 @@ impl App {
             .inputs
             .iter()
             .map(|i| {
-                let default = i
-                    .default
-                    .as_ref()
-                    .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_string))
-                    .unwrap_or_default();
+                let default = match (i.name.as_str(), &self.data.cluster.data.namespace) {
+                    // Operations default to the namespace the console watches (`:ns`).
+                    ("namespace", Some(ns)) => ns.clone(),
+                    _ => i
+                        .default
+                        .as_ref()
+                        .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_string))
+                        .unwrap_or_default(),
+                };
                 (i.name.as_str(), i.description.as_str(), default)
             })
             .collect::<Vec<_>>();

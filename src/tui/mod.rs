@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod app;
+mod cluster_scope;
 pub mod commands;
 pub mod data;
 pub mod draw;
@@ -84,6 +85,7 @@ pub async fn run(
                 None => break,
             },
             Ok(()) = sources.cluster.changed() => { app.update(Action::Cluster(take!(sources.cluster))); dirty = true; }
+            Ok(()) = sources.contexts.changed() => { app.update(Action::Contexts(take!(sources.contexts))); dirty = true; }
             Ok(()) = sources.db.changed() => { app.update(Action::Db(take!(sources.db))); dirty = true; }
             Ok(()) = sources.waf.changed() => { app.update(Action::Waf(take!(sources.waf))); dirty = true; }
             Ok(()) = sources.alarms.changed() => { app.update(Action::Alarms(take!(sources.alarms))); dirty = true; }
@@ -107,6 +109,7 @@ pub async fn run(
 /// Feeds the sources' current values into a fresh app, so the first frame is complete.
 pub fn prime(app: &mut App, sources: &mut Sources) {
     app.update(Action::Cluster(take!(sources.cluster)));
+    app.update(Action::Contexts(take!(sources.contexts)));
     app.update(Action::Db(take!(sources.db)));
     app.update(Action::Waf(take!(sources.waf)));
     app.update(Action::Alarms(take!(sources.alarms)));

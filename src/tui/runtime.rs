@@ -14,8 +14,8 @@ use crate::ops::Ops;
 use crate::playbook::catalog::Entry;
 use crate::playbook::run::{self, Answer, Ask, Channels, Context, RunView};
 use crate::playbook::{load::Playbook, plan};
-use crate::sources::Sources;
 use crate::sources::sim::World;
+use crate::sources::{ClusterControl, Sources};
 use jiff::SignedDuration;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -44,6 +44,8 @@ pub struct Parts {
     pub speed: u32,
     pub playbooks: Vec<Entry>,
     pub world: Option<(Arc<Mutex<World>>, u64)>,
+    /// The live Kubernetes contexts behind `:ctx` and `:ns`; none in a drill.
+    pub clusters: Option<Arc<dyn ClusterControl>>,
 }
 
 impl Runtime {
@@ -176,13 +178,44 @@ impl Runtime {
                     self.say(Level::Ok, format!("run {run} marked aborted"));
                 }
             }
+            Effect::UseContext(name) => self.use_context(name),
+            Effect::UseNamespace(namespace) => self.use_namespace(namespace),
             Effect::Drill(None) => self.list_drills(),
             Effect::Drill(Some(name)) => self.start_drill(&name),
         }
     }
 
-    /// Runs a drill's schedule against the world: faults go in on time, and the moment the
-    /// recovery condition holds is journaled.
+    fn clusters(&self) -> Option<Arc<dyn ClusterControl>> {
+        if self.parts.clusters.is_none() {
+            self.say(Level::Warn, super::cluster_scope::NO_KUBE);
+        }
+        self.parts.clusters.clone()
+    }
+
+    /// Connecting may run a kubeconfig exec plugin: off the loop, reporting when done.
+    fn use_context(&self, name: String) {
+        let Some(clusters) = self.clusters() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let said = match clusters.use_context(&name).await {
+                Ok(text) => Action::Say(Level::Ok, text),
+                Err(e) => Action::Say(Level::Crit, e),
+            };
+            let _ = tx.send(said);
+        });
+    }
+
+    fn use_namespace(&self, namespace: Option<String>) {
+        if let Some(clusters) = self.clusters() {
+            match clusters.use_namespace(namespace) {
+                Ok(text) => self.say(Level::Ok, text),
+                Err(e) => self.say(Level::Crit, e),
+            }
+        }
+    }
+
     /// The drill picker: every scenario, and how to start one.
     fn list_drills(&self) {
         let mut text = String::new();
@@ -236,6 +269,8 @@ impl Runtime {
         self.drive(world, Drill::new(scenario, seed, start));
     }
 
+    /// Runs a drill's schedule against the world: faults go in on time, and the moment the
+    /// recovery condition holds is journaled.
     pub fn drive(&mut self, world: Arc<Mutex<World>>, mut drill: Drill) {
         if let Some(previous) = self.drill_task.take() {
             previous.abort();

@@ -186,6 +186,20 @@ pub fn shop(server: &KubeServer) {
     ));
 }
 
+/// A second, different cluster: two nodes, `payments/api` (two pods, its HPA at max) and
+/// `ledger/writer` (one pod).
+pub fn payments(server: &KubeServer) {
+    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        server.put(&node(&format!("pay-node-{i}"), zone, true));
+    }
+    server.put(&deployment("payments", "api", 2, "pay/api:7.1", 1));
+    server.put(&deployment("ledger", "writer", 1, "pay/writer:3.0", 1));
+    server.put(&pod("payments", "api-x", "pay-node-0", "api"));
+    server.put(&pod("payments", "api-y", "pay-node-1", "api"));
+    server.put(&pod("ledger", "writer-z", "pay-node-0", "writer"));
+    server.put(&hpa("payments", "api", 1, 2, 2, 95));
+}
+
 /// `pods` pods over `nodes` nodes in 16 namespaces, 12 pods per Deployment, for scale tests.
 pub fn large(server: &KubeServer, nodes: usize, pods: usize) {
     let zones = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];

@@ -1192,6 +1192,61 @@ pub fn fast_tuning() -> opsdeck::sources::kube::Tuning {
 
 pub type ClusterFeed = opsdeck::model::Feed<opsdeck::model::cluster::ClusterSnapshot>;
 
+/// One kubeconfig naming several test servers, each as a context of its own (cluster and
+/// user named after it); the first is the current context. Written into `dir`.
+pub fn kubeconfig_for(servers: &[(&str, &KubeServer)], dir: &std::path::Path) -> PathBuf {
+    let mut clusters = String::new();
+    let mut contexts = String::new();
+    let mut users = String::new();
+    for (name, server) in servers {
+        let addr = server.addr();
+        clusters.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: http://{addr}\n"
+        ));
+        contexts.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n"
+        ));
+        users.push_str(&format!(
+            "- name: {name}\n  user:\n    token: {name}-token\n"
+        ));
+    }
+    let current = servers.first().map_or("", |(name, _)| name);
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n{clusters}contexts:\n{contexts}\
+             current-context: {current}\nusers:\n{users}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Waits (up to 15 s) until the contexts' health lines satisfy `pred`.
+pub async fn wait_for_lines(
+    rx: &mut opsdeck::sources::ContextsRx,
+    what: &str,
+    pred: impl Fn(&[opsdeck::model::summary::ContextHealth]) -> bool,
+) -> Arc<Vec<opsdeck::model::summary::ContextHealth>> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let current = rx.borrow_and_update().clone();
+        if pred(&current) {
+            return current;
+        }
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
+            panic!(
+                "timed out waiting for {what}; last lines: {:#?}",
+                rx.borrow()
+            );
+        }
+    }
+}
+
 /// Waits (up to 15 s) until the published cluster feed satisfies `pred`; on timeout fails
 /// with `what` and the last feed seen.
 pub async fn wait_for(

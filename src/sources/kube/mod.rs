@@ -1,9 +1,11 @@
 //! Live Kubernetes: watch-fed cluster snapshots, the cluster operations behind `Ops`, and
 //! leases that keep two consoles from working on the same target at once.
 //!
-//! The integrator's entry points: [`connect`] for a client, [`spawn`] for the cluster pane's
-//! feed, [`KubeOps::new`] (or [`ops_for`]) for operations, [`lease::Lease::acquire`] around a
-//! playbook run.
+//! The integrator's entry points: [`Fleet::start`] for the console (every configured context
+//! watched, the active one feeding the cluster pane and taking operations, `:ctx` / `:ns`
+//! through `ClusterControl`); underneath it [`connect`] for a client, [`spawn`] for one
+//! context's feed, [`KubeOps::new`] (or [`ops_for`]) for operations;
+//! [`lease::Lease::acquire`] around a playbook run.
 //!
 //! ```ignore
 //! let client = kube::connect(Some("prod-kr")).await?;
@@ -18,6 +20,7 @@
 //! ```
 
 mod error;
+mod fleet;
 pub mod lease;
 mod metrics;
 mod ops;
@@ -26,6 +29,7 @@ mod store;
 mod watch;
 
 pub use error::describe;
+pub use fleet::{ConfigSource, Fleet};
 pub use ops::{KubeOps, lease_target, ops_for};
 pub use watch::{ClusterWatch, Tuning, spawn, spawn_with};
 

@@ -151,18 +151,23 @@ pub(super) fn meta_key<K: Resource>(obj: &K) -> String {
     project::key(obj.meta())
 }
 
+/// What a feed shows before its first list: whose it is, and that everything is loading.
+pub(super) fn starting(context: String, namespace: Option<String>) -> ClusterSnapshot {
+    ClusterSnapshot {
+        context,
+        namespace,
+        loading: all_sections(),
+        ..ClusterSnapshot::default()
+    }
+}
+
 pub(super) async fn publish_loop(
     shared: Arc<Shared>,
     tx: Tx<ClusterSnapshot>,
-    context: String,
+    mut snapshot: ClusterSnapshot,
     t: Tuning,
 ) {
     let mut last_publish: Option<Instant> = None;
-    let mut snapshot = ClusterSnapshot {
-        context,
-        loading: all_sections(),
-        ..ClusterSnapshot::default()
-    };
     loop {
         shared.changed.notified().await;
         if let Some(at) = last_publish {

@@ -4,7 +4,9 @@
 use super::error::describe;
 use super::metrics;
 use super::project;
-use super::store::{Problem, Section, Shared, State, Table, apply, meta_key, publish_loop};
+use super::store::{
+    Problem, Section, Shared, State, Table, apply, meta_key, publish_loop, starting,
+};
 use crate::model::cluster::ClusterSnapshot;
 use crate::sources::Tx;
 use ::kube::runtime::watcher::{self, Event};
@@ -163,7 +165,12 @@ pub fn spawn_with(
             Arc::clone(&shared),
             tuning.metrics_every,
         )),
-        tokio::spawn(publish_loop(shared, tx, context_name.into(), tuning)),
+        tokio::spawn(publish_loop(
+            shared,
+            tx,
+            starting(context_name.into(), namespace),
+            tuning,
+        )),
     ];
     ClusterWatch { tasks }
 }

@@ -450,7 +450,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut line = tab_line(app, &tabs);
     line.spans.insert(
         0,
-        Span::styled(format!("{} ", snap.context), app.theme.title),
+        Span::styled(format!("{} ", snap.scope()), app.theme.title),
     );
     frame.render_widget(Paragraph::new(line), top);
     draw_table(

@@ -10,6 +10,8 @@ mod playbooks;
 mod trail;
 mod waf;
 
+pub use overview::{OverviewRow, overview_rows};
+
 use super::app::{App, ClusterTab, IamTab, Pane};
 use super::data::Data;
 use super::table::{self, Rows, TableStyle};
