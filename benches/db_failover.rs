@@ -8,6 +8,8 @@
 //! `poll/*`: one status round over a primary and two replicas, with the connections the
 //! source keeps open (warm) and with fresh connections (cold).
 
+#[path = "../tests/dbsupport/certs.rs"]
+mod certs;
 #[path = "../tests/dbsupport/common.rs"]
 mod common;
 #[path = "../tests/dbsupport/maria.rs"]

@@ -1,6 +1,8 @@
 //! The live PostgreSQL source and failover against real servers: a PostgreSQL 15 primary
 //! with two streaming replicas per test, on loopback ports in temp dirs.
 
+#[path = "dbsupport/certs.rs"]
+mod certs;
 #[path = "dbsupport/common.rs"]
 mod common;
 #[path = "dbsupport/pg.rs"]
@@ -456,4 +458,99 @@ async fn the_lag_guard_refuses_a_paused_replica_and_secrets_stay_hidden() {
         "the failed poll was logged: {logged}"
     );
     assert_no_secret("logs", &logged);
+}
+
+/// opsdeck's own connection to `member`, with `cfg`'s TLS settings.
+async fn connect(
+    cfg: &DbConfig,
+    member: &str,
+) -> Result<opsdeck::sources::db::postgres::PgConn, String> {
+    let password = cfg.password().resolve("test").unwrap();
+    opsdeck::sources::db::postgres::connect(cfg, cfg.member(member).unwrap(), password.as_ref())
+        .await
+}
+
+async fn encrypted(cfg: &DbConfig) -> String {
+    let conn = connect(cfg, "pg0")
+        .await
+        .unwrap_or_else(|e| panic!("tls = {}: {e}", cfg.tls.mode));
+    let row = conn
+        .row("SELECT ssl::text AS ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .await
+        .unwrap();
+    row.get("ssl").unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn tls_encrypts_verifies_the_server_and_explains_refusals() {
+    let c = PgCluster::start_with(
+        0,
+        pg::Setup {
+            tls: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let certs = c.certs.as_ref().unwrap();
+    let verified = cfg(
+        &c,
+        &format!(
+            "tls = \"verify-full\"\nca_file = \"{}\"",
+            certs.ca.display()
+        ),
+    );
+    assert_eq!(encrypted(&verified).await, "true", "verify-full");
+    assert_eq!(
+        encrypted(&cfg(&c, "tls = \"require\"")).await,
+        "true",
+        "require"
+    );
+    assert_eq!(
+        encrypted(&cfg(&c, "tls = \"prefer\"")).await,
+        "true",
+        "prefer"
+    );
+    let snap = poll(&verified).await;
+    assert!(member(&snap, "pg0").reachable, "{snap:?}");
+
+    let distrusted = cfg(
+        &c,
+        &format!(
+            "tls = \"verify-full\"\nca_file = \"{}\"",
+            certs.other_ca.display()
+        ),
+    );
+    let err = connect(&distrusted, "pg0").await.err().unwrap();
+    let port = c.node("pg0").port;
+    assert_eq!(
+        err,
+        format!(
+            "pg0 (127.0.0.1:{port}): certificate not trusted for 127.0.0.1: its issuer is not \
+             in ca_file {ca} (database shop-pg, tls = \"verify-full\", ca_file {ca})",
+            ca = certs.other_ca.display()
+        )
+    );
+    let snap = poll(&distrusted).await;
+    let shown = member(&snap, "pg0").last_error.clone().unwrap();
+    assert!(shown.contains("certificate not trusted"), "{shown}");
+    assert_no_secret("TLS error", &format!("{err}\n{snap:?}"));
+
+    // The same server with TLS switched off: `require` refuses, `prefer` goes plain.
+    c.node("pg0")
+        .exec("ALTER SYSTEM SET ssl = off; SELECT pg_reload_conf()")
+        .await;
+    let required = cfg(&c, "tls = \"require\"");
+    eventually(
+        "ssl off after the reload",
+        Duration::from_secs(10),
+        || async { connect(&required, "pg0").await.is_err() },
+    )
+    .await;
+    let err = connect(&required, "pg0").await.err().unwrap();
+    assert!(
+        err.starts_with(&format!("pg0 (127.0.0.1:{port}): the server does not offer TLS (database shop-pg, tls = \"require\")")),
+        "{err}"
+    );
+    assert_no_secret("TLS error", &err);
+    assert_eq!(encrypted(&cfg(&c, "tls = \"prefer\"")).await, "false");
 }

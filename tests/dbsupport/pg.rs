@@ -2,6 +2,7 @@
 //! run as the `postgres` user (PostgreSQL refuses root). Dropped → every server stopped.
 #![allow(dead_code)]
 
+use super::certs::Certs;
 use super::common::{ADMIN_PASSWORD, REPL_PASSWORD, free_port, require, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +21,18 @@ pub struct PgCluster {
     pub nodes: Vec<PgNode>,
     pub root: tempfile::TempDir,
     pub password_file: PathBuf,
+    /// With `Setup::tls`: the CA the servers' certificate chains to, and another one.
+    pub certs: Option<Certs>,
+}
+
+/// What a test needs beyond plain streaming replication.
+#[derive(Default, Clone, Copy)]
+pub struct Setup {
+    /// `ssl = on` with a certificate for 127.0.0.1 from a CA made for the test.
+    pub tls: bool,
+    /// `wal_log_hints` and `full_page_writes`, which pg_rewind needs, so an old primary
+    /// can rejoin as a replica.
+    pub rewindable: bool,
 }
 
 fn as_postgres(args: &[&str]) -> Command {
@@ -33,7 +46,7 @@ fn bin(name: &str) -> String {
 }
 
 impl PgNode {
-    fn start(&mut self) {
+    pub fn start(&mut self) {
         let log = self.dir.with_extension("log");
         run(&mut as_postgres(&[
             &bin("pg_ctl"),
@@ -125,6 +138,10 @@ impl PgCluster {
     /// `pg0` primary and `pg1`…`pgN` replicas streaming from it, each with
     /// `application_name` set to its name.
     pub async fn start(replicas: usize) -> PgCluster {
+        PgCluster::start_with(replicas, Setup::default()).await
+    }
+
+    pub async fn start_with(replicas: usize, setup: Setup) -> PgCluster {
         for b in ["initdb", "pg_ctl", "pg_basebackup", "postgres"] {
             require(&bin(b));
         }
@@ -134,6 +151,7 @@ impl PgCluster {
             .expect("temp dir");
         let password_file = root.path().join("admin-password");
         std::fs::write(&password_file, ADMIN_PASSWORD).unwrap();
+        let certs = setup.tls.then(|| Certs::new(root.path()));
         run(Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(root.path()));
@@ -141,6 +159,7 @@ impl PgCluster {
             nodes: Vec::new(),
             root,
             password_file,
+            certs,
         };
         let root = cluster.root.path().to_path_buf();
         let primary_dir = root.join("pg0");
@@ -156,15 +175,25 @@ impl PgCluster {
             "--no-sync",
         ]));
         let port = free_port();
-        append(
-            &primary_dir.join("postgresql.conf"),
-            &format!(
-                "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
-                 wal_level = replica\nmax_wal_senders = 10\nhot_standby = on\nfsync = off\n\
-                 full_page_writes = off\nshared_buffers = 16MB\nwal_receiver_status_interval = 1s\n",
-                root.display()
-            ),
+        let mut conf = format!(
+            "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+             wal_level = replica\nmax_wal_senders = 10\nhot_standby = on\nfsync = off\n\
+             shared_buffers = 16MB\nwal_receiver_status_interval = 1s\n",
+            root.display()
         );
+        conf.push_str(if setup.rewindable {
+            "wal_log_hints = on\nfull_page_writes = on\n"
+        } else {
+            "full_page_writes = off\n"
+        });
+        if let Some(c) = &cluster.certs {
+            conf.push_str(&format!(
+                "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+                c.cert.display(),
+                c.key.display()
+            ));
+        }
+        append(&primary_dir.join("postgresql.conf"), &conf);
         let mut primary = PgNode {
             name: "pg0".into(),
             port,

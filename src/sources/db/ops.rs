@@ -83,7 +83,7 @@ impl DbOps {
             DbKind::Postgres => postgres::connect(cfg, m, password.as_ref())
                 .await
                 .map(Conn::Pg),
-            DbKind::Mariadb => mariadb::connect(cfg.user(), m, password.as_ref())
+            DbKind::Mariadb => mariadb::connect(cfg.user(), m, password.as_ref(), &cfg.tls)
                 .await
                 .map(Conn::My),
             DbKind::Rds => Err(format!("database {}: RDS has no SQL failover", cfg.name)),
