@@ -11,6 +11,7 @@ pub mod mariadb;
 pub mod ops;
 pub mod position;
 pub mod postgres;
+pub mod promotions;
 pub mod proxysql;
 pub mod rds;
 pub mod secret;
