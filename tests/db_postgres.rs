@@ -554,3 +554,189 @@ async fn tls_encrypts_verifies_the_server_and_explains_refusals() {
     assert_no_secret("TLS error", &err);
     assert_eq!(encrypted(&cfg(&c, "tls = \"prefer\"")).await, "false");
 }
+
+/// The rejoin_command of the switchover test: what an operator's script does on the old
+/// primary's host — stop it, pg_rewind it against the new primary, make it a standby of
+/// that primary, start it.
+fn rejoin_script(c: &PgCluster, name: &str) -> std::path::PathBuf {
+    let node = c.node(name);
+    let script = c.root.path().join(format!("rejoin-{name}.sh"));
+    let text = format!(
+        r#"#!/bin/sh
+set -eu
+D='{dir}'
+as_pg() {{ runuser -u postgres -- "$@"; }}
+as_pg '{pg_ctl}' -D "$D" -m fast -w stop
+as_pg env PGPASSWORD="$(cat '{password_file}')" '{pg_rewind}' --target-pgdata="$D" \
+  --source-server="host=$OPSDECK_PRIMARY_HOST port=$OPSDECK_PRIMARY_PORT user=postgres dbname=postgres"
+# pg_rewind copies the new primary's configuration: this server keeps its own port.
+cat >> "$D/postgresql.auto.conf" <<CONF
+port = {port}
+primary_conninfo = 'host=$OPSDECK_PRIMARY_HOST port=$OPSDECK_PRIMARY_PORT user=repl password={repl} application_name=$OPSDECK_MEMBER'
+CONF
+as_pg touch "$D/standby.signal"
+as_pg '{pg_ctl}' -D "$D" -l '{log}' -w -t 60 start
+"#,
+        dir = node.dir.display(),
+        pg_ctl = pg::bin("pg_ctl"),
+        pg_rewind = pg::bin("pg_rewind"),
+        password_file = c.password_file.display(),
+        port = node.port,
+        repl = REPL_PASSWORD,
+        log = node.dir.with_extension("log").display(),
+    );
+    std::fs::write(&script, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+async fn orders(node: &pg::PgNode) -> Option<String> {
+    node.value("SELECT string_agg(id, ',' ORDER BY id) FROM orders")
+        .await
+}
+
+#[tokio::test]
+async fn a_switchover_loses_nothing_and_the_old_primary_rejoins_as_a_replica() {
+    let c = PgCluster::start_with(
+        2,
+        pg::Setup {
+            rewindable: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let settings = "lag_threshold_s = 5.0\nanti_flap_s = 600\nverify_timeout_s = 20.0";
+    let manual = cfg(&c, settings);
+    let mut cfg = manual.clone();
+    cfg.members[0].rejoin_command = Some(vec![rejoin_script(&c, "pg0").display().to_string()]);
+    let state = c.root.path().join("data").join("db-promotions.json");
+    let ops = DbOps::new(vec![cfg.clone()]).remembering(state.clone());
+    let cluster = "shop-pg".to_string();
+    c.node("pg0")
+        .exec("CREATE TABLE orders (id text primary key); INSERT INTO orders VALUES ('before')")
+        .await;
+    let repoint = Op::Repoint {
+        cluster: cluster.clone(),
+        primary: "pg1".into(),
+    };
+
+    let fence = Op::Fence {
+        cluster: cluster.clone(),
+        member: "pg0".into(),
+    };
+    ops.apply(&fence, Mode::Apply).await.unwrap();
+    // Right after the fence, with no wait for the replicas: the promotion itself waits
+    // until pg1 has everything pg0 wrote.
+    let promote = Op::Promote {
+        cluster: cluster.clone(),
+        member: "pg1".into(),
+    };
+    let dry = ops.apply(&promote, Mode::DryRun).await.unwrap();
+    assert!(
+        dry.calls
+            .iter()
+            .any(|call| call.contains("pg0's final pg_current_wal_lsn()")),
+        "{dry:?}"
+    );
+    let promoted = ops.apply(&promote, Mode::Apply).await.unwrap();
+    assert!(promoted.summary.contains("promoted"), "{promoted:?}");
+    assert_eq!(
+        c.node("pg1")
+            .value("SELECT string_agg(id, ',') FROM orders")
+            .await,
+        Some("before".into()),
+        "pg1 had pg0's last write before it was promoted"
+    );
+
+    // Without a rejoin_command the operator is told exactly what to do.
+    let told = DbOps::new(vec![manual.clone()])
+        .apply(&repoint, Mode::DryRun)
+        .await
+        .unwrap();
+    assert!(
+        told.summary.contains("pg0 is fenced but still a primary")
+            && told.summary.contains("pg_rewind")
+            && told.summary.contains("standby.signal")
+            && told.summary.contains("rejoin_command"),
+        "{told:?}"
+    );
+    let dry = ops.apply(&repoint, Mode::DryRun).await.unwrap();
+    let port = c.node("pg1").port;
+    assert!(
+        dry.calls
+            .iter()
+            .any(|call| call.starts_with("run pg0's rejoin_command")
+                && call.contains(&format!("OPSDECK_PRIMARY_PORT={port}"))),
+        "{dry:?}"
+    );
+
+    let started = Instant::now();
+    let out = ops.apply(&repoint, Mode::Apply).await.unwrap_or_else(|e| {
+        let log = std::fs::read_to_string(c.node("pg0").dir.with_extension("log"));
+        panic!(
+            "repoint: {e}\npg0's server log:\n{}",
+            log.unwrap_or_default()
+        )
+    });
+    assert!(
+        out.summary.contains("pg0 (demoted)") && out.summary.contains("pg2"),
+        "{out:?} after {:?}",
+        started.elapsed()
+    );
+    assert_no_secret("switchover outcome", &format!("{dry:?}\n{out:?}\n{told:?}"));
+    let snap = poll(&cfg).await;
+    let old = member(&snap, "pg0");
+    assert_eq!((old.role, old.read_only), (Role::Replica, Some(true)));
+    assert_eq!(
+        old.detail.as_ref().and_then(|d| d.source.clone()),
+        Some(format!("127.0.0.1:{port}")),
+        "{old:?}"
+    );
+    assert_eq!(
+        c.node("pg0")
+            .value("SELECT setting FROM pg_settings WHERE name = 'default_transaction_read_only' AND source = 'configuration file'")
+            .await,
+        None,
+        "the fence is lifted from the demoted primary's configuration"
+    );
+
+    ops.apply(
+        &Op::VerifyReplication {
+            cluster: cluster.clone(),
+        },
+        Mode::Apply,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("verify: {e}"));
+    c.node("pg1")
+        .exec("INSERT INTO orders VALUES ('after')")
+        .await;
+    for n in ["pg0", "pg2"] {
+        let node = c.node(n);
+        eventually(
+            &format!("{n} has the write made after the switchover"),
+            Duration::from_secs(20),
+            || async { orders(node).await == Some("after,before".into()) },
+        )
+        .await;
+    }
+    assert_eq!(orders(c.node("pg1")).await, Some("after,before".into()));
+
+    // A restarted console still refuses a second promotion inside the window.
+    let restarted = DbOps::new(vec![cfg.clone()]).remembering(state);
+    let err = restarted
+        .apply(
+            &Op::Promote {
+                cluster: cluster.clone(),
+                member: "pg0".into(),
+            },
+            Mode::DryRun,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OpError::Refused(m) if m.contains("anti-flap window")),
+        "{err}"
+    );
+}

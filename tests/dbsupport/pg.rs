@@ -31,7 +31,8 @@ pub struct Setup {
     /// `ssl = on` with a certificate for 127.0.0.1 from a CA made for the test.
     pub tls: bool,
     /// `wal_log_hints` and `full_page_writes`, which pg_rewind needs, so an old primary
-    /// can rejoin as a replica.
+    /// can rejoin as a replica; `wal_keep_size` so it still has the WAL back to the last
+    /// checkpoint both servers share.
     pub rewindable: bool,
 }
 
@@ -41,7 +42,7 @@ fn as_postgres(args: &[&str]) -> Command {
     cmd
 }
 
-fn bin(name: &str) -> String {
+pub fn bin(name: &str) -> String {
     format!("{BIN}/{name}")
 }
 
@@ -182,7 +183,7 @@ impl PgCluster {
             root.display()
         );
         conf.push_str(if setup.rewindable {
-            "wal_log_hints = on\nfull_page_writes = on\n"
+            "wal_log_hints = on\nfull_page_writes = on\nwal_keep_size = 128MB\n"
         } else {
             "full_page_writes = off\n"
         });

@@ -268,6 +268,21 @@ impl DbOps {
                     mode,
                 )
                 .await?;
+                // A switchover: the old primary still answers, fenced. Everything it wrote
+                // must be on the candidate first.
+                for old in fenced_primaries(&cluster) {
+                    if let Ok(Conn::Pg(o)) = Self::connect(cfg, Self::member(cfg, old)?).await {
+                        postgres::failover::wait_for_final_lsn(
+                            &o,
+                            &c,
+                            limit,
+                            cfg.lag_threshold_s,
+                            &mut calls,
+                            mode,
+                        )
+                        .await?;
+                    }
+                }
                 postgres::failover::promote(&c, mode, &mut calls).await?;
             }
             Conn::My(mut c) => {
@@ -317,6 +332,7 @@ impl DbOps {
         }
         let mut followed = Vec::new();
         let mut left = Vec::new();
+        let mut rejoins = Vec::new();
         for s in cluster.members.iter().filter(|x| x.name != primary) {
             let Some(m) = cfg.member(&s.name) else {
                 continue;
@@ -337,6 +353,17 @@ impl DbOps {
                     postgres::failover::repoint(&c, target, mode, &mut calls).await?;
                     followed.push(s.name.clone());
                 }
+                (Conn::Pg(_), _) if s.read_only != Some(true) => left.push(format!(
+                    "{} is still a writable primary: fence it first",
+                    s.name
+                )),
+                (Conn::Pg(_), _) if m.rejoin_command.is_none() => {
+                    left.push(postgres::rejoin::manual_steps(m, target));
+                }
+                // After the replicas: its shutdown checkpoint must not reach a replica
+                // still streaming from it, or that replica could not follow the new
+                // primary's timeline either.
+                (Conn::Pg(_), _) => rejoins.push(m),
                 (Conn::My(mut c), Role::Replica) => {
                     mariadb::failover::repoint(&mut c, target, mode, &mut calls).await?;
                     c.close().await;
@@ -368,6 +395,13 @@ impl DbOps {
                 )),
             }
         }
+        let mut rejoin_failed = Vec::new();
+        for m in rejoins {
+            match postgres::rejoin::rejoin(cfg, m, target, mode, &mut calls).await {
+                Ok(()) => followed.push(format!("{} (demoted)", m.name)),
+                Err(e) => rejoin_failed.push(e.to_string()),
+            }
+        }
         if let Some(p) = &cfg.proxysql {
             proxysql::move_writer(p, target, mode, &mut calls).await?;
         }
@@ -379,6 +413,13 @@ impl DbOps {
         let mut summary = format!("{} {verb} {primary}", list(&followed));
         if !left.is_empty() {
             summary.push_str(&format!("; not re-pointed: {}", left.join(", ")));
+        }
+        if !rejoin_failed.is_empty() {
+            // The step fails so the operator sees it; what did work is said with it.
+            return Err(OpError::Failed(format!(
+                "{summary}; {}",
+                rejoin_failed.join("; ")
+            )));
         }
         Ok(Outcome {
             summary,
@@ -634,6 +675,15 @@ impl DbOps {
             calls: calls.0,
         })
     }
+}
+
+/// Old primaries that still answer but take no writes: the members a switchover has fenced.
+fn fenced_primaries(cluster: &DbCluster) -> impl Iterator<Item = &str> {
+    cluster
+        .members
+        .iter()
+        .filter(|x| x.reachable && x.role == Role::Primary && x.read_only == Some(true))
+        .map(|x| x.name.as_str())
 }
 
 fn list(names: &[String]) -> String {

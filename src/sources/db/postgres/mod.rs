@@ -3,6 +3,7 @@
 
 pub mod conninfo;
 pub mod failover;
+pub mod rejoin;
 pub mod status;
 
 use super::config::{DbConfig, MemberConfig, split_host_port};
