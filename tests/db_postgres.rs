@@ -555,42 +555,6 @@ async fn tls_encrypts_verifies_the_server_and_explains_refusals() {
     assert_eq!(encrypted(&cfg(&c, "tls = \"prefer\"")).await, "false");
 }
 
-/// The rejoin_command of the switchover test: what an operator's script does on the old
-/// primary's host — stop it, pg_rewind it against the new primary, make it a standby of
-/// that primary, start it.
-fn rejoin_script(c: &PgCluster, name: &str) -> std::path::PathBuf {
-    let node = c.node(name);
-    let script = c.root.path().join(format!("rejoin-{name}.sh"));
-    let text = format!(
-        r#"#!/bin/sh
-set -eu
-D='{dir}'
-as_pg() {{ runuser -u postgres -- "$@"; }}
-as_pg '{pg_ctl}' -D "$D" -m fast -w stop
-as_pg env PGPASSWORD="$(cat '{password_file}')" '{pg_rewind}' --target-pgdata="$D" \
-  --source-server="host=$OPSDECK_PRIMARY_HOST port=$OPSDECK_PRIMARY_PORT user=postgres dbname=postgres"
-# pg_rewind copies the new primary's configuration: this server keeps its own port.
-cat >> "$D/postgresql.auto.conf" <<CONF
-port = {port}
-primary_conninfo = 'host=$OPSDECK_PRIMARY_HOST port=$OPSDECK_PRIMARY_PORT user=repl password={repl} application_name=$OPSDECK_MEMBER'
-CONF
-as_pg touch "$D/standby.signal"
-as_pg '{pg_ctl}' -D "$D" -l '{log}' -w -t 60 start
-"#,
-        dir = node.dir.display(),
-        pg_ctl = pg::bin("pg_ctl"),
-        pg_rewind = pg::bin("pg_rewind"),
-        password_file = c.password_file.display(),
-        port = node.port,
-        repl = REPL_PASSWORD,
-        log = node.dir.with_extension("log").display(),
-    );
-    std::fs::write(&script, text).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
-}
-
 async fn orders(node: &pg::PgNode) -> Option<String> {
     node.value("SELECT string_agg(id, ',' ORDER BY id) FROM orders")
         .await
@@ -609,7 +573,7 @@ async fn a_switchover_loses_nothing_and_the_old_primary_rejoins_as_a_replica() {
     let settings = "lag_threshold_s = 5.0\nanti_flap_s = 600\nverify_timeout_s = 20.0";
     let manual = cfg(&c, settings);
     let mut cfg = manual.clone();
-    cfg.members[0].rejoin_command = Some(vec![rejoin_script(&c, "pg0").display().to_string()]);
+    cfg.members[0].rejoin_command = Some(vec![c.rejoin_script("pg0").display().to_string()]);
     let state = c.root.path().join("data").join("db-promotions.json");
     let ops = DbOps::new(vec![cfg.clone()]).remembering(state.clone());
     let cluster = "shop-pg".to_string();

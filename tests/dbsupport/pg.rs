@@ -250,6 +250,42 @@ impl PgCluster {
         cluster
     }
 
+    /// A rejoin_command for `name`: what an operator's script does on an old primary's
+    /// host — stop it, pg_rewind it against the new primary (named by opsdeck in
+    /// `OPSDECK_PRIMARY_HOST`/`_PORT`), make it a standby of that primary, start it.
+    pub fn rejoin_script(&self, name: &str) -> PathBuf {
+        let node = self.node(name);
+        let script = self.root.path().join(format!("rejoin-{name}.sh"));
+        let text = format!(
+            r#"#!/bin/sh
+set -eu
+D='{dir}'
+as_pg() {{ runuser -u postgres -- "$@"; }}
+as_pg '{pg_ctl}' -D "$D" -m fast -w stop
+as_pg env PGPASSWORD="$(cat '{password_file}')" '{pg_rewind}' --target-pgdata="$D" \
+  --source-server="host=$OPSDECK_PRIMARY_HOST port=$OPSDECK_PRIMARY_PORT user=postgres dbname=postgres"
+# pg_rewind copies the new primary's configuration: this server keeps its own port.
+cat >> "$D/postgresql.auto.conf" <<CONF
+port = {port}
+primary_conninfo = 'host=$OPSDECK_PRIMARY_HOST port=$OPSDECK_PRIMARY_PORT user=repl password={repl} application_name=$OPSDECK_MEMBER'
+CONF
+as_pg touch "$D/standby.signal"
+as_pg '{pg_ctl}' -D "$D" -l '{log}' -w -t 60 start
+"#,
+            dir = node.dir.display(),
+            pg_ctl = bin("pg_ctl"),
+            pg_rewind = bin("pg_rewind"),
+            password_file = self.password_file.display(),
+            port = node.port,
+            repl = REPL_PASSWORD,
+            log = node.dir.with_extension("log").display(),
+        );
+        std::fs::write(&script, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        script
+    }
+
     pub fn members(&self) -> Vec<(String, u16)> {
         self.nodes
             .iter()
