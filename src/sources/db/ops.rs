@@ -271,16 +271,23 @@ impl DbOps {
                 // A switchover: the old primary still answers, fenced. Everything it wrote
                 // must be on the candidate first.
                 for old in fenced_primaries(&cluster) {
-                    if let Ok(Conn::Pg(o)) = Self::connect(cfg, Self::member(cfg, old)?).await {
-                        postgres::failover::wait_for_final_lsn(
-                            &o,
-                            &c,
-                            limit,
-                            cfg.lag_threshold_s,
-                            &mut calls,
-                            mode,
-                        )
-                        .await?;
+                    match Self::connect(cfg, Self::member(cfg, old)?).await {
+                        Ok(Conn::Pg(o)) => {
+                            postgres::failover::wait_for_final_lsn(
+                                &o,
+                                &c,
+                                limit,
+                                cfg.lag_threshold_s,
+                                &mut calls,
+                                mode,
+                            )
+                            .await?
+                        }
+                        // It went away since the status round: a failover after all.
+                        _ => calls.note(format!(
+                            "{old} no longer answers: its final WAL position cannot be read, \
+                             only what {member} received is waited for"
+                        )),
                     }
                 }
                 postgres::failover::promote(&c, mode, &mut calls).await?;

@@ -80,15 +80,11 @@ fn opts(host: &str, port: u16, user: &str, password: Option<&Secret>) -> OptsBui
 /// mysql_async's rustls settings for `tls`. For verify-full its built-in roots are replaced by
 /// the trust the PostgreSQL side uses, so both engines trust exactly the same CAs.
 fn ssl_opts(tls: &TlsConfig) -> Result<Option<SslOpts>, String> {
-    if tls.mode == TlsMode::Disable {
-        return Ok(None);
-    }
-    // mysql_async builds its rustls configuration with the process's default provider.
-    provider();
-    Ok(Some(match tls.mode {
+    let opts = match tls.mode {
+        TlsMode::Disable => return Ok(None),
         // The driver still builds a verifier it then ignores, which needs some roots: its
         // built-in ones.
-        TlsMode::Disable | TlsMode::Prefer | TlsMode::Require => {
+        TlsMode::Prefer | TlsMode::Require => {
             SslOpts::default().with_danger_accept_invalid_certs(true)
         }
         TlsMode::VerifyFull => {
@@ -101,7 +97,10 @@ fn ssl_opts(tls: &TlsConfig) -> Result<Option<SslOpts>, String> {
                 .with_disable_built_in_roots(true)
                 .with_root_certs(roots)
         }
-    }))
+    };
+    // mysql_async builds its rustls configuration with the process's default provider.
+    provider();
+    Ok(Some(opts))
 }
 
 fn refs(secrets: &[Secret]) -> Vec<&Secret> {
