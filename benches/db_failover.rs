@@ -5,9 +5,14 @@
 //! VerifyReplication, which writes a marker on the new primary and waits until the other
 //! replica has it. Each iteration gets a fresh cluster whose primary was just killed;
 //! starting it is not timed.
+//! `switchover/postgres`: the same four operations with the old primary up and writable:
+//! the promotion waits for its final WAL position, and re-pointing rejoins it as a standby
+//! through a rejoin_command (stop, pg_rewind, standby.signal, start).
 //! `poll/*`: one status round over a primary and two replicas, with the connections the
 //! source keeps open (warm) and with fresh connections (cold).
 
+#[path = "../tests/dbsupport/certs.rs"]
+mod certs;
 #[path = "../tests/dbsupport/common.rs"]
 mod common;
 #[path = "../tests/dbsupport/maria.rs"]
@@ -28,7 +33,8 @@ fn runtime() -> Runtime {
         .expect("tokio runtime")
 }
 
-/// Picks the replica the way the failover playbook does, then runs it, timed.
+/// Picks the replica the way the playbooks do, then fences, promotes, re-points and
+/// verifies, timed: a failover when `old` is down, a switchover when it is up.
 async fn failover(cfg: DbConfig, old: &str) -> Duration {
     let snap = DbPoller::new(vec![cfg.clone()]).poll().await;
     let new = best_candidate(&snap.clusters[0], &cfg).unwrap_or_else(|e| panic!("{e}"));
@@ -141,6 +147,47 @@ fn bench_failover(c: &mut Criterion) {
     group.finish();
 }
 
+fn bench_switchover(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("switchover");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_secs(1));
+    group.bench_function("postgres", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += rt.block_on(async {
+                    let setup = pg::Setup {
+                        rewindable: true,
+                        ..Default::default()
+                    };
+                    let cl = pg::PgCluster::start_with(2, setup).await;
+                    let mut cfg = common::config(
+                        "bench-pg",
+                        "postgres",
+                        "postgres",
+                        &cl.password_file,
+                        &cl.members(),
+                        "verify_timeout_s = 30.0",
+                    );
+                    let rejoin = cl.rejoin_script("pg0").display().to_string();
+                    cfg.members[0].rejoin_command = Some(vec![rejoin]);
+                    cl.node("pg0")
+                        .exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+                        .await;
+                    pg_caught_up(&cl).await;
+                    failover(cfg, "pg0").await
+                });
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
 fn bench_poll(c: &mut Criterion) {
     let rt = runtime();
     let pg_cluster = rt.block_on(pg::PgCluster::start(2));
@@ -182,5 +229,5 @@ fn bench_poll(c: &mut Criterion) {
     drop(my_cluster);
 }
 
-criterion_group!(benches, bench_poll, bench_failover);
+criterion_group!(benches, bench_poll, bench_failover, bench_switchover);
 criterion_main!(benches);

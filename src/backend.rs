@@ -75,7 +75,9 @@ pub async fn live(env: &Env) -> Backend {
                 .collect::<Vec<_>>()
                 .join(","),
         );
-        router = router.route(Area::Db, Arc::new(db::DbOps::new(dbs.clone())));
+        let promotions = env.paths.data_dir.join("db-promotions.json");
+        let ops = db::DbOps::new(dbs.clone()).remembering(promotions);
+        router = router.route(Area::Db, Arc::new(ops));
         db::spawn(dbs, publishers.db.clone(), Duration::from_secs(5));
     }
     let mut clusters: Option<Arc<kube::Fleet>> = None;

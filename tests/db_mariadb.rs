@@ -1,6 +1,8 @@
 //! The live MariaDB source and failover against real servers: a MariaDB 10.11 primary with
 //! two GTID replicas per test, on loopback ports in temp dirs.
 
+#[path = "dbsupport/certs.rs"]
+mod certs;
 #[path = "dbsupport/common.rs"]
 mod common;
 #[path = "dbsupport/maria.rs"]
@@ -488,4 +490,99 @@ async fn a_switchover_demotes_the_old_primary_into_a_replica_of_the_new_one() {
     let old = member(&snap, "my0");
     assert_eq!((old.role, old.read_only), (Role::Replica, Some(true)));
     assert_eq!(old.status(5.0).1, "ok", "{old:?}");
+}
+
+/// opsdeck's own connection to `member`, with `cfg`'s TLS settings.
+async fn connect(
+    cfg: &DbConfig,
+    member: &str,
+) -> Result<opsdeck::sources::db::mariadb::MyConn, String> {
+    let password = cfg.password().resolve("test").unwrap();
+    opsdeck::sources::db::mariadb::connect(
+        cfg.user(),
+        cfg.member(member).unwrap(),
+        password.as_ref(),
+        &cfg.tls,
+    )
+    .await
+}
+
+/// The session's cipher: empty on a plain connection.
+async fn cipher(cfg: &DbConfig) -> String {
+    let mut conn = connect(cfg, "my0")
+        .await
+        .unwrap_or_else(|e| panic!("tls = {}: {e}", cfg.tls.mode));
+    let rows = conn
+        .rows("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        .await
+        .unwrap();
+    let value = rows
+        .first()
+        .and_then(|r| opsdeck::sources::db::mariadb::text(r, "Value"))
+        .unwrap_or_default();
+    conn.close().await;
+    value
+}
+
+#[tokio::test]
+async fn tls_encrypts_verifies_the_server_and_explains_refusals() {
+    let c = MyCluster::start_with(0, true).await;
+    let certs = c.certs.as_ref().unwrap();
+    let verified = cfg(
+        &c,
+        &format!(
+            "tls = \"verify-full\"\nca_file = \"{}\"",
+            certs.ca.display()
+        ),
+    );
+    for cfg in [
+        &verified,
+        &cfg(&c, "tls = \"require\""),
+        &cfg(&c, "tls = \"prefer\""),
+    ] {
+        let cipher = cipher(cfg).await;
+        assert!(!cipher.is_empty(), "tls = {}: no cipher", cfg.tls.mode);
+    }
+    let snap = poll(&verified).await;
+    assert!(member(&snap, "my0").reachable, "{snap:?}");
+
+    let distrusted = cfg(
+        &c,
+        &format!(
+            "tls = \"verify-full\"\nca_file = \"{}\"",
+            certs.other_ca.display()
+        ),
+    );
+    let err = connect(&distrusted, "my0").await.err().unwrap();
+    let port = c.node("my0").port;
+    assert_eq!(
+        err,
+        format!(
+            "my0 (127.0.0.1:{port}): certificate not trusted for 127.0.0.1: its issuer is not \
+             in ca_file {ca} (database shop-mariadb, tls = \"verify-full\", ca_file {ca})",
+            ca = certs.other_ca.display()
+        )
+    );
+    assert_no_secret("TLS error", &err);
+
+    // A server without TLS: `require` refuses, `prefer` goes plain.
+    let plain = MyCluster::start(0).await;
+    let required = config(
+        "shop-mariadb",
+        "mariadb",
+        "opsdeck",
+        &plain.password_file,
+        &plain.members(),
+        "tls = \"require\"",
+    );
+    let err = connect(&required, "my0").await.err().unwrap();
+    let port = plain.node("my0").port;
+    assert!(
+        err.starts_with(&format!("my0 (127.0.0.1:{port}): the server does not offer TLS (database shop-mariadb, tls = \"require\")")),
+        "{err}"
+    );
+    assert_no_secret("TLS error", &err);
+    let mut preferred = required.clone();
+    preferred.tls.mode = opsdeck::sources::db::tls::TlsMode::Prefer;
+    assert_eq!(cipher(&preferred).await, "");
 }

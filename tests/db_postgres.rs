@@ -1,6 +1,8 @@
 //! The live PostgreSQL source and failover against real servers: a PostgreSQL 15 primary
 //! with two streaming replicas per test, on loopback ports in temp dirs.
 
+#[path = "dbsupport/certs.rs"]
+mod certs;
 #[path = "dbsupport/common.rs"]
 mod common;
 #[path = "dbsupport/pg.rs"]
@@ -456,4 +458,249 @@ async fn the_lag_guard_refuses_a_paused_replica_and_secrets_stay_hidden() {
         "the failed poll was logged: {logged}"
     );
     assert_no_secret("logs", &logged);
+}
+
+/// opsdeck's own connection to `member`, with `cfg`'s TLS settings.
+async fn connect(
+    cfg: &DbConfig,
+    member: &str,
+) -> Result<opsdeck::sources::db::postgres::PgConn, String> {
+    let password = cfg.password().resolve("test").unwrap();
+    opsdeck::sources::db::postgres::connect(cfg, cfg.member(member).unwrap(), password.as_ref())
+        .await
+}
+
+async fn encrypted(cfg: &DbConfig) -> String {
+    let conn = connect(cfg, "pg0")
+        .await
+        .unwrap_or_else(|e| panic!("tls = {}: {e}", cfg.tls.mode));
+    let row = conn
+        .row("SELECT ssl::text AS ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .await
+        .unwrap();
+    row.get("ssl").unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn tls_encrypts_verifies_the_server_and_explains_refusals() {
+    let c = PgCluster::start_with(
+        0,
+        pg::Setup {
+            tls: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let certs = c.certs.as_ref().unwrap();
+    let verified = cfg(
+        &c,
+        &format!(
+            "tls = \"verify-full\"\nca_file = \"{}\"",
+            certs.ca.display()
+        ),
+    );
+    assert_eq!(encrypted(&verified).await, "true", "verify-full");
+    assert_eq!(
+        encrypted(&cfg(&c, "tls = \"require\"")).await,
+        "true",
+        "require"
+    );
+    assert_eq!(
+        encrypted(&cfg(&c, "tls = \"prefer\"")).await,
+        "true",
+        "prefer"
+    );
+    let snap = poll(&verified).await;
+    assert!(member(&snap, "pg0").reachable, "{snap:?}");
+
+    let distrusted = cfg(
+        &c,
+        &format!(
+            "tls = \"verify-full\"\nca_file = \"{}\"",
+            certs.other_ca.display()
+        ),
+    );
+    let err = connect(&distrusted, "pg0").await.err().unwrap();
+    let port = c.node("pg0").port;
+    assert_eq!(
+        err,
+        format!(
+            "pg0 (127.0.0.1:{port}): certificate not trusted for 127.0.0.1: its issuer is not \
+             in ca_file {ca} (database shop-pg, tls = \"verify-full\", ca_file {ca})",
+            ca = certs.other_ca.display()
+        )
+    );
+    let snap = poll(&distrusted).await;
+    let shown = member(&snap, "pg0").last_error.clone().unwrap();
+    assert!(shown.contains("certificate not trusted"), "{shown}");
+    assert_no_secret("TLS error", &format!("{err}\n{snap:?}"));
+
+    // The same server with TLS switched off: `require` refuses, `prefer` goes plain.
+    c.node("pg0")
+        .exec("ALTER SYSTEM SET ssl = off; SELECT pg_reload_conf()")
+        .await;
+    let required = cfg(&c, "tls = \"require\"");
+    eventually(
+        "ssl off after the reload",
+        Duration::from_secs(10),
+        || async { connect(&required, "pg0").await.is_err() },
+    )
+    .await;
+    let err = connect(&required, "pg0").await.err().unwrap();
+    assert!(
+        err.starts_with(&format!("pg0 (127.0.0.1:{port}): the server does not offer TLS (database shop-pg, tls = \"require\")")),
+        "{err}"
+    );
+    assert_no_secret("TLS error", &err);
+    assert_eq!(encrypted(&cfg(&c, "tls = \"prefer\"")).await, "false");
+}
+
+async fn orders(node: &pg::PgNode) -> Option<String> {
+    node.value("SELECT string_agg(id, ',' ORDER BY id) FROM orders")
+        .await
+}
+
+#[tokio::test]
+async fn a_switchover_loses_nothing_and_the_old_primary_rejoins_as_a_replica() {
+    let c = PgCluster::start_with(
+        2,
+        pg::Setup {
+            rewindable: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let settings = "lag_threshold_s = 5.0\nanti_flap_s = 600\nverify_timeout_s = 20.0";
+    let manual = cfg(&c, settings);
+    let mut cfg = manual.clone();
+    cfg.members[0].rejoin_command = Some(vec![c.rejoin_script("pg0").display().to_string()]);
+    let state = c.root.path().join("data").join("db-promotions.json");
+    let ops = DbOps::new(vec![cfg.clone()]).remembering(state.clone());
+    let cluster = "shop-pg".to_string();
+    c.node("pg0")
+        .exec("CREATE TABLE orders (id text primary key); INSERT INTO orders VALUES ('before')")
+        .await;
+    let repoint = Op::Repoint {
+        cluster: cluster.clone(),
+        primary: "pg1".into(),
+    };
+
+    let fence = Op::Fence {
+        cluster: cluster.clone(),
+        member: "pg0".into(),
+    };
+    ops.apply(&fence, Mode::Apply).await.unwrap();
+    // Right after the fence, with no wait for the replicas: the promotion itself waits
+    // until pg1 has everything pg0 wrote.
+    let promote = Op::Promote {
+        cluster: cluster.clone(),
+        member: "pg1".into(),
+    };
+    let dry = ops.apply(&promote, Mode::DryRun).await.unwrap();
+    assert!(
+        dry.calls
+            .iter()
+            .any(|call| call.contains("pg0's final pg_current_wal_lsn()")),
+        "{dry:?}"
+    );
+    let promoted = ops.apply(&promote, Mode::Apply).await.unwrap();
+    assert!(promoted.summary.contains("promoted"), "{promoted:?}");
+    assert_eq!(
+        c.node("pg1")
+            .value("SELECT string_agg(id, ',') FROM orders")
+            .await,
+        Some("before".into()),
+        "pg1 had pg0's last write before it was promoted"
+    );
+
+    // Without a rejoin_command the operator is told exactly what to do.
+    let told = DbOps::new(vec![manual.clone()])
+        .apply(&repoint, Mode::DryRun)
+        .await
+        .unwrap();
+    assert!(
+        told.summary.contains("pg0 is fenced but still a primary")
+            && told.summary.contains("pg_rewind")
+            && told.summary.contains("standby.signal")
+            && told.summary.contains("rejoin_command"),
+        "{told:?}"
+    );
+    let dry = ops.apply(&repoint, Mode::DryRun).await.unwrap();
+    let port = c.node("pg1").port;
+    assert!(
+        dry.calls
+            .iter()
+            .any(|call| call.starts_with("run pg0's rejoin_command")
+                && call.contains(&format!("OPSDECK_PRIMARY_PORT={port}"))),
+        "{dry:?}"
+    );
+
+    let started = Instant::now();
+    let out = ops.apply(&repoint, Mode::Apply).await.unwrap_or_else(|e| {
+        let log = std::fs::read_to_string(c.node("pg0").dir.with_extension("log"));
+        panic!(
+            "repoint: {e}\npg0's server log:\n{}",
+            log.unwrap_or_default()
+        )
+    });
+    assert!(
+        out.summary.contains("pg0 (demoted)") && out.summary.contains("pg2"),
+        "{out:?} after {:?}",
+        started.elapsed()
+    );
+    assert_no_secret("switchover outcome", &format!("{dry:?}\n{out:?}\n{told:?}"));
+    let snap = poll(&cfg).await;
+    let old = member(&snap, "pg0");
+    assert_eq!((old.role, old.read_only), (Role::Replica, Some(true)));
+    assert_eq!(
+        old.detail.as_ref().and_then(|d| d.source.clone()),
+        Some(format!("127.0.0.1:{port}")),
+        "{old:?}"
+    );
+    assert_eq!(
+        c.node("pg0")
+            .value("SELECT setting FROM pg_settings WHERE name = 'default_transaction_read_only' AND source = 'configuration file'")
+            .await,
+        None,
+        "the fence is lifted from the demoted primary's configuration"
+    );
+
+    ops.apply(
+        &Op::VerifyReplication {
+            cluster: cluster.clone(),
+        },
+        Mode::Apply,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("verify: {e}"));
+    c.node("pg1")
+        .exec("INSERT INTO orders VALUES ('after')")
+        .await;
+    for n in ["pg0", "pg2"] {
+        let node = c.node(n);
+        eventually(
+            &format!("{n} has the write made after the switchover"),
+            Duration::from_secs(20),
+            || async { orders(node).await == Some("after,before".into()) },
+        )
+        .await;
+    }
+    assert_eq!(orders(c.node("pg1")).await, Some("after,before".into()));
+
+    // A restarted console still refuses a second promotion inside the window.
+    let restarted = DbOps::new(vec![cfg.clone()]).remembering(state);
+    let err = restarted
+        .apply(
+            &Op::Promote {
+                cluster: cluster.clone(),
+                member: "pg0".into(),
+            },
+            Mode::DryRun,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OpError::Refused(m) if m.contains("anti-flap window")),
+        "{err}"
+    );
 }

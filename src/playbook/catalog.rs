@@ -115,6 +115,7 @@ mod tests {
             "restart",
             "rollback",
             "scale",
+            "switchover-postgres",
             "waf-block-ip",
         ] {
             assert!(names.contains(&want), "{want} missing from {names:?}");

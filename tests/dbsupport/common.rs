@@ -73,8 +73,14 @@ pub fn config(
         .iter()
         .map(|(n, port)| format!("{{ name = \"{n}\", address = \"127.0.0.1:{port}\" }}"))
         .collect();
+    // The test servers speak plain TCP unless a test turns TLS on.
+    let tls = if extra.contains("tls =") {
+        ""
+    } else {
+        "tls = \"disable\"\n"
+    };
     let text = format!(
-        "name = \"{name}\"\nkind = \"{kind}\"\nuser = \"{user}\"\npassword_file = \"{}\"\nmembers = [{}]\n{extra}\n",
+        "name = \"{name}\"\nkind = \"{kind}\"\nuser = \"{user}\"\npassword_file = \"{}\"\n{tls}members = [{}]\n{extra}\n",
         password_file.display(),
         members.join(", ")
     );

@@ -2,6 +2,7 @@
 //! Each server is a child process: dropped (or the test panics) → killed.
 #![allow(dead_code)]
 
+use super::certs::Certs;
 use super::common::{ADMIN_PASSWORD, REPL_PASSWORD, free_port, require, run};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row};
@@ -16,12 +17,16 @@ pub struct MyNode {
     pub port: u16,
     pub dir: PathBuf,
     child: Option<Child>,
+    /// `--ssl-cert`, `--ssl-key`, `--ssl-ca` when the cluster serves TLS.
+    tls_args: Vec<String>,
 }
 
 pub struct MyCluster {
     pub nodes: Vec<MyNode>,
     pub root: tempfile::TempDir,
     pub password_file: PathBuf,
+    /// With TLS: the CA the servers' certificate chains to, and another one.
+    pub certs: Option<Certs>,
 }
 
 impl MyNode {
@@ -61,6 +66,7 @@ impl MyNode {
                 "--read-only={}",
                 if read_only { "ON" } else { "OFF" }
             ))
+            .args(&self.tls_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -186,6 +192,11 @@ impl MyCluster {
     /// `my0` primary and `my1`…`myN` GTID replicas (`MASTER_USE_GTID=slave_pos`,
     /// `MASTER_CONNECT_RETRY=1`), all with binary logs so any of them can be promoted.
     pub async fn start(replicas: usize) -> MyCluster {
+        MyCluster::start_with(replicas, false).await
+    }
+
+    /// With `tls`, every server has a certificate for 127.0.0.1 from a CA made for the test.
+    pub async fn start_with(replicas: usize, tls: bool) -> MyCluster {
         require(SERVER);
         let root = tempfile::Builder::new()
             .prefix("opsdeck-my-")
@@ -206,10 +217,22 @@ impl MyCluster {
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
             ]));
+        let certs = tls.then(|| Certs::new(root.path()));
+        let tls_args: Vec<String> = certs
+            .iter()
+            .flat_map(|c| {
+                [
+                    format!("--ssl-cert={}", c.cert.display()),
+                    format!("--ssl-key={}", c.key.display()),
+                    format!("--ssl-ca={}", c.ca.display()),
+                ]
+            })
+            .collect();
         let mut cluster = MyCluster {
             nodes: Vec::new(),
             root,
             password_file,
+            certs,
         };
         for i in 0..=replicas {
             let name = format!("my{i}");
@@ -221,6 +244,7 @@ impl MyCluster {
                 port: free_port(),
                 dir,
                 child: None,
+                tls_args: tls_args.clone(),
             };
             node.start(i + 1, i > 0);
             cluster.nodes.push(node);

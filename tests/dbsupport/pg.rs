@@ -2,6 +2,7 @@
 //! run as the `postgres` user (PostgreSQL refuses root). Dropped → every server stopped.
 #![allow(dead_code)]
 
+use super::certs::Certs;
 use super::common::{ADMIN_PASSWORD, REPL_PASSWORD, free_port, require, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +21,19 @@ pub struct PgCluster {
     pub nodes: Vec<PgNode>,
     pub root: tempfile::TempDir,
     pub password_file: PathBuf,
+    /// With `Setup::tls`: the CA the servers' certificate chains to, and another one.
+    pub certs: Option<Certs>,
+}
+
+/// What a test needs beyond plain streaming replication.
+#[derive(Default, Clone, Copy)]
+pub struct Setup {
+    /// `ssl = on` with a certificate for 127.0.0.1 from a CA made for the test.
+    pub tls: bool,
+    /// `wal_log_hints` and `full_page_writes`, which pg_rewind needs, so an old primary
+    /// can rejoin as a replica; `wal_keep_size` so it still has the WAL back to the last
+    /// checkpoint both servers share.
+    pub rewindable: bool,
 }
 
 fn as_postgres(args: &[&str]) -> Command {
@@ -28,12 +42,12 @@ fn as_postgres(args: &[&str]) -> Command {
     cmd
 }
 
-fn bin(name: &str) -> String {
+pub fn bin(name: &str) -> String {
     format!("{BIN}/{name}")
 }
 
 impl PgNode {
-    fn start(&mut self) {
+    pub fn start(&mut self) {
         let log = self.dir.with_extension("log");
         run(&mut as_postgres(&[
             &bin("pg_ctl"),
@@ -125,6 +139,10 @@ impl PgCluster {
     /// `pg0` primary and `pg1`…`pgN` replicas streaming from it, each with
     /// `application_name` set to its name.
     pub async fn start(replicas: usize) -> PgCluster {
+        PgCluster::start_with(replicas, Setup::default()).await
+    }
+
+    pub async fn start_with(replicas: usize, setup: Setup) -> PgCluster {
         for b in ["initdb", "pg_ctl", "pg_basebackup", "postgres"] {
             require(&bin(b));
         }
@@ -134,6 +152,7 @@ impl PgCluster {
             .expect("temp dir");
         let password_file = root.path().join("admin-password");
         std::fs::write(&password_file, ADMIN_PASSWORD).unwrap();
+        let certs = setup.tls.then(|| Certs::new(root.path()));
         run(Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(root.path()));
@@ -141,6 +160,7 @@ impl PgCluster {
             nodes: Vec::new(),
             root,
             password_file,
+            certs,
         };
         let root = cluster.root.path().to_path_buf();
         let primary_dir = root.join("pg0");
@@ -156,15 +176,25 @@ impl PgCluster {
             "--no-sync",
         ]));
         let port = free_port();
-        append(
-            &primary_dir.join("postgresql.conf"),
-            &format!(
-                "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
-                 wal_level = replica\nmax_wal_senders = 10\nhot_standby = on\nfsync = off\n\
-                 full_page_writes = off\nshared_buffers = 16MB\nwal_receiver_status_interval = 1s\n",
-                root.display()
-            ),
+        let mut conf = format!(
+            "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+             wal_level = replica\nmax_wal_senders = 10\nhot_standby = on\nfsync = off\n\
+             shared_buffers = 16MB\nwal_receiver_status_interval = 1s\n",
+            root.display()
         );
+        conf.push_str(if setup.rewindable {
+            "wal_log_hints = on\nfull_page_writes = on\nwal_keep_size = 128MB\n"
+        } else {
+            "full_page_writes = off\n"
+        });
+        if let Some(c) = &cluster.certs {
+            conf.push_str(&format!(
+                "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+                c.cert.display(),
+                c.key.display()
+            ));
+        }
+        append(&primary_dir.join("postgresql.conf"), &conf);
         let mut primary = PgNode {
             name: "pg0".into(),
             port,
@@ -218,6 +248,42 @@ impl PgCluster {
             cluster.nodes.push(node);
         }
         cluster
+    }
+
+    /// A rejoin_command for `name`: what an operator's script does on an old primary's
+    /// host — stop it, pg_rewind it against the new primary (named by opsdeck in
+    /// `OPSDECK_PRIMARY_HOST`/`_PORT`), make it a standby of that primary, start it.
+    pub fn rejoin_script(&self, name: &str) -> PathBuf {
+        let node = self.node(name);
+        let script = self.root.path().join(format!("rejoin-{name}.sh"));
+        let text = format!(
+            r#"#!/bin/sh
+set -eu
+D='{dir}'
+as_pg() {{ runuser -u postgres -- "$@"; }}
+as_pg '{pg_ctl}' -D "$D" -m fast -w stop
+as_pg env PGPASSWORD="$(cat '{password_file}')" '{pg_rewind}' --target-pgdata="$D" \
+  --source-server="host=$OPSDECK_PRIMARY_HOST port=$OPSDECK_PRIMARY_PORT user=postgres dbname=postgres"
+# pg_rewind copies the new primary's configuration: this server keeps its own port.
+cat >> "$D/postgresql.auto.conf" <<CONF
+port = {port}
+primary_conninfo = 'host=$OPSDECK_PRIMARY_HOST port=$OPSDECK_PRIMARY_PORT user=repl password={repl} application_name=$OPSDECK_MEMBER'
+CONF
+as_pg touch "$D/standby.signal"
+as_pg '{pg_ctl}' -D "$D" -l '{log}' -w -t 60 start
+"#,
+            dir = node.dir.display(),
+            pg_ctl = bin("pg_ctl"),
+            pg_rewind = bin("pg_rewind"),
+            password_file = self.password_file.display(),
+            port = node.port,
+            repl = REPL_PASSWORD,
+            log = node.dir.with_extension("log").display(),
+        );
+        std::fs::write(&script, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        script
     }
 
     pub fn members(&self) -> Vec<(String, u16)> {

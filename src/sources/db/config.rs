@@ -7,6 +7,8 @@
 //! kind = "mariadb"                      # postgres | mariadb | rds
 //! user = "opsdeck"
 //! password_env = "OPSDECK_MARIADB_PASSWORD"   # or password_file = "/run/secrets/db"
+//! tls = "verify-full"                  # the default; disable | prefer | require | verify-full
+//! ca_file = "/etc/opsdeck/db-ca.pem"    # PEM; without it, the system trust store
 //! lag_threshold_s = 5.0                 # flagged beyond it, never promoted beyond it
 //! anti_flap_s = 3600                    # a second promotion inside it is refused
 //! verify_timeout_s = 10.0
@@ -26,6 +28,20 @@
 //! reader_hostgroup = 20
 //!
 //! [[databases]]
+//! name = "billing-pg"
+//! kind = "postgres"
+//! user = "opsdeck"
+//! password_file = "/run/secrets/billing-pg"
+//! ca_file = "/etc/opsdeck/db-ca.pem"
+//! rejoin_timeout_s = 300                # how long a rejoin_command may take
+//! members = [
+//!   # Switchover: after the promotion opsdeck runs this with the new primary in
+//!   # OPSDECK_PRIMARY_HOST / OPSDECK_PRIMARY_PORT, then checks the old primary streams from it.
+//!   { name = "pg-0", address = "10.0.2.10:5432", rejoin_command = ["/usr/local/sbin/pg-rejoin", "pg-0"] },
+//!   { name = "pg-1", address = "10.0.2.11:5432", rejoin_command = ["/usr/local/sbin/pg-rejoin", "pg-1"] },
+//! ]
+//!
+//! [[databases]]
 //! name = "orders-rds"
 //! kind = "rds"
 //! region = "ap-northeast-2"
@@ -37,6 +53,7 @@
 //! ```
 
 use super::secret::Secret;
+use super::tls::{TlsConfig, TlsMode};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -61,12 +78,16 @@ pub struct DbConfig {
     pub password_file: Option<PathBuf>,
     /// PostgreSQL database to connect to (default `postgres`).
     pub database: Option<String>,
+    /// PostgreSQL and MariaDB: how connections to the members are encrypted.
+    pub tls: TlsConfig,
     /// A replica further behind than this is flagged, and never promoted.
     pub lag_threshold_s: f64,
     /// A second promotion of this cluster within this window is refused unless overridden.
     pub anti_flap_s: u64,
     /// How long VerifyReplication waits for every replica to show the marker row.
     pub verify_timeout_s: f64,
+    /// PostgreSQL switchover: how long a member's `rejoin_command` may run.
+    pub rejoin_timeout_s: f64,
     /// MariaDB: the replication login a demoted primary uses (`CHANGE MASTER TO`) in a
     /// switchover. Other replicas keep the login they already have.
     pub replication: Option<Credentials>,
@@ -99,12 +120,18 @@ struct RawDbConfig {
     password: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     database: Option<String>,
+    #[serde(default)]
+    tls: Option<TlsMode>,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
     #[serde(default = "default_lag_threshold")]
     lag_threshold_s: f64,
     #[serde(default = "default_anti_flap")]
     anti_flap_s: u64,
     #[serde(default = "default_verify_timeout")]
     verify_timeout_s: f64,
+    #[serde(default = "default_rejoin_timeout")]
+    rejoin_timeout_s: f64,
     #[serde(default)]
     replication: Option<Credentials>,
     #[serde(default)]
@@ -130,7 +157,19 @@ impl TryFrom<RawDbConfig> for DbConfig {
                 raw.name
             ));
         }
+        if raw.kind == DbKind::Rds && (raw.tls.is_some() || raw.ca_file.is_some()) {
+            return Err(format!(
+                "database {}: tls and ca_file are for PostgreSQL and MariaDB; the AWS API is \
+                 always HTTPS",
+                raw.name
+            ));
+        }
         let cfg = DbConfig {
+            tls: TlsConfig {
+                mode: raw.tls.unwrap_or_default(),
+                ca_file: raw.ca_file,
+                whose: format!("database {}", raw.name),
+            },
             name: raw.name,
             kind: raw.kind,
             members: raw.members,
@@ -141,6 +180,7 @@ impl TryFrom<RawDbConfig> for DbConfig {
             lag_threshold_s: raw.lag_threshold_s,
             anti_flap_s: raw.anti_flap_s,
             verify_timeout_s: raw.verify_timeout_s,
+            rejoin_timeout_s: raw.rejoin_timeout_s,
             replication: raw.replication,
             proxysql: raw.proxysql,
             region: raw.region,
@@ -164,6 +204,11 @@ pub struct MemberConfig {
     pub priority: i32,
     #[serde(default)]
     pub never_promote: bool,
+    /// PostgreSQL switchover: turns this member, once fenced and replaced, into a replica
+    /// of the new primary (stop, pg_rewind, standby.signal, primary_conninfo, start). Run as
+    /// argv, no shell, with `OPSDECK_PRIMARY_HOST`/`_PORT`/`_NAME` of the new primary.
+    #[serde(default)]
+    pub rejoin_command: Option<Vec<String>>,
 }
 
 /// Where a password lives. Both empty means no password (trust or socket auth).
@@ -220,6 +265,11 @@ fn default_anti_flap() -> u64 {
 
 fn default_verify_timeout() -> f64 {
     10.0
+}
+
+/// A stop, a pg_rewind of a small divergence and a start fit in well under this.
+fn default_rejoin_timeout() -> f64 {
+    300.0
 }
 
 impl PasswordRef {
@@ -296,10 +346,33 @@ impl DbConfig {
                 split_host_port(&m.address)
                     .map_err(|e| format!("{whose}, member {}: {e}", m.name))?;
             }
+            match (&m.rejoin_command, self.kind) {
+                (None, _) => {}
+                (Some(argv), DbKind::Postgres) => {
+                    if argv.first().is_none_or(|p| p.trim().is_empty()) {
+                        return Err(format!(
+                            "{whose}, member {}: rejoin_command needs a program: \
+                             [\"/path/to/script\", \"arg\", …]",
+                            m.name
+                        ));
+                    }
+                }
+                (Some(_), _) => {
+                    return Err(format!(
+                        "{whose}, member {}: rejoin_command is for PostgreSQL; a MariaDB \
+                         primary is demoted over SQL with [databases.replication]",
+                        m.name
+                    ));
+                }
+            }
         }
         if !(self.lag_threshold_s.is_finite() && self.lag_threshold_s >= 0.0) {
             return Err(format!("{whose}: lag_threshold_s must be a number ≥ 0"));
         }
+        if !(self.rejoin_timeout_s.is_finite() && self.rejoin_timeout_s > 0.0) {
+            return Err(format!("{whose}: rejoin_timeout_s must be a number > 0"));
+        }
+        self.tls.validate()?;
         if let Some(p) = &self.proxysql {
             split_host_port(&p.admin).map_err(|e| format!("{whose}, proxysql.admin: {e}"))?;
         }
@@ -378,7 +451,10 @@ members = [
         }
         let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let kinds: Vec<DbKind> = file.databases.iter().map(|d| d.kind).collect();
-        assert_eq!(kinds, [DbKind::Mariadb, DbKind::Rds]);
+        assert_eq!(kinds, [DbKind::Mariadb, DbKind::Postgres, DbKind::Rds]);
+        let pg = &file.databases[1];
+        assert_eq!(pg.tls.mode, TlsMode::VerifyFull, "safe by default");
+        assert_eq!(pg.members[0].rejoin_command.as_ref().unwrap()[1], "pg-0");
         let maria = &file.databases[0];
         assert_eq!(maria.proxysql.as_ref().unwrap().writer_hostgroup, 10);
         assert_eq!(maria.replication.as_ref().unwrap().user, "repl");
@@ -418,6 +494,40 @@ members = [
         cfg.members[0].address = "10.0.0.1:3306".into();
         cfg.members[1].name = "m0".into();
         assert!(cfg.validate().unwrap_err().contains("used twice"));
+    }
+
+    #[test]
+    fn tls_settings_are_checked_with_their_place() {
+        let cfg = parse(&format!("{BASE}tls = \"require\"\n")).unwrap();
+        assert_eq!(cfg.tls.mode, TlsMode::Require);
+        let err = parse(&format!("{BASE}tls = \"require\"\nca_file = \"/ca.pem\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database shop: ca_file is only read"), "{err}");
+        assert!(parse(&format!("{BASE}tls = \"verify-ca\"\n")).is_err());
+        let rds = BASE.replace("kind = \"mariadb\"", "kind = \"rds\"");
+        let err = parse(&format!("{rds}tls = \"require\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("always HTTPS"), "{err}");
+    }
+
+    #[test]
+    fn a_rejoin_command_is_postgres_only_and_names_a_program() {
+        let with = |kind: &str, argv: &str| {
+            parse(&format!(
+                "name = \"c\"\nkind = \"{kind}\"\nmembers = [{{ name = \"a\", address = \"h:1\", rejoin_command = {argv} }}]\n"
+            ))
+            .map_err(|e| e.to_string())
+        };
+        assert!(with("postgres", "[\"/bin/true\"]").is_ok());
+        let err = with("postgres", "[]").unwrap_err();
+        assert!(
+            err.contains("member a: rejoin_command needs a program"),
+            "{err}"
+        );
+        let err = with("mariadb", "[\"/bin/true\"]").unwrap_err();
+        assert!(err.contains("[databases.replication]"), "{err}");
     }
 
     #[test]

@@ -11,9 +11,11 @@ pub mod mariadb;
 pub mod ops;
 pub mod position;
 pub mod postgres;
+pub mod promotions;
 pub mod proxysql;
 pub mod rds;
 pub mod secret;
+pub mod tls;
 
 pub use candidate::best_candidate;
 pub use config::{DbConfig, DbKind, MemberConfig};
@@ -218,7 +220,7 @@ async fn my_member(
     let work = async {
         if !matches!(link, Link::My(_)) {
             let password = cfg.password().resolve(&format!("database {}", cfg.name))?;
-            *link = Link::My(mariadb::connect(cfg.user(), m, password.as_ref()).await?);
+            *link = Link::My(mariadb::connect(cfg.user(), m, password.as_ref(), &cfg.tls).await?);
         }
         match link {
             Link::My(conn) => mariadb::status::query(conn).await,

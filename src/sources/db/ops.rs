@@ -1,23 +1,26 @@
 //! `DbOps`: fence, promote, re-point and verify on live PostgreSQL and MariaDB clusters.
 //!
 //! Guards run in both modes, so a dry-run refuses exactly what the real run would. The
-//! anti-flap memory (last promotion per cluster) lives in this value only; it is lost with
-//! the process until the incident journal records it.
+//! anti-flap memory (last promotion per cluster) is kept in a state file when the console
+//! gives one (`remembering`), so a restart does not reset it.
 
 use super::calls::Calls;
 use super::candidate::{ahead_of, unfit};
 use super::config::{DbConfig, DbKind, MemberConfig};
+use super::promotions::Promotions;
 use super::{mariadb, postgres, proxysql, rds, status_once};
 use crate::model::db::{DbCluster, Role};
 use crate::ops::{Mode, Op, OpError, Ops, Outcome};
 use async_trait::async_trait;
-use std::collections::{HashMap, HashSet};
+use jiff::{SignedDuration, Timestamp};
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub struct DbOps {
     configs: Vec<DbConfig>,
-    last_promotion: Mutex<HashMap<String, Instant>>,
+    promotions: Promotions,
     overrides: Mutex<HashSet<String>>,
 }
 
@@ -39,11 +42,21 @@ enum Conn {
 }
 
 impl DbOps {
+    /// Remembers promotions for as long as it lives; see `remembering`.
     pub fn new(configs: Vec<DbConfig>) -> DbOps {
         DbOps {
             configs,
-            last_promotion: Mutex::new(HashMap::new()),
+            promotions: Promotions::in_memory(),
             overrides: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Keeps the anti-flap memory in `state_file`, shared with every later (or concurrent)
+    /// console using the same file.
+    pub fn remembering(self, state_file: PathBuf) -> DbOps {
+        DbOps {
+            promotions: Promotions::in_file(state_file),
+            ..self
         }
     }
 
@@ -55,9 +68,9 @@ impl DbOps {
         }
     }
 
-    /// When `cluster` was last promoted by this process.
-    pub fn last_promotion(&self, cluster: &str) -> Option<Instant> {
-        self.last_promotion.lock().ok()?.get(cluster).copied()
+    /// When `cluster` was last promoted through opsdeck, as far as the state file says.
+    pub fn last_promotion(&self, cluster: &str) -> Result<Option<Timestamp>, String> {
+        self.promotions.last(cluster)
     }
 
     pub fn config(&self, cluster: &str) -> Result<&DbConfig, OpError> {
@@ -83,7 +96,7 @@ impl DbOps {
             DbKind::Postgres => postgres::connect(cfg, m, password.as_ref())
                 .await
                 .map(Conn::Pg),
-            DbKind::Mariadb => mariadb::connect(cfg.user(), m, password.as_ref())
+            DbKind::Mariadb => mariadb::connect(cfg.user(), m, password.as_ref(), &cfg.tls)
                 .await
                 .map(Conn::My),
             DbKind::Rds => Err(format!("database {}: RDS has no SQL failover", cfg.name)),
@@ -91,14 +104,6 @@ impl DbOps {
     }
 
     fn anti_flap(&self, cfg: &DbConfig) -> Result<(), OpError> {
-        let window = Duration::from_secs(cfg.anti_flap_s);
-        let Some(last) = self.last_promotion(&cfg.name) else {
-            return Ok(());
-        };
-        let ago = last.elapsed();
-        if ago >= window {
-            return Ok(());
-        }
         let overridden = self
             .overrides
             .lock()
@@ -107,8 +112,27 @@ impl DbOps {
         if overridden {
             return Ok(());
         }
+        // Not knowing is not "never": an unreadable state file stops the promotion too.
+        let last = self.last_promotion(&cfg.name).map_err(|e| {
+            OpError::Refused(format!(
+                "{}: the anti-flap guard cannot tell when it was last promoted ({e}); \
+                 re-issue with an override to promote anyway",
+                cfg.name
+            ))
+        })?;
+        let Some(last) = last else {
+            return Ok(());
+        };
+        let window = SignedDuration::from_secs(cfg.anti_flap_s.min(i64::MAX as u64) as i64);
+        // A promotion "in the future" (a clock stepped back) counts as just now.
+        let ago = Timestamp::now()
+            .duration_since(last)
+            .max(SignedDuration::ZERO);
+        if ago >= window {
+            return Ok(());
+        }
         Err(OpError::Refused(format!(
-            "{} was promoted {} s ago, inside its {} s anti-flap window; \
+            "{} was promoted {} s ago (at {last}), inside its {} s anti-flap window; \
              re-issue with an override to promote again",
             cfg.name,
             ago.as_secs(),
@@ -116,12 +140,18 @@ impl DbOps {
         )))
     }
 
-    fn record_promotion(&self, cluster: &str) {
-        if let Ok(mut last) = self.last_promotion.lock() {
-            last.insert(cluster.to_string(), Instant::now());
-        }
+    /// Remembers the promotion; a failure to write it down is returned for the summary,
+    /// since the promotion itself has happened.
+    fn record_promotion(&self, cluster: &str) -> String {
         if let Ok(mut o) = self.overrides.lock() {
             o.remove(cluster);
+        }
+        match self.promotions.record(cluster, Timestamp::now()) {
+            Ok(()) => String::new(),
+            Err(e) => {
+                tracing::warn!(cluster, error = %e, "anti-flap state not saved");
+                format!(" (anti-flap state not saved: {e})")
+            }
         }
     }
 
@@ -238,6 +268,28 @@ impl DbOps {
                     mode,
                 )
                 .await?;
+                // A switchover: the old primary still answers, fenced. Everything it wrote
+                // must be on the candidate first.
+                for old in fenced_primaries(&cluster) {
+                    match Self::connect(cfg, Self::member(cfg, old)?).await {
+                        Ok(Conn::Pg(o)) => {
+                            postgres::failover::wait_for_final_lsn(
+                                &o,
+                                &c,
+                                limit,
+                                cfg.lag_threshold_s,
+                                &mut calls,
+                                mode,
+                            )
+                            .await?
+                        }
+                        // It went away since the status round: a failover after all.
+                        _ => calls.note(format!(
+                            "{old} no longer answers: its final WAL position cannot be read, \
+                             only what {member} received is waited for"
+                        )),
+                    }
+                }
                 postgres::failover::promote(&c, mode, &mut calls).await?;
             }
             Conn::My(mut c) => {
@@ -255,9 +307,9 @@ impl DbOps {
         }
         let summary = match mode {
             Mode::Apply => {
-                self.record_promotion(&cfg.name);
+                let unsaved = self.record_promotion(&cfg.name);
                 tracing::info!(cluster = %cfg.name, member, "promoted to primary");
-                format!("{}/{member} promoted to primary", cfg.name)
+                format!("{}/{member} promoted to primary{unsaved}", cfg.name)
             }
             Mode::DryRun => format!("would promote {}/{member} to primary", cfg.name),
         };
@@ -287,6 +339,7 @@ impl DbOps {
         }
         let mut followed = Vec::new();
         let mut left = Vec::new();
+        let mut rejoins = Vec::new();
         for s in cluster.members.iter().filter(|x| x.name != primary) {
             let Some(m) = cfg.member(&s.name) else {
                 continue;
@@ -307,6 +360,17 @@ impl DbOps {
                     postgres::failover::repoint(&c, target, mode, &mut calls).await?;
                     followed.push(s.name.clone());
                 }
+                (Conn::Pg(_), _) if s.read_only != Some(true) => left.push(format!(
+                    "{} is still a writable primary: fence it first",
+                    s.name
+                )),
+                (Conn::Pg(_), _) if m.rejoin_command.is_none() => {
+                    left.push(postgres::rejoin::manual_steps(m, target));
+                }
+                // After the replicas: its shutdown checkpoint must not reach a replica
+                // still streaming from it, or that replica could not follow the new
+                // primary's timeline either.
+                (Conn::Pg(_), _) => rejoins.push(m),
                 (Conn::My(mut c), Role::Replica) => {
                     mariadb::failover::repoint(&mut c, target, mode, &mut calls).await?;
                     c.close().await;
@@ -338,6 +402,13 @@ impl DbOps {
                 )),
             }
         }
+        let mut rejoin_failed = Vec::new();
+        for m in rejoins {
+            match postgres::rejoin::rejoin(cfg, m, target, mode, &mut calls).await {
+                Ok(()) => followed.push(format!("{} (demoted)", m.name)),
+                Err(e) => rejoin_failed.push(e.to_string()),
+            }
+        }
         if let Some(p) = &cfg.proxysql {
             proxysql::move_writer(p, target, mode, &mut calls).await?;
         }
@@ -349,6 +420,13 @@ impl DbOps {
         let mut summary = format!("{} {verb} {primary}", list(&followed));
         if !left.is_empty() {
             summary.push_str(&format!("; not re-pointed: {}", left.join(", ")));
+        }
+        if !rejoin_failed.is_empty() {
+            // The step fails so the operator sees it; what did work is said with it.
+            return Err(OpError::Failed(format!(
+                "{summary}; {}",
+                rejoin_failed.join("; ")
+            )));
         }
         Ok(Outcome {
             summary,
@@ -551,11 +629,11 @@ impl DbOps {
         let status = rds::promote(&aws, &m.address, mode, &mut calls).await?;
         let summary = match mode {
             Mode::Apply => {
-                self.record_promotion(&cfg.name);
+                let unsaved = self.record_promotion(&cfg.name);
                 tracing::info!(cluster = %cfg.name, member, "RDS read replica promotion requested");
                 format!(
                     "{}/{member}: promotion to a standalone instance requested (status {status}); \
-                     it takes minutes — wait for it to show as primary",
+                     it takes minutes — wait for it to show as primary{unsaved}",
                     cfg.name
                 )
             }
@@ -590,10 +668,10 @@ impl DbOps {
         let status = rds::reboot_with_failover(&aws, &m.address, mode, &mut calls).await?;
         let summary = match mode {
             Mode::Apply => {
-                self.record_promotion(&cfg.name);
+                let unsaved = self.record_promotion(&cfg.name);
                 format!(
                     "{}/{}: reboot onto the Multi-AZ standby requested (status {status}); \
-                     wait for it to show available",
+                     wait for it to show available{unsaved}",
                     cfg.name, primary.name
                 )
             }
@@ -604,6 +682,15 @@ impl DbOps {
             calls: calls.0,
         })
     }
+}
+
+/// Old primaries that still answer but take no writes: the members a switchover has fenced.
+fn fenced_primaries(cluster: &DbCluster) -> impl Iterator<Item = &str> {
+    cluster
+        .members
+        .iter()
+        .filter(|x| x.reachable && x.role == Role::Primary && x.read_only == Some(true))
+        .map(|x| x.name.as_str())
 }
 
 fn list(names: &[String]) -> String {

@@ -4,6 +4,7 @@
 use super::calls::Calls;
 use super::config::{MemberConfig, ProxySqlConfig, split_host_port};
 use super::mariadb;
+use super::tls::{TlsConfig, TlsMode};
 use crate::ops::{Mode, OpError};
 
 pub fn statements(p: &ProxySqlConfig, primary: &MemberConfig) -> Result<Vec<String>, OpError> {
@@ -33,6 +34,7 @@ pub async fn move_writer(
         address: p.admin.clone(),
         priority: 0,
         never_promote: true,
+        rejoin_command: None,
     };
     for s in &sql {
         calls.sql(&admin.name, s);
@@ -44,7 +46,14 @@ pub async fn move_writer(
         .password()
         .resolve("proxysql admin")
         .map_err(OpError::Failed)?;
-    let mut conn = mariadb::connect(&p.user, &admin, password.as_ref())
+    // [databases.proxysql] has no TLS settings yet: the admin interface is reached in plain
+    // text, as ProxySQL serves it by default.
+    let plain = TlsConfig {
+        mode: TlsMode::Disable,
+        ca_file: None,
+        whose: "proxysql admin".into(),
+    };
+    let mut conn = mariadb::connect(&p.user, &admin, password.as_ref(), &plain)
         .await
         .map_err(OpError::Failed)?;
     for s in &sql {
@@ -74,6 +83,7 @@ mod tests {
             address: "10.0.1.11:3306".into(),
             priority: 0,
             never_promote: false,
+            rejoin_command: None,
         };
         let mut calls = Calls::default();
         move_writer(&p, &primary, Mode::DryRun, &mut calls)

@@ -6,9 +6,10 @@ pub mod status;
 
 use super::config::{MemberConfig, split_host_port};
 use super::secret::{Secret, scrub};
+use super::tls::{TlsConfig, TlsMode, provider};
 use super::{CONNECT_TIMEOUT, QUERY_TIMEOUT};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder, Row};
+use mysql_async::{Conn, DriverError, OptsBuilder, Row, SslOpts};
 
 pub struct MyConn {
     pub conn: Conn,
@@ -16,15 +17,55 @@ pub struct MyConn {
     secrets: Vec<Secret>,
 }
 
-/// Connects over TCP (never the local socket, even for localhost) with a bounded wait.
+/// Connects over TCP (never the local socket, even for localhost) with a bounded wait, the
+/// whole TLS handshake included.
 pub async fn connect(
     user: &str,
     member: &MemberConfig,
     password: Option<&Secret>,
+    tls: &TlsConfig,
 ) -> Result<MyConn, String> {
     let place = format!("{} ({})", member.name, member.address);
     let (host, port) = split_host_port(&member.address).map_err(|e| format!("{place}: {e}"))?;
-    let opts = OptsBuilder::default()
+    let secrets: Vec<Secret> = password.into_iter().cloned().collect();
+    let ssl = ssl_opts(tls).map_err(|e| format!("{place}: {e}"))?;
+    let attempt = |ssl: Option<SslOpts>| Conn::new(opts(&host, port, user, password).ssl_opts(ssl));
+    let connecting = async {
+        match attempt(ssl.clone()).await {
+            // `prefer` falls back to plain text only when the server has no TLS at all,
+            // never after a failed handshake.
+            Err(mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer))
+                if tls.mode == TlsMode::Prefer =>
+            {
+                attempt(None).await
+            }
+            other => other,
+        }
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(conn)) => Ok(MyConn {
+            conn,
+            member: member.name.clone(),
+            secrets,
+        }),
+        Ok(Err(mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer))) => {
+            Err(format!("{place}: {}", tls.no_server_tls()))
+        }
+        Ok(Err(e)) => {
+            let text = tls
+                .explain(&host, &e, &refs(&secrets))
+                .unwrap_or_else(|| scrub(&e.to_string(), &refs(&secrets)));
+            Err(format!("{place}: {text}"))
+        }
+        Err(_) => Err(format!(
+            "{place}: no answer within {} ms (connect)",
+            CONNECT_TIMEOUT.as_millis()
+        )),
+    }
+}
+
+fn opts(host: &str, port: u16, user: &str, password: Option<&Secret>) -> OptsBuilder {
+    OptsBuilder::default()
         .ip_or_hostname(host)
         .tcp_port(port)
         .user(Some(user))
@@ -33,23 +74,33 @@ pub async fn connect(
         .stmt_cache_size(0)
         // Known values skip the driver's extra round trip after the handshake.
         .max_allowed_packet(Some(16 << 20))
-        .wait_timeout(Some(28_800));
-    let secrets: Vec<Secret> = password.into_iter().cloned().collect();
-    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
-        Ok(Ok(conn)) => Ok(MyConn {
-            conn,
-            member: member.name.clone(),
-            secrets,
-        }),
-        Ok(Err(e)) => Err(format!(
-            "{place}: {}",
-            scrub(&e.to_string(), &refs(&secrets))
-        )),
-        Err(_) => Err(format!(
-            "{place}: no answer within {} ms (connect)",
-            CONNECT_TIMEOUT.as_millis()
-        )),
-    }
+        .wait_timeout(Some(28_800))
+}
+
+/// mysql_async's rustls settings for `tls`. For verify-full its built-in roots are replaced by
+/// the trust the PostgreSQL side uses, so both engines trust exactly the same CAs.
+fn ssl_opts(tls: &TlsConfig) -> Result<Option<SslOpts>, String> {
+    let opts = match tls.mode {
+        TlsMode::Disable => return Ok(None),
+        // The driver still builds a verifier it then ignores, which needs some roots: its
+        // built-in ones.
+        TlsMode::Prefer | TlsMode::Require => {
+            SslOpts::default().with_danger_accept_invalid_certs(true)
+        }
+        TlsMode::VerifyFull => {
+            let roots = tls
+                .roots()?
+                .into_iter()
+                .map(|der| der.as_ref().to_vec().into())
+                .collect();
+            SslOpts::default()
+                .with_disable_built_in_roots(true)
+                .with_root_certs(roots)
+        }
+    };
+    // mysql_async builds its rustls configuration with the process's default provider.
+    provider();
+    Ok(Some(opts))
 }
 
 fn refs(secrets: &[Secret]) -> Vec<&Secret> {

@@ -123,6 +123,62 @@ pub async fn wait_for_replay(
     }
 }
 
+/// Switchover: waits until `candidate` has replayed everything the fenced `old` primary
+/// wrote (its `pg_current_wal_lsn()` now, with client backends gone), so promoting loses
+/// nothing; refuses with the numbers after `limit`.
+pub async fn wait_for_final_lsn(
+    old: &PgConn,
+    candidate: &PgConn,
+    limit: Duration,
+    threshold_s: f64,
+    calls: &mut Calls,
+    mode: Mode,
+) -> Result<(), OpError> {
+    let (o, c) = (&old.member, &candidate.member);
+    let sql = "SELECT pg_current_wal_lsn()::text AS lsn";
+    calls.sql(o, sql);
+    calls.sql(
+        c,
+        &format!(
+            "wait until pg_last_wal_replay_lsn() >= {o}'s final pg_current_wal_lsn() (at most {:.1} s)",
+            limit.as_secs_f64()
+        ),
+    );
+    let row = old.row(sql).await.map_err(failed)?;
+    let final_lsn = row
+        .get("lsn")
+        .and_then(parse_lsn)
+        .ok_or_else(|| OpError::Failed(format!("{o}: cannot read pg_current_wal_lsn()")))?;
+    if mode == Mode::DryRun {
+        return Ok(());
+    }
+    let started = Instant::now();
+    loop {
+        let replayed = candidate
+            .row("SELECT pg_last_wal_replay_lsn()::text AS lsn")
+            .await
+            .map_err(failed)?
+            .get("lsn")
+            .and_then(parse_lsn)
+            .unwrap_or(0);
+        if replayed >= final_lsn {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            return Err(OpError::Refused(format!(
+                "{c} replayed {} of {o}'s final {} after {:.1} s: promoting now would lose \
+                 the last {} bytes written on {o} (is {c} streaming from {o}?); lag threshold \
+                 {threshold_s} s",
+                lsn_text(replayed),
+                lsn_text(final_lsn),
+                started.elapsed().as_secs_f64(),
+                final_lsn - replayed
+            )));
+        }
+        tokio::time::sleep(STEP).await;
+    }
+}
+
 fn lsn_text(lsn: u64) -> String {
     format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
 }

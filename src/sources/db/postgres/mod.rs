@@ -3,12 +3,17 @@
 
 pub mod conninfo;
 pub mod failover;
+pub mod rejoin;
 pub mod status;
 
 use super::config::{DbConfig, MemberConfig, split_host_port};
 use super::secret::{Secret, scrub};
+use super::tls::TlsMode;
 use super::{CONNECT_TIMEOUT, QUERY_TIMEOUT};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// A connection to one member. The connection task ends when the client is dropped.
 pub struct PgConn {
@@ -35,26 +40,58 @@ pub async fn connect(
         pg.password(p.expose());
     }
     let secrets: Vec<Secret> = password.into_iter().cloned().collect();
-    let connecting = pg.connect(NoTls);
-    let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Ok(Ok(pair)) => pair,
-        Ok(Err(e)) => return Err(format!("{place}: {}", clean(&e, &secrets))),
-        Err(_) => {
-            return Err(format!(
-                "{place}: no answer within {} ms (connect)",
-                CONNECT_TIMEOUT.as_millis()
-            ));
-        }
+    let connecting = async {
+        let rustls = match cfg.tls.mode {
+            TlsMode::Disable => return Ok::<_, String>(open(&pg, NoTls).await),
+            TlsMode::Prefer => SslMode::Prefer,
+            TlsMode::Require | TlsMode::VerifyFull => SslMode::Require,
+        };
+        pg.ssl_mode(rustls);
+        let tls = cfg.tls.client_config()?;
+        Ok(open(&pg, MakeRustlsConnect::new(tls)).await)
     };
-    tokio::spawn(async move {
-        // Errors surface on the next query through the client; nothing to do here.
-        let _ = connection.await;
-    });
-    Ok(PgConn {
-        client,
-        member: member.name.clone(),
-        secrets,
-    })
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(Ok(client))) => Ok(PgConn {
+            client,
+            member: member.name.clone(),
+            secrets,
+        }),
+        Ok(Ok(Err(e))) => {
+            let refs: Vec<&Secret> = secrets.iter().collect();
+            let text = match cfg.tls.explain(&host, &e, &refs) {
+                Some(tls) => tls,
+                None => {
+                    let text = clean(&e, &secrets);
+                    // tokio-postgres says so in words only, with no error kind to match.
+                    if text.contains("server does not support TLS") {
+                        cfg.tls.no_server_tls()
+                    } else {
+                        text
+                    }
+                }
+            };
+            Err(format!("{place}: {text}"))
+        }
+        Ok(Err(e)) => Err(format!("{place}: {e}")),
+        Err(_) => Err(format!(
+            "{place}: no answer within {} ms (connect)",
+            CONNECT_TIMEOUT.as_millis()
+        )),
+    }
+}
+
+/// Connects and leaves the connection to a task of its own: errors surface on the next
+/// query through the client.
+async fn open<T>(pg: &tokio_postgres::Config, tls: T) -> Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, connection) = pg.connect(tls).await?;
+    tokio::spawn(connection);
+    Ok(client)
 }
 
 /// A driver error as one line, with its cause, and with no credentials in it.
