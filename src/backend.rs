@@ -8,7 +8,7 @@ use opsdeck::ops::route::Router;
 use opsdeck::ops::{Ops, ReadOnly};
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::sim::{SimOps, World};
-use opsdeck::sources::{ClusterControl, Publishers, Sources, db, kube, publish_error};
+use opsdeck::sources::{ClusterControl, Publishers, Sources, db, kube, publish_off};
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,14 +49,14 @@ pub fn drill(env: &Env, speed: u32, start: jiff::Timestamp) -> Backend {
 
 /// Areas nobody configured say so, instead of looking empty or healthy.
 fn not_configured(p: &Publishers, area: Area, hint: &str) {
-    let why = format!("not configured: {hint}");
+    let why = hint.to_string();
     match area {
-        Area::Cluster => publish_error(&p.cluster, why),
-        Area::Db => publish_error(&p.db, why),
-        Area::Waf => publish_error(&p.waf, why),
-        Area::Alarms => publish_error(&p.alarms, why),
-        Area::Iam => publish_error(&p.iam, why),
-        Area::Trail => publish_error(&p.trail, why),
+        Area::Cluster => publish_off(&p.cluster, why),
+        Area::Db => publish_off(&p.db, why),
+        Area::Waf => publish_off(&p.waf, why),
+        Area::Alarms => publish_off(&p.alarms, why),
+        Area::Iam => publish_off(&p.iam, why),
+        Area::Trail => publish_off(&p.trail, why),
     }
 }
 
@@ -103,7 +103,11 @@ pub async fn live(env: &Env) -> Backend {
         }
     }
     for area in [Area::Waf, Area::Alarms, Area::Iam, Area::Trail] {
-        not_configured(&publishers, area, "the AWS sources are not built yet");
+        not_configured(
+            &publishers,
+            area,
+            "no live AWS source yet (the drill world has one)",
+        );
     }
     // The senders live as long as the console: dropping them would end every source.
     std::mem::forget(publishers);

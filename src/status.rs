@@ -66,7 +66,7 @@ impl Status {
     pub fn of_live(db: DbSnapshot, at: Timestamp) -> Status {
         let unconfigured = |area| AreaSummary {
             area,
-            level: crate::model::Level::Warn,
+            level: crate::model::Level::Off,
             counts: "not configured".into(),
             worst: None,
         };

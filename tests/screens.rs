@@ -205,6 +205,7 @@ fn a_failing_source_greys_its_pane_and_keeps_the_data() {
         health: Health {
             last_ok: Some(last_ok),
             last_error: Some("connection refused".into()),
+            off: None,
         },
     })));
     app.update(Action::Command(Command::Pane(3)));
@@ -224,6 +225,38 @@ fn a_failing_source_greys_its_pane_and_keeps_the_data() {
         .find(|&y| text_of_row(&buf, y).contains("mariadb-1  replica"))
         .unwrap();
     assert_eq!(buf[(5, row)].fg, muted);
+}
+
+#[test]
+fn an_unconfigured_area_is_off_not_failing() {
+    let mut app = app("default");
+    app.update(Action::Waf(Arc::new(Feed {
+        data: Default::default(),
+        health: Health {
+            off: Some("add a WAF".into()),
+            ..Health::default()
+        },
+    })));
+    let screen = text(&render(&app, 80, 24));
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(lines[1].contains("4 WAF  5"), "no trouble mark:\n{screen}");
+    assert!(
+        screen.contains("- OFF   WAF      not configured\n               └ add a WAF"),
+        "{screen}"
+    );
+    assert!(!app.needs_tick(), "nothing to count up while idle");
+
+    app.update(Action::Command(Command::Pane(4)));
+    let buf = render(&app, 80, 24);
+    let screen = text(&buf);
+    assert!(
+        screen.contains(" OFF WAF — not configured: add a WAF"),
+        "{screen}"
+    );
+    let row = (0..24)
+        .find(|&y| text_of_row(&buf, y).contains("OFF WAF"))
+        .unwrap();
+    assert_eq!(buf[(2, row)].fg, app.theme.muted.fg.unwrap());
 }
 
 fn text_of_row(buf: &Buffer, y: u16) -> String {

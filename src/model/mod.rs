@@ -15,6 +15,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Not configured here: neither healthy nor failing, and never marked as trouble.
+    Off,
     #[default]
     Ok,
     Warn,
@@ -25,6 +27,7 @@ impl Level {
     /// A marker that still reads on a monochrome terminal.
     pub fn marker(self) -> &'static str {
         match self {
+            Level::Off => "-",
             Level::Ok => "✓",
             Level::Warn => "!",
             Level::Crit => "✗",
@@ -33,6 +36,7 @@ impl Level {
 
     pub fn word(self) -> &'static str {
         match self {
+            Level::Off => "OFF",
             Level::Ok => "OK",
             Level::Warn => "WARN",
             Level::Crit => "CRIT",
@@ -45,6 +49,8 @@ impl Level {
 pub struct Health {
     pub last_ok: Option<Timestamp>,
     pub last_error: Option<String>,
+    /// What to configure so that something feeds this area; set, the area is off, not failing.
+    pub off: Option<String>,
 }
 
 impl Health {
@@ -52,6 +58,7 @@ impl Health {
         Health {
             last_ok: Some(at),
             last_error: None,
+            off: None,
         }
     }
 

@@ -52,9 +52,14 @@ pub struct AreaSummary {
 }
 
 impl AreaSummary {
-    /// A failing source is itself the worst problem of its area.
+    /// A failing source is itself the worst problem of its area; an unconfigured one has no
+    /// counts worth showing.
     pub fn with_health(mut self, health: &Health) -> Self {
-        if let Some(err) = &health.last_error {
+        if let Some(why) = &health.off {
+            self.level = Level::Off;
+            self.counts = "not configured".into();
+            self.worst = Some(why.clone());
+        } else if let Some(err) = &health.last_error {
             self.level = Level::Crit;
             self.worst = Some(err.clone());
         }
@@ -424,6 +429,7 @@ mod tests {
             health: Health {
                 last_ok: Some(at),
                 last_error: Some("connection refused".into()),
+                off: None,
             },
             ..feed
         };

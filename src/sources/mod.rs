@@ -146,12 +146,24 @@ pub fn publish_error<T: Clone>(tx: &Tx<T>, error: String) {
         let health = Health {
             last_ok: current.health.last_ok,
             last_error: Some(error),
+            off: None,
         };
         *current = Arc::new(Feed {
             data: current.data.clone(),
             health,
         });
     });
+}
+
+/// An area nothing feeds, because nobody configured it: shown as off, never as failing.
+pub fn publish_off<T: Clone + Default>(tx: &Tx<T>, why: String) {
+    tx.send_replace(Arc::new(Feed {
+        data: T::default(),
+        health: Health {
+            off: Some(why),
+            ..Health::default()
+        },
+    }));
 }
 
 #[cfg(test)]

@@ -239,6 +239,7 @@ fn a_failing_source_needs_the_clock_and_marks_its_area() {
         health: crate::model::Health {
             last_ok: Some(now()),
             last_error: Some("connection refused".into()),
+            off: None,
         },
     });
     app.update(Action::Db(failing));

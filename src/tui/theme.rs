@@ -29,6 +29,7 @@ pub struct Theme {
 impl Theme {
     pub fn level(&self, level: Level) -> Style {
         match level {
+            Level::Off => self.muted,
             Level::Ok => self.ok,
             Level::Warn => self.warn,
             Level::Crit => self.crit,

@@ -246,6 +246,7 @@ impl Shared {
                     health: Health {
                         last_ok: None,
                         last_error: Some(e.clone()),
+                        off: None,
                     },
                 }),
             };

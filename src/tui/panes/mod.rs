@@ -15,8 +15,8 @@ pub use overview::{OverviewRow, overview_rows};
 use super::app::{App, ClusterTab, IamTab, Pane};
 use super::data::Data;
 use super::table::{self, Rows, TableStyle};
-use crate::model::Health;
 use crate::model::summary::Area;
+use crate::model::{Health, Level};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -151,20 +151,18 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App, id: TableId, stale: bool
 /// area left for the pane and whether it is stale.
 fn health_banner(frame: &mut Frame, area: Rect, app: &App, source: Area) -> (Rect, bool) {
     let health: &Health = app.data.health(source);
-    let Some(error) = &health.last_error else {
+    let (line, stale) = if let Some(why) = &health.off {
+        let text = format!(
+            " {} {} — not configured: {why}",
+            Level::Off.word(),
+            source.title()
+        );
+        (Line::styled(text, app.theme.muted), false)
+    } else if let Some(error) = &health.last_error {
+        (failing(app, source, health, error), true)
+    } else {
         return (area, false);
     };
-    let since = match health.last_ok {
-        Some(t) => format!("last update {} ago", crate::model::age(t, app.now)),
-        None => "no data yet".to_string(),
-    };
-    let line = Line::from(vec![
-        Span::styled(" ✗ CRIT ", app.theme.crit),
-        Span::styled(
-            format!("{} — {since} — {error}", source.title()),
-            app.theme.crit,
-        ),
-    ]);
     frame.render_widget(Paragraph::new(line), Rect { height: 1, ..area });
     (
         Rect {
@@ -172,8 +170,22 @@ fn health_banner(frame: &mut Frame, area: Rect, app: &App, source: Area) -> (Rec
             height: area.height.saturating_sub(1),
             ..area
         },
-        true,
+        stale,
     )
+}
+
+fn failing<'a>(app: &App, source: Area, health: &Health, error: &str) -> Line<'a> {
+    let since = match health.last_ok {
+        Some(t) => format!("last update {} ago", crate::model::age(t, app.now)),
+        None => "no data yet".to_string(),
+    };
+    Line::from(vec![
+        Span::styled(" ✗ CRIT ", app.theme.crit),
+        Span::styled(
+            format!("{} — {since} — {error}", source.title()),
+            app.theme.crit,
+        ),
+    ])
 }
 
 /// `Nodes 3 │ Pods 42 │ …` with the current one highlighted.
