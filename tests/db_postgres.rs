@@ -38,30 +38,6 @@ fn member<'a>(c: &'a DbCluster, name: &str) -> &'a DbMember {
         .expect("member in snapshot")
 }
 
-async fn wait_caught_up(c: &PgCluster, replicas: &[&str]) {
-    let head = c
-        .node("pg0")
-        .value("SELECT pg_current_wal_lsn()::text")
-        .await
-        .unwrap();
-    for r in replicas {
-        let node = c.node(r);
-        let head = head.clone();
-        eventually(
-            &format!("{r} replays up to {head}"),
-            Duration::from_secs(20),
-            || async {
-                node.value(&format!(
-                    "SELECT pg_last_wal_replay_lsn() >= '{head}'::pg_lsn"
-                ))
-                .await
-                    == Some("t".into())
-            },
-        )
-        .await;
-    }
-}
-
 #[tokio::test]
 async fn the_pane_shows_what_the_servers_report() {
     let mut c = PgCluster::start(2).await;
@@ -69,7 +45,7 @@ async fn the_pane_shows_what_the_servers_report() {
     c.node("pg0")
         .exec("CREATE TABLE orders (id int primary key); INSERT INTO orders SELECT generate_series(1, 100)")
         .await;
-    wait_caught_up(&c, &["pg1", "pg2"]).await;
+    c.caught_up("pg0", &["pg1", "pg2"]).await;
 
     // The primary's WAL moves on its own now and then (running-xacts records), so a
     // snapshot is compared with the server's own answers taken just before and after it.
@@ -202,7 +178,7 @@ async fn failover_promotes_the_most_advanced_replica_and_loses_nothing() {
     c.node("pg0")
         .exec("CREATE TABLE orders (id text primary key); INSERT INTO orders VALUES ('before-1')")
         .await;
-    wait_caught_up(&c, &["pg1", "pg2"]).await;
+    c.caught_up("pg0", &["pg1", "pg2"]).await;
     // pg2 stops receiving, so pg1 alone gets the next write and is the most advanced.
     c.node("pg2")
         .exec(&format!(
@@ -219,7 +195,7 @@ async fn failover_promotes_the_most_advanced_replica_and_loses_nothing() {
     c.node("pg0")
         .exec("INSERT INTO orders VALUES ('before-2')")
         .await;
-    wait_caught_up(&c, &["pg1"]).await;
+    c.caught_up("pg0", &["pg1"]).await;
 
     c.node_mut("pg0").kill();
     let started = Instant::now();
@@ -373,7 +349,7 @@ async fn the_lag_guard_refuses_a_paused_replica_and_secrets_stay_hidden() {
     c.node("pg0")
         .exec("CREATE TABLE orders (id int primary key); INSERT INTO orders SELECT generate_series(1, 1000)")
         .await;
-    wait_caught_up(&c, &["pg1"]).await;
+    c.caught_up("pg0", &["pg1"]).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let fence = Op::Fence {
         cluster: "shop-pg".into(),

@@ -7,10 +7,9 @@ use crate::incident::desk::Desk;
 use crate::incident::event::{RunOutcome, Who};
 use crate::playbook::catalog;
 use crate::playbook::plan;
-use crate::playbook::run::{self, Answer, Channels, Context, Prompt, RunView};
+use crate::playbook::run::{self, Answer, Context, Prompt};
 use crate::sources::sim::SimOps;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, watch};
 
 struct WorldClock(Arc<Mutex<World>>);
 
@@ -88,35 +87,12 @@ fn firing(name: &str) -> impl Fn(&Snapshots, &Drill) -> bool + '_ {
 
 /// Runs a shipped playbook, confirming everything, while the world keeps moving.
 async fn run_playbook(s: &Setup, name: &str, inputs: &[(&str, &str)]) -> RunOutcome {
-    let entries = catalog::load(None);
-    let playbook = entries
-        .iter()
-        .find(|e| e.name == name)
-        .and_then(|e| e.ok())
-        .unwrap()
-        .clone();
+    let playbook = catalog::shipped(name).unwrap();
     let given: Vec<(String, String)> = inputs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let vars = plan::inputs(&playbook, &given).unwrap();
-    let (progress, _view) = watch::channel(RunView {
-        playbook: String::new(),
-        run: 0,
-        steps: vec![],
-        outcome: None,
-    });
-    let (asks, mut ask_rx) = mpsc::channel::<run::Ask>(1);
-    let (_abort_tx, abort) = watch::channel(false);
-    tokio::spawn(async move {
-        while let Some(ask) = ask_rx.recv().await {
-            let answer = match ask.prompt {
-                Prompt::TypeTarget { target, .. } => Answer::Text(target),
-                _ => Answer::Yes,
-            };
-            let _ = ask.reply.send(answer);
-        }
-    });
     let world = s.world.clone();
     let stepper = tokio::spawn(async move {
         loop {
@@ -124,12 +100,11 @@ async fn run_playbook(s: &Setup, name: &str, inputs: &[(&str, &str)]) -> RunOutc
             world.lock().unwrap().step(1);
         }
     });
-    let mut ch = Channels {
-        progress,
-        asks,
-        abort,
-    };
-    let outcome = run::execute(&s.ctx, &playbook, vars, 0, &mut ch).await;
+    let (outcome, _, _) = run::execute_answering(&s.ctx, &playbook, vars, |prompt| match prompt {
+        Prompt::TypeTarget { target, .. } => Answer::Text(target.clone()),
+        _ => Answer::Yes,
+    })
+    .await;
     stepper.abort();
     outcome
 }

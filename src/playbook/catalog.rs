@@ -60,6 +60,14 @@ pub fn load(user_dir: Option<&Path>) -> Vec<Entry> {
     entries
 }
 
+/// The shipped playbook `name`, exactly as the binary carries it, if it loads.
+pub fn shipped(name: &str) -> Option<Playbook> {
+    load(None)
+        .into_iter()
+        .find(|e| e.name == name)
+        .and_then(|e| e.playbook.ok())
+}
+
 /// Playbooks whose `answers` patterns match an alarm name.
 pub fn answering<'a>(entries: &'a [Entry], alarm: &str) -> Vec<&'a Playbook> {
     entries
@@ -115,6 +123,7 @@ mod tests {
             "restart",
             "rollback",
             "scale",
+            "switchover-mariadb",
             "switchover-postgres",
             "waf-block-ip",
         ] {

@@ -172,6 +172,44 @@ pub async fn execute(
     outcome
 }
 
+/// Runs `playbook` from its first step with `answer` replying to every question, for a
+/// script, drill or test that stands in for the operator. Returns the outcome, the final
+/// view, and every question asked, in order.
+pub async fn execute_answering(
+    ctx: &Context,
+    playbook: &Playbook,
+    inputs: Vars,
+    answer: impl Fn(&Prompt) -> Answer + Send + 'static,
+) -> (RunOutcome, RunView, Vec<Prompt>) {
+    let (progress, view) = watch::channel(RunView {
+        playbook: playbook.name.clone(),
+        run: 0,
+        steps: vec![],
+        outcome: None,
+    });
+    let (asks, mut ask_rx) = mpsc::channel::<Ask>(1);
+    // Kept until the run ends: a dropped abort switch reads as an abort.
+    let (_abort_tx, abort) = watch::channel(false);
+    let answerer = tokio::spawn(async move {
+        let mut asked = Vec::new();
+        while let Some(ask) = ask_rx.recv().await {
+            let _ = ask.reply.send(answer(&ask.prompt));
+            asked.push(ask.prompt);
+        }
+        asked
+    });
+    let mut ch = Channels {
+        progress,
+        asks,
+        abort,
+    };
+    let outcome = execute(ctx, playbook, inputs, 0, &mut ch).await;
+    drop(ch);
+    let asked = answerer.await.unwrap_or_default();
+    let view = view.borrow().clone();
+    (outcome, view, asked)
+}
+
 impl Runner<'_> {
     fn publish(&self) {
         self.ch.progress.send_replace(self.view.clone());

@@ -3,9 +3,10 @@
 #![allow(dead_code)]
 
 use super::certs::Certs;
-use super::common::{ADMIN_PASSWORD, REPL_PASSWORD, free_port, require, run};
+use super::common::{ADMIN_PASSWORD, REPL_PASSWORD, eventually, free_port, require, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -284,6 +285,31 @@ as_pg '{pg_ctl}' -D "$D" -l '{log}' -w -t 60 start
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         script
+    }
+
+    /// Waits until every one of `replicas` has replayed all that `primary` has written.
+    pub async fn caught_up(&self, primary: &str, replicas: &[&str]) {
+        let head = self
+            .node(primary)
+            .value("SELECT pg_current_wal_lsn()::text")
+            .await
+            .unwrap();
+        for r in replicas {
+            let node = self.node(r);
+            let head = head.clone();
+            eventually(
+                &format!("{r} replays up to {head}"),
+                Duration::from_secs(20),
+                || async {
+                    node.value(&format!(
+                        "SELECT pg_last_wal_replay_lsn() >= '{head}'::pg_lsn"
+                    ))
+                    .await
+                        == Some("t".into())
+                },
+            )
+            .await;
+        }
     }
 
     pub fn members(&self) -> Vec<(String, u16)> {

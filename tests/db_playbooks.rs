@@ -1,0 +1,481 @@
+//! The shipped database playbooks, run by the real executor against real servers: the
+//! files users get (from the embedded catalog), a live poller feeding the conditions, and
+//! `DbOps` behind the router doing the work, as the live console wires them. A PostgreSQL
+//! 15 or MariaDB 10.11 primary with two replicas per test, on loopback ports in temp dirs.
+
+#[path = "dbsupport/certs.rs"]
+mod certs;
+#[path = "dbsupport/common.rs"]
+mod common;
+#[path = "dbsupport/maria.rs"]
+mod maria;
+#[path = "dbsupport/pg.rs"]
+mod pg;
+
+use common::{REPL_PASSWORD, config, eventually};
+use jiff::SignedDuration;
+use maria::MyCluster;
+use opsdeck::incident::clock::SystemClock;
+use opsdeck::incident::desk::{Desk, NewIncident};
+use opsdeck::incident::event::{Event, RunOutcome, Severity, Who};
+use opsdeck::model::db::{DbCluster, Role};
+use opsdeck::model::summary::Area;
+use opsdeck::ops::Op;
+use opsdeck::ops::route::Router;
+use opsdeck::playbook::run::{self, Answer, Context, Prompt, RunView, StepStatus};
+use opsdeck::playbook::{catalog, plan};
+use opsdeck::sources::db::{self, DbConfig, DbOps};
+use opsdeck::sources::{Publishers, Sources};
+use pg::PgCluster;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often the test console polls the servers (the live console: every 5 s).
+const POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// The live console's database side: a poller publishing snapshots that the playbook's
+/// conditions read, and `DbOps` (remembering promotions in a state file) behind the router.
+struct Console {
+    ctx: Context,
+    sources: Sources,
+    state_file: PathBuf,
+    poller: tokio::task::JoinHandle<()>,
+    // Dropping the senders would end the poller.
+    _publishers: Publishers,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.poller.abort();
+    }
+}
+
+impl Console {
+    fn start(cfg: &DbConfig) -> Console {
+        let dir = tempfile::tempdir().unwrap();
+        let (publishers, sources) = Publishers::channels();
+        let state_file = dir.path().join("db-promotions.json");
+        let ops = DbOps::new(vec![cfg.clone()]).remembering(state_file.clone());
+        let router = Router::default().route(Area::Db, Arc::new(ops));
+        let poller = db::spawn(vec![cfg.clone()], publishers.db.clone(), POLL_EVERY);
+        let mut desk = Desk::open(
+            &dir.path().join("incidents"),
+            Who {
+                user: "kim".into(),
+                from: None,
+            },
+        )
+        .unwrap();
+        let incident = NewIncident {
+            title: format!("{} needs a new primary", cfg.name),
+            severity: Severity::Sev1,
+            alarm: None,
+            detected_at: None,
+            recognised: None,
+            drill: None,
+        };
+        desk.open_incident(incident, jiff::Timestamp::now())
+            .unwrap();
+        let s = sources.clone();
+        let ctx = Context {
+            ops: Arc::new(router),
+            snapshots: Arc::new(move || s.snapshots()),
+            desk: Arc::new(Mutex::new(desk)),
+            clock: Arc::new(SystemClock),
+            read_only: None,
+            anti_flap: SignedDuration::from_mins(30),
+            speed: 1,
+        };
+        Console {
+            ctx,
+            sources,
+            state_file,
+            poller,
+            _publishers: publishers,
+            _dir: dir,
+        }
+    }
+
+    /// Waits until the console's model of the cluster shows `what`, as an operator watching
+    /// the pane would before running a playbook.
+    async fn shows(&self, what: &str, check: impl Fn(&DbCluster) -> bool) {
+        eventually(what, Duration::from_secs(20), || async {
+            self.sources
+                .db
+                .borrow()
+                .data
+                .clusters
+                .first()
+                .is_some_and(&check)
+        })
+        .await;
+    }
+
+    /// Every member answers, `primary` as the primary and the others as replicas. Seen
+    /// before a primary dies, this is the last role the console remembers for it.
+    async fn shows_roles(&self, primary: &str) {
+        self.shows(&format!("{primary} primary, the others replicas"), |c| {
+            c.members.iter().all(|m| {
+                let want = if m.name == primary {
+                    Role::Primary
+                } else {
+                    Role::Replica
+                };
+                m.reachable && m.role == want
+            })
+        })
+        .await;
+    }
+
+    /// Runs the shipped playbook `name` with its default inputs, answered as an operator
+    /// would: yes to confirmations, the target's name where it must be typed, and no
+    /// override of any failed guard.
+    async fn run(&self, name: &str) -> Run {
+        let playbook = catalog::shipped(name).unwrap_or_else(|| panic!("{name} is shipped"));
+        let vars = plan::inputs(&playbook, &[]).unwrap();
+        let (outcome, view, prompts) =
+            run::execute_answering(&self.ctx, &playbook, vars, |prompt| match prompt {
+                Prompt::TypeTarget { target, .. } => Answer::Text(target.clone()),
+                Prompt::Confirm { .. } | Prompt::Manual { .. } => Answer::Yes,
+                Prompt::Override { .. } => Answer::No,
+            })
+            .await;
+        let ids = playbook.steps.iter().map(|s| s.id.clone()).collect();
+        Run {
+            outcome,
+            view,
+            prompts,
+            ids,
+        }
+    }
+
+    /// The run's journal, one word per event: `run`, `start x`, `ok x`, `fail x`, `end Ok`.
+    fn journal(&self) -> Vec<String> {
+        let desk = self.ctx.desk.lock().unwrap();
+        desk.active()
+            .unwrap()
+            .entries
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::RunStarted { .. } => Some("run".to_string()),
+                Event::StepStarted { step, .. } => Some(format!("start {step}")),
+                Event::StepFinished { step, ok, .. } => {
+                    Some(format!("{} {step}", if *ok { "ok" } else { "fail" }))
+                }
+                Event::Override { step, .. } => Some(format!("override {step}")),
+                Event::RunFinished { outcome, .. } => Some(format!("end {outcome:?}")),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+struct Run {
+    outcome: RunOutcome,
+    view: RunView,
+    prompts: Vec<Prompt>,
+    ids: Vec<String>,
+}
+
+impl Run {
+    fn output(&self, step: &str) -> String {
+        let s = self.view.steps.iter().find(|s| s.id == step).unwrap();
+        s.output.join("\n")
+    }
+
+    /// Every step ran and succeeded, in order, each journaled before and after, and the
+    /// only questions were the fence's confirmation and the promotion's typed target.
+    fn assert_clean(&self, console: &Console, promoted: &str) {
+        let report = format!("{:#?}", self.view);
+        assert_eq!(self.outcome, RunOutcome::Ok, "{report}");
+        assert_eq!(self.view.outcome, Some(RunOutcome::Ok));
+        for s in &self.view.steps {
+            assert_eq!(s.status, StepStatus::Ok, "{}: {report}", s.id);
+        }
+        let mut want = vec!["run".to_string()];
+        for id in &self.ids {
+            want.push(format!("start {id}"));
+            want.push(format!("ok {id}"));
+        }
+        want.push("end Ok".into());
+        assert_eq!(console.journal(), want);
+        assert!(
+            matches!(
+                self.prompts.as_slice(),
+                [
+                    Prompt::Confirm { step: f, .. },
+                    Prompt::TypeTarget { step: p, target, .. },
+                ] if f == "fence" && p == "promote" && target == promoted
+            ),
+            "{:?}",
+            self.prompts
+        );
+    }
+}
+
+/// The journal's promotion and the anti-flap state file both name the cluster.
+fn assert_promotion_remembered(console: &Console, cluster: &str, member: &str) {
+    let desk = console.ctx.desk.lock().unwrap();
+    let promoted = desk.active().unwrap().entries.iter().any(|e| {
+        matches!(&e.event, Event::StepStarted { op: Some(Op::Promote { cluster: c, member: m }), .. }
+            if c == cluster && m == member)
+    });
+    assert!(promoted, "the journal names the promotion");
+    assert!(desk.last_promotion(cluster).is_some());
+    let state = std::fs::read_to_string(&console.state_file).unwrap();
+    assert!(state.contains(cluster), "{state}");
+}
+
+fn my_cfg(c: &MyCluster, extra: &str) -> DbConfig {
+    config(
+        "shop-mariadb",
+        "mariadb",
+        "opsdeck",
+        &c.password_file,
+        &c.members(),
+        &format!("lag_threshold_s = 5.0\nanti_flap_s = 600\nverify_timeout_s = 10.0\n{extra}"),
+    )
+}
+
+fn pg_cfg(c: &PgCluster) -> DbConfig {
+    config(
+        "orders-postgres",
+        "postgres",
+        "postgres",
+        &c.password_file,
+        &c.members(),
+        "lag_threshold_s = 5.0\nanti_flap_s = 600\nverify_timeout_s = 20.0",
+    )
+}
+
+fn repl_login(root: &Path) -> String {
+    let file = root.join("repl-password");
+    std::fs::write(&file, REPL_PASSWORD).unwrap();
+    format!(
+        "[replication]\nuser = \"repl\"\npassword_file = \"{}\"\n",
+        file.display()
+    )
+}
+
+async fn my_orders(node: &maria::MyNode) -> Option<String> {
+    node.value("SELECT GROUP_CONCAT(id ORDER BY id) FROM test.orders")
+        .await
+}
+
+async fn pg_orders(node: &pg::PgNode) -> Option<String> {
+    node.value("SELECT string_agg(id, ',' ORDER BY id) FROM orders")
+        .await
+}
+
+/// A row written on `primary` now reaches every one of `members`, with what came before.
+async fn pg_all_have(c: &PgCluster, primary: &str, members: &[&str]) {
+    c.node(primary)
+        .exec("INSERT INTO orders VALUES ('after')")
+        .await;
+    for n in members {
+        let node = c.node(n);
+        eventually(
+            &format!("{n} has the rows from before and after"),
+            Duration::from_secs(20),
+            || async { pg_orders(node).await == Some("after,before".into()) },
+        )
+        .await;
+    }
+}
+
+async fn my_all_have(c: &MyCluster, primary: &str, members: &[&str]) {
+    c.node(primary)
+        .exec("INSERT INTO test.orders VALUES ('after')")
+        .await;
+    for n in members {
+        if *n != primary {
+            c.caught_up(primary, n).await;
+        }
+        assert_eq!(
+            my_orders(c.node(n)).await,
+            Some("after,before".into()),
+            "{n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_shipped_mariadb_failover_playbook_promotes_a_replica_and_loses_nothing() {
+    let mut c = MyCluster::start(2).await;
+    let cfg = my_cfg(&c, "");
+    let console = Console::start(&cfg);
+    c.node("my0")
+        .exec("CREATE TABLE test.orders (id VARCHAR(20) PRIMARY KEY)")
+        .await;
+    c.node("my0")
+        .exec("INSERT INTO test.orders VALUES ('before')")
+        .await;
+    c.caught_up("my0", "my1").await;
+    c.caught_up("my0", "my2").await;
+    console.shows_roles("my0").await;
+
+    c.node_mut("my0").kill();
+    console
+        .shows("my0 down", |c| {
+            c.members.iter().any(|m| m.name == "my0" && !m.reachable)
+        })
+        .await;
+    let run = console.run("failover-mariadb").await;
+
+    run.assert_clean(&console, "my1");
+    assert!(
+        run.output("pick")
+            .contains("member = my1, old_primary = my0"),
+        "{}",
+        run.output("pick")
+    );
+    assert!(
+        run.output("fence").contains("does not answer"),
+        "{}",
+        run.output("fence")
+    );
+    assert!(
+        run.output("promote")
+            .contains("shop-mariadb/my1 promoted to primary")
+    );
+    assert!(
+        run.output("repoint").contains("my2 now follow my1"),
+        "{}",
+        run.output("repoint")
+    );
+    assert!(
+        run.output("verify").contains("reached my2"),
+        "{}",
+        run.output("verify")
+    );
+    assert_promotion_remembered(&console, "shop-mariadb", "my1");
+    my_all_have(&c, "my1", &["my1", "my2"]).await;
+}
+
+#[tokio::test]
+async fn the_shipped_postgres_failover_playbook_promotes_a_standby_and_loses_nothing() {
+    let mut c = PgCluster::start(2).await;
+    let cfg = pg_cfg(&c);
+    let console = Console::start(&cfg);
+    c.node("pg0")
+        .exec("CREATE TABLE orders (id text primary key); INSERT INTO orders VALUES ('before')")
+        .await;
+    c.caught_up("pg0", &["pg1", "pg2"]).await;
+    console.shows_roles("pg0").await;
+
+    c.node_mut("pg0").kill();
+    console
+        .shows("pg0 down", |c| {
+            c.members.iter().any(|m| m.name == "pg0" && !m.reachable)
+        })
+        .await;
+    let run = console.run("failover-postgres").await;
+
+    run.assert_clean(&console, "pg1");
+    assert!(
+        run.output("pick")
+            .contains("member = pg1, old_primary = pg0"),
+        "{}",
+        run.output("pick")
+    );
+    assert!(
+        run.output("fence").contains("does not answer"),
+        "{}",
+        run.output("fence")
+    );
+    assert!(
+        run.output("promote")
+            .contains("orders-postgres/pg1 promoted to primary")
+    );
+    assert!(
+        run.output("repoint").contains("pg2 now follow pg1"),
+        "{}",
+        run.output("repoint")
+    );
+    assert!(
+        run.output("verify").contains("pg2"),
+        "{}",
+        run.output("verify")
+    );
+    assert_promotion_remembered(&console, "orders-postgres", "pg1");
+    pg_all_have(&c, "pg1", &["pg1", "pg2"]).await;
+}
+
+#[tokio::test]
+async fn the_shipped_mariadb_switchover_playbook_demotes_the_old_primary_and_loses_nothing() {
+    let c = MyCluster::start(2).await;
+    let cfg = my_cfg(&c, &repl_login(c.root.path()));
+    let console = Console::start(&cfg);
+    c.node("my0")
+        .exec("CREATE TABLE test.orders (id VARCHAR(20) PRIMARY KEY)")
+        .await;
+    c.node("my0")
+        .exec("INSERT INTO test.orders VALUES ('before')")
+        .await;
+    c.caught_up("my0", "my1").await;
+    c.caught_up("my0", "my2").await;
+    console.shows_roles("my0").await;
+
+    let run = console.run("switchover-mariadb").await;
+
+    run.assert_clean(&console, "my1");
+    assert!(
+        run.output("pick")
+            .contains("member = my1, old_primary = my0"),
+        "{}",
+        run.output("pick")
+    );
+    assert!(
+        run.output("repoint").contains("my0 (demoted)") && run.output("repoint").contains("my2"),
+        "{}",
+        run.output("repoint")
+    );
+    assert!(
+        run.output("verify").contains("my0") && run.output("verify").contains("my2"),
+        "{}",
+        run.output("verify")
+    );
+    assert_promotion_remembered(&console, "shop-mariadb", "my1");
+    console.shows_roles("my1").await;
+    my_all_have(&c, "my1", &["my0", "my1", "my2"]).await;
+}
+
+#[tokio::test]
+async fn the_shipped_postgres_switchover_playbook_rejoins_the_old_primary_and_loses_nothing() {
+    let c = PgCluster::start_with(
+        2,
+        pg::Setup {
+            rewindable: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut cfg = pg_cfg(&c);
+    cfg.members[0].rejoin_command = Some(vec![c.rejoin_script("pg0").display().to_string()]);
+    let console = Console::start(&cfg);
+    c.node("pg0")
+        .exec("CREATE TABLE orders (id text primary key); INSERT INTO orders VALUES ('before')")
+        .await;
+    c.caught_up("pg0", &["pg1", "pg2"]).await;
+    console.shows_roles("pg0").await;
+
+    let run = console.run("switchover-postgres").await;
+
+    run.assert_clean(&console, "pg1");
+    assert!(
+        run.output("pick")
+            .contains("member = pg1, old_primary = pg0"),
+        "{}",
+        run.output("pick")
+    );
+    assert!(
+        run.output("repoint").contains("pg0 (demoted)") && run.output("repoint").contains("pg2"),
+        "{}",
+        run.output("repoint")
+    );
+    assert_promotion_remembered(&console, "orders-postgres", "pg1");
+    console.shows_roles("pg1").await;
+    pg_all_have(&c, "pg1", &["pg0", "pg1", "pg2"]).await;
+}
