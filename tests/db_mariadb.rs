@@ -586,3 +586,66 @@ async fn tls_encrypts_verifies_the_server_and_explains_refusals() {
     preferred.tls.mode = opsdeck::sources::db::tls::TlsMode::Prefer;
     assert_eq!(cipher(&preferred).await, "");
 }
+
+#[tokio::test]
+async fn a_switchover_promotes_only_once_the_replica_has_the_fenced_primarys_last_write() {
+    let c = MyCluster::start(1).await;
+    let cfg = cfg(&c, "lag_threshold_s = 2.0");
+    let ops = DbOps::new(vec![cfg.clone()]);
+    let orders = "SELECT GROUP_CONCAT(id ORDER BY id) FROM test.orders";
+    c.node("my0")
+        .exec("CREATE TABLE test.orders (id VARCHAR(20) PRIMARY KEY)")
+        .await;
+    c.node("my0")
+        .exec("INSERT INTO test.orders VALUES ('before')")
+        .await;
+    c.caught_up("my0", "my1").await;
+    // my1 has applied all it received, but not the primary's last write.
+    c.node("my1").exec("STOP SLAVE IO_THREAD").await;
+    c.node("my0")
+        .exec("INSERT INTO test.orders VALUES ('last')")
+        .await;
+    let cluster = "shop-mariadb".to_string();
+    ops.apply(
+        &Op::Fence {
+            cluster: cluster.clone(),
+            member: "my0".into(),
+        },
+        Mode::Apply,
+    )
+    .await
+    .unwrap();
+    let promote = Op::Promote {
+        cluster: cluster.clone(),
+        member: "my1".into(),
+    };
+    let dry = ops.apply(&promote, Mode::DryRun).await.unwrap();
+    assert!(
+        dry.calls
+            .iter()
+            .any(|call| call.contains("covers my0's final @@gtid_binlog_pos")),
+        "{dry:?}"
+    );
+    let err = ops.apply(&promote, Mode::Apply).await.unwrap_err();
+    assert!(
+        matches!(&err, OpError::Refused(m) if m.contains("would lose the last 1 transactions written on my0")),
+        "{err}"
+    );
+    assert_eq!(c.node("my1").value(orders).await, Some("before".into()));
+    assert!(
+        c.node("my1")
+            .replica_status("Slave_SQL_Running")
+            .await
+            .is_some(),
+        "refused, so still a replica"
+    );
+
+    c.node("my1").exec("START SLAVE IO_THREAD").await;
+    let promoted = ops.apply(&promote, Mode::Apply).await.unwrap();
+    assert!(promoted.summary.contains("promoted"), "{promoted:?}");
+    assert_eq!(
+        c.node("my1").value(orders).await,
+        Some("before,last".into()),
+        "nothing the old primary wrote is lost"
+    );
+}

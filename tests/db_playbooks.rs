@@ -428,6 +428,12 @@ async fn the_shipped_mariadb_switchover_playbook_demotes_the_old_primary_and_los
         run.output("pick")
     );
     assert!(
+        run.output("promote")
+            .contains("my1: wait until @@gtid_slave_pos covers my0's final @@gtid_binlog_pos"),
+        "{}",
+        run.output("promote")
+    );
+    assert!(
         run.output("repoint").contains("my0 (demoted)") && run.output("repoint").contains("my2"),
         "{}",
         run.output("repoint")
@@ -469,6 +475,12 @@ async fn the_shipped_postgres_switchover_playbook_rejoins_the_old_primary_and_lo
             .contains("member = pg1, old_primary = pg0"),
         "{}",
         run.output("pick")
+    );
+    assert!(
+        run.output("promote")
+            .contains("pg0's final pg_current_wal_lsn()"),
+        "{}",
+        run.output("promote")
     );
     assert!(
         run.output("repoint").contains("pg0 (demoted)") && run.output("repoint").contains("pg2"),

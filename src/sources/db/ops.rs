@@ -301,6 +301,29 @@ impl DbOps {
                     &mut calls,
                 )
                 .await?;
+                // A switchover: as for PostgreSQL, the fenced old primary's last write
+                // must be on the candidate first.
+                for old in fenced_primaries(&cluster) {
+                    match Self::connect(cfg, Self::member(cfg, old)?).await {
+                        Ok(Conn::My(mut o)) => {
+                            let waited = mariadb::failover::wait_for_final_gtid(
+                                &mut o,
+                                &mut c,
+                                limit,
+                                cfg.lag_threshold_s,
+                                mode,
+                                &mut calls,
+                            )
+                            .await;
+                            o.close().await;
+                            waited?;
+                        }
+                        _ => calls.note(format!(
+                            "{old} no longer answers: its final GTID position cannot be read, \
+                             only what {member} received is waited for"
+                        )),
+                    }
+                }
                 mariadb::failover::promote(&mut c, mode, &mut calls).await?;
                 c.close().await;
             }

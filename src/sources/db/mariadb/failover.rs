@@ -116,6 +116,73 @@ pub async fn wait_for_relay(
     }
 }
 
+/// The position one query reads, as a GTID position; `what` names it in errors.
+async fn gtid(conn: &mut MyConn, sql: &str, what: &str) -> Result<(String, GtidPos), OpError> {
+    let text = conn
+        .rows(sql)
+        .await
+        .map_err(failed)?
+        .first()
+        .and_then(|r| text(r, "p"))
+        .unwrap_or_default();
+    match GtidPos::parse(&text) {
+        Some(pos) => Ok((text, pos)),
+        None => Err(OpError::Failed(format!(
+            "{}: cannot read {what} ({text:?})",
+            conn.member
+        ))),
+    }
+}
+
+/// A switchover: waits until `candidate` has applied everything the fenced `old` primary
+/// wrote (`gtid_slave_pos` covers its final `gtid_binlog_pos`), for at most `limit`;
+/// refuses with the numbers otherwise, since promoting would lose those transactions.
+pub async fn wait_for_final_gtid(
+    old: &mut MyConn,
+    candidate: &mut MyConn,
+    limit: Duration,
+    threshold_s: f64,
+    mode: Mode,
+    calls: &mut Calls,
+) -> Result<(), OpError> {
+    let (o, c) = (old.member.clone(), candidate.member.clone());
+    let sql = "SELECT @@global.gtid_binlog_pos AS p";
+    calls.sql(&o, sql);
+    calls.sql(
+        &c,
+        &format!(
+            "wait until @@gtid_slave_pos covers {o}'s final @@gtid_binlog_pos (at most {:.1} s)",
+            limit.as_secs_f64()
+        ),
+    );
+    let (last_text, last) = gtid(old, sql, "@@gtid_binlog_pos").await?;
+    if mode == Mode::DryRun {
+        return Ok(());
+    }
+    let started = Instant::now();
+    loop {
+        let (applied_text, applied) = gtid(
+            candidate,
+            "SELECT @@global.gtid_slave_pos AS p",
+            "@@gtid_slave_pos",
+        )
+        .await?;
+        if applied.covers(&last) {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            return Err(OpError::Refused(format!(
+                "{c} applied {applied_text} of {o}'s final {last_text} after {:.1} s: promoting now \
+                 would lose the last {} transactions written on {o} (is {c} replicating from \
+                 {o}?); lag threshold {threshold_s} s",
+                started.elapsed().as_secs_f64(),
+                applied.behind(&last)
+            )));
+        }
+        tokio::time::sleep(STEP).await;
+    }
+}
+
 pub async fn promote(conn: &mut MyConn, mode: Mode, calls: &mut Calls) -> Result<(), OpError> {
     for sql in [
         "STOP SLAVE",
