@@ -133,13 +133,19 @@ impl Console {
     /// would: yes to confirmations, the target's name where it must be typed, and no
     /// override of any failed guard.
     async fn run(&self, name: &str) -> Run {
+        self.run_overriding(name, None).await
+    }
+
+    /// As `run`, overriding failed guards with `reason` if there is one.
+    async fn run_overriding(&self, name: &str, reason: Option<&str>) -> Run {
         let playbook = catalog::shipped(name).unwrap_or_else(|| panic!("{name} is shipped"));
         let vars = plan::inputs(&playbook, &[]).unwrap();
+        let reason = reason.map(str::to_string);
         let (outcome, view, prompts) =
-            run::execute_answering(&self.ctx, &playbook, vars, |prompt| match prompt {
+            run::execute_answering(&self.ctx, &playbook, vars, move |prompt| match prompt {
                 Prompt::TypeTarget { target, .. } => Answer::Text(target.clone()),
                 Prompt::Confirm { .. } | Prompt::Manual { .. } => Answer::Yes,
-                Prompt::Override { .. } => Answer::No,
+                Prompt::Override { .. } => reason.clone().map_or(Answer::No, Answer::Text),
             })
             .await;
         let ids = playbook.steps.iter().map(|s| s.id.clone()).collect();
@@ -446,6 +452,48 @@ async fn the_shipped_mariadb_switchover_playbook_demotes_the_old_primary_and_los
     assert_promotion_remembered(&console, "shop-mariadb", "my1");
     console.shows_roles("my1").await;
     my_all_have(&c, "my1", &["my0", "my1", "my2"]).await;
+
+    // And back, inside the anti-flap window: the operator overrides the executor's guard
+    // with a reason, and that override must reach DbOps' own anti-flap memory too.
+    let back = console
+        .run_overriding(
+            "switchover-mariadb",
+            Some("planned switch back after patching my0"),
+        )
+        .await;
+    assert_eq!(back.outcome, RunOutcome::Ok, "{:#?}", back.view);
+    assert!(
+        matches!(
+            back.prompts.as_slice(),
+            [
+                Prompt::Confirm { step: f, .. },
+                Prompt::TypeTarget { step: p, target, .. },
+                Prompt::Override { step: o, why },
+            ] if f == "fence" && p == "promote" && target == "my0" && o == "promote"
+                && why.contains("anti-flap window")
+        ),
+        "{:?}",
+        back.prompts
+    );
+    assert!(console.journal().contains(&"override promote".to_string()));
+    assert!(
+        back.output("promote")
+            .contains("shop-mariadb/my0 promoted to primary"),
+        "{}",
+        back.output("promote")
+    );
+    console.shows_roles("my0").await;
+    c.node("my0")
+        .exec("INSERT INTO test.orders VALUES ('back')")
+        .await;
+    for n in ["my1", "my2"] {
+        c.caught_up("my0", n).await;
+        assert_eq!(
+            my_orders(c.node(n)).await,
+            Some("after,back,before".into()),
+            "{n}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -231,6 +231,10 @@ pub enum OpError {
 #[async_trait]
 pub trait Ops: Send + Sync {
     async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError>;
+
+    /// The operator overrode the anti-flap guard for `cluster` (the caller journals why):
+    /// a backend that keeps its own anti-flap memory lets the next promotion through, once.
+    fn override_anti_flap(&self, _cluster: &str) {}
 }
 
 /// Lets dry-runs through and refuses everything else, saying why.
@@ -246,6 +250,10 @@ impl<O: Ops> Ops for ReadOnly<O> {
             Mode::DryRun => self.inner.apply(op, mode).await,
             Mode::Apply => Err(OpError::ReadOnly(format!("{op} not run: {}", self.reason))),
         }
+    }
+
+    fn override_anti_flap(&self, cluster: &str) {
+        self.inner.override_anti_flap(cluster);
     }
 }
 

@@ -29,6 +29,12 @@ impl Ops for Router {
             ))),
         }
     }
+
+    fn override_anti_flap(&self, cluster: &str) {
+        for (_, ops) in &self.routes {
+            ops.override_anti_flap(cluster);
+        }
+    }
 }
 
 #[cfg(test)]

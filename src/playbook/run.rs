@@ -456,7 +456,10 @@ impl Runner<'_> {
             self.ctx.anti_flap
         );
         self.set(i, StepStatus::Failed, Some(why.clone()));
-        self.override_guard(i, step, why).await
+        self.override_guard(i, step, why).await?;
+        // The backend keeps its own anti-flap memory and would refuse the promotion anyway.
+        self.ctx.ops.override_anti_flap(cluster);
+        Ok(())
     }
 
     async fn confirm(

@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Scripted results for the executor's calls: the state machine, not a backend, is under test.
 struct Scripted {
     calls: Mutex<Vec<Op>>,
+    /// Clusters whose anti-flap guard the operator overrode, as told to the backend.
+    overrides: Mutex<Vec<String>>,
     results: Mutex<Vec<Result<(), OpError>>>,
     delay: Duration,
 }
@@ -33,6 +35,10 @@ impl Ops for Scripted {
             summary: format!("did {}", op.target()),
             calls: vec![format!("CALL {op}")],
         })
+    }
+
+    fn override_anti_flap(&self, cluster: &str) {
+        self.overrides.lock().unwrap().push(cluster.to_string());
     }
 }
 
@@ -95,6 +101,7 @@ fn harness(results: Vec<Result<(), OpError>>, ok_after: usize) -> Harness {
     desk.open_incident(new, now).unwrap();
     let ops = Arc::new(Scripted {
         calls: Mutex::new(vec![]),
+        overrides: Mutex::new(vec![]),
         results: Mutex::new(results.into_iter().rev().collect()),
         delay: Duration::ZERO,
     });
@@ -341,6 +348,7 @@ async fn a_step_that_hangs_times_out() {
     let mut h = harness(vec![], 0);
     let slow = Arc::new(Scripted {
         calls: Mutex::new(vec![]),
+        overrides: Mutex::new(vec![]),
         results: Mutex::new(vec![]),
         delay: Duration::from_secs(120),
     });
@@ -536,6 +544,11 @@ async fn a_second_failover_within_the_window_needs_an_override() {
     .await;
     assert_eq!(outcome, RunOutcome::Ok);
     assert_eq!(h.ops.calls.lock().unwrap().len(), 2);
+    assert_eq!(
+        *h.ops.overrides.lock().unwrap(),
+        ["shop-mariadb"],
+        "only the overridden promotion tells the backend, which keeps its own memory"
+    );
 }
 
 #[tokio::test(start_paused = true)]

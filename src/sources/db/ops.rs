@@ -60,14 +60,6 @@ impl DbOps {
         }
     }
 
-    /// Lets the next Promote of `cluster` through the anti-flap window, once. The operator
-    /// re-issues the promotion after saying so; the caller journals the override.
-    pub fn override_anti_flap(&self, cluster: &str) {
-        if let Ok(mut o) = self.overrides.lock() {
-            o.insert(cluster.to_string());
-        }
-    }
-
     /// When `cluster` was last promoted through opsdeck, as far as the state file says.
     pub fn last_promotion(&self, cluster: &str) -> Result<Option<Timestamp>, String> {
         self.promotions.last(cluster)
@@ -772,6 +764,14 @@ impl Ops for DbOps {
             other => Err(OpError::Unsupported(format!(
                 "{other}: not a database operation"
             ))),
+        }
+    }
+
+    /// Lets the next Promote of `cluster` through the anti-flap window, once. The operator
+    /// re-issues the promotion after saying so; the caller journals the override.
+    fn override_anti_flap(&self, cluster: &str) {
+        if let Ok(mut o) = self.overrides.lock() {
+            o.insert(cluster.to_string());
         }
     }
 }
