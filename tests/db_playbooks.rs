@@ -133,13 +133,17 @@ impl Console {
     /// would: yes to confirmations, the target's name where it must be typed, and no
     /// override of any failed guard.
     async fn run(&self, name: &str) -> Run {
-        self.run_overriding(name, None).await
+        self.run_with(name, &[], None).await
     }
 
-    /// As `run`, overriding failed guards with `reason` if there is one.
-    async fn run_overriding(&self, name: &str, reason: Option<&str>) -> Run {
+    /// As `run`, with `inputs` given and failed guards overridden with `reason` if any.
+    async fn run_with(&self, name: &str, inputs: &[(&str, &str)], reason: Option<&str>) -> Run {
         let playbook = catalog::shipped(name).unwrap_or_else(|| panic!("{name} is shipped"));
-        let vars = plan::inputs(&playbook, &[]).unwrap();
+        let given: Vec<(String, String)> = inputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let vars = plan::inputs(&playbook, &given).unwrap();
         let reason = reason.map(str::to_string);
         let (outcome, view, prompts) =
             run::execute_answering(&self.ctx, &playbook, vars, move |prompt| match prompt {
@@ -189,6 +193,18 @@ impl Run {
     fn output(&self, step: &str) -> String {
         let s = self.view.steps.iter().find(|s| s.id == step).unwrap();
         s.output.join("\n")
+    }
+
+    /// The replica the `pick` step bound, checked to be one of `replicas` with `old` bound
+    /// as the old primary. Equally advanced replicas of a live primary may be picked
+    /// either way, as the WAL/binlog moves between polls.
+    fn picked(&self, old: &str, replicas: &[&str]) -> String {
+        let out = self.output("pick");
+        let member = replicas
+            .iter()
+            .find(|r| out.contains(&format!("member = {r}, old_primary = {old}")))
+            .unwrap_or_else(|| panic!("pick bound no replica of {replicas:?}: {out}"));
+        member.to_string()
     }
 
     /// Every step ran and succeeded, in order, each journaled before and after, and the
@@ -307,6 +323,11 @@ async fn my_all_have(c: &MyCluster, primary: &str, members: &[&str]) {
     }
 }
 
+/// The other replica: not `old`, not `new`.
+fn other<'a>(members: &[&'a str], old: &str, new: &str) -> &'a str {
+    members.iter().find(|m| **m != old && **m != new).unwrap()
+}
+
 #[tokio::test]
 async fn the_shipped_mariadb_failover_playbook_promotes_a_replica_and_loses_nothing() {
     let mut c = MyCluster::start(2).await;
@@ -330,13 +351,9 @@ async fn the_shipped_mariadb_failover_playbook_promotes_a_replica_and_loses_noth
         .await;
     let run = console.run("failover-mariadb").await;
 
-    run.assert_clean(&console, "my1");
-    assert!(
-        run.output("pick")
-            .contains("member = my1, old_primary = my0"),
-        "{}",
-        run.output("pick")
-    );
+    let new = run.picked("my0", &["my1", "my2"]);
+    let rest = other(&["my1", "my2"], "my0", &new);
+    run.assert_clean(&console, &new);
     assert!(
         run.output("fence").contains("does not answer"),
         "{}",
@@ -344,20 +361,23 @@ async fn the_shipped_mariadb_failover_playbook_promotes_a_replica_and_loses_noth
     );
     assert!(
         run.output("promote")
-            .contains("shop-mariadb/my1 promoted to primary")
+            .contains(&format!("shop-mariadb/{new} promoted to primary")),
+        "{}",
+        run.output("promote")
     );
     assert!(
-        run.output("repoint").contains("my2 now follow my1"),
+        run.output("repoint")
+            .contains(&format!("{rest} now follow {new}")),
         "{}",
         run.output("repoint")
     );
     assert!(
-        run.output("verify").contains("reached my2"),
+        run.output("verify").contains(&format!("reached {rest}")),
         "{}",
         run.output("verify")
     );
-    assert_promotion_remembered(&console, "shop-mariadb", "my1");
-    my_all_have(&c, "my1", &["my1", "my2"]).await;
+    assert_promotion_remembered(&console, "shop-mariadb", &new);
+    my_all_have(&c, &new, &[&new, rest]).await;
 }
 
 #[tokio::test]
@@ -379,13 +399,9 @@ async fn the_shipped_postgres_failover_playbook_promotes_a_standby_and_loses_not
         .await;
     let run = console.run("failover-postgres").await;
 
-    run.assert_clean(&console, "pg1");
-    assert!(
-        run.output("pick")
-            .contains("member = pg1, old_primary = pg0"),
-        "{}",
-        run.output("pick")
-    );
+    let new = run.picked("pg0", &["pg1", "pg2"]);
+    let rest = other(&["pg1", "pg2"], "pg0", &new);
+    run.assert_clean(&console, &new);
     assert!(
         run.output("fence").contains("does not answer"),
         "{}",
@@ -393,20 +409,23 @@ async fn the_shipped_postgres_failover_playbook_promotes_a_standby_and_loses_not
     );
     assert!(
         run.output("promote")
-            .contains("orders-postgres/pg1 promoted to primary")
+            .contains(&format!("orders-postgres/{new} promoted to primary")),
+        "{}",
+        run.output("promote")
     );
     assert!(
-        run.output("repoint").contains("pg2 now follow pg1"),
+        run.output("repoint")
+            .contains(&format!("{rest} now follow {new}")),
         "{}",
         run.output("repoint")
     );
     assert!(
-        run.output("verify").contains("pg2"),
+        run.output("verify").contains(rest),
         "{}",
         run.output("verify")
     );
-    assert_promotion_remembered(&console, "orders-postgres", "pg1");
-    pg_all_have(&c, "pg1", &["pg1", "pg2"]).await;
+    assert_promotion_remembered(&console, "orders-postgres", &new);
+    pg_all_have(&c, &new, &[&new, rest]).await;
 }
 
 #[tokio::test]
@@ -426,42 +445,41 @@ async fn the_shipped_mariadb_switchover_playbook_demotes_the_old_primary_and_los
 
     let run = console.run("switchover-mariadb").await;
 
-    run.assert_clean(&console, "my1");
+    let new = run.picked("my0", &["my1", "my2"]);
+    let rest = other(&["my1", "my2"], "my0", &new);
+    run.assert_clean(&console, &new);
     assert!(
-        run.output("pick")
-            .contains("member = my1, old_primary = my0"),
-        "{}",
-        run.output("pick")
-    );
-    assert!(
-        run.output("promote")
-            .contains("my1: wait until @@gtid_slave_pos covers my0's final @@gtid_binlog_pos"),
+        run.output("promote").contains(&format!(
+            "{new}: wait until @@gtid_slave_pos covers my0's final @@gtid_binlog_pos"
+        )),
         "{}",
         run.output("promote")
     );
+    let repointed = run.output("repoint");
     assert!(
-        run.output("repoint").contains("my0 (demoted)") && run.output("repoint").contains("my2"),
-        "{}",
-        run.output("repoint")
+        repointed.contains("my0 (demoted)") && repointed.contains(rest),
+        "{repointed}"
     );
+    let verified = run.output("verify");
     assert!(
-        run.output("verify").contains("my0") && run.output("verify").contains("my2"),
-        "{}",
-        run.output("verify")
+        verified.contains("my0") && verified.contains(rest),
+        "{verified}"
     );
-    assert_promotion_remembered(&console, "shop-mariadb", "my1");
-    console.shows_roles("my1").await;
-    my_all_have(&c, "my1", &["my0", "my1", "my2"]).await;
+    assert_promotion_remembered(&console, "shop-mariadb", &new);
+    console.shows_roles(&new).await;
+    my_all_have(&c, &new, &["my0", "my1", "my2"]).await;
 
-    // And back, inside the anti-flap window: the operator overrides the executor's guard
-    // with a reason, and that override must reach DbOps' own anti-flap memory too.
+    // And back to my0, inside the anti-flap window: the operator overrides the executor's
+    // guard with a reason, and that override must reach DbOps' own anti-flap memory too.
     let back = console
-        .run_overriding(
+        .run_with(
             "switchover-mariadb",
+            &[("candidate", "my0")],
             Some("planned switch back after patching my0"),
         )
         .await;
     assert_eq!(back.outcome, RunOutcome::Ok, "{:#?}", back.view);
+    assert_eq!(back.picked(&new, &["my0"]), "my0");
     assert!(
         matches!(
             back.prompts.as_slice(),
@@ -517,25 +535,21 @@ async fn the_shipped_postgres_switchover_playbook_rejoins_the_old_primary_and_lo
 
     let run = console.run("switchover-postgres").await;
 
-    run.assert_clean(&console, "pg1");
-    assert!(
-        run.output("pick")
-            .contains("member = pg1, old_primary = pg0"),
-        "{}",
-        run.output("pick")
-    );
+    let new = run.picked("pg0", &["pg1", "pg2"]);
+    let rest = other(&["pg1", "pg2"], "pg0", &new);
+    run.assert_clean(&console, &new);
     assert!(
         run.output("promote")
             .contains("pg0's final pg_current_wal_lsn()"),
         "{}",
         run.output("promote")
     );
+    let repointed = run.output("repoint");
     assert!(
-        run.output("repoint").contains("pg0 (demoted)") && run.output("repoint").contains("pg2"),
-        "{}",
-        run.output("repoint")
+        repointed.contains("pg0 (demoted)") && repointed.contains(rest),
+        "{repointed}"
     );
-    assert_promotion_remembered(&console, "orders-postgres", "pg1");
-    console.shows_roles("pg1").await;
-    pg_all_have(&c, "pg1", &["pg0", "pg1", "pg2"]).await;
+    assert_promotion_remembered(&console, "orders-postgres", &new);
+    console.shows_roles(&new).await;
+    pg_all_have(&c, &new, &["pg0", "pg1", "pg2"]).await;
 }
