@@ -235,6 +235,13 @@ pub trait Ops: Send + Sync {
     /// The operator overrode the anti-flap guard for `cluster` (the caller journals why):
     /// a backend that keeps its own anti-flap memory lets the next promotion through, once.
     fn override_anti_flap(&self, _cluster: &str) {}
+
+    /// Why the backend's own anti-flap guard would refuse the next promotion in `cluster`
+    /// (after one another console made, say), so that the caller can ask for an override
+    /// up front instead of failing at the promotion.
+    fn anti_flap_refusal(&self, _cluster: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Lets dry-runs through and refuses everything else, saying why.
@@ -254,6 +261,10 @@ impl<O: Ops> Ops for ReadOnly<O> {
 
     fn override_anti_flap(&self, cluster: &str) {
         self.inner.override_anti_flap(cluster);
+    }
+
+    fn anti_flap_refusal(&self, cluster: &str) -> Option<String> {
+        self.inner.anti_flap_refusal(cluster)
     }
 }
 

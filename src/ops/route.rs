@@ -35,6 +35,12 @@ impl Ops for Router {
             ops.override_anti_flap(cluster);
         }
     }
+
+    fn anti_flap_refusal(&self, cluster: &str) -> Option<String> {
+        self.routes
+            .iter()
+            .find_map(|(_, ops)| ops.anti_flap_refusal(cluster))
+    }
 }
 
 #[cfg(test)]

@@ -448,13 +448,18 @@ impl Runner<'_> {
             .ok()
             .and_then(|d| d.last_promotion(cluster));
         let now = self.ctx.clock.now();
-        let Some(last) = last.filter(|t| now.duration_since(*t) < self.ctx.anti_flap) else {
+        let journaled = last
+            .filter(|t| now.duration_since(*t) < self.ctx.anti_flap)
+            .map(|last| {
+                format!(
+                    "{cluster} was failed over at {last}, within the {:#} anti-flap window",
+                    self.ctx.anti_flap
+                )
+            });
+        // The backend may remember a promotion this journal has not seen (another console's).
+        let Some(why) = journaled.or_else(|| self.ctx.ops.anti_flap_refusal(cluster)) else {
             return Ok(());
         };
-        let why = format!(
-            "{cluster} was failed over at {last}, within the {:#} anti-flap window",
-            self.ctx.anti_flap
-        );
         self.set(i, StepStatus::Failed, Some(why.clone()));
         self.override_guard(i, step, why).await?;
         // The backend keeps its own anti-flap memory and would refuse the promotion anyway.

@@ -20,6 +20,8 @@ struct Scripted {
     calls: Mutex<Vec<Op>>,
     /// Clusters whose anti-flap guard the operator overrode, as told to the backend.
     overrides: Mutex<Vec<String>>,
+    /// What the backend's own anti-flap guard says, as if another console had promoted.
+    refusal: Mutex<Option<String>>,
     results: Mutex<Vec<Result<(), OpError>>>,
     delay: Duration,
 }
@@ -39,6 +41,10 @@ impl Ops for Scripted {
 
     fn override_anti_flap(&self, cluster: &str) {
         self.overrides.lock().unwrap().push(cluster.to_string());
+    }
+
+    fn anti_flap_refusal(&self, _cluster: &str) -> Option<String> {
+        self.refusal.lock().unwrap().clone()
     }
 }
 
@@ -102,6 +108,7 @@ fn harness(results: Vec<Result<(), OpError>>, ok_after: usize) -> Harness {
     let ops = Arc::new(Scripted {
         calls: Mutex::new(vec![]),
         overrides: Mutex::new(vec![]),
+        refusal: Mutex::new(None),
         results: Mutex::new(results.into_iter().rev().collect()),
         delay: Duration::ZERO,
     });
@@ -349,6 +356,7 @@ async fn a_step_that_hangs_times_out() {
     let slow = Arc::new(Scripted {
         calls: Mutex::new(vec![]),
         overrides: Mutex::new(vec![]),
+        refusal: Mutex::new(None),
         results: Mutex::new(vec![]),
         delay: Duration::from_secs(120),
     });
@@ -549,6 +557,30 @@ async fn a_second_failover_within_the_window_needs_an_override() {
         ["shop-mariadb"],
         "only the overridden promotion tells the backend, which keeps its own memory"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_promotion_only_the_backend_remembers_is_guarded_and_overridable_too() {
+    let h = harness(vec![], 0);
+    *h.ops.refusal.lock().unwrap() =
+        Some("shop-mariadb was promoted 60 s ago, inside its 600 s anti-flap window".into());
+    let pb = playbook(
+        "  - id: p\n    action: { promote: { cluster: shop-mariadb, member: mariadb-1 } }\n",
+    );
+    let (outcome, view, prompts) = run(&h, &pb, 0, vec![Answer::No], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert!(
+        matches!(&prompts[0], Prompt::Override { why, .. } if why.contains("promoted 60 s ago")),
+        "{prompts:?}"
+    );
+    assert!(h.ops.calls.lock().unwrap().is_empty(), "nothing promoted");
+    assert_eq!(view.steps[0].status, StepStatus::Failed);
+
+    let answer = Answer::Text("the other console's primary died too".into());
+    let (outcome, _, _) = run(&h, &pb, 0, vec![answer], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(*h.ops.overrides.lock().unwrap(), ["shop-mariadb"]);
+    assert_eq!(h.ops.calls.lock().unwrap().len(), 1);
 }
 
 #[tokio::test(start_paused = true)]

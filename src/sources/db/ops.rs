@@ -101,19 +101,24 @@ impl DbOps {
             .lock()
             .map(|o| o.contains(&cfg.name))
             .unwrap_or(false);
-        if overridden {
-            return Ok(());
+        match self.flap_refusal(cfg) {
+            Some(why) if !overridden => Err(OpError::Refused(why)),
+            _ => Ok(()),
         }
+    }
+
+    /// Why a promotion in `cfg`'s cluster now would flap, overrides aside.
+    fn flap_refusal(&self, cfg: &DbConfig) -> Option<String> {
         // Not knowing is not "never": an unreadable state file stops the promotion too.
-        let last = self.last_promotion(&cfg.name).map_err(|e| {
-            OpError::Refused(format!(
-                "{}: the anti-flap guard cannot tell when it was last promoted ({e}); \
-                 re-issue with an override to promote anyway",
-                cfg.name
-            ))
-        })?;
-        let Some(last) = last else {
-            return Ok(());
+        let last = match self.last_promotion(&cfg.name) {
+            Ok(last) => last?,
+            Err(e) => {
+                return Some(format!(
+                    "{}: the anti-flap guard cannot tell when it was last promoted ({e}); \
+                     re-issue with an override to promote anyway",
+                    cfg.name
+                ));
+            }
         };
         let window = SignedDuration::from_secs(cfg.anti_flap_s.min(i64::MAX as u64) as i64);
         // A promotion "in the future" (a clock stepped back) counts as just now.
@@ -121,15 +126,15 @@ impl DbOps {
             .duration_since(last)
             .max(SignedDuration::ZERO);
         if ago >= window {
-            return Ok(());
+            return None;
         }
-        Err(OpError::Refused(format!(
+        Some(format!(
             "{} was promoted {} s ago (at {last}), inside its {} s anti-flap window; \
              re-issue with an override to promote again",
             cfg.name,
             ago.as_secs(),
             cfg.anti_flap_s
-        )))
+        ))
     }
 
     /// Remembers the promotion; a failure to write it down is returned for the summary,
@@ -773,5 +778,9 @@ impl Ops for DbOps {
         if let Ok(mut o) = self.overrides.lock() {
             o.insert(cluster.to_string());
         }
+    }
+
+    fn anti_flap_refusal(&self, cluster: &str) -> Option<String> {
+        self.flap_refusal(self.config(cluster).ok()?)
     }
 }
