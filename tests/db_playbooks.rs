@@ -195,6 +195,14 @@ impl Run {
         s.output.join("\n")
     }
 
+    /// Asserts that `step`'s output says each of `texts`.
+    fn says(&self, step: &str, texts: &[&str]) {
+        let out = self.output(step);
+        for text in texts {
+            assert!(out.contains(text), "{step} does not say {text:?}:\n{out}");
+        }
+    }
+
     /// The replica the `pick` step bound, checked to be one of `replicas` with `old` bound
     /// as the old primary. Equally advanced replicas of a live primary may be picked
     /// either way, as the WAL/binlog moves between polls.
@@ -354,28 +362,13 @@ async fn the_shipped_mariadb_failover_playbook_promotes_a_replica_and_loses_noth
     let new = run.picked("my0", &["my1", "my2"]);
     let rest = other(&["my1", "my2"], "my0", &new);
     run.assert_clean(&console, &new);
-    assert!(
-        run.output("fence").contains("does not answer"),
-        "{}",
-        run.output("fence")
+    run.says("fence", &["does not answer"]);
+    run.says(
+        "promote",
+        &[&format!("shop-mariadb/{new} promoted to primary")],
     );
-    assert!(
-        run.output("promote")
-            .contains(&format!("shop-mariadb/{new} promoted to primary")),
-        "{}",
-        run.output("promote")
-    );
-    assert!(
-        run.output("repoint")
-            .contains(&format!("{rest} now follow {new}")),
-        "{}",
-        run.output("repoint")
-    );
-    assert!(
-        run.output("verify").contains(&format!("reached {rest}")),
-        "{}",
-        run.output("verify")
-    );
+    run.says("repoint", &[&format!("{rest} now follow {new}")]);
+    run.says("verify", &[&format!("reached {rest}")]);
     assert_promotion_remembered(&console, "shop-mariadb", &new);
     my_all_have(&c, &new, &[&new, rest]).await;
 }
@@ -402,28 +395,13 @@ async fn the_shipped_postgres_failover_playbook_promotes_a_standby_and_loses_not
     let new = run.picked("pg0", &["pg1", "pg2"]);
     let rest = other(&["pg1", "pg2"], "pg0", &new);
     run.assert_clean(&console, &new);
-    assert!(
-        run.output("fence").contains("does not answer"),
-        "{}",
-        run.output("fence")
+    run.says("fence", &["does not answer"]);
+    run.says(
+        "promote",
+        &[&format!("orders-postgres/{new} promoted to primary")],
     );
-    assert!(
-        run.output("promote")
-            .contains(&format!("orders-postgres/{new} promoted to primary")),
-        "{}",
-        run.output("promote")
-    );
-    assert!(
-        run.output("repoint")
-            .contains(&format!("{rest} now follow {new}")),
-        "{}",
-        run.output("repoint")
-    );
-    assert!(
-        run.output("verify").contains(rest),
-        "{}",
-        run.output("verify")
-    );
+    run.says("repoint", &[&format!("{rest} now follow {new}")]);
+    run.says("verify", &[rest]);
     assert_promotion_remembered(&console, "orders-postgres", &new);
     pg_all_have(&c, &new, &[&new, rest]).await;
 }
@@ -448,23 +426,14 @@ async fn the_shipped_mariadb_switchover_playbook_demotes_the_old_primary_and_los
     let new = run.picked("my0", &["my1", "my2"]);
     let rest = other(&["my1", "my2"], "my0", &new);
     run.assert_clean(&console, &new);
-    assert!(
-        run.output("promote").contains(&format!(
+    run.says(
+        "promote",
+        &[&format!(
             "{new}: wait until @@gtid_slave_pos covers my0's final @@gtid_binlog_pos"
-        )),
-        "{}",
-        run.output("promote")
+        )],
     );
-    let repointed = run.output("repoint");
-    assert!(
-        repointed.contains("my0 (demoted)") && repointed.contains(rest),
-        "{repointed}"
-    );
-    let verified = run.output("verify");
-    assert!(
-        verified.contains("my0") && verified.contains(rest),
-        "{verified}"
-    );
+    run.says("repoint", &["my0 (demoted)", rest]);
+    run.says("verify", &["my0", rest]);
     assert_promotion_remembered(&console, "shop-mariadb", &new);
     console.shows_roles(&new).await;
     my_all_have(&c, &new, &["my0", "my1", "my2"]).await;
@@ -538,17 +507,8 @@ async fn the_shipped_postgres_switchover_playbook_rejoins_the_old_primary_and_lo
     let new = run.picked("pg0", &["pg1", "pg2"]);
     let rest = other(&["pg1", "pg2"], "pg0", &new);
     run.assert_clean(&console, &new);
-    assert!(
-        run.output("promote")
-            .contains("pg0's final pg_current_wal_lsn()"),
-        "{}",
-        run.output("promote")
-    );
-    let repointed = run.output("repoint");
-    assert!(
-        repointed.contains("pg0 (demoted)") && repointed.contains(rest),
-        "{repointed}"
-    );
+    run.says("promote", &["pg0's final pg_current_wal_lsn()"]);
+    run.says("repoint", &["pg0 (demoted)", rest]);
     assert_promotion_remembered(&console, "orders-postgres", &new);
     console.shows_roles(&new).await;
     pg_all_have(&c, &new, &["pg0", "pg1", "pg2"]).await;
