@@ -259,6 +259,24 @@ fn an_unconfigured_area_is_off_not_failing() {
     assert_eq!(buf[(2, row)].fg, app.theme.muted.fg.unwrap());
 }
 
+#[test]
+fn a_dry_run_wraps_instead_of_cutting_what_it_would_call() {
+    let mut app = app("default");
+    let call = "STOP SLAVE; SET GLOBAL read_only=ON; CHANGE MASTER TO MASTER_HOST='mariadb-1.mariadb.db.svc', MASTER_PORT=3306, MASTER_USE_GTID=slave_pos; START SLAVE";
+    app.update(Action::Show {
+        title: "dry run".into(),
+        text: format!("DRY RUN x\n 6. repoint\n      → SQL mariadb-0: {call}"),
+    });
+    let screen = text(&render(&app, 80, 24));
+    let shown: String = screen
+        .lines()
+        .filter_map(|l| l.split('│').nth(1))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(shown.contains(call), "{screen}");
+}
+
 fn text_of_row(buf: &Buffer, y: u16) -> String {
     (0..buf.area.width)
         .map(|x| buf[(x, y)].symbol().to_string())

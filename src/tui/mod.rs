@@ -17,6 +17,7 @@ pub mod runtime;
 pub mod table;
 pub mod terminal;
 pub mod theme;
+mod wrap;
 
 use crate::sources::Sources;
 use action::Action;

@@ -121,12 +121,13 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App, scroll: usize) {
 
 /// Scrollable text, such as a dry-run.
 pub fn text(frame: &mut Frame, area: Rect, app: &App, title: &str, text: &str, scroll: usize) {
-    let lines: Vec<Line> = text
-        .lines()
-        .map(|l| Line::styled(l.to_string(), app.theme.text))
+    let width = area.width.saturating_sub(2);
+    let lines: Vec<Line> = super::wrap::wrap(text, width.saturating_sub(2) as usize)
+        .into_iter()
+        .map(|l| Line::styled(l, app.theme.text))
         .collect();
     let height = (lines.len() as u16 + 2).min(area.height);
-    let popup = centered(area, area.width.saturating_sub(2), height);
+    let popup = centered(area, width, height);
     let visible = height.saturating_sub(2) as usize;
     let scroll = scroll.min(lines.len().saturating_sub(visible));
     frame.render_widget(Clear, popup);
