@@ -65,34 +65,23 @@ async fn failover(cfg: DbConfig, old: &str) -> Duration {
     started.elapsed()
 }
 
-/// Both replicas have replayed everything, so either can be promoted and the other follow.
-async fn pg_caught_up(cl: &pg::PgCluster) {
-    let head = cl
-        .node("pg0")
-        .value("SELECT pg_current_wal_lsn()::text")
-        .await
-        .unwrap_or_default();
-    for r in ["pg1", "pg2"] {
-        let sql = format!("SELECT pg_last_wal_replay_lsn() >= '{head}'::pg_lsn");
-        let started = Instant::now();
-        while cl.node(r).value(&sql).await.as_deref() != Some("t") {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "{r} did not catch up"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-fn bench_failover(c: &mut Criterion) {
-    let rt = runtime();
-    let mut group = c.benchmark_group("failover");
+/// Each sample starts three servers and takes seconds: a few flat samples, no warm-up.
+fn slow_group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(1));
+    group
+}
+
+fn bench_failover(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = slow_group(c, "failover");
     group.bench_function("postgres", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -110,7 +99,7 @@ fn bench_failover(c: &mut Criterion) {
                     cl.node("pg0")
                         .exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
                         .await;
-                    pg_caught_up(&cl).await;
+                    cl.caught_up("pg0", &["pg1", "pg2"]).await;
                     cl.node_mut("pg0").kill();
                     failover(cfg, "pg0").await
                 });
@@ -149,12 +138,7 @@ fn bench_failover(c: &mut Criterion) {
 
 fn bench_switchover(c: &mut Criterion) {
     let rt = runtime();
-    let mut group = c.benchmark_group("switchover");
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_secs(1));
+    let mut group = slow_group(c, "switchover");
     group.bench_function("postgres", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -178,7 +162,7 @@ fn bench_switchover(c: &mut Criterion) {
                     cl.node("pg0")
                         .exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
                         .await;
-                    pg_caught_up(&cl).await;
+                    cl.caught_up("pg0", &["pg1", "pg2"]).await;
                     failover(cfg, "pg0").await
                 });
             }
