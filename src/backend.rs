@@ -76,9 +76,16 @@ pub async fn live(env: &Env) -> Backend {
                 .join(","),
         );
         let promotions = env.paths.data_dir.join("db-promotions.json");
-        let ops = db::DbOps::new(dbs.clone()).remembering(promotions);
+        let ops = db::DbOps::new(dbs.clone())
+            .remembering(promotions)
+            .naming_from(env.db_roles());
         router = router.route(Area::Db, Arc::new(ops));
-        db::spawn(dbs, publishers.db.clone(), Duration::from_secs(5));
+        db::spawn(
+            dbs,
+            env.db_roles(),
+            publishers.db.clone(),
+            Duration::from_secs(5),
+        );
     }
     let mut clusters: Option<Arc<kube::Fleet>> = None;
     match &env.cfg.kube {

@@ -80,6 +80,11 @@ impl Env {
         )?)
     }
 
+    /// The database roles consoles last saw, for naming a primary that is already dead.
+    pub fn db_roles(&self) -> opsdeck::sources::db::RoleMemory {
+        opsdeck::sources::db::RoleMemory::in_file(self.paths.data_dir.join("db-roles.json"))
+    }
+
     pub fn playbooks(&self) -> Vec<catalog::Entry> {
         catalog::load(Some(&self.paths.config_dir.join("playbooks")))
     }
@@ -103,12 +108,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Status { json }) => {
             let status = if env.live() {
                 let rt = tokio::runtime::Runtime::new()?;
+                let memory = env.db_roles();
                 let db = rt.block_on(async {
                     let polls = env
                         .cfg
                         .databases
                         .iter()
-                        .map(opsdeck::sources::db::status_once);
+                        .map(|d| opsdeck::sources::db::status_once(d, &memory));
                     futures::future::join_all(polls).await
                 });
                 Status::of_live(

@@ -12,7 +12,7 @@ use common::{ADMIN_PASSWORD, REPL_PASSWORD, assert_no_secret, config, eventually
 use maria::MyCluster;
 use opsdeck::model::db::{DbCluster, DbMember, Role};
 use opsdeck::ops::{Mode, Op, OpError, Ops};
-use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, best_candidate};
+use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, RoleMemory, best_candidate};
 use std::time::{Duration, Instant};
 
 fn cfg(c: &MyCluster, extra: &str) -> DbConfig {
@@ -27,7 +27,7 @@ fn cfg(c: &MyCluster, extra: &str) -> DbConfig {
 }
 
 async fn poll(cfg: &DbConfig) -> DbCluster {
-    let mut p = DbPoller::new(vec![cfg.clone()]);
+    let mut p = DbPoller::new(vec![cfg.clone()], RoleMemory::default());
     p.poll().await.clusters.remove(0)
 }
 

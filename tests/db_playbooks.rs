@@ -59,7 +59,12 @@ impl Console {
         let state_file = dir.path().join("db-promotions.json");
         let ops = DbOps::new(vec![cfg.clone()]).remembering(state_file.clone());
         let router = Router::default().route(Area::Db, Arc::new(ops));
-        let poller = db::spawn(vec![cfg.clone()], publishers.db.clone(), POLL_EVERY);
+        let poller = db::spawn(
+            vec![cfg.clone()],
+            db::RoleMemory::default(),
+            publishers.db.clone(),
+            POLL_EVERY,
+        );
         let mut desk = Desk::open(
             &dir.path().join("incidents"),
             Who {

@@ -8,7 +8,7 @@ use super::calls::Calls;
 use super::candidate::{ahead_of, unfit};
 use super::config::{DbConfig, DbKind, MemberConfig};
 use super::promotions::Promotions;
-use super::{mariadb, postgres, proxysql, rds, status_once};
+use super::{RoleMemory, mariadb, postgres, proxysql, rds};
 use crate::model::db::{DbCluster, Role};
 use crate::ops::{Mode, Op, OpError, Ops, Outcome};
 use async_trait::async_trait;
@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 pub struct DbOps {
     configs: Vec<DbConfig>,
     promotions: Promotions,
+    roles: RoleMemory,
     overrides: Mutex<HashSet<String>>,
 }
 
@@ -47,6 +48,7 @@ impl DbOps {
         DbOps {
             configs,
             promotions: Promotions::in_memory(),
+            roles: RoleMemory::default(),
             overrides: Mutex::new(HashSet::new()),
         }
     }
@@ -56,6 +58,15 @@ impl DbOps {
     pub fn remembering(self, state_file: PathBuf) -> DbOps {
         DbOps {
             promotions: Promotions::in_file(state_file),
+            ..self
+        }
+    }
+
+    /// Names members that do not answer from the roles consoles last saw, as the poller
+    /// writing `memory` does, so an operation finds the primary the pane shows.
+    pub fn naming_from(self, memory: RoleMemory) -> DbOps {
+        DbOps {
+            roles: memory,
             ..self
         }
     }
@@ -74,7 +85,7 @@ impl DbOps {
 
     /// The cluster as it is now, from fresh connections.
     pub async fn status(&self, cluster: &str) -> Result<DbCluster, OpError> {
-        Ok(status_once(self.config(cluster)?).await)
+        Ok(super::status_once(self.config(cluster)?, &self.roles).await)
     }
 
     fn member<'a>(cfg: &'a DbConfig, name: &str) -> Result<&'a MemberConfig, OpError> {
@@ -158,10 +169,18 @@ impl DbOps {
         let conn = match Self::connect(cfg, m).await {
             Ok(c) => c,
             Err(e) if mode == Mode::Apply => {
+                // Down is as fenced as a server gets from here: it takes no writes.
+                calls.note(format!("{member} does not answer: {e}"));
+                let router = if cfg.proxysql.is_some() {
+                    "the repoint step moves ProxySQL's writer hostgroup off it; "
+                } else {
+                    ""
+                };
                 return Ok(Outcome {
                     summary: format!(
-                        "{}/{member} does not answer ({e}): not fenced. Make sure it cannot \
-                         come back as a writer before traffic returns",
+                        "{}/{member} is unreachable, so counted as fenced: it takes no writes \
+                         while it is down. {router}keep it from coming back as a writer (stop \
+                         it, or rebuild it as a replica of the new primary)",
                         cfg.name
                     ),
                     calls: calls.0,
@@ -216,7 +235,7 @@ impl DbOps {
     async fn promote(&self, cfg: &DbConfig, member: &str, mode: Mode) -> Result<Outcome, OpError> {
         let m = Self::member(cfg, member)?;
         self.anti_flap(cfg)?;
-        let cluster = status_once(cfg).await;
+        let cluster = super::status_once(cfg, &self.roles).await;
         let state = cluster
             .members
             .iter()
@@ -341,7 +360,7 @@ impl DbOps {
 
     async fn repoint(&self, cfg: &DbConfig, primary: &str, mode: Mode) -> Result<Outcome, OpError> {
         let target = Self::member(cfg, primary)?;
-        let cluster = status_once(cfg).await;
+        let cluster = super::status_once(cfg, &self.roles).await;
         let state = cluster.members.iter().find(|x| x.name == primary);
         let is_writer = state
             .is_some_and(|s| s.reachable && s.role == Role::Primary && s.read_only == Some(false));
@@ -455,7 +474,7 @@ impl DbOps {
     }
 
     async fn verify(&self, cfg: &DbConfig, mode: Mode) -> Result<Outcome, OpError> {
-        let cluster = status_once(cfg).await;
+        let cluster = super::status_once(cfg, &self.roles).await;
         let writers: Vec<&str> = cluster
             .members
             .iter()
@@ -614,7 +633,7 @@ impl DbOps {
     ) -> Result<Outcome, OpError> {
         let m = Self::member(cfg, member)?;
         self.anti_flap(cfg)?;
-        let cluster = status_once(cfg).await;
+        let cluster = super::status_once(cfg, &self.roles).await;
         let state = cluster
             .members
             .iter()
@@ -668,7 +687,7 @@ impl DbOps {
     /// Multi-AZ: the primary reboots onto its standby in the other zone; same endpoint.
     async fn reboot_rds(&self, cfg: &DbConfig, mode: Mode) -> Result<Outcome, OpError> {
         self.anti_flap(cfg)?;
-        let cluster = status_once(cfg).await;
+        let cluster = super::status_once(cfg, &self.roles).await;
         let primary = cluster
             .members
             .iter()
