@@ -242,6 +242,14 @@ pub trait Ops: Send + Sync {
     fn anti_flap_refusal(&self, _cluster: &str) -> Option<String> {
         None
     }
+
+    /// Every guard that could refuse `op` and can be known now, checked before a run makes
+    /// its first change, so a refusal leaves everything as it was. `Ok` says what was
+    /// checked. By default a dry-run, which runs the guards the real call runs; a backend
+    /// whose dry-run also checks what only earlier steps make true (a fence) says less.
+    async fn preflight(&self, op: &Op) -> Result<String, OpError> {
+        self.apply(op, Mode::DryRun).await.map(|o| o.summary)
+    }
 }
 
 /// Lets dry-runs through and refuses everything else, saying why.
@@ -265,6 +273,10 @@ impl<O: Ops> Ops for ReadOnly<O> {
 
     fn anti_flap_refusal(&self, cluster: &str) -> Option<String> {
         self.inner.anti_flap_refusal(cluster)
+    }
+
+    async fn preflight(&self, op: &Op) -> Result<String, OpError> {
+        Err(OpError::ReadOnly(format!("{op} not run: {}", self.reason)))
     }
 }
 
@@ -302,6 +314,11 @@ mod tests {
         assert_eq!(
             ops.apply(&op, Mode::Apply).await.unwrap_err().to_string(),
             "read-only: scale deployment shop/user to 5 replicas not run: --read-only"
+        );
+        assert_eq!(
+            ops.preflight(&op).await.unwrap_err(),
+            ops.apply(&op, Mode::Apply).await.unwrap_err(),
+            "the preflight refuses what the run would"
         );
     }
 

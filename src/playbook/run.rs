@@ -113,6 +113,9 @@ pub fn describe(step: &Step) -> String {
 enum Failure {
     Aborted,
     Failed(String),
+    /// A guard refused a step before the run changed anything (journaled): the run stops
+    /// there, whatever the current step's `on_failure` says.
+    Refused,
 }
 
 struct Runner<'a> {
@@ -122,6 +125,10 @@ struct Runner<'a> {
     run: u32,
     vars: Vars,
     view: RunView,
+    /// Action steps whose guards were checked before the run's first change.
+    checked: Vec<bool>,
+    /// Steps that failed and were passed over (`on_failure: continue`).
+    unmet: u32,
 }
 
 /// Runs `playbook` from step `start` (0, or where an interrupted run stopped).
@@ -132,12 +139,7 @@ pub async fn execute(
     start: usize,
     ch: &mut Channels,
 ) -> RunOutcome {
-    let run = {
-        let desk = ctx.desk.lock();
-        desk.ok()
-            .and_then(|d| d.active().map(|i| i.next_run_number()))
-            .unwrap_or(1)
-    };
+    let run = ctx.desk.lock().map_or(1, |d| d.next_run_number());
     let view = RunView {
         playbook: playbook.name.clone(),
         run,
@@ -165,6 +167,8 @@ pub async fn execute(
         run,
         vars: inputs,
         view,
+        checked: vec![false; playbook.steps.len()],
+        unmet: 0,
     };
     let outcome = r.go(start).await;
     r.view.outcome = Some(outcome);
@@ -300,9 +304,13 @@ impl Runner<'_> {
             match self.step(i, &step).await {
                 Ok(()) => i += 1,
                 Err(Failure::Aborted) => return self.finish(Err(Failure::Aborted), Some(i)),
+                Err(Failure::Refused) => return self.finish(Err(Failure::Refused), None),
                 Err(Failure::Failed(why)) => match &step.on_failure {
                     OnFailure::Abort => return self.finish(Err(Failure::Failed(why)), Some(i)),
-                    OnFailure::Continue => i += 1,
+                    OnFailure::Continue => {
+                        self.unmet += 1;
+                        i += 1
+                    }
                     OnFailure::Goto(id) => {
                         match self.playbook.steps.iter().position(|s| &s.id == id) {
                             Some(to) => i = to,
@@ -322,9 +330,10 @@ impl Runner<'_> {
 
     fn finish(&mut self, result: Result<(), Failure>, at: Option<usize>) -> RunOutcome {
         let outcome = match &result {
+            Ok(()) if self.unmet > 0 => RunOutcome::Unmet(self.unmet),
             Ok(()) => RunOutcome::Ok,
             Err(Failure::Aborted) => RunOutcome::Aborted,
-            Err(Failure::Failed(_)) => RunOutcome::Failed,
+            Err(Failure::Failed(_) | Failure::Refused) => RunOutcome::Failed,
         };
         if let Some(i) = at {
             let line = match result {
@@ -365,10 +374,10 @@ impl Runner<'_> {
         if let Some(s) = self.view.steps.get_mut(i) {
             s.what = what.clone();
         }
-        self.confirm(i, step, &what, op.as_ref()).await?;
-        if let Some(Op::Promote { cluster, .. }) = &op {
-            self.anti_flap(i, step, cluster).await?;
+        if op.is_some() {
+            self.preflight(i).await?;
         }
+        self.confirm(i, step, &what, op.as_ref()).await?;
         self.journal(Event::StepStarted {
             run: self.run,
             step: step.id.clone(),
@@ -438,6 +447,70 @@ impl Runner<'_> {
             }
             _ => Err(Failure::Failed(why)),
         }
+    }
+
+    /// Checks the guards of every action from step `from` on that can be resolved now and was
+    /// not checked yet, before step `from` changes anything: a refusal then stops the run
+    /// with everything as it was. An action that needs a value a later check binds is
+    /// checked when it is reached.
+    async fn preflight(&mut self, from: usize) -> Result<(), Failure> {
+        for j in from..self.playbook.steps.len() {
+            let step = self.playbook.steps[j].clone();
+            if self.checked[j] || !matches!(step.kind, StepKind::Action(_)) {
+                continue;
+            }
+            let Ok(Resolved::Action(op)) = self.resolve(&step.kind) else {
+                continue;
+            };
+            self.checked[j] = true;
+            match self.check(j, &step, &op).await {
+                Ok(()) => {}
+                Err(Failure::Failed(why)) => {
+                    self.journal(Event::Refused {
+                        run: self.run,
+                        step: step.id.clone(),
+                        why,
+                    })?;
+                    self.set(j, StepStatus::Failed, Some("nothing was changed".into()));
+                    return Err(Failure::Refused);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
+
+    /// One action's guards: the anti-flap window (journal and backend) for a promotion, then
+    /// the backend's own. A failed guard of an overridable step asks for a reason; one whose
+    /// step goes on after failing is left for the step itself to meet.
+    async fn check(&mut self, j: usize, step: &Step, op: &Op) -> Result<(), Failure> {
+        if let Op::Promote { cluster, .. } = op {
+            self.anti_flap(j, step, cluster).await?;
+        }
+        match self.ctx.ops.preflight(op).await {
+            Ok(line) => {
+                self.say(j, format!("preflight: {line}"));
+                Ok(())
+            }
+            Err(e) => {
+                let why = e.to_string();
+                self.say(j, format!("preflight: {why}"));
+                if step.overridable {
+                    self.override_guard(j, step, why).await
+                } else if matches!(step.on_failure, OnFailure::Abort) {
+                    Err(Failure::Failed(why))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn say(&mut self, i: usize, line: String) {
+        if let Some(s) = self.view.steps.get_mut(i) {
+            s.output.push(line);
+        }
+        self.publish();
     }
 
     async fn anti_flap(&mut self, i: usize, step: &Step, cluster: &str) -> Result<(), Failure> {

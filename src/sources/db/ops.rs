@@ -232,8 +232,10 @@ impl DbOps {
         })
     }
 
-    async fn promote(&self, cfg: &DbConfig, member: &str, mode: Mode) -> Result<Outcome, OpError> {
-        let m = Self::member(cfg, member)?;
+    /// What refuses a promotion of `member` whatever the steps before it do: the anti-flap
+    /// window, the candidate's own state, and replicas ahead of it. The cluster as it is now.
+    async fn promotion_guards(&self, cfg: &DbConfig, member: &str) -> Result<DbCluster, OpError> {
+        Self::member(cfg, member)?;
         self.anti_flap(cfg)?;
         let cluster = super::status_once(cfg, &self.roles).await;
         let state = cluster
@@ -243,19 +245,6 @@ impl DbOps {
             .ok_or_else(|| OpError::NotFound(format!("{member} not in status of {}", cfg.name)))?;
         if let Some(why) = unfit(state, cfg) {
             return Err(OpError::Refused(format!("{}/{member}: {why}", cfg.name)));
-        }
-        let writers: Vec<&str> = cluster
-            .members
-            .iter()
-            .filter(|x| x.reachable && x.role == Role::Primary && x.read_only == Some(false))
-            .map(|x| x.name.as_str())
-            .collect();
-        if !writers.is_empty() {
-            return Err(OpError::Refused(format!(
-                "{} still takes writes on {}: fence it first, or two primaries would accept writes",
-                cfg.name,
-                writers.join(", ")
-            )));
         }
         let ahead = ahead_of(&cluster, member);
         if !ahead.is_empty() {
@@ -269,6 +258,25 @@ impl DbOps {
                  or the others lose what they have and cannot follow",
                 cfg.name,
                 ahead.join(", ")
+            )));
+        }
+        Ok(cluster)
+    }
+
+    async fn promote(&self, cfg: &DbConfig, member: &str, mode: Mode) -> Result<Outcome, OpError> {
+        let m = Self::member(cfg, member)?;
+        let cluster = self.promotion_guards(cfg, member).await?;
+        let writers: Vec<&str> = cluster
+            .members
+            .iter()
+            .filter(|x| x.reachable && x.role == Role::Primary && x.read_only == Some(false))
+            .map(|x| x.name.as_str())
+            .collect();
+        if !writers.is_empty() {
+            return Err(OpError::Refused(format!(
+                "{} still takes writes on {}: fence it first, or two primaries would accept writes",
+                cfg.name,
+                writers.join(", ")
             )));
         }
         let limit = Duration::from_secs_f64(cfg.lag_threshold_s.max(1.0));
@@ -801,5 +809,40 @@ impl Ops for DbOps {
 
     fn anti_flap_refusal(&self, cluster: &str) -> Option<String> {
         self.flap_refusal(self.config(cluster).ok()?)
+    }
+
+    /// Only what the steps before `op` cannot change: a promotion's dry-run would also
+    /// refuse while the primary still takes writes, which the fence before it is for.
+    async fn preflight(&self, op: &Op) -> Result<String, OpError> {
+        match op {
+            Op::Promote { cluster, member } => {
+                let cfg = self.config(cluster)?;
+                if cfg.kind == DbKind::Rds {
+                    return self
+                        .promote_rds(cfg, member, Mode::DryRun)
+                        .await
+                        .map(|o| o.summary);
+                }
+                self.promotion_guards(cfg, member).await?;
+                Ok(format!(
+                    "{cluster}/{member} may be promoted: a fit replica, none ahead of it, \
+                     outside the anti-flap window"
+                ))
+            }
+            Op::Fence { cluster, member }
+            | Op::Repoint {
+                cluster,
+                primary: member,
+            } => {
+                let cfg = self.config(cluster)?;
+                Self::member(cfg, member)?;
+                Ok(format!("{cluster}/{member} is configured"))
+            }
+            Op::VerifyReplication { cluster } => {
+                self.config(cluster)?;
+                Ok(format!("{cluster} is configured"))
+            }
+            other => self.apply(other, Mode::DryRun).await.map(|o| o.summary),
+        }
     }
 }
