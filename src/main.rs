@@ -73,9 +73,19 @@ impl Env {
         !self.cfg.databases.is_empty() || self.cfg.kube.is_some()
     }
 
+    /// The incidents and changes of the live systems.
     pub fn desk(&self) -> anyhow::Result<Desk> {
         Ok(Desk::open(
             &self.paths.data_dir.join("incidents"),
+            Who::from_env(),
+        )?)
+    }
+
+    /// Drills keep their own journals: a drill's failover of `shop-mariadb` must never be
+    /// what the anti-flap guard of a live cluster of that name reads.
+    pub fn drill_desk(&self) -> anyhow::Result<Desk> {
+        Ok(Desk::open(
+            &self.paths.data_dir.join("drill").join("incidents"),
             Who::from_env(),
         )?)
     }
@@ -166,14 +176,15 @@ fn console(
         .map(Channel::from_config)
         .collect::<Result<Vec<_>, _>>()
         .map_err(UsageError)?;
-    let desk = env.desk()?;
+    // A drill always runs on the drill world; the plain console goes live when the config
+    // names live systems.
+    let live = scenario.is_none() && env.live();
+    let desk = if live { env.desk()? } else { env.drill_desk()? };
     init_logging(&env.paths);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let start = Timestamp::now();
-        // A drill always runs on the drill world; the plain console goes live when the
-        // config names live systems.
-        let backend = if scenario.is_none() && env.live() {
+        let backend = if live {
             backend::live(env).await
         } else {
             backend::drill(env, speed, start)

@@ -57,13 +57,18 @@ impl Console {
         let dir = tempfile::tempdir().unwrap();
         let (publishers, sources) = Publishers::channels();
         let state_file = dir.path().join("db-promotions.json");
-        let ops = DbOps::new(vec![cfg.clone()]).remembering(state_file.clone());
+        let poke = Arc::new(tokio::sync::Notify::new());
+        let ops = DbOps::new(vec![cfg.clone()])
+            .remembering(state_file.clone())
+            .poking(poke.clone());
         let router = Router::default().route(Area::Db, Arc::new(ops));
+        let memory = db::RoleMemory::default();
         let poller = db::spawn(
             vec![cfg.clone()],
-            db::RoleMemory::default(),
+            memory,
             publishers.db.clone(),
             POLL_EVERY,
+            poke,
         );
         let mut desk = Desk::open(
             &dir.path().join("incidents"),

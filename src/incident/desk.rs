@@ -211,6 +211,11 @@ impl Desk {
         Ok(journal.append(at, &self.who, event)?)
     }
 
+    /// Whether incident `id` is journaled here.
+    pub fn has(&self, id: &str) -> bool {
+        self.dir.join(format!("{id}.jsonl")).exists()
+    }
+
     /// Any incident by id, open or resolved (for reports).
     pub fn load(&self, id: &str) -> Result<Incident, DeskError> {
         let path = self.dir.join(format!("{id}.jsonl"));

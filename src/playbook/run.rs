@@ -95,18 +95,47 @@ pub struct Channels {
     pub abort: watch::Receiver<bool>,
 }
 
-/// What each kind of step does, in words, before placeholders are known.
-pub fn describe(step: &Step) -> String {
-    match &step.kind {
-        StepKind::Action(v) => op_from(v).map_or_else(|e| e, |op| op.to_string()),
-        StepKind::Check(v) => serde_json::from_value::<Condition>(v.clone())
-            .map_or_else(|e| e.to_string(), |c| format!("check: {}", c.describe())),
-        StepKind::Wait { until, timeout, .. } => serde_json::from_value::<Condition>(until.clone())
-            .map_or_else(
-                |e| e.to_string(),
-                |c| format!("wait ≤ {timeout:#}: {}", c.describe()),
-            ),
+/// What each kind of step does, in words, with the values `vars` has and the other
+/// placeholders as written. A value only a run can know (a number from an input without a
+/// default) leaves the step in its written form.
+pub fn describe(step: &Step, vars: &Vars) -> String {
+    typed(step, vars).unwrap_or_else(|_| match &step.kind {
+        StepKind::Action(v) => compact(v),
+        StepKind::Check(v) => format!("check: {}", compact(v)),
+        StepKind::Wait { until, timeout, .. } => format!("wait ≤ {timeout:#}: {}", compact(until)),
         StepKind::Manual(text) => format!("manual: {text}"),
+    })
+}
+
+/// The step in the words of its operation or condition, or why `vars` cannot make one.
+pub fn typed(step: &Step, vars: &Vars) -> Result<String, String> {
+    let known = |v: &Value| template::resolve_known(v, vars);
+    let condition =
+        |v: &Value| serde_json::from_value::<Condition>(known(v)).map_err(|e| e.to_string());
+    Ok(match &step.kind {
+        StepKind::Action(v) => op_from(&known(v))?.to_string(),
+        StepKind::Check(v) => format!("check: {}", condition(v)?.describe()),
+        StepKind::Wait { until, timeout, .. } => {
+            format!("wait ≤ {timeout:#}: {}", condition(until)?.describe())
+        }
+        StepKind::Manual(text) => format!("manual: {text}"),
+    })
+}
+
+/// `best_replica cluster={{cluster}} max_lag_s={{max_lag_s}}`: a step as written.
+fn compact(v: &Value) -> String {
+    match v {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, inner)| match inner {
+                Value::Object(_) => format!("{k} {}", compact(inner)),
+                Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -149,7 +178,7 @@ pub async fn execute(
             .enumerate()
             .map(|(n, s)| StepView {
                 id: s.id.clone(),
-                what: describe(s),
+                what: describe(s, &inputs),
                 status: if n < start {
                     StepStatus::Skipped
                 } else {
@@ -282,7 +311,11 @@ impl Runner<'_> {
                 .skip(start)
                 .find(|(_, s)| matches!(s.kind, StepKind::Action(_)))
         {
-            let why = format!("read-only ({reason}): step {} would {}", s.id, describe(s));
+            let why = format!(
+                "read-only ({reason}): step {} would {}",
+                s.id,
+                describe(s, &self.vars)
+            );
             self.set(n, StepStatus::Failed, Some(why.clone()));
             return self.finish(Err(Failure::Failed(why)), None);
         }
@@ -514,23 +547,7 @@ impl Runner<'_> {
     }
 
     async fn anti_flap(&mut self, i: usize, step: &Step, cluster: &str) -> Result<(), Failure> {
-        let last = self
-            .ctx
-            .desk
-            .lock()
-            .ok()
-            .and_then(|d| d.last_promotion(cluster));
-        let now = self.ctx.clock.now();
-        let journaled = last
-            .filter(|t| now.duration_since(*t) < self.ctx.anti_flap)
-            .map(|last| {
-                format!(
-                    "{cluster} was failed over at {last}, within the {:#} anti-flap window",
-                    self.ctx.anti_flap
-                )
-            });
-        // The backend may remember a promotion this journal has not seen (another console's).
-        let Some(why) = journaled.or_else(|| self.ctx.ops.anti_flap_refusal(cluster)) else {
+        let Some(why) = flap_refusal(self.ctx, cluster) else {
             return Ok(());
         };
         self.set(i, StepStatus::Failed, Some(why.clone()));
@@ -705,6 +722,21 @@ enum Resolved {
     Check(Condition),
     Wait(Condition, SignedDuration, SignedDuration),
     Manual(String),
+}
+
+/// Why promoting `cluster` now would flap: a promotion the journal holds inside the window,
+/// or one only the backend remembers (another console's).
+pub fn flap_refusal(ctx: &Context, cluster: &str) -> Option<String> {
+    let last = ctx.desk.lock().ok().and_then(|d| d.last_promotion(cluster));
+    let now = ctx.clock.now();
+    last.filter(|t| now.duration_since(*t) < ctx.anti_flap)
+        .map(|last| {
+            format!(
+                "{cluster} was failed over at {last}, within the {:#} anti-flap window",
+                ctx.anti_flap
+            )
+        })
+        .or_else(|| ctx.ops.anti_flap_refusal(cluster))
 }
 
 /// Real time to sleep for a span of (possibly simulated) time.

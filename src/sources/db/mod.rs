@@ -30,7 +30,9 @@ use crate::sources::{Tx, publish, publish_error};
 use futures::future::join_all;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// Connecting, and each query, may take this long. Together they stay under the member
@@ -292,18 +294,24 @@ pub async fn status_once(cfg: &DbConfig, memory: &RoleMemory) -> DbCluster {
 /// Polls every configured database each `every` and publishes the snapshot; ends when the
 /// console stops listening. A round where nothing answers also marks the source failing,
 /// so the pane shows how stale it is.
+/// `poke` asks for a round at once: after an operation changed a cluster, a playbook's next
+/// check should not wait out the interval to see it.
 pub fn spawn(
     configs: Vec<DbConfig>,
     memory: RoleMemory,
     tx: Tx<DbSnapshot>,
     every: Duration,
+    poke: Arc<Notify>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut poller = DbPoller::new(configs, memory);
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = poke.notified() => ticks.reset(),
+            }
             if tx.is_closed() {
                 return;
             }

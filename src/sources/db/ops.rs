@@ -15,13 +15,16 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 pub struct DbOps {
     configs: Vec<DbConfig>,
     promotions: Promotions,
     roles: RoleMemory,
+    /// Wakes the poller after a change, so the pane and the next check see it at once.
+    poke: Option<Arc<Notify>>,
     overrides: Mutex<HashSet<String>>,
 }
 
@@ -49,6 +52,7 @@ impl DbOps {
             configs,
             promotions: Promotions::in_memory(),
             roles: RoleMemory::default(),
+            poke: None,
             overrides: Mutex::new(HashSet::new()),
         }
     }
@@ -67,6 +71,14 @@ impl DbOps {
     pub fn naming_from(self, memory: RoleMemory) -> DbOps {
         DbOps {
             roles: memory,
+            ..self
+        }
+    }
+
+    /// Notifies `poke` after every operation that may have changed a cluster.
+    pub fn poking(self, poke: Arc<Notify>) -> DbOps {
+        DbOps {
+            poke: Some(poke),
             ..self
         }
     }
@@ -757,9 +769,8 @@ fn marker() -> String {
     format!("opsdeck-{}-{nanos}", std::process::id())
 }
 
-#[async_trait]
-impl Ops for DbOps {
-    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
+impl DbOps {
+    async fn run(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
         match op {
             Op::Promote { cluster, member } => {
                 let cfg = self.config(cluster)?;
@@ -798,7 +809,19 @@ impl Ops for DbOps {
             ))),
         }
     }
+}
 
+#[async_trait]
+impl Ops for DbOps {
+    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
+        let result = self.run(op, mode).await;
+        if mode == Mode::Apply
+            && let Some(poke) = &self.poke
+        {
+            poke.notify_one();
+        }
+        result
+    }
     /// Lets the next Promote of `cluster` through the anti-flap window, once. The operator
     /// re-issues the promotion after saying so; the caller journals the override.
     fn override_anti_flap(&self, cluster: &str) {
