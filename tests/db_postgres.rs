@@ -333,7 +333,16 @@ async fn failover_promotes_the_most_advanced_replica_and_loses_nothing() {
         "{err}"
     );
     ops.override_anti_flap("shop-pg");
-    let err = ops.apply(&again, Mode::DryRun).await.unwrap_err();
+    // A dry-run plans the fence that comes first; it only says the promotion depends on it.
+    let dry = ops.apply(&again, Mode::DryRun).await.unwrap();
+    assert!(
+        dry.calls
+            .iter()
+            .any(|c| c.contains("refused unless fenced by then")
+                && c.contains("still takes writes on pg1")),
+        "{dry:?}"
+    );
+    let err = ops.apply(&again, Mode::Apply).await.unwrap_err();
     assert!(
         matches!(&err, OpError::Refused(m) if m.contains("still takes writes on pg1")),
         "past the anti-flap guard, the split-brain guard answers: {err}"

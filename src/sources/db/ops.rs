@@ -284,15 +284,20 @@ impl DbOps {
             .filter(|x| x.reachable && x.role == Role::Primary && x.read_only == Some(false))
             .map(|x| x.name.as_str())
             .collect();
+        let mut calls = Calls::default();
         if !writers.is_empty() {
-            return Err(OpError::Refused(format!(
+            let why = format!(
                 "{} still takes writes on {}: fence it first, or two primaries would accept writes",
                 cfg.name,
                 writers.join(", ")
-            )));
+            );
+            // A dry-run sees the cluster before the fence step it plans has run.
+            if mode == Mode::Apply {
+                return Err(OpError::Refused(why));
+            }
+            calls.note(format!("at run time, refused unless fenced by then: {why}"));
         }
         let limit = Duration::from_secs_f64(cfg.lag_threshold_s.max(1.0));
-        let mut calls = Calls::default();
         let conn = Self::connect(cfg, m).await.map_err(OpError::Failed)?;
         match conn {
             Conn::Pg(c) => {
