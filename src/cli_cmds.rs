@@ -190,18 +190,20 @@ async fn run_playbook(
     let (asks, mut ask_rx) = mpsc::channel::<Ask>(1);
     let (_abort, abort) = watch::channel(false);
     let printer = tokio::spawn(async move {
-        let mut said = 0;
+        // Per step, what was printed: steps gain lines in any order (preflight lines of
+        // later steps come first), and a waiting step replaces its line as it polls.
+        let mut printed: Vec<Vec<String>> = Vec::new();
         while progress_rx.changed().await.is_ok() {
             let view = progress_rx.borrow_and_update().clone();
-            let lines: Vec<String> = view
-                .steps
-                .iter()
-                .flat_map(|s| s.output.iter().map(move |o| format!("{}: {o}", s.id)))
-                .collect();
-            for l in lines.iter().skip(said) {
-                println!("  {l}");
+            printed.resize(view.steps.len(), Vec::new());
+            for (s, seen) in view.steps.iter().zip(printed.iter_mut()) {
+                for line in &s.output {
+                    if !seen.contains(line) {
+                        println!("  {}: {line}", s.id);
+                        seen.push(line.clone());
+                    }
+                }
             }
-            said = lines.len();
         }
     });
     let yes = how.yes;

@@ -708,3 +708,174 @@ async fn a_refused_run_changes_nothing_on_the_servers() {
     assert!(!console.journal().iter().any(|e| e == "start fence"));
     untouched(&c, "my0", &mut client).await;
 }
+
+/// `opsdeck ARGS` with its own home and `stdin` as the operator's answers; the exit status
+/// and everything it printed.
+fn opsdeck(home: &Path, args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run opsdeck");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The playbook runs journaled in `file`: (run number, playbook).
+fn runs_in(file: &Path) -> Vec<(u64, String)> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "run_started")
+        .map(|v| {
+            (
+                v["run"].as_u64().unwrap(),
+                v["playbook"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn playbook_run_on_the_command_line_reaches_the_live_servers_and_keeps_drills_apart() {
+    let mut c = my_with_orders(2).await;
+    c.node_mut("my0").kill();
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("opsdeck.toml");
+    let table = common::config_text(
+        "shop-mariadb",
+        "mariadb",
+        "opsdeck",
+        &c.password_file,
+        &c.members(),
+        "lag_threshold_s = 5.0\nverify_timeout_s = 10.0",
+    );
+    std::fs::write(&config, format!("[[databases]]\n{table}")).unwrap();
+    let cfg = config.to_str().unwrap();
+    let h = home.path();
+    let live_journal = h.join("data/opsdeck/incidents/changes.jsonl");
+    let drill_journal = h.join("data/opsdeck/drill/incidents/changes.jsonl");
+    let failover = ["--config", cfg, "playbook", "run", "failover-mariadb"];
+    let with = |extra: &[&'static str]| [&failover[..], extra].concat();
+
+    let (ok, out) = opsdeck(h, &["--config", cfg, "status", "--json"], "");
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let my0 = &v["db"]["clusters"][0]["members"][0];
+    assert_eq!(my0["role"], "primary", "{my0}");
+    assert!(
+        my0["role_from"]
+            .as_str()
+            .unwrap()
+            .contains("replication source"),
+        "{my0}"
+    );
+
+    // A drill of a cluster that happens to share the live cluster's name.
+    let (ok, out) = opsdeck(
+        h,
+        &with(&["--drill", "--yes", "--input", "candidate=mariadb-1"]),
+        "mariadb-1\n",
+    );
+    assert!(ok, "{out}");
+    assert!(out.starts_with("DRILL (seed 42, --drill)"), "{out}");
+    assert!(
+        out.trim_end().ends_with("failover-mariadb: finished ok"),
+        "{out}"
+    );
+    assert_eq!(runs_in(&drill_journal).len(), 1);
+    assert!(
+        runs_in(&live_journal).is_empty(),
+        "no drill run in the live journal"
+    );
+
+    let (ok, out) = opsdeck(h, &with(&["--dry-run", "--input", "candidate=my1"]), "");
+    assert!(ok, "{out}");
+    assert!(
+        out.starts_with("LIVE (shop-mariadb): changes are real"),
+        "{out}"
+    );
+    assert!(
+        out.contains("✓ guard: shop-mariadb/my1 may be promoted"),
+        "{out}"
+    );
+    assert!(!out.contains("drill"), "{out}");
+    assert!(out.contains("nothing was changed"), "{out}");
+
+    // A typed target must be the target: anything else changes nothing.
+    let (ok, out) = opsdeck(h, &with(&["--yes", "--input", "candidate=my1"]), "my2\n");
+    assert!(!ok, "{out}");
+    assert!(out.contains("y (--yes)"), "{out}");
+    assert!(out.contains("[type the target]"), "{out}");
+    assert!(
+        out.contains("typed `my2`, not `my1`: not confirmed"),
+        "{out}"
+    );
+    assert_eq!(
+        c.node("my1")
+            .value("SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+
+    let (ok, out) = opsdeck(h, &with(&["--yes", "--input", "candidate=my1"]), "my1\n");
+    assert!(ok, "{out}");
+    assert!(
+        !out.contains("[override reason]"),
+        "the drill's failover guards nothing: {out}"
+    );
+    assert!(
+        out.trim_end().ends_with("failover-mariadb: finished ok"),
+        "{out}"
+    );
+    assert_eq!(
+        c.node("my1")
+            .value("SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0"),
+        "my1 is the writable primary"
+    );
+    assert_eq!(my_count(c.node("my1")).await.as_deref(), Some("100"));
+
+    // Inside the anti-flap window a stray `y` is no reason, and nothing is touched.
+    let (ok, out) = opsdeck(h, &with(&["--yes", "--input", "candidate=my2"]), "y\n");
+    assert!(!ok, "{out}");
+    assert!(out.contains("[override reason]"), "{out}");
+    assert!(
+        out.contains("`y` is not a reason: the guard stands"),
+        "{out}"
+    );
+    assert_eq!(
+        c.node("my1")
+            .value("SELECT @@global.read_only")
+            .await
+            .as_deref(),
+        Some("0"),
+        "my1 was not fenced by a refused run"
+    );
+
+    let runs = runs_in(&live_journal);
+    let numbers: Vec<u64> = runs.iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [1, 2, 3], "every run has its own number");
+}

@@ -191,7 +191,7 @@ impl DbOps {
                 return Ok(Outcome {
                     summary: format!(
                         "{}/{member} is unreachable, so counted as fenced: it takes no writes \
-                         while it is down. {router}keep it from coming back as a writer (stop \
+                         while it is down; {router}keep it from coming back as a writer (stop \
                          it, or rebuild it as a replica of the new primary)",
                         cfg.name
                     ),
