@@ -20,8 +20,8 @@ use opsdeck::incident::desk::{Desk, NewIncident};
 use opsdeck::incident::event::{Event, RunOutcome, Severity, Who};
 use opsdeck::model::db::{DbCluster, Role};
 use opsdeck::model::summary::Area;
-use opsdeck::ops::Op;
 use opsdeck::ops::route::Router;
+use opsdeck::ops::{Mode, Op, Ops};
 use opsdeck::playbook::run::{self, Answer, Context, Prompt, RunView, StepStatus};
 use opsdeck::playbook::{catalog, plan};
 use opsdeck::sources::db::{self, DbConfig, DbOps};
@@ -707,6 +707,19 @@ async fn a_refused_run_changes_nothing_on_the_servers() {
     );
     assert!(!console.journal().iter().any(|e| e == "start fence"));
     untouched(&c, "my0", &mut client).await;
+
+    // What a run puts back when a guard only the promotion can know refuses after the fence.
+    let ops = DbOps::new(vec![cfg.clone()]);
+    let (cluster, member) = ("shop-mariadb".to_string(), "my0".to_string());
+    let fence = Op::Fence { cluster, member };
+    ops.apply(&fence, Mode::Apply).await.unwrap();
+    let ro = || c.node("my0").value("SELECT @@global.read_only");
+    assert_eq!(ro().await.as_deref(), Some("1"));
+    let lifted = ops
+        .apply(&fence.undo().unwrap(), Mode::Apply)
+        .await
+        .unwrap();
+    assert_eq!(ro().await.as_deref(), Some("0"), "{lifted:?}");
 }
 
 /// `opsdeck ARGS` with its own home and `stdin` as the operator's answers; the exit status

@@ -8,7 +8,7 @@ use super::template::{self, Vars};
 use crate::incident::clock::Clock;
 use crate::incident::desk::Desk;
 use crate::incident::event::{Event, RunOutcome};
-use crate::ops::{Mode, Op, Ops};
+use crate::ops::{Mode, Op, OpError, Ops};
 use crate::sources::Snapshots;
 use jiff::SignedDuration;
 use serde_json::Value;
@@ -158,6 +158,10 @@ struct Runner<'a> {
     checked: Vec<bool>,
     /// Steps that failed and were passed over (`on_failure: continue`).
     unmet: u32,
+    /// The actions that took effect, in order, for undoing them after a later refusal.
+    done: Vec<(usize, Op)>,
+    /// The last action failed without acting: the backend refused it.
+    refused_now: bool,
 }
 
 /// Runs `playbook` from step `start` (0, or where an interrupted run stopped).
@@ -198,6 +202,8 @@ pub async fn execute(
         view,
         checked: vec![false; playbook.steps.len()],
         unmet: 0,
+        done: Vec::new(),
+        refused_now: false,
     };
     let outcome = r.go(start).await;
     r.view.outcome = Some(outcome);
@@ -339,7 +345,12 @@ impl Runner<'_> {
                 Err(Failure::Aborted) => return self.finish(Err(Failure::Aborted), Some(i)),
                 Err(Failure::Refused) => return self.finish(Err(Failure::Refused), None),
                 Err(Failure::Failed(why)) => match &step.on_failure {
-                    OnFailure::Abort => return self.finish(Err(Failure::Failed(why)), Some(i)),
+                    OnFailure::Abort => {
+                        if self.refused_now {
+                            self.undo(i).await;
+                        }
+                        return self.finish(Err(Failure::Failed(why)), Some(i));
+                    }
                     OnFailure::Continue => {
                         self.unmet += 1;
                         i += 1
@@ -394,6 +405,7 @@ impl Runner<'_> {
 
     /// One step, with its confirmation, retries and override.
     async fn step(&mut self, i: usize, step: &Step) -> Result<(), Failure> {
+        self.refused_now = false;
         let resolved = self.resolve(&step.kind).map_err(|e| {
             self.set(i, StepStatus::Failed, Some(e.clone()));
             Failure::Failed(e)
@@ -433,6 +445,9 @@ impl Runner<'_> {
         }
         match result {
             Ok(msg) => {
+                if let Some(op) = op {
+                    self.done.push((i, op));
+                }
                 self.journal(Event::StepFinished {
                     run: self.run,
                     step: step.id.clone(),
@@ -539,6 +554,50 @@ impl Runner<'_> {
         }
     }
 
+    /// Step `at` was refused after earlier steps changed things (a guard only it could
+    /// know): puts back what they did, newest first, each journaled — but only when all of
+    /// it can be put back, since lifting a fence after a promotion made two primaries.
+    async fn undo(&mut self, at: usize) {
+        let done = std::mem::take(&mut self.done);
+        if done.is_empty() {
+            return;
+        }
+        if let Some((i, op)) = done.iter().find(|(_, op)| op.undo().is_none()) {
+            let id = self.playbook.steps[*i].id.clone();
+            self.say(
+                at,
+                format!("not undone: step {id} ({op}) cannot be put back automatically"),
+            );
+            return;
+        }
+        for (i, op) in done.iter().rev() {
+            let Some(back) = op.undo() else { continue };
+            let step = format!("{}.undo", self.playbook.steps[*i].id);
+            if self
+                .journal(Event::StepStarted {
+                    run: self.run,
+                    step: step.clone(),
+                    detail: back.to_string(),
+                    op: Some(back.clone()),
+                })
+                .is_err()
+            {
+                return;
+            }
+            let (ok, line) = match self.ctx.ops.apply(&back, Mode::Apply).await {
+                Ok(o) => (true, format!("undone: {}", o.summary)),
+                Err(e) => (false, format!("undo failed: {e}")),
+            };
+            let _ = self.journal(Event::StepFinished {
+                run: self.run,
+                step,
+                ok,
+                result: line.clone(),
+            });
+            self.say(*i, line);
+        }
+    }
+
     fn say(&mut self, i: usize, line: String) {
         if let Some(s) = self.view.steps.get_mut(i) {
             s.output.push(line);
@@ -636,7 +695,14 @@ impl Runner<'_> {
                         }
                         Ok(o.summary)
                     }
-                    Some(Err(e)) => Err(e.to_string()),
+                    Some(Err(e)) => {
+                        // These say the backend did nothing: a later-known guard refused.
+                        self.refused_now = matches!(
+                            e,
+                            OpError::Refused(_) | OpError::Denied(_) | OpError::ReadOnly(_)
+                        );
+                        Err(e.to_string())
+                    }
                     None => Err(format!(
                         "timed out after {:#}",
                         step.timeout.unwrap_or_default()

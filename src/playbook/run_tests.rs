@@ -356,6 +356,84 @@ async fn a_refused_guard_of_a_step_that_may_fail_is_left_to_that_step() {
     assert_eq!(h.ops.calls.lock().unwrap().len(), 2);
 }
 
+fn db_step(id: &str, op: &str, member: &str) -> String {
+    format!("  - id: {id}\n    action: {{ {op}: {{ cluster: c, member: {member} }} }}\n")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_promotion_refused_after_the_fence_lifts_the_fence_again() {
+    let refused = Err(OpError::Refused("m1 now lags 30 s".into()));
+    let h = harness(vec![Ok(()), refused], 0);
+    let pb = playbook(&format!(
+        "{}{}",
+        db_step("fence", "fence", "m0"),
+        db_step("promote", "promote", "m1")
+    ));
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    let calls: Vec<String> = h
+        .ops
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Op::to_string)
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "fence c/m0 (no more writes)",
+            "promote c/m1 to primary",
+            "lift the fence on c/m0 (writes again)"
+        ]
+    );
+    assert_eq!(
+        events(&h),
+        [
+            "run",
+            "start fence",
+            "ok fence",
+            "start promote",
+            "fail promote",
+            "start fence.undo",
+            "ok fence.undo",
+            "end Failed"
+        ]
+    );
+    assert!(
+        view.steps[0].output.iter().any(|l| l == "undone: did m0"),
+        "{:?}",
+        view.steps[0]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_is_undone_when_something_before_cannot_be() {
+    let refused = Err(OpError::Refused("no".into()));
+    let h = harness(vec![Ok(()), Ok(()), refused], 0);
+    let pb = playbook(&format!(
+        "{}{}{}",
+        db_step("fence", "fence", "m0"),
+        db_step("promote", "promote", "m1"),
+        db_step("again", "promote", "m2")
+    ));
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert_eq!(
+        h.ops.calls.lock().unwrap().len(),
+        3,
+        "no unfence after a promotion"
+    );
+    assert!(
+        view.steps[2]
+            .output
+            .iter()
+            .any(|l| l.starts_with("not undone: step promote")),
+        "{:?}",
+        view.steps[2]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn on_failure_abort_stops_the_run() {
     let h = harness(vec![Err(OpError::Failed("boom".into()))], 0);

@@ -275,6 +275,57 @@ impl DbOps {
         Ok(cluster)
     }
 
+    /// Writes again on a member this run fenced; a member that went away has no fence to lift.
+    async fn unfence(&self, cfg: &DbConfig, member: &str, mode: Mode) -> Result<Outcome, OpError> {
+        let m = Self::member(cfg, member)?;
+        let mut calls = Calls::default();
+        let sql: &[&str] = match cfg.kind {
+            DbKind::Mariadb => &["SET GLOBAL read_only = OFF"],
+            _ => &[postgres::failover::LIFT_FENCE, "SELECT pg_reload_conf()"],
+        };
+        for s in sql {
+            calls.sql(member, s);
+        }
+        if mode == Mode::DryRun {
+            return Ok(Outcome {
+                summary: format!("would lift the fence on {}/{member}", cfg.name),
+                calls: calls.0,
+            });
+        }
+        let conn = match Self::connect(cfg, m).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Outcome {
+                    summary: format!(
+                        "{}/{member} does not answer ({e}): no fence to lift",
+                        cfg.name
+                    ),
+                    calls: calls.0,
+                });
+            }
+        };
+        match conn {
+            Conn::Pg(c) => {
+                for s in sql {
+                    c.exec(s).await.map_err(OpError::Failed)?;
+                }
+            }
+            Conn::My(mut c) => {
+                for s in sql {
+                    c.exec(s).await.map_err(OpError::Failed)?;
+                }
+                c.close().await;
+            }
+        }
+        Ok(Outcome {
+            summary: format!(
+                "{}/{member}'s fence lifted: it takes writes again",
+                cfg.name
+            ),
+            calls: calls.0,
+        })
+    }
+
     async fn promote(&self, cfg: &DbConfig, member: &str, mode: Mode) -> Result<Outcome, OpError> {
         let m = Self::member(cfg, member)?;
         let cluster = self.promotion_guards(cfg, member).await?;
@@ -794,6 +845,7 @@ impl DbOps {
                 self.reboot_rds(cfg, mode).await
             }
             Op::Fence { cluster, .. }
+            | Op::Unfence { cluster, .. }
             | Op::Repoint { cluster, .. }
             | Op::VerifyReplication { cluster }
                 if self.config(cluster)?.kind == DbKind::Rds =>
@@ -805,6 +857,9 @@ impl DbOps {
                 )))
             }
             Op::Fence { cluster, member } => self.fence(self.config(cluster)?, member, mode).await,
+            Op::Unfence { cluster, member } => {
+                self.unfence(self.config(cluster)?, member, mode).await
+            }
             Op::Repoint { cluster, primary } => {
                 self.repoint(self.config(cluster)?, primary, mode).await
             }
