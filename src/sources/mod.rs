@@ -2,6 +2,8 @@
 //! slow screen never makes anything queue up. The drill world publishes all six areas.
 
 #[cfg(feature = "live")]
+pub mod aws;
+#[cfg(feature = "live")]
 pub mod db;
 pub mod drill;
 #[cfg(feature = "live")]
