@@ -26,6 +26,7 @@
 //! `AWS_ENDPOINT_URL` (the SDK's own variable) points every client at an emulator such as
 //! moto; credentials come from the SDK's chain for the profile.
 
+pub mod cloudwatch;
 mod error;
 
 pub use error::{AwsError, Kind, classify};
