@@ -6,14 +6,12 @@ use opsdeck::incident::clock::{Clock, SystemClock};
 use opsdeck::model::summary::Area;
 use opsdeck::ops::route::Router;
 use opsdeck::ops::{Ops, ReadOnly};
-use opsdeck::sources::drill::WorldClock;
-use opsdeck::sources::sim::{SimOps, World};
 use opsdeck::sources::alarms::LiveAlarms;
 use opsdeck::sources::alertmanager::Alertmanager;
 use opsdeck::sources::aws::Aws;
-use opsdeck::sources::{
-    AlarmControl, ClusterControl, Publishers, Sources, db, kube, publish_off,
-};
+use opsdeck::sources::drill::WorldClock;
+use opsdeck::sources::sim::{SimOps, World};
+use opsdeck::sources::{AlarmControl, ClusterControl, Publishers, Sources, db, kube, publish_off};
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -264,9 +264,7 @@ pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
                 (&quoted[..end], &quoted[end + 1..])
             }
             None => {
-                let end = after
-                    .find([' ', ','])
-                    .unwrap_or(after.len());
+                let end = after.find([' ', ',']).unwrap_or(after.len());
                 (&after[..end], &after[end..])
             }
         };
@@ -388,11 +386,14 @@ mod tests {
     }
     #[test]
     fn matchers_read_back_what_they_print() {
-        let m = parse_matchers(r#"alertname="HighErrorRate" service=~"api|web", env!="dev""#)
-            .unwrap();
+        let m =
+            parse_matchers(r#"alertname="HighErrorRate" service=~"api|web", env!="dev""#).unwrap();
         assert_eq!(m.len(), 3);
         assert_eq!(
-            m.iter().map(Matcher::to_string).collect::<Vec<_>>().join(" "),
+            m.iter()
+                .map(Matcher::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
             r#"alertname="HighErrorRate" service=~"api|web" env!="dev""#
         );
         assert_eq!(parse_matchers("job=node").unwrap()[0].value, "node");
@@ -400,7 +401,6 @@ mod tests {
         assert!(parse_matchers("service").is_err());
         assert!(parse_matchers(r#"a="unclosed"#).is_err());
     }
-
 
     #[test]
     fn a_silence_matches_every_label_by_default() {

@@ -76,7 +76,7 @@ pub fn answering<'a>(entries: &'a [Entry], alarm: &str) -> Vec<&'a Playbook> {
         .filter_map(|p| Some((answer_rank(p, alarm)?, p)))
         .collect();
     // Stable: equally specific playbooks keep the catalog's order.
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
     found.into_iter().map(|(_, p)| p).collect()
 }
 

@@ -203,7 +203,11 @@ impl LiveAlarms {
 
     /// Polls until the console goes away: Alertmanager every `alertmanager_every`,
     /// CloudWatch every `cloudwatch_every`, both at once when poked.
-    pub fn spawn(mut self, tx: Tx<AlarmSnapshot>, poke: Arc<Notify>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(
+        mut self,
+        tx: Tx<AlarmSnapshot>,
+        poke: Arc<Notify>,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut next_cloudwatch = tokio::time::Instant::now();
             loop {
@@ -455,8 +459,7 @@ impl AlarmControl for LiveAlarmControl {
                 let Ok(aws) = self.aws() else {
                     return "no live CloudWatch".into();
                 };
-                match cloudwatch::history(aws, &alarm.origin, &alarm.name, Timestamp::now()).await
-                {
+                match cloudwatch::history(aws, &alarm.origin, &alarm.name, Timestamp::now()).await {
                     Ok(items) if items.is_empty() => "no state changes in the last 24 h".into(),
                     Ok(items) => items
                         .iter()

@@ -300,14 +300,14 @@ impl Alertmanager {
             .unwrap_or_default();
         let mut facts = Vec::new();
         if let Some(url) = a.generator_url.filter(|u| !u.is_empty()) {
-            facts.push(("Generator".into(), url));
+            facts.push(("Generator", url));
         }
         if let Some(end) = a.ends_at {
-            facts.push(("Ends".into(), end.to_string()));
+            facts.push(("Ends", end.to_string()));
         }
         if !a.receivers.is_empty() {
             let names: Vec<_> = a.receivers.into_iter().map(|r| r.name).collect();
-            facts.push(("Receivers".into(), names.join(", ")));
+            facts.push(("Receivers", names.join(", ")));
         }
         Alarm {
             source: AlarmSource::Alertmanager,
@@ -338,8 +338,8 @@ impl Alertmanager {
     /// Creates the silence and returns its id.
     pub async fn create_silence(&self, silence: &NewSilence) -> Result<String, String> {
         #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
         struct Created {
+            #[serde(rename = "silenceID")]
             silence_id: String,
         }
         let body = self
@@ -419,8 +419,9 @@ mod tests {
 
     #[test]
     fn config_names_its_secrets_and_refuses_them_written() {
-        let am = cfg("name = \"prod-kr\"\nurl = \"http://am:9093/\"\nbearer_token_env = \"AM_TOKEN\"")
-            .unwrap();
+        let am =
+            cfg("name = \"prod-kr\"\nurl = \"http://am:9093/\"\nbearer_token_env = \"AM_TOKEN\"")
+                .unwrap();
         assert_eq!(am.url, "http://am:9093");
         assert!(matches!(am.auth, Auth::Bearer(_)));
         let basic = cfg(
@@ -429,12 +430,30 @@ mod tests {
         .unwrap();
         assert!(matches!(basic.auth, Auth::Basic { .. }));
         for (text, says) in [
-            ("name = \"a\"\nurl = \"http://am\"\nbearer_token = \"s3cret\"", "never written"),
-            ("name = \"a\"\nurl = \"http://am\"\npassword = \"s3cret\"", "never written"),
-            ("name = \"a\"\nurl = \"am:9093\"", "must be http:// or https://"),
-            ("name = \"a\"\nurl = \"http://u:p@am\"", "without a user or password"),
-            ("name = \"a\"\nurl = \"http://am\"\npassword_env = \"X\"", "need basic_auth_user"),
-            ("name = \"a\"\nurl = \"http://am\"\ntoken_env = \"X\"", "unknown field `token_env`"),
+            (
+                "name = \"a\"\nurl = \"http://am\"\nbearer_token = \"s3cret\"",
+                "never written",
+            ),
+            (
+                "name = \"a\"\nurl = \"http://am\"\npassword = \"s3cret\"",
+                "never written",
+            ),
+            (
+                "name = \"a\"\nurl = \"am:9093\"",
+                "must be http:// or https://",
+            ),
+            (
+                "name = \"a\"\nurl = \"http://u:p@am\"",
+                "without a user or password",
+            ),
+            (
+                "name = \"a\"\nurl = \"http://am\"\npassword_env = \"X\"",
+                "need basic_auth_user",
+            ),
+            (
+                "name = \"a\"\nurl = \"http://am\"\ntoken_env = \"X\"",
+                "unknown field `token_env`",
+            ),
         ] {
             let err = cfg(text).unwrap_err();
             assert!(err.contains(says), "{text}: {err}");

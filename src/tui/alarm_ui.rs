@@ -53,7 +53,10 @@ impl App {
             AlarmSource::CloudWatch if alarm.actions_enabled == Some(false) => {
                 self.message = Some((
                     Level::Warn,
-                    format!("{}: actions are already disabled (u enables them)", alarm.name),
+                    format!(
+                        "{}: actions are already disabled (u enables them)",
+                        alarm.name
+                    ),
                 ));
             }
             AlarmSource::CloudWatch => {

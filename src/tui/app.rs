@@ -512,6 +512,14 @@ impl App {
         }
     }
 
+    #[cfg(test)]
+    pub(super) fn select(&mut self, table: TableId, row: usize) {
+        let view = self.view_mut(table);
+        if let Some(pos) = view.visible.iter().position(|&i| i == row) {
+            view.selected = pos;
+        }
+    }
+
     pub(super) fn set_filter(&mut self, table: TableId, filter: String) {
         let view = self.view_mut(table);
         view.filter = filter;

@@ -167,7 +167,11 @@ impl Form {
             },
             format!("silence {} on {}", alarm.name, alarm.origin),
             vec![
-                ("Matchers", "name=\"value\" (=, !=, =~, !~), space-separated", matchers),
+                (
+                    "Matchers",
+                    "name=\"value\" (=, !=, =~, !~), space-separated",
+                    matchers,
+                ),
                 ("Duration", "2h, 30m, 1d", "2h".into()),
                 ("Comment", "why, and who is on it (required)", String::new()),
             ],

@@ -135,7 +135,10 @@ impl Region {
         }
     }
 
-    async fn describe(&self, aws: &Aws) -> Result<(Vec<MetricAlarm>, Vec<CompositeAlarm>), AwsError> {
+    async fn describe(
+        &self,
+        aws: &Aws,
+    ) -> Result<(Vec<MetricAlarm>, Vec<CompositeAlarm>), AwsError> {
         let (mut metric, mut composite) = (Vec::new(), Vec::new());
         let mut token: Option<String> = None;
         loop {
@@ -197,7 +200,7 @@ impl Region {
                 .map(|d| format!("{}={}", d.name().unwrap_or("?"), d.value().unwrap_or("?")))
                 .collect();
             facts.push((
-                "Metric".into(),
+                "Metric",
                 format!(
                     "{}/{metric}{}",
                     m.namespace().unwrap_or("?"),
@@ -209,7 +212,7 @@ impl Region {
                 ),
             ));
         } else if !m.metrics().is_empty() {
-            facts.push(("Metric".into(), format!("{} metric queries", m.metrics().len())));
+            facts.push(("Metric", format!("{} metric queries", m.metrics().len())));
         }
         if let (Some(op), Some(t)) = (m.comparison_operator(), m.threshold()) {
             let stat = m
@@ -218,7 +221,7 @@ impl Region {
                 .or_else(|| m.extended_statistic().map(str::to_string))
                 .unwrap_or_default();
             facts.push((
-                "Threshold".into(),
+                "Threshold",
                 format!(
                     "{stat} {} {t} for {} × {} s",
                     op.as_str(),
@@ -228,10 +231,10 @@ impl Region {
             ));
         }
         if let Some(d) = m.state_reason_data().filter(|d| !d.is_empty()) {
-            facts.push(("Reason data".into(), d.to_string()));
+            facts.push(("Reason data", d.to_string()));
         }
         if let Some(d) = m.alarm_description().filter(|d| !d.is_empty()) {
-            facts.push(("Description".into(), d.to_string()));
+            facts.push(("Description", d.to_string()));
         }
         Alarm {
             source: AlarmSource::CloudWatch,
@@ -249,9 +252,9 @@ impl Region {
     }
 
     fn composite_alarm(&self, c: &CompositeAlarm) -> Alarm {
-        let mut facts = vec![("Rule".into(), c.alarm_rule().unwrap_or("?").to_string())];
+        let mut facts = vec![("Rule", c.alarm_rule().unwrap_or("?").to_string())];
         if let Some(d) = c.state_reason_data().filter(|d| !d.is_empty()) {
-            facts.push(("Reason data".into(), d.to_string()));
+            facts.push(("Reason data", d.to_string()));
         }
         Alarm {
             source: AlarmSource::CloudWatch,
@@ -300,13 +303,18 @@ pub async fn history(
             )
         })
         .collect();
-    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     Ok(items)
 }
 
 /// DisableAlarmActions / EnableAlarmActions: the alarm keeps evaluating, but notifies (or
 /// scales) nothing while disabled.
-pub async fn set_actions(aws: &Aws, region: &str, alarm: &str, enabled: bool) -> Result<(), AwsError> {
+pub async fn set_actions(
+    aws: &Aws,
+    region: &str,
+    alarm: &str,
+    enabled: bool,
+) -> Result<(), AwsError> {
     let cw = aws.cloudwatch(region);
     if enabled {
         cw.enable_alarm_actions()

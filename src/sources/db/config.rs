@@ -282,9 +282,7 @@ impl PasswordRef {
     /// `{what}_file` (`bearer_token_env`, say), so errors name the keys the user wrote.
     pub fn resolve_as(&self, whose: &str, what: &str) -> Result<Option<Secret>, String> {
         match (&self.password_env, &self.password_file) {
-            (Some(_), Some(_)) => Err(format!(
-                "{whose}: give {what}_env or {what}_file, not both"
-            )),
+            (Some(_), Some(_)) => Err(format!("{whose}: give {what}_env or {what}_file, not both")),
             (Some(var), None) => match std::env::var(var) {
                 Ok(v) => Ok(Some(Secret::new(v))),
                 Err(_) => Err(format!(

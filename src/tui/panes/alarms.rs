@@ -27,7 +27,7 @@ impl Rows for AlarmRows<'_> {
         &[
             Constraint::Length(9),
             Constraint::Length(8),
-            Constraint::Fill(2),
+            Constraint::Fill(3),
             Constraint::Fill(1),
             Constraint::Length(5),
             Constraint::Fill(3),
@@ -36,7 +36,7 @@ impl Rows for AlarmRows<'_> {
     fn cells(&self, i: usize, now: Timestamp) -> (Level, Vec<String>) {
         let a = &self.0[i];
         let source = if a.origin.is_empty() {
-            a.source.word().to_string()
+            short_source(a).to_string()
         } else {
             format!("{} {}", short_source(a), a.origin)
         };
