@@ -8,6 +8,10 @@
 //! `switchover/postgres`: the same four operations with the old primary up and writable:
 //! the promotion waits for its final WAL position, and re-pointing rejoins it as a standby
 //! through a rejoin_command (stop, pg_rewind, standby.signal, start).
+//! `failover_after_page/*`: what an engineer paged after the primary died waits for, keys
+//! aside: the console starts on a cluster whose primary it never saw (first poll), and the
+//! shipped failover playbook runs through the executor — pick, fence, the fenced wait,
+//! promote, repoint, verify, the following wait — to "finished ok".
 //! `poll/*`: one status round over a primary and two replicas, with the connections the
 //! source keeps open (warm) and with fresh connections (cold).
 
@@ -21,10 +25,21 @@ mod maria;
 mod pg;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use jiff::SignedDuration;
+use opsdeck::incident::clock::SystemClock;
+use opsdeck::incident::desk::Desk;
+use opsdeck::incident::event::{RunOutcome, Who};
+use opsdeck::model::summary::Area;
+use opsdeck::ops::route::Router;
 use opsdeck::ops::{Mode, Op, Ops};
-use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, RoleMemory, best_candidate};
+use opsdeck::playbook::run::{self, Answer, Context, Prompt};
+use opsdeck::playbook::{catalog, plan};
+use opsdeck::sources::Publishers;
+use opsdeck::sources::db::{self, DbConfig, DbOps, DbPoller, RoleMemory, best_candidate};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
+use tokio::sync::Notify;
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -65,6 +80,115 @@ async fn failover(cfg: DbConfig, old: &str) -> Duration {
         }
     }
     started.elapsed()
+}
+
+/// From the console's start to the shipped `playbook` finished ok, every question answered
+/// at once (the typed target with the target), with the live console's 5 s poll interval.
+async fn after_page(cfg: DbConfig, playbook: &str) -> Duration {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let (publishers, sources) = Publishers::channels();
+    let poke = Arc::new(Notify::new());
+    let ops = DbOps::new(vec![cfg.clone()]).poking(poke.clone());
+    let router = Router::default().route(Area::Db, Arc::new(ops));
+    let every = Duration::from_secs(5);
+    let poller = db::spawn(
+        vec![cfg.clone()],
+        RoleMemory::default(),
+        publishers.db.clone(),
+        every,
+        poke,
+    );
+    let mut first = sources.db.clone();
+    first
+        .wait_for(|f| f.health.answered())
+        .await
+        .expect("the poller answers");
+    let who = Who {
+        user: "bench".into(),
+        from: None,
+    };
+    let desk = Desk::open(&dir.path().join("incidents"), who).expect("desk");
+    let s = sources.clone();
+    let ctx = Context {
+        ops: Arc::new(router),
+        snapshots: Arc::new(move || s.snapshots()),
+        desk: Arc::new(Mutex::new(desk)),
+        clock: Arc::new(SystemClock),
+        read_only: None,
+        anti_flap: SignedDuration::from_mins(30),
+        speed: 1,
+    };
+    let pb = catalog::shipped(playbook).expect("shipped playbook");
+    let vars = plan::inputs(&pb, &[("cluster".into(), cfg.name.clone())]).expect("inputs");
+    let (outcome, view, _) = run::execute_answering(&ctx, &pb, vars, |p| match p {
+        Prompt::TypeTarget { target, .. } => Answer::Text(target.clone()),
+        Prompt::Override { .. } => Answer::No,
+        _ => Answer::Yes,
+    })
+    .await;
+    assert_eq!(outcome, RunOutcome::Ok, "{view:#?}");
+    let took = started.elapsed();
+    poller.abort();
+    drop(publishers);
+    took
+}
+
+fn bench_failover_after_page(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = slow_group(c, "failover_after_page");
+    group.bench_function("mariadb", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += rt.block_on(async {
+                    let mut cl = maria::MyCluster::start(2).await;
+                    let cfg = common::config(
+                        "bench-my",
+                        "mariadb",
+                        "opsdeck",
+                        &cl.password_file,
+                        &cl.members(),
+                        "verify_timeout_s = 10.0",
+                    );
+                    cl.node("my0")
+                        .exec("CREATE TABLE test.t (id INT PRIMARY KEY)")
+                        .await;
+                    cl.caught_up("my0", "my1").await;
+                    cl.caught_up("my0", "my2").await;
+                    cl.node_mut("my0").kill();
+                    after_page(cfg, "failover-mariadb").await
+                });
+            }
+            total
+        })
+    });
+    group.bench_function("postgres", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += rt.block_on(async {
+                    let mut cl = pg::PgCluster::start(2).await;
+                    let cfg = common::config(
+                        "bench-pg",
+                        "postgres",
+                        "postgres",
+                        &cl.password_file,
+                        &cl.members(),
+                        "verify_timeout_s = 10.0",
+                    );
+                    cl.node("pg0")
+                        .exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+                        .await;
+                    cl.caught_up("pg0", &["pg1", "pg2"]).await;
+                    cl.node_mut("pg0").kill();
+                    after_page(cfg, "failover-postgres").await
+                });
+            }
+            total
+        })
+    });
+    group.finish();
 }
 
 /// Each sample starts three servers and takes seconds: a few flat samples, no warm-up.
@@ -215,5 +339,11 @@ fn bench_poll(c: &mut Criterion) {
     drop(my_cluster);
 }
 
-criterion_group!(benches, bench_poll, bench_failover, bench_switchover);
+criterion_group!(
+    benches,
+    bench_poll,
+    bench_failover,
+    bench_switchover,
+    bench_failover_after_page
+);
 criterion_main!(benches);

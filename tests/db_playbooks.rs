@@ -554,7 +554,7 @@ fn named_dead(c: &DbCluster, old: &str) -> bool {
             && m.role == Role::Primary
             && m.role_from
                 .as_deref()
-                .is_some_and(|f| f.ends_with("replication source"))
+                .is_some_and(|f| f.starts_with("named by") && f.contains("replication source"))
     })
 }
 

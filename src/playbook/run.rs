@@ -511,15 +511,19 @@ impl Runner<'_> {
                 continue;
             };
             self.checked[j] = true;
+            if let Some(s) = self.view.steps.get_mut(j) {
+                s.what = op.to_string();
+            }
             match self.check(j, &step, &op).await {
                 Ok(()) => {}
                 Err(Failure::Failed(why)) => {
+                    let line = format!("refused, nothing was changed: {why}");
                     self.journal(Event::Refused {
                         run: self.run,
                         step: step.id.clone(),
                         why,
                     })?;
-                    self.set(j, StepStatus::Failed, Some("nothing was changed".into()));
+                    self.set(j, StepStatus::Failed, Some(line));
                     return Err(Failure::Refused);
                 }
                 Err(other) => return Err(other),
@@ -739,6 +743,16 @@ impl Runner<'_> {
         for (k, v) in bindings {
             said.push(format!("{k} = {v}"));
             self.vars.insert(format!("{id}.{k}"), Value::String(v));
+        }
+        // Later steps read with the values just bound.
+        for (s, view) in self
+            .playbook
+            .steps
+            .iter()
+            .zip(self.view.steps.iter_mut())
+            .skip(i + 1)
+        {
+            view.what = describe(s, &self.vars);
         }
         Ok(if said.is_empty() {
             format!("holds: {}", c.describe())

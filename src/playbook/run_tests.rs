@@ -336,7 +336,10 @@ async fn a_guard_of_a_later_step_refuses_the_run_before_its_first_change() {
     assert_eq!(statuses(&view), [StepStatus::Pending, StepStatus::Failed]);
     assert_eq!(
         view.steps[1].output,
-        ["preflight: refused: b lags 9 s", "nothing was changed"]
+        [
+            "preflight: refused: b lags 9 s",
+            "refused, nothing was changed: refused: b lags 9 s"
+        ]
     );
 }
 

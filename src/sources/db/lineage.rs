@@ -46,13 +46,13 @@ pub fn name_unreachable(
             .map(|(replica, _)| replica.as_str())
             .collect();
         let (role, from) = if let Some(first) = named_by.first() {
-            let by = if named_by.len() > 1 {
-                format!(
-                    "{first}'s (and {} more) replication source",
-                    named_by.len() - 1
-                )
-            } else {
-                format!("{first}'s replication source")
+            let by = match named_by.as_slice() {
+                [_] => format!("{first}'s replication source"),
+                [_, second] => format!("{first}'s and {second}'s replication sources"),
+                more => format!(
+                    "{first}'s and {} other replicas' replication sources",
+                    more.len() - 1
+                ),
             };
             (Role::Primary, format!("named by {by}"))
         } else if writer.is_some_and(|w| same_address(w, address)) {

@@ -156,9 +156,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 ),
                 (None, Some(n)) => Span::styled(
                     format!(
-                        "✗ CRIT primary {} {} → replicas {}",
+                        "✗ CRIT primary {} unreachable → replicas {}",
                         n.name,
-                        role_text(n).trim_start_matches("primary "),
                         replicas.join(", ")
                     ),
                     theme.crit,
@@ -171,8 +170,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             .as_ref()
             .map(|r| format!("{r} · "))
             .unwrap_or_default();
+        // Where the unreachable primary's role comes from, first: it is what the failover
+        // will fence.
+        let named = named
+            .filter(|_| primary.is_none())
+            .and_then(|n| n.role_from.as_ref())
+            .map(|from| format!("{from} · "))
+            .unwrap_or_default();
         lines.push(Line::styled(
-            format!("  {router}lag threshold {:.1}s", c.lag_threshold_s),
+            format!("  {named}{router}lag threshold {:.1}s", c.lag_threshold_s),
             theme.muted,
         ));
     }

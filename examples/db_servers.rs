@@ -1,0 +1,61 @@
+//! A MariaDB primary with two GTID replicas on loopback, to try the database pane and the
+//! failover playbooks by hand, as the tests start them:
+//!
+//! ```sh
+//! cargo run --example db_servers -- /tmp/db              # writes /tmp/db/config.toml
+//! cargo run --example db_servers -- /tmp/db --dead-primary   # the primary killed first
+//! cargo run -- --config /tmp/db/config.toml
+//! ```
+//!
+//! `--dead-primary` is the 3 a.m. case: the primary is gone before the console starts. Runs
+//! until Ctrl-C, then stops the servers.
+
+#[path = "../tests/dbsupport/certs.rs"]
+mod certs;
+#[path = "../tests/dbsupport/common.rs"]
+mod common;
+#[path = "../tests/dbsupport/maria.rs"]
+mod maria;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let dir = std::path::PathBuf::from(args.next().unwrap_or_else(|| "db-servers".into()));
+    let dead = args.any(|a| a == "--dead-primary");
+    std::fs::create_dir_all(&dir)?;
+    let mut cluster = maria::MyCluster::start(2).await;
+    let primary = cluster.node("my0");
+    primary
+        .exec("CREATE TABLE test.orders (id VARCHAR(20) PRIMARY KEY)")
+        .await;
+    primary
+        .exec("INSERT INTO test.orders SELECT seq FROM test.seq_1_to_100")
+        .await;
+    cluster.caught_up("my0", "my1").await;
+    cluster.caught_up("my0", "my2").await;
+    if dead {
+        cluster.node_mut("my0").kill();
+    }
+    let table = common::config_text(
+        "shop-mariadb",
+        "mariadb",
+        "opsdeck",
+        &cluster.password_file,
+        &cluster.members(),
+        "lag_threshold_s = 5.0",
+    );
+    let config = dir.join("config.toml");
+    std::fs::write(&config, format!("[[databases]]\n{table}"))?;
+    let ports: Vec<String> = cluster
+        .members()
+        .iter()
+        .map(|(n, p)| format!("{n} on {p}"))
+        .collect();
+    println!(
+        "{}{}\nconfig: {}",
+        ports.join(", "),
+        if dead { " (my0 killed)" } else { "" },
+        config.display()
+    );
+    tokio::signal::ctrl_c().await
+}
