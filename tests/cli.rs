@@ -180,3 +180,20 @@ fn a_config_naming_databases_goes_live_and_never_prints_the_password() {
         "{member}"
     );
 }
+
+#[test]
+fn playbook_show_renders_templated_numbers_with_the_inputs_defaults() {
+    let home = tempfile::tempdir().unwrap();
+    let out = opsdeck(&["playbook", "show", "failover-mariadb"], home.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(" 1. pick       check: pick replica of shop-mariadb (auto) lagging ≤ 5s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fence shop-mariadb/{{pick.old_primary}} (no more writes)"),
+        "{text}"
+    );
+    assert!(!text.contains("invalid type"), "{text}");
+}
