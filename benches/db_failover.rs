@@ -48,6 +48,41 @@ fn runtime() -> Runtime {
         .expect("tokio runtime")
 }
 
+/// A MariaDB primary with two replicas that have everything it wrote, then killed; the
+/// cluster is kept for as long as the caller holds it.
+async fn dead_mariadb(extra: &str) -> (maria::MyCluster, DbConfig) {
+    let mut cl = maria::MyCluster::with_orders(2).await;
+    let cfg = common::config(
+        "bench-my",
+        "mariadb",
+        "opsdeck",
+        &cl.password_file,
+        &cl.members(),
+        extra,
+    );
+    cl.node_mut("my0").kill();
+    (cl, cfg)
+}
+
+/// The same for PostgreSQL: a primary and two standbys.
+async fn dead_postgres(extra: &str) -> (pg::PgCluster, DbConfig) {
+    let mut cl = pg::PgCluster::start(2).await;
+    let cfg = common::config(
+        "bench-pg",
+        "postgres",
+        "postgres",
+        &cl.password_file,
+        &cl.members(),
+        extra,
+    );
+    cl.node("pg0")
+        .exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+        .await;
+    cl.caught_up("pg0", &["pg1", "pg2"]).await;
+    cl.node_mut("pg0").kill();
+    (cl, cfg)
+}
+
 /// Picks the replica the way the playbooks do, then fences, promotes, re-points and
 /// verifies, timed: a failover when `old` is down, a switchover when it is up.
 async fn failover(cfg: DbConfig, old: &str) -> Duration {
@@ -142,21 +177,7 @@ fn bench_failover_after_page(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 total += rt.block_on(async {
-                    let mut cl = maria::MyCluster::start(2).await;
-                    let cfg = common::config(
-                        "bench-my",
-                        "mariadb",
-                        "opsdeck",
-                        &cl.password_file,
-                        &cl.members(),
-                        "verify_timeout_s = 10.0",
-                    );
-                    cl.node("my0")
-                        .exec("CREATE TABLE test.t (id INT PRIMARY KEY)")
-                        .await;
-                    cl.caught_up("my0", "my1").await;
-                    cl.caught_up("my0", "my2").await;
-                    cl.node_mut("my0").kill();
+                    let (_cl, cfg) = dead_mariadb("verify_timeout_s = 10.0").await;
                     after_page(cfg, "failover-mariadb").await
                 });
             }
@@ -168,20 +189,7 @@ fn bench_failover_after_page(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 total += rt.block_on(async {
-                    let mut cl = pg::PgCluster::start(2).await;
-                    let cfg = common::config(
-                        "bench-pg",
-                        "postgres",
-                        "postgres",
-                        &cl.password_file,
-                        &cl.members(),
-                        "verify_timeout_s = 10.0",
-                    );
-                    cl.node("pg0")
-                        .exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
-                        .await;
-                    cl.caught_up("pg0", &["pg1", "pg2"]).await;
-                    cl.node_mut("pg0").kill();
+                    let (_cl, cfg) = dead_postgres("verify_timeout_s = 10.0").await;
                     after_page(cfg, "failover-postgres").await
                 });
             }
@@ -213,20 +221,7 @@ fn bench_failover(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 total += rt.block_on(async {
-                    let mut cl = pg::PgCluster::start(2).await;
-                    let cfg = common::config(
-                        "bench-pg",
-                        "postgres",
-                        "postgres",
-                        &cl.password_file,
-                        &cl.members(),
-                        "",
-                    );
-                    cl.node("pg0")
-                        .exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
-                        .await;
-                    cl.caught_up("pg0", &["pg1", "pg2"]).await;
-                    cl.node_mut("pg0").kill();
+                    let (_cl, cfg) = dead_postgres("").await;
                     failover(cfg, "pg0").await
                 });
             }
@@ -238,21 +233,7 @@ fn bench_failover(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 total += rt.block_on(async {
-                    let mut cl = maria::MyCluster::start(2).await;
-                    let cfg = common::config(
-                        "bench-my",
-                        "mariadb",
-                        "opsdeck",
-                        &cl.password_file,
-                        &cl.members(),
-                        "",
-                    );
-                    cl.node("my0")
-                        .exec("CREATE TABLE test.t (id INT PRIMARY KEY)")
-                        .await;
-                    cl.caught_up("my0", "my1").await;
-                    cl.caught_up("my0", "my2").await;
-                    cl.node_mut("my0").kill();
+                    let (_cl, cfg) = dead_mariadb("").await;
                     failover(cfg, "my0").await
                 });
             }

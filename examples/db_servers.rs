@@ -23,16 +23,7 @@ async fn main() -> std::io::Result<()> {
     let dir = std::path::PathBuf::from(args.next().unwrap_or_else(|| "db-servers".into()));
     let dead = args.any(|a| a == "--dead-primary");
     std::fs::create_dir_all(&dir)?;
-    let mut cluster = maria::MyCluster::start(2).await;
-    let primary = cluster.node("my0");
-    primary
-        .exec("CREATE TABLE test.orders (id VARCHAR(20) PRIMARY KEY)")
-        .await;
-    primary
-        .exec("INSERT INTO test.orders SELECT seq FROM test.seq_1_to_100")
-        .await;
-    cluster.caught_up("my0", "my1").await;
-    cluster.caught_up("my0", "my2").await;
+    let mut cluster = maria::MyCluster::with_orders(2).await;
     if dead {
         cluster.node_mut("my0").kill();
     }

@@ -530,22 +530,6 @@ async fn my_count(node: &maria::MyNode) -> Option<String> {
     node.value("SELECT COUNT(*) FROM test.orders").await
 }
 
-/// A primary with 100 committed orders, replicated to every replica.
-async fn my_with_orders(replicas: usize) -> MyCluster {
-    let c = MyCluster::start(replicas).await;
-    let primary = c.node("my0");
-    primary
-        .exec("CREATE TABLE test.orders (id VARCHAR(20) PRIMARY KEY)")
-        .await;
-    primary
-        .exec("INSERT INTO test.orders SELECT seq FROM test.seq_1_to_100")
-        .await;
-    for r in 1..=replicas {
-        c.caught_up("my0", &format!("my{r}")).await;
-    }
-    c
-}
-
 /// The old primary as the pane shows it when it died before the console started.
 fn named_dead(c: &DbCluster, old: &str) -> bool {
     c.members.iter().any(|m| {
@@ -560,7 +544,7 @@ fn named_dead(c: &DbCluster, old: &str) -> bool {
 
 #[tokio::test]
 async fn a_mariadb_primary_dead_before_the_console_started_is_named_and_failed_over() {
-    let mut c = my_with_orders(2).await;
+    let mut c = MyCluster::with_orders(2).await;
     // Paged at 3 a.m.: the primary is gone before anyone opens the console.
     c.node_mut("my0").kill();
     let cfg = my_cfg(&c, "");
@@ -646,7 +630,7 @@ async fn untouched(c: &MyCluster, primary: &str, client: &mut mysql_async::Conn)
 
 #[tokio::test]
 async fn a_refused_run_changes_nothing_on_the_servers() {
-    let c = my_with_orders(2).await;
+    let c = MyCluster::with_orders(2).await;
     let cfg = my_cfg(&c, &repl_login(c.root.path()));
     let console = Console::start(&cfg);
     console.shows_roles("my0").await;
@@ -770,7 +754,7 @@ fn runs_in(file: &Path) -> Vec<(u64, String)> {
 
 #[tokio::test]
 async fn playbook_run_on_the_command_line_reaches_the_live_servers_and_keeps_drills_apart() {
-    let mut c = my_with_orders(2).await;
+    let mut c = MyCluster::with_orders(2).await;
     c.node_mut("my0").kill();
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("opsdeck.toml");

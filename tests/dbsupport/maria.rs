@@ -191,6 +191,22 @@ fn copy_dir(from: &Path, to: &Path) {
 impl MyCluster {
     /// `my0` primary and `my1`…`myN` GTID replicas (`MASTER_USE_GTID=slave_pos`,
     /// `MASTER_CONNECT_RETRY=1`), all with binary logs so any of them can be promoted.
+    /// A primary with 100 committed rows in `test.orders`, replicated to every replica.
+    pub async fn with_orders(replicas: usize) -> MyCluster {
+        let c = MyCluster::start(replicas).await;
+        let primary = c.node("my0");
+        primary
+            .exec("CREATE TABLE test.orders (id VARCHAR(20) PRIMARY KEY)")
+            .await;
+        primary
+            .exec("INSERT INTO test.orders SELECT seq FROM test.seq_1_to_100")
+            .await;
+        for r in 1..=replicas {
+            c.caught_up("my0", &format!("my{r}")).await;
+        }
+        c
+    }
+
     pub async fn start(replicas: usize) -> MyCluster {
         MyCluster::start_with(replicas, false).await
     }

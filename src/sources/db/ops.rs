@@ -329,12 +329,7 @@ impl DbOps {
     async fn promote(&self, cfg: &DbConfig, member: &str, mode: Mode) -> Result<Outcome, OpError> {
         let m = Self::member(cfg, member)?;
         let cluster = self.promotion_guards(cfg, member).await?;
-        let writers: Vec<&str> = cluster
-            .members
-            .iter()
-            .filter(|x| x.reachable && x.role == Role::Primary && x.read_only == Some(false))
-            .map(|x| x.name.as_str())
-            .collect();
+        let writers = writers(&cluster);
         let mut calls = Calls::default();
         if !writers.is_empty() {
             let why = format!(
@@ -551,12 +546,7 @@ impl DbOps {
 
     async fn verify(&self, cfg: &DbConfig, mode: Mode) -> Result<Outcome, OpError> {
         let cluster = super::status_once(cfg, &self.roles).await;
-        let writers: Vec<&str> = cluster
-            .members
-            .iter()
-            .filter(|x| x.reachable && x.role == Role::Primary && x.read_only == Some(false))
-            .map(|x| x.name.as_str())
-            .collect();
+        let writers = writers(&cluster);
         let primary = match writers.as_slice() {
             [one] => *one,
             [] => {
@@ -797,6 +787,16 @@ impl DbOps {
             calls: calls.0,
         })
     }
+}
+
+/// Primaries that answer and take writes: one is the goal, two is split brain.
+fn writers(cluster: &DbCluster) -> Vec<&str> {
+    cluster
+        .members
+        .iter()
+        .filter(|x| x.reachable && x.role == Role::Primary && x.read_only == Some(false))
+        .map(|x| x.name.as_str())
+        .collect()
 }
 
 /// Old primaries that still answer but take no writes: the members a switchover has fenced.
