@@ -38,15 +38,19 @@ impl Status {
             world.iam(),
             world.trail(),
         );
-        let findings = audit::iam_findings(&iam, world.now());
+        let iam_findings = audit::iam_findings(&iam, &trail, world.now());
+        let trail_findings = audit::trail_findings(&trail, &iam.account_id, world.now());
         let summaries = vec![
             summary::cluster(&cluster),
             summary::db(&db),
             summary::waf(&waf),
             summary::alarms(&alarms),
-            audit::iam_summary(&iam, &findings),
-            summary::trail(&trail),
+            audit::iam_summary(&iam, &iam_findings),
+            audit::trail_summary(&trail, &trail_findings),
         ];
+        let mut findings = iam_findings;
+        findings.extend(trail_findings);
+        audit::sort(&mut findings);
         Status {
             mode: "drill",
             seed: Some(seed),

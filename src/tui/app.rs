@@ -315,7 +315,7 @@ impl App {
             }
             Action::Trail(feed) => {
                 self.see(feed.health.last_ok);
-                self.data.set_trail(feed);
+                self.data.set_trail(feed, self.now);
                 self.refresh(TableId::TrailEvents);
             }
         }

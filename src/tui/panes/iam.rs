@@ -114,12 +114,12 @@ impl Rows for FindingRows<'_> {
         self.0.len()
     }
     fn header(&self) -> &'static [&'static str] {
-        &["SEV", "CONTROL", "SUBJECT", "FINDING"]
+        &["SEV", "CIS", "SUBJECT", "FINDING"]
     }
     fn widths(&self) -> &'static [Constraint] {
         &[
             Constraint::Length(4),
-            Constraint::Length(13),
+            Constraint::Length(4),
             Constraint::Length(14),
             Constraint::Fill(1),
         ]
@@ -127,10 +127,10 @@ impl Rows for FindingRows<'_> {
     fn cells(&self, i: usize, _now: Timestamp) -> (Level, Vec<String>) {
         let f = &self.0[i];
         (
-            f.severity,
+            f.level(),
             vec![
-                f.severity.word().into(),
-                f.control.into(),
+                short_severity(f).into(),
+                f.cis.unwrap_or("-").into(),
                 f.subject.clone(),
                 f.message.clone(),
             ],
@@ -140,10 +140,24 @@ impl Rows for FindingRows<'_> {
         let f = &self.0[i];
         vec![
             ("Severity", f.severity.word().into()),
-            ("Control", f.control.into()),
-            ("Subject", f.subject.clone()),
+            ("Check", f.check.into()),
+            ("CIS v5.0.0", f.cis.unwrap_or("none").into()),
+            ("Requirement", f.control.into()),
+            ("Resource", f.resource.clone()),
             ("Finding", f.message.clone()),
+            ("Evidence", f.evidence.clone()),
+            ("Remediation", f.remediation.into()),
         ]
+    }
+}
+
+/// Four columns: `CRIT`, `HIGH`, `MED`, `LOW`.
+fn short_severity(f: &Finding) -> &'static str {
+    match f.severity {
+        crate::audit::Severity::Critical => "CRIT",
+        crate::audit::Severity::High => "HIGH",
+        crate::audit::Severity::Medium => "MED",
+        crate::audit::Severity::Low => "LOW",
     }
 }
 
