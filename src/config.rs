@@ -26,6 +26,10 @@ pub struct Config {
     #[cfg(feature = "live")]
     #[serde(default)]
     pub kube: Option<crate::sources::kube::KubeConfig>,
+    /// Present, the AWS areas go live.
+    #[cfg(feature = "live")]
+    #[serde(default)]
+    pub aws: Option<crate::sources::aws::AwsConfig>,
 }
 
 /// A duration written like `2h`, `30m` or `90s`.
@@ -228,6 +232,32 @@ mod tests {
             .to_string();
         assert!(
             err.contains("config.toml:2:10: `soon` is not a duration like 2h, 30m or 90s"),
+            "{err}"
+        );
+    }
+
+    #[cfg(feature = "live")]
+    #[test]
+    fn aws_table_is_read_and_its_mistakes_located() {
+        let cfg =
+            load_text("[aws]\nprofile = \"prod\"\nregions = [\"ap-northeast-2\", \"us-east-1\"]\n")
+                .unwrap()
+                .unwrap();
+        let aws = cfg.aws.unwrap();
+        assert_eq!(aws.profile.as_deref(), Some("prod"));
+        assert_eq!(aws.regions, ["ap-northeast-2", "us-east-1"]);
+        let err = load_text("[aws]\nregions = [\"us-east-1\", \"Seoul\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config.toml:2:11: `Seoul` is not an AWS region name"),
+            "{err}"
+        );
+        let err = load_text("[aws]\nprofiles = \"prod\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config.toml:2:1: unknown field `profiles`"),
             "{err}"
         );
     }

@@ -3,6 +3,8 @@
 
 pub mod credential_report;
 #[cfg(feature = "live")]
+pub mod aws;
+#[cfg(feature = "live")]
 pub mod db;
 pub mod drill;
 #[cfg(feature = "live")]

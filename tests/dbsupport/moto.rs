@@ -10,6 +10,7 @@ pub const AWS_SECRET: &str = "Moto-S3cret-Key-5c3e7a";
 
 pub struct Moto {
     child: Child,
+    log: PathBuf,
     pub url: String,
     pub root: tempfile::TempDir,
     pub credentials_file: PathBuf,
@@ -49,6 +50,7 @@ impl Moto {
         .unwrap();
         let mut moto = Moto {
             child,
+            log: log.clone(),
             url: String::new(),
             root,
             credentials_file,
@@ -70,5 +72,19 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Stops the server, as an outage would.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// How many requests moto answered with `status` so far, from its request log.
+    pub fn answered(&self, status: u16) -> usize {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains(&format!("HTTP/1.1\" {status} ")))
+            .count()
     }
 }
