@@ -57,13 +57,6 @@ pub(super) fn findings(snap: &TrailSnapshot, account: &str, now: Timestamp) -> V
         let mut push = |check: &Check, msg: String, evidence: String| {
             out.push(Finding::new(check, &t.arn, &t.name, msg).evidence(evidence));
         };
-        if !t.multi_region {
-            push(
-                &c::TRAIL_MULTI_REGION,
-                format!("records {} only", t.home_region),
-                "IsMultiRegionTrail = false".into(),
-            );
-        }
         if !t.logging {
             push(
                 &c::TRAIL_LOGGING,

@@ -1,9 +1,9 @@
 //! Sources: each publishes the latest snapshot of its area through a `watch` channel, so a
 //! slow screen never makes anything queue up. The drill world publishes all six areas.
 
-pub mod credential_report;
 #[cfg(feature = "live")]
 pub mod aws;
+pub mod credential_report;
 #[cfg(feature = "live")]
 pub mod db;
 pub mod drill;

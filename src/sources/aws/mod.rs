@@ -26,7 +26,9 @@
 //! `AWS_ENDPOINT_URL` (the SDK's own variable) points every client at an emulator such as
 //! moto; credentials come from the SDK's chain for the profile.
 
+pub mod cloudtrail;
 mod error;
+pub mod iam;
 
 pub use error::{AwsError, Kind, classify};
 
