@@ -70,7 +70,7 @@ impl Env {
 
     /// Live systems are named in the config; otherwise the console opens the drill world.
     pub fn live(&self) -> bool {
-        !self.cfg.databases.is_empty() || self.cfg.kube.is_some()
+        !self.cfg.databases.is_empty() || self.cfg.kube.is_some() || self.cfg.aws.is_some()
     }
 
     pub fn desk(&self) -> anyhow::Result<Desk> {
@@ -134,6 +134,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             console(&cli, &env, Some(scenario), *speed).map(|()| ExitCode::SUCCESS)
         }
         Some(Cmd::Playbook { cmd }) => cli_cmds::playbook(&env, cmd),
+        Some(Cmd::Audit {
+            format,
+            fail_on,
+            output,
+            regions,
+        }) => cli_cmds::audit(&env, *format, *fail_on, output.as_deref(), regions),
         Some(Cmd::Incident {
             cmd: IncidentCmd::Report { id },
         }) => cli_cmds::report(&env, id.as_deref()),

@@ -310,6 +310,19 @@ fn cell(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The review document of the drill account at a fixed moment.
+    #[test]
+    fn the_markdown_review_document() {
+        let start: Timestamp = "2026-11-22T01:00:00Z".parse().unwrap();
+        let world = crate::sources::sim::World::new(42, start);
+        let report = AuditReport::new("drill", &world.iam(), &world.trail(), world.now());
+        insta::assert_snapshot!(report.markdown());
+        let json: serde_json::Value = serde_json::from_str(&report.json().unwrap()).unwrap();
+        assert_eq!(json["summary"]["total"], report.findings.len());
+        assert_eq!(report.at_or_above(Severity::Critical), 0);
+        assert_eq!(report.at_or_above(Severity::Low), report.findings.len());
+    }
+
     #[test]
     fn spans_read_like_a_person_says_them() {
         assert_eq!(span_words(40), "40 s");
