@@ -8,10 +8,16 @@ use opsdeck::ops::route::Router;
 use opsdeck::ops::{Ops, ReadOnly};
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::sim::{SimOps, World};
-use opsdeck::sources::{ClusterControl, Publishers, Sources, db, kube, publish_off};
+use opsdeck::sources::{
+    ClusterControl, Publishers, Sources, aws, db, kube, publish_error, publish_off,
+};
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The credential report takes AWS a while and changes slowly; trails and events less so.
+const IAM_EVERY: Duration = Duration::from_secs(300);
+const TRAIL_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Backend {
     pub origin: Origin,
@@ -102,7 +108,27 @@ pub async fn live(env: &Env) -> Backend {
             clusters = Some(fleet);
         }
     }
-    for area in [Area::Waf, Area::Alarms, Area::Iam, Area::Trail] {
+    match &env.cfg.aws {
+        None => {
+            for area in [Area::Iam, Area::Trail] {
+                not_configured(&publishers, area, "add [aws] to the config");
+            }
+        }
+        Some(cfg) => match aws::Aws::load(cfg).await {
+            Ok(aws) => {
+                what.push(format!("aws {}", aws.profile().unwrap_or("default")));
+                aws::iam::spawn(aws.clone(), publishers.iam.clone(), IAM_EVERY);
+                aws::cloudtrail::spawn(aws.clone(), publishers.trail.clone(), TRAIL_EVERY);
+                let keys = aws::keys::KeyOps::new(aws).updating(publishers.iam.clone());
+                router = router.route(Area::Iam, Arc::new(keys));
+            }
+            Err(why) => {
+                publish_error(&publishers.iam, why.clone());
+                publish_error(&publishers.trail, why);
+            }
+        },
+    }
+    for area in [Area::Waf, Area::Alarms] {
         not_configured(
             &publishers,
             area,

@@ -121,6 +121,13 @@ pub enum Event {
         state: String,
         reason: String,
     },
+    /// A risky CloudTrail event that arrived while the incident was open.
+    Trail {
+        user: String,
+        call: String,
+        source_ip: String,
+        risk: String,
+    },
     RunStarted {
         run: u32,
         playbook: String,

@@ -253,6 +253,12 @@ pub fn timeline_text(event: &Event) -> Option<String> {
             state,
             reason,
         } => format!("alarm {name} → {state}: {reason}"),
+        Event::Trail {
+            user,
+            call,
+            source_ip,
+            risk,
+        } => format!("cloudtrail {risk}: {user} {call} from {source_ip}"),
         Event::RunStarted { playbook, .. } => format!("playbook {playbook} started"),
         Event::StepStarted { step, detail, .. } => format!("step {step}: {detail}"),
         Event::StepFinished {

@@ -123,6 +123,7 @@ impl Incident {
             Event::Opened { .. }
             | Event::Note { .. }
             | Event::Alarm { .. }
+            | Event::Trail { .. }
             | Event::Report { .. } => {}
             Event::Milestone { milestone } => {
                 let slot = match milestone {

@@ -184,6 +184,44 @@ pub fn denial_bursts(events: &[TrailEvent]) -> Vec<DenialBurst> {
     out
 }
 
+/// What one access key did, in words: a summary for the incident timeline and one line
+/// per call.
+pub fn key_activity(
+    user: &str,
+    suffix: &str,
+    hours: u32,
+    events: &[TrailEvent],
+) -> (String, Vec<String>) {
+    use std::collections::BTreeSet;
+    let join = |s: BTreeSet<&str>| s.into_iter().collect::<Vec<_>>().join(", ");
+    let summary = if events.is_empty() {
+        format!("access key …{suffix} of {user}: no calls in the last {hours} h")
+    } else {
+        format!(
+            "access key …{suffix} of {user}, last {hours} h: {} calls ({}) from {} in {}",
+            events.len(),
+            join(events.iter().map(|e| e.event_name.as_str()).collect()),
+            join(events.iter().map(|e| e.source_ip.as_str()).collect()),
+            join(events.iter().map(|e| e.region.as_str()).collect())
+        )
+    };
+    let lines = events
+        .iter()
+        .map(|e| {
+            let error = e
+                .error
+                .as_deref()
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default();
+            format!(
+                "{} {} {} from {}{error}",
+                e.time, e.region, e.event_name, e.source_ip
+            )
+        })
+        .collect();
+    (summary, lines)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrailEvent {
     pub time: Timestamp,

@@ -84,7 +84,7 @@ pub struct Step {
 }
 
 /// Names of `Op` variants as playbooks write them.
-pub const OPS: [&str; 14] = [
+pub const OPS: [&str; 18] = [
     "scale",
     "set_hpa_bounds",
     "rollback",
@@ -98,6 +98,10 @@ pub const OPS: [&str; 14] = [
     "reboot_with_failover",
     "block_ip",
     "deactivate_key",
+    "key_activity",
+    "delete_login_profile",
+    "deny_all",
+    "reactivate_key",
     "silence",
 ];
 

@@ -323,3 +323,69 @@ fn alarm_state_changes_go_on_the_incident_timeline() {
     assert_eq!(journaled, firing);
     assert!(!journaled.is_empty());
 }
+
+#[test]
+fn new_risky_trail_events_go_on_an_open_incident_timeline_once() {
+    let mut app = app();
+    let event = |id: &str, name: &str, mins_ago: i64| crate::model::trail::TrailEvent {
+        time: now() - jiff::SignedDuration::from_mins(mins_ago),
+        user: "alice".into(),
+        event_name: name.into(),
+        source_ip: "203.0.113.250".into(),
+        region: "us-east-1".into(),
+        mfa_used: None,
+        error: None,
+        id: Some(id.into()),
+        identity_type: Some("IAMUser".into()),
+    };
+    let trail = |events: Vec<crate::model::trail::TrailEvent>| {
+        Action::Trail(std::sync::Arc::new(crate::model::Feed {
+            data: crate::model::trail::TrailSnapshot {
+                events,
+                ..Default::default()
+            },
+            health: crate::model::Health::ok(now()),
+        }))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut desk = crate::incident::desk::Desk::open(
+        dir.path(),
+        crate::incident::event::Who {
+            user: "kim".into(),
+            from: None,
+        },
+    )
+    .unwrap();
+    let new = crate::incident::desk::NewIncident {
+        title: "leaked key".into(),
+        severity: crate::incident::event::Severity::Sev1,
+        alarm: None,
+        detected_at: None,
+        recognised: None,
+        drill: None,
+    };
+    desk.open_incident(new, now()).unwrap();
+    app.update(Action::Incident(desk.active().cloned().map(Box::new)));
+    // Before the incident was recognised: history, not news.
+    app.update(trail(vec![event("old", "StopLogging", 600)]));
+    app.effects.clear();
+    app.update(trail(vec![
+        event("new-2", "DescribeInstances", -1),
+        event("new-1", "CreateAccessKey", -2),
+        event("old", "StopLogging", 600),
+    ]));
+    let journaled: Vec<String> = app
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(crate::incident::event::Event::Trail { call, risk, .. }) => {
+                Some(format!("{call} {risk}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(journaled, ["CreateAccessKey access key created"]);
+    app.effects.clear();
+    app.update(trail(vec![event("new-1", "CreateAccessKey", -2)]));
+    assert!(app.effects.is_empty(), "an event is journaled once");
+}

@@ -417,3 +417,17 @@ impl TrailReader {
         Ok(out)
     }
 }
+
+/// Polls trails, monitoring and risky events every `every`.
+pub fn spawn(aws: Aws, tx: crate::sources::Tx<TrailSnapshot>, every: Duration) {
+    tokio::spawn(async move {
+        let reader = TrailReader::new(&aws);
+        while !tx.is_closed() {
+            match reader.read().await {
+                Ok(snap) => crate::sources::publish(&tx, snap, Timestamp::now()),
+                Err(e) => crate::sources::publish_error(&tx, e.line().to_string()),
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+}

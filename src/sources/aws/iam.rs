@@ -701,3 +701,24 @@ pub async fn read(
     }
     Ok(snap)
 }
+
+/// Polls the account every `every`, publishing the users at once and again with the
+/// credential report; a failing read keeps the last data with the reason.
+pub fn spawn(aws: Aws, tx: crate::sources::Tx<IamSnapshot>, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let reader = IamReader::new(&aws);
+        while !tx.is_closed() {
+            let first = |snap: &IamSnapshot| {
+                // Only until the first report: later polls keep the last complete one up.
+                if !matches!(tx.borrow().data.report, ReportState::Complete { .. }) {
+                    crate::sources::publish(&tx, snap.clone(), Timestamp::now());
+                }
+            };
+            match read(&reader, first).await {
+                Ok(snap) => crate::sources::publish(&tx, snap, Timestamp::now()),
+                Err(e) => crate::sources::publish_error(&tx, e.line().to_string()),
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+}

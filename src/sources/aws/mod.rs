@@ -29,6 +29,7 @@
 pub mod cloudtrail;
 mod error;
 pub mod iam;
+pub mod keys;
 
 pub use error::{AwsError, Kind, classify};
 

@@ -261,6 +261,64 @@ pub(crate) fn deactivate(
     })
 }
 
+fn user_mut<'a>(iam: &'a mut IamSnapshot, user: &str) -> Result<&'a mut IamUser, OpError> {
+    iam.users
+        .iter_mut()
+        .find(|u| u.name == user)
+        .ok_or_else(|| OpError::NotFound(format!("no IAM user `{user}`")))
+}
+
+pub(crate) fn reactivate(
+    iam: &mut IamSnapshot,
+    user: &str,
+    suffix: &str,
+) -> Result<Outcome, OpError> {
+    let k = user_mut(iam, user)?
+        .access_keys
+        .iter_mut()
+        .find(|k| k.id_suffix == suffix)
+        .ok_or_else(|| OpError::NotFound(format!("{user} has no access key …{suffix}")))?;
+    k.active = true;
+    Ok(Outcome {
+        summary: format!("access key …{suffix} of {user} is Active again"),
+        calls: vec![format!(
+            "iam UpdateAccessKey UserName={user} AccessKeyId=AKIA…{suffix} Status=Active"
+        )],
+    })
+}
+
+pub(crate) fn delete_login(iam: &mut IamSnapshot, user: &str) -> Result<Outcome, OpError> {
+    let u = user_mut(iam, user)?;
+    let had = std::mem::replace(&mut u.console_access, false);
+    Ok(Outcome {
+        summary: if had {
+            format!("{user} has no console password any more")
+        } else {
+            format!("{user} had no console password")
+        },
+        calls: vec![format!("iam DeleteLoginProfile UserName={user}")],
+    })
+}
+
+pub(crate) fn deny_all(iam: &IamSnapshot, user: &str) -> Result<Outcome, OpError> {
+    if !iam.users.iter().any(|u| u.name == user) {
+        return Err(OpError::NotFound(format!("no IAM user `{user}`")));
+    }
+    Ok(Outcome {
+        summary: format!("{user} is denied every action"),
+        calls: vec![format!(
+            "iam PutUserPolicy UserName={user} PolicyName={} (Deny * on *)",
+            crate::ops::DENY_ALL_POLICY
+        )],
+    })
+}
+
+/// What a key did, as a step's result and output lines.
+pub(crate) fn activity(user: &str, suffix: &str, hours: u32, events: &[TrailEvent]) -> Outcome {
+    let (summary, calls) = crate::model::trail::key_activity(user, suffix, hours, events);
+    Outcome { summary, calls }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
