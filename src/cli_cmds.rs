@@ -7,6 +7,8 @@ use opsdeck::audit::report::AuditReport;
 use opsdeck::cli::{AuditFormat, PlaybookCmd};
 use opsdeck::drill;
 use opsdeck::incident::report;
+use opsdeck::model::iam::IamSnapshot;
+use opsdeck::model::trail::TrailSnapshot;
 use opsdeck::playbook::load::Playbook;
 use opsdeck::playbook::run::{self, Answer, Ask, Channels, Context, Prompt, RunView};
 use opsdeck::playbook::{plan, run::describe};
@@ -280,13 +282,19 @@ pub fn audit(
     })
 }
 
-/// Reads IAM and CloudTrail once, waiting for the credential report.
 async fn live_review(cfg: &AwsConfig) -> anyhow::Result<AuditReport> {
+    let (iam, trail) = read_security(cfg).await?;
+    Ok(AuditReport::new("live", &iam, &trail, Timestamp::now()))
+}
+
+/// Reads IAM and CloudTrail once, waiting for the credential report: `opsdeck audit` and
+/// `opsdeck status` report the first complete snapshot of each.
+pub async fn read_security(cfg: &AwsConfig) -> anyhow::Result<(IamSnapshot, TrailSnapshot)> {
     let aws = Aws::load(cfg).await.map_err(|e| anyhow::anyhow!(e))?;
     let iam = IamReader::new(&aws);
     let trail = TrailReader::new(&aws);
     let (iam, trail) = tokio::join!(live_iam::read(&iam, |_| {}), trail.read());
     let iam = iam.map_err(|e| anyhow::anyhow!("IAM: {e}"))?;
     let trail = trail.map_err(|e| anyhow::anyhow!("CloudTrail: {e}"))?;
-    Ok(AuditReport::new("live", &iam, &trail, Timestamp::now()))
+    Ok((iam, trail))
 }

@@ -111,10 +111,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .map(opsdeck::sources::db::status_once);
                     futures::future::join_all(polls).await
                 });
-                Status::of_live(
+                let status = Status::of_live(
                     opsdeck::model::db::DbSnapshot { clusters: db },
                     Timestamp::now(),
-                )
+                );
+                match &env.cfg.aws {
+                    Some(aws) => match rt.block_on(cli_cmds::read_security(aws)) {
+                        Ok((iam, trail)) => status.with_security(iam, trail, Timestamp::now()),
+                        Err(e) => status.security_failing(&format!("{e:#}")),
+                    },
+                    None => status,
+                }
             } else {
                 Status::of_drill(&World::new(seed, Timestamp::now()), seed)
             };

@@ -96,6 +96,47 @@ impl Status {
         }
     }
 
+    /// The live IAM and CloudTrail review in place of their "not configured" lines.
+    pub fn with_security(
+        mut self,
+        iam: IamSnapshot,
+        trail: TrailSnapshot,
+        at: Timestamp,
+    ) -> Status {
+        let iam_findings = audit::iam_findings(&iam, &trail, at);
+        let trail_findings = audit::trail_findings(&trail, &iam.account_id, at);
+        for s in &mut self.summaries {
+            match s.area {
+                crate::model::summary::Area::Iam => *s = audit::iam_summary(&iam, &iam_findings),
+                crate::model::summary::Area::Trail => {
+                    *s = audit::trail_summary(&trail, &trail_findings)
+                }
+                _ => {}
+            }
+        }
+        self.findings = iam_findings;
+        self.findings.extend(trail_findings);
+        audit::sort(&mut self.findings);
+        self.iam = iam;
+        self.trail = trail;
+        self
+    }
+
+    /// The AWS account could not be read: both areas say why.
+    pub fn security_failing(mut self, why: &str) -> Status {
+        for s in &mut self.summaries {
+            if matches!(
+                s.area,
+                crate::model::summary::Area::Iam | crate::model::summary::Area::Trail
+            ) {
+                s.level = crate::model::Level::Crit;
+                s.counts = "failing".into();
+                s.worst = Some(why.to_string());
+            }
+        }
+        self
+    }
+
     pub fn text(&self) -> String {
         let mut out = String::new();
         let seed = self.seed.map(|s| format!(" seed {s}")).unwrap_or_default();

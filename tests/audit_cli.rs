@@ -140,6 +140,42 @@ fn live_json_matches_its_schema_is_stable_and_fails_on_severity() {
     assert_eq!(code(&table), 0, "{}", stderr(&table));
     assert!(String::from_utf8_lossy(&table.stdout).contains("29 findings: 1 critical"));
 
+    // `opsdeck status --json` waits for the first complete IAM and CloudTrail snapshots.
+    let status = opsdeck(&["--config", &cfg, "status", "--json"], home.path(), &env);
+    assert_eq!(code(&status), 0, "{}", stderr(&status));
+    let st: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(st["mode"], "live");
+    assert_eq!(st["iam"]["users"].as_array().unwrap().len(), 11);
+    assert_eq!(st["iam"]["report"]["state"], "complete");
+    assert_eq!(st["trail"]["trails"][0]["name"], "main");
+    assert_eq!(st["findings"].as_array().unwrap().len(), 29);
+    let line = |area: &str| {
+        st["summaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["area"] == area)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(line("iam")["level"], "crit");
+    assert!(
+        line("iam")["counts"]
+            .as_str()
+            .unwrap()
+            .starts_with("11 users · 8 without MFA · 20 findings"),
+        "{}",
+        line("iam")
+    );
+    assert!(
+        line("trail")["counts"]
+            .as_str()
+            .unwrap()
+            .contains("risky events"),
+        "{}",
+        line("trail")
+    );
+
     // The endpoint gone: a runtime failure, said in a line.
     drop(account);
     let out = opsdeck(&["--config", &cfg, "audit"], home.path(), &env);
