@@ -145,12 +145,16 @@ pub(super) fn findings(snap: &IamSnapshot, trail: &TrailSnapshot, now: Timestamp
             PolicyKind::CustomerManaged => &c::ADMIN_POLICY_CUSTOMER,
             PolicyKind::Inline => &c::ADMIN_POLICY_INLINE,
         };
-        let f = Finding::new(check, &p.arn, &p.name, format!("{} allows *:*", p.name)).evidence(
-            format!(
-                "\"Effect\": \"Allow\", \"Action\": \"*\", \"Resource\": \"*\"; attached to {}",
-                p.attached_to.join(", ")
-            ),
-        );
+        let f = Finding::new(
+            check,
+            &p.arn,
+            &p.name,
+            format!("allows *:*, attached to {}", p.attached_to.len()),
+        )
+        .evidence(format!(
+            "\"Effect\": \"Allow\", \"Action\": \"*\", \"Resource\": \"*\"; attached to {}",
+            p.attached_to.join(", ")
+        ));
         // An inline policy's ARN is its owner's; the name tells two of them apart.
         out.push(if p.kind == PolicyKind::Inline {
             f.qualified(&p.name)

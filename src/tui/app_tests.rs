@@ -254,6 +254,30 @@ fn a_failing_source_needs_the_clock_and_marks_its_area() {
     );
 }
 
+/// Opens an incident recognised now and tells the app; the journal lives in the returned dir.
+fn open_incident(app: &mut App) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desk = crate::incident::desk::Desk::open(
+        dir.path(),
+        crate::incident::event::Who {
+            user: "kim".into(),
+            from: None,
+        },
+    )
+    .unwrap();
+    let new = crate::incident::desk::NewIncident {
+        title: "t".into(),
+        severity: crate::incident::event::Severity::Sev1,
+        alarm: None,
+        detected_at: None,
+        recognised: None,
+        drill: None,
+    };
+    desk.open_incident(new, now()).unwrap();
+    app.update(Action::Incident(desk.active().cloned().map(Box::new)));
+    dir
+}
+
 #[test]
 fn alarm_state_changes_go_on_the_incident_timeline() {
     let mut app = app();
@@ -282,25 +306,7 @@ fn alarm_state_changes_go_on_the_incident_timeline() {
     app.update(Action::Alarms(feed(after.clone())));
     assert!(app.effects.is_empty());
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut desk = crate::incident::desk::Desk::open(
-        dir.path(),
-        crate::incident::event::Who {
-            user: "kim".into(),
-            from: None,
-        },
-    )
-    .unwrap();
-    let new = crate::incident::desk::NewIncident {
-        title: "t".into(),
-        severity: crate::incident::event::Severity::Sev1,
-        alarm: None,
-        detected_at: None,
-        recognised: None,
-        drill: None,
-    };
-    desk.open_incident(new, now()).unwrap();
-    app.update(Action::Incident(desk.active().cloned().map(Box::new)));
+    let _dir = open_incident(&mut app);
     app.update(Action::Alarms(feed(before)));
     app.effects.clear();
     app.update(Action::Alarms(feed(after.clone())));
@@ -347,25 +353,7 @@ fn new_risky_trail_events_go_on_an_open_incident_timeline_once() {
             health: crate::model::Health::ok(now()),
         }))
     };
-    let dir = tempfile::tempdir().unwrap();
-    let mut desk = crate::incident::desk::Desk::open(
-        dir.path(),
-        crate::incident::event::Who {
-            user: "kim".into(),
-            from: None,
-        },
-    )
-    .unwrap();
-    let new = crate::incident::desk::NewIncident {
-        title: "leaked key".into(),
-        severity: crate::incident::event::Severity::Sev1,
-        alarm: None,
-        detected_at: None,
-        recognised: None,
-        drill: None,
-    };
-    desk.open_incident(new, now()).unwrap();
-    app.update(Action::Incident(desk.active().cloned().map(Box::new)));
+    let _dir = open_incident(&mut app);
     // Before the incident was recognised: history, not news.
     app.update(trail(vec![event("old", "StopLogging", 600)]));
     app.effects.clear();

@@ -179,7 +179,7 @@ impl KeyOps {
                 .map_err(op_error)?;
             events.extend(found);
         }
-        events.sort_by(|a, b| a.time.cmp(&b.time));
+        events.sort_by_key(|a| a.time);
         events.dedup_by(|a, b| a.id.is_some() && a.id == b.id);
         let (summary, lines) = crate::model::trail::key_activity(user, suffix, hours, &events);
         calls.extend(lines);
