@@ -6,10 +6,13 @@ use opsdeck::incident::clock::{Clock, SystemClock};
 use opsdeck::model::summary::Area;
 use opsdeck::ops::route::Router;
 use opsdeck::ops::{Ops, ReadOnly};
+use opsdeck::sources::alarms::LiveAlarms;
+use opsdeck::sources::alertmanager::Alertmanager;
+use opsdeck::sources::aws::Aws;
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::sim::{SimOps, World};
 use opsdeck::sources::{
-    ClusterControl, Publishers, Sources, aws, db, kube, publish_error, publish_off,
+    AlarmControl, ClusterControl, Publishers, Sources, aws, db, kube, publish_error, publish_off,
 };
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
@@ -30,6 +33,8 @@ pub struct Backend {
     pub clusters: Option<Arc<dyn ClusterControl>>,
     /// The kubeconfig's context names, for `:ctx` completion.
     pub contexts: Vec<String>,
+    /// Silences and CloudWatch actions from the alarm pane; none in a drill.
+    pub alarms: Option<Arc<dyn AlarmControl>>,
 }
 
 /// The operations, behind the read-only guard when the console is read-only.
@@ -50,6 +55,7 @@ pub fn drill(env: &Env, speed: u32, start: jiff::Timestamp) -> Backend {
         world: Some(world),
         contexts: Vec::new(),
         clusters: None,
+        alarms: None,
     }
 }
 
@@ -128,13 +134,28 @@ pub async fn live(env: &Env) -> Backend {
             }
         },
     }
-    for area in [Area::Waf, Area::Alarms] {
-        not_configured(
-            &publishers,
-            area,
-            "no live AWS source yet (the drill world has one)",
-        );
-    }
+    let alarms = match live_alarms(env).await {
+        None => {
+            not_configured(
+                &publishers,
+                Area::Alarms,
+                "add [aws] (CloudWatch) or [[alertmanagers]] to the config",
+            );
+            None
+        }
+        Some(live) => {
+            what.push("alarms".into());
+            let poke = Arc::new(tokio::sync::Notify::new());
+            let control: Arc<dyn AlarmControl> = Arc::new(live.control(poke.clone()));
+            live.spawn(publishers.alarms.clone(), poke);
+            Some(control)
+        }
+    };
+    not_configured(
+        &publishers,
+        Area::Waf,
+        "no live AWS source yet (the drill world has one)",
+    );
     // The senders live as long as the console: dropping them would end every source.
     std::mem::forget(publishers);
     Backend {
@@ -149,5 +170,26 @@ pub async fn live(env: &Env) -> Backend {
             .as_ref()
             .map_or_else(Vec::new, |_| kube::context_names()),
         clusters: clusters.map(|f| f as Arc<dyn ClusterControl>),
+        alarms,
     }
+}
+
+/// The alarm sources the config names (`[aws]` for CloudWatch, `[[alertmanagers]]`), or
+/// `None` when it names neither.
+pub async fn live_alarms(env: &Env) -> Option<LiveAlarms> {
+    let aws = match &env.cfg.aws {
+        Some(cfg) => Some(Aws::load(cfg).await),
+        None => None,
+    };
+    if aws.is_none() && env.cfg.alertmanagers.is_empty() {
+        return None;
+    }
+    let ams = env
+        .cfg
+        .alertmanagers
+        .iter()
+        .cloned()
+        .map(Alertmanager::new)
+        .collect();
+    Some(LiveAlarms::new(aws, ams, &env.cfg.alarms))
 }

@@ -30,6 +30,12 @@ pub struct Config {
     #[cfg(feature = "live")]
     #[serde(default)]
     pub aws: Option<crate::sources::aws::AwsConfig>,
+    #[cfg(feature = "live")]
+    #[serde(default, deserialize_with = "crate::sources::alertmanager::unique")]
+    pub alertmanagers: Vec<crate::sources::alertmanager::AlertmanagerConfig>,
+    #[cfg(feature = "live")]
+    #[serde(default)]
+    pub alarms: crate::sources::alarms::AlarmsConfig,
 }
 
 /// A duration written like `2h`, `30m` or `90s`.

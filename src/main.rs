@@ -70,7 +70,10 @@ impl Env {
 
     /// Live systems are named in the config; otherwise the console opens the drill world.
     pub fn live(&self) -> bool {
-        !self.cfg.databases.is_empty() || self.cfg.kube.is_some() || self.cfg.aws.is_some()
+        !self.cfg.databases.is_empty()
+            || self.cfg.kube.is_some()
+            || self.cfg.aws.is_some()
+            || !self.cfg.alertmanagers.is_empty()
     }
 
     pub fn desk(&self) -> anyhow::Result<Desk> {
@@ -103,16 +106,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Status { json }) => {
             let status = if env.live() {
                 let rt = tokio::runtime::Runtime::new()?;
-                let db = rt.block_on(async {
+                let (db, alarms) = rt.block_on(async {
                     let polls = env
                         .cfg
                         .databases
                         .iter()
                         .map(opsdeck::sources::db::status_once);
-                    futures::future::join_all(polls).await
+                    // Waits for the alarm sources' first answer, as the console does.
+                    let alarms = async {
+                        match backend::live_alarms(&env).await {
+                            Some(mut live) => Some(live.round(true).await),
+                            None => None,
+                        }
+                    };
+                    futures::join!(futures::future::join_all(polls), alarms)
                 });
                 let status = Status::of_live(
                     opsdeck::model::db::DbSnapshot { clusters: db },
+                    alarms,
                     Timestamp::now(),
                 );
                 match &env.cfg.aws {
@@ -214,6 +225,7 @@ fn console(
             playbooks,
             world: backend.world.clone().map(|w| (w, env.seed)),
             clusters: backend.clusters,
+            alarms: backend.alarms,
         });
         rt.refresh();
         for w in warnings {

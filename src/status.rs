@@ -67,7 +67,12 @@ impl Status {
     }
 
     /// Live: what the configured sources report; the rest is marked as not configured.
-    pub fn of_live(db: DbSnapshot, at: Timestamp) -> Status {
+    /// `alarms` is the alarm sources' first answer with the lines of those that failed.
+    pub fn of_live(
+        db: DbSnapshot,
+        alarms: Option<(AlarmSnapshot, Vec<String>)>,
+        at: Timestamp,
+    ) -> Status {
         let unconfigured = |area| AreaSummary {
             area,
             level: crate::model::Level::Off,
@@ -76,9 +81,12 @@ impl Status {
         };
         let summaries = crate::model::summary::Area::ALL
             .iter()
-            .map(|&area| match area {
-                crate::model::summary::Area::Db => summary::db(&db),
-                other => unconfigured(other),
+            .map(|&area| match (area, &alarms) {
+                (crate::model::summary::Area::Db, _) => summary::db(&db),
+                (crate::model::summary::Area::Alarms, Some((snap, failing))) => {
+                    summary::alarms_of_sources(snap, failing)
+                }
+                (other, _) => unconfigured(other),
             })
             .collect();
         Status {
@@ -90,7 +98,7 @@ impl Status {
             cluster: Default::default(),
             db,
             waf: Default::default(),
-            alarms: Default::default(),
+            alarms: alarms.map(|(a, _)| a).unwrap_or_default(),
             iam: Default::default(),
             trail: Default::default(),
         }

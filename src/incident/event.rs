@@ -128,6 +128,19 @@ pub enum Event {
         source_ip: String,
         risk: String,
     },
+    /// A change made to an alarm or alert from the console: a silence, an expired silence,
+    /// CloudWatch actions turned off or on.
+    AlarmChange {
+        /// `silence`, `ack`, `expire silence`, `disable actions`, `enable actions`.
+        action: String,
+        /// The alarm, where it lives: `HighErrorRate on prod-kr`.
+        target: String,
+        /// What was done: the silence id, matchers and end; the call made.
+        detail: String,
+        /// The identity it was done as: the AWS principal, or Alertmanager's `createdBy`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        principal: Option<String>,
+    },
     RunStarted {
         run: u32,
         playbook: String,

@@ -259,6 +259,15 @@ pub fn timeline_text(event: &Event) -> Option<String> {
             source_ip,
             risk,
         } => format!("cloudtrail {risk}: {user} {call} from {source_ip}"),
+        Event::AlarmChange {
+            action,
+            target,
+            detail,
+            principal,
+        } => match principal {
+            Some(p) => format!("{action} {target}: {detail} (as {p})"),
+            None => format!("{action} {target}: {detail}"),
+        },
         Event::RunStarted { playbook, .. } => format!("playbook {playbook} started"),
         Event::StepStarted { step, detail, .. } => format!("step {step}: {detail}"),
         Event::StepFinished {

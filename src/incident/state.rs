@@ -124,6 +124,7 @@ impl Incident {
             | Event::Note { .. }
             | Event::Alarm { .. }
             | Event::Trail { .. }
+            | Event::AlarmChange { .. }
             | Event::Report { .. } => {}
             Event::Milestone { milestone } => {
                 let slot = match milestone {

@@ -290,6 +290,16 @@ pub fn alarms(snap: &AlarmSnapshot) -> AreaSummary {
     worst.finish(Area::Alarms, counts)
 }
 
+/// The alarm area as a script sees it: sources that failed are trouble, with their line.
+pub fn alarms_of_sources(snap: &AlarmSnapshot, failing: &[String]) -> AreaSummary {
+    let mut s = alarms(snap);
+    if let Some(first) = failing.first() {
+        s.level = s.level.max(Level::Crit);
+        s.worst = Some(first.clone());
+    }
+    s
+}
+
 pub fn trail(snap: &TrailSnapshot) -> AreaSummary {
     let mut worst = Worst::default();
     if snap.trails.is_empty() {

@@ -70,15 +70,38 @@ pub fn shipped(name: &str) -> Option<Playbook> {
 
 /// Playbooks whose `answers` patterns match an alarm name.
 pub fn answering<'a>(entries: &'a [Entry], alarm: &str) -> Vec<&'a Playbook> {
-    entries
+    let mut found: Vec<(usize, &Playbook)> = entries
         .iter()
         .filter_map(Entry::ok)
-        .filter(|p| p.answers.iter().any(|pat| glob(pat, alarm)))
-        .collect()
+        .filter_map(|p| Some((answer_rank(p, alarm)?, p)))
+        .collect();
+    // Stable: equally specific playbooks keep the catalog's order.
+    found.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// How well `p` answers `alarm`: its most specific matching pattern; `None` if none matches.
+pub fn answer_rank(p: &Playbook, alarm: &str) -> Option<usize> {
+    p.answers
+        .iter()
+        .filter(|pat| glob(pat, alarm))
+        .map(|pat| specificity(pat))
+        .max()
+}
+
+/// How much of the alarm name a pattern pins down: an exact name beats any wildcard, and a
+/// longer literal part beats a shorter one (`MariaDB*Primary*` before `*Primary*`).
+fn specificity(pattern: &str) -> usize {
+    let literal = pattern.chars().filter(|c| *c != '*').count();
+    if pattern.contains('*') {
+        literal
+    } else {
+        usize::MAX
+    }
 }
 
 /// `*` matches any run of characters; everything else literally, ignoring case.
-fn glob(pattern: &str, text: &str) -> bool {
+pub fn glob(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.to_lowercase(), text.to_lowercase());
     let parts: Vec<&str> = p.split('*').collect();
     let mut rest = t.as_str();
@@ -171,6 +194,13 @@ mod tests {
         };
         assert!(names("MariaDBPrimaryDown").contains(&"failover-mariadb".to_string()));
         assert!(names("nothing-matches-this").is_empty());
+        // Both failovers answer it (`*ReplicaLag*`), but `Postgres*Primary*` pins more of
+        // the name: best match first, although failover-mariadb comes first in the catalog.
+        assert_eq!(
+            names("PostgresPrimaryReplicaLag"),
+            ["failover-postgres", "failover-mariadb"]
+        );
+        assert!(specificity("KubeNodeNotReady") > specificity("KubeNodeNotReady*"));
         assert!(glob("*HpaAtMax*", "shop-user-HPAATMAX"));
         assert!(glob("a*b*c", "axxbyyc"));
         assert!(!glob("a*b", "ab-not"));

@@ -81,7 +81,9 @@ fn alarm_snapshot(ok: bool) -> AlarmSnapshot {
             severity: AlarmSeverity::Critical,
             reason: String::new(),
             since: Timestamp::UNIX_EPOCH,
+            ..Alarm::default()
         }],
+        ..AlarmSnapshot::default()
     }
 }
 

@@ -2,6 +2,10 @@
 //! slow screen never makes anything queue up. The drill world publishes all six areas.
 
 #[cfg(feature = "live")]
+pub mod alarms;
+#[cfg(feature = "live")]
+pub mod alertmanager;
+#[cfg(feature = "live")]
 pub mod aws;
 pub mod credential_report;
 #[cfg(feature = "live")]
@@ -11,7 +15,7 @@ pub mod drill;
 pub mod kube;
 pub mod sim;
 
-use crate::model::alarm::AlarmSnapshot;
+use crate::model::alarm::{Alarm, AlarmSnapshot};
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
 use crate::model::iam::IamSnapshot;
@@ -41,6 +45,45 @@ pub trait ClusterControl: Send + Sync {
     /// Watches `namespace` (all of them for `None`) in the active context, in place of what
     /// it watched before.
     fn use_namespace(&self, namespace: Option<String>) -> Result<String, String>;
+}
+
+/// A change the alarm pane's keys ask for, carried out by the live alarm sources.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlarmChange {
+    /// Alertmanager: a silence of `matchers` (`name="value"` …) for `minutes`.
+    Silence {
+        alarm: Box<Alarm>,
+        matchers: String,
+        minutes: u32,
+        comment: String,
+    },
+    /// Alertmanager: the karma-style ack, a silence of [`ACK_MINUTES`] saying who is on it.
+    Ack { alarm: Box<Alarm> },
+    /// Alertmanager: expire the silences that hold the alert.
+    Expire { alarm: Box<Alarm> },
+    /// CloudWatch: DisableAlarmActions / EnableAlarmActions.
+    Actions { alarm: Box<Alarm>, enabled: bool },
+}
+
+/// How long `a` (ack) silences an alert, as karma's acknowledgement does.
+pub const ACK_MINUTES: u32 = 15;
+
+/// What was done, for the message line and the journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Done {
+    pub said: String,
+    pub event: crate::incident::event::Event,
+}
+
+/// What the alarm pane asks of the live alarm sources (silences, CloudWatch actions,
+/// history). The drill world has none.
+#[async_trait::async_trait]
+pub trait AlarmControl: Send + Sync {
+    async fn change(&self, change: AlarmChange) -> Result<Done, String>;
+    /// Every silence of every Alertmanager, as text to read.
+    async fn silences(&self) -> Result<String, String>;
+    /// The alarm's recent state changes, as text; or why the source cannot say.
+    async fn history(&self, alarm: &Alarm) -> String;
 }
 
 /// The receiving ends the console listens to.
@@ -139,6 +182,26 @@ pub fn publish<T: PartialEq>(tx: &Tx<T>, data: T, at: Timestamp) {
             data,
             health: Health::ok(at),
         });
+        true
+    });
+}
+
+/// Publishes what every part of an area last had while some parts fail: the data stays on
+/// screen, and the error says which parts it is stale for. Without errors it is `publish`.
+pub fn publish_partial<T: PartialEq>(tx: &Tx<T>, data: T, at: Timestamp, errors: &[String]) {
+    if errors.is_empty() {
+        return publish(tx, data, at);
+    }
+    tx.send_if_modified(|current| {
+        let health = Health {
+            last_ok: current.health.last_ok,
+            last_error: Some(errors.join("; ")),
+            off: None,
+        };
+        if current.data == data && current.health == health {
+            return false;
+        }
+        *current = Arc::new(Feed { data, health });
         true
     });
 }

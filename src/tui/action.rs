@@ -46,10 +46,16 @@ pub enum Command {
     Abort,
     /// Show the playbooks that answer the selected alarm.
     PlaybookForAlarm,
+    /// Silence the selected alert (Alertmanager) or disable its actions (CloudWatch).
+    Silence,
+    /// List the Alertmanagers' silences.
+    Silences,
+    /// Expire the selected alert's silences, or enable a CloudWatch alarm's actions again.
+    Unsilence,
 }
 
 impl Command {
-    pub const ALL: [Command; 34] = [
+    pub const ALL: [Command; 37] = [
         Command::Quit,
         Command::Back,
         Command::Help,
@@ -84,6 +90,9 @@ impl Command {
         Command::RunPlaybook,
         Command::Abort,
         Command::PlaybookForAlarm,
+        Command::Silence,
+        Command::Silences,
+        Command::Unsilence,
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +131,9 @@ impl Command {
             Command::RunPlaybook => "run_playbook",
             Command::Abort => "abort",
             Command::PlaybookForAlarm => "playbook_for_alarm",
+            Command::Silence => "silence",
+            Command::Silences => "silences",
+            Command::Unsilence => "unsilence",
         }
     }
 
@@ -158,14 +170,19 @@ impl Command {
             Command::Bottom => "last row",
             Command::Open => "open detail (on the overview: go to the area)",
             Command::NewIncident => "open an incident (from the selected alarm)",
-            Command::Acknowledge => "incident: acknowledged",
+            Command::Acknowledge => {
+                "incident: acknowledged (on a live Alertmanager alert: ack it, a 15 min silence)"
+            }
             Command::Mitigate => "incident: mitigated",
             Command::Resolve => "incident: resolve (cause, prevention, report)",
             Command::BreachNotice => "incident: breach notice (reason, plan, ETA)",
             Command::DryRun => "playbook: dry-run the selected one",
             Command::RunPlaybook => "playbook: run (or resume an interrupted run)",
             Command::Abort => "playbook: abort the run",
-            Command::PlaybookForAlarm => "alarm: playbooks that answer it",
+            Command::PlaybookForAlarm => "alarm: playbooks that answer it, best match first",
+            Command::Silence => "alarm: silence it (CloudWatch: disable its actions)",
+            Command::Silences => "alarm: list the Alertmanagers' silences",
+            Command::Unsilence => "alarm: expire its silences (CloudWatch: enable its actions)",
         }
     }
 }
@@ -201,4 +218,9 @@ pub enum Action {
     },
     /// A result to show in the footer.
     Say(Level, String),
+    /// The state history of the alarm with this key, for its detail view.
+    AlarmHistory {
+        key: String,
+        text: String,
+    },
 }

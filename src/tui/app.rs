@@ -277,6 +277,7 @@ impl App {
             Action::Ask(prompt) => self.ask(prompt),
             Action::Show { title, text } => self.plan = Some((title, text, 0)),
             Action::Say(level, text) => self.message = Some((level, text)),
+            Action::AlarmHistory { key, text } => self.data.alarm_history = Some((key, text)),
             Action::Resize => {}
             Action::Cluster(feed) => {
                 self.see(feed.health.last_ok);
@@ -320,27 +321,6 @@ impl App {
                 }
                 self.data.set_trail(feed, self.now);
                 self.refresh(TableId::TrailEvents);
-            }
-        }
-    }
-
-    /// During an incident every alarm that changes state goes on its timeline.
-    fn journal_alarm_changes(&mut self, new: &crate::model::alarm::AlarmSnapshot) {
-        let old = &self.data.alarms.data.alarms;
-        for a in &new.alarms {
-            let before = old.iter().find(|o| o.name == a.name).map(|o| o.state);
-            // An alarm that first appears already firing is a change too.
-            let changed = match before {
-                Some(b) => b != a.state,
-                None => a.state == crate::model::alarm::AlarmState::Alarm,
-            };
-            if changed {
-                self.effects
-                    .push(Effect::Record(crate::incident::event::Event::Alarm {
-                        name: a.name.clone(),
-                        state: a.state.word().to_string(),
-                        reason: a.reason.clone(),
-                    }));
             }
         }
     }
@@ -418,6 +398,9 @@ impl App {
                     self.detail = None;
                     self.command(cmd);
                     self.detail = Some(self.current_table());
+                    if self.current_table() == TableId::Alarms {
+                        self.fetch_history();
+                    }
                 }
                 _ => self.detail = None,
             }
@@ -460,7 +443,11 @@ impl App {
             Command::Bottom => self.view_mut(table).bottom(),
             Command::Open => self.open(),
             Command::NewIncident => self.new_incident(),
-            Command::Acknowledge => self.milestone(crate::incident::event::Milestone::Acknowledged),
+            Command::Acknowledge => {
+                if !self.ack_alert() {
+                    self.milestone(crate::incident::event::Milestone::Acknowledged);
+                }
+            }
             Command::Mitigate => self.milestone(crate::incident::event::Milestone::Mitigated),
             Command::Resolve => self.resolve(),
             Command::BreachNotice => self.breach_notice(),
@@ -468,6 +455,9 @@ impl App {
             Command::RunPlaybook => self.start_playbook(false),
             Command::Abort => self.abort(),
             Command::PlaybookForAlarm => self.playbooks_for_alarm(),
+            Command::Silence => self.silence(),
+            Command::Silences => self.effects.push(Effect::Silences),
+            Command::Unsilence => self.unsilence(),
         }
     }
 
@@ -546,9 +536,13 @@ impl App {
             }
         } else if self.view(table).selected_row().is_some() {
             self.detail = Some(table);
+            if table == TableId::Alarms {
+                self.fetch_history();
+            }
         }
     }
 
+    #[cfg(test)]
     pub(super) fn select(&mut self, table: TableId, row: usize) {
         let view = self.view_mut(table);
         if let Some(pos) = view.visible.iter().position(|&i| i == row) {
@@ -556,7 +550,7 @@ impl App {
         }
     }
 
-    fn set_filter(&mut self, table: TableId, filter: String) {
+    pub(super) fn set_filter(&mut self, table: TableId, filter: String) {
         let view = self.view_mut(table);
         view.filter = filter;
         view.selected = 0;

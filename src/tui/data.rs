@@ -41,6 +41,8 @@ pub struct Data {
     pub pod_metrics: bool,
     /// `(cluster, member)` for each row of the DB members table.
     pub db_rows: Vec<(usize, usize)>,
+    /// The state history of one alarm `(key, text)`, fetched when its detail opened.
+    pub alarm_history: Option<(String, String)>,
 }
 
 impl Data {
@@ -69,6 +71,7 @@ impl Data {
             incident: None,
             pod_metrics: false,
             db_rows: Vec::new(),
+            alarm_history: None,
         };
         data.set_iam(Arc::default(), now);
         data

@@ -45,4 +45,10 @@ pub enum Effect {
     SettleInterrupted {
         run: u32,
     },
+    /// Silence, ack, expire, CloudWatch actions off or on: through the live alarm sources.
+    AlarmChange(crate::sources::AlarmChange),
+    /// List the silences in a popup.
+    Silences,
+    /// Fetch the alarm's state history for its detail view.
+    AlarmHistory(Box<crate::model::alarm::Alarm>),
 }

@@ -24,6 +24,10 @@ pub enum FormKind {
         start: usize,
     },
     Answer,
+    /// A silence of a live Alertmanager alert: matchers, duration, comment.
+    Silence {
+        alarm: Box<crate::model::alarm::Alarm>,
+    },
 }
 
 pub struct Field {
@@ -156,6 +160,24 @@ impl Form {
         )
     }
 
+    pub fn silence(alarm: &crate::model::alarm::Alarm, matchers: String) -> Form {
+        Form::new(
+            FormKind::Silence {
+                alarm: Box::new(alarm.clone()),
+            },
+            format!("silence {} on {}", alarm.name, alarm.origin),
+            vec![
+                (
+                    "Matchers",
+                    "name=\"value\" (=, !=, =~, !~), space-separated",
+                    matchers,
+                ),
+                ("Duration", "2h, 30m, 1d", "2h".into()),
+                ("Comment", "why, and who is on it (required)", String::new()),
+            ],
+        )
+    }
+
     pub fn value(&self, i: usize) -> String {
         self.fields
             .get(i)
@@ -233,6 +255,25 @@ impl Form {
                     impact: v(1),
                     prevention: v(2),
                 })
+            }
+            FormKind::Silence { alarm } => {
+                let minutes = v(1)
+                    .parse::<SignedDuration>()
+                    .ok()
+                    .filter(|d| d.is_positive())
+                    .map(|d| d.as_mins())
+                    .and_then(|m| u32::try_from(m.max(1)).ok())
+                    .ok_or_else(|| format!("`{}` is not a duration like 2h or 30m", v(1)))?;
+                if v(2).is_empty() {
+                    return Err("a silence needs a comment: why, and who is on it".into());
+                }
+                crate::model::alarm::parse_matchers(&v(0))?;
+                Ok(Effect::AlarmChange(crate::sources::AlarmChange::Silence {
+                    alarm: alarm.clone(),
+                    matchers: v(0),
+                    minutes,
+                    comment: v(2),
+                }))
             }
             FormKind::Note => match v(0) {
                 t if t.is_empty() => Err("empty note".into()),

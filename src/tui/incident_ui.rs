@@ -232,15 +232,16 @@ impl App {
             .iter()
             .map(|p| p.name.clone())
             .collect();
-        let Some(first) = matching.first() else {
+        if matching.is_empty() {
             self.say(Level::Warn, format!("no playbook answers {name}"));
             return;
-        };
-        let index = self.data.playbooks.iter().position(|e| &e.name == first);
-        self.go(Pane::Playbooks);
-        if let Some(i) = index {
-            self.select(TableId::Playbooks, i);
         }
+        // Only the playbooks that answer it, best match first and selected; Esc shows all.
+        self.go(Pane::Playbooks);
+        self.set_filter(
+            TableId::Playbooks,
+            format!("{}{name}", super::panes::ANSWERS),
+        );
         self.say(
             Level::Ok,
             format!(

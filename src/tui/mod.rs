@@ -2,6 +2,7 @@
 //! joins keys, data and signals.
 
 pub mod action;
+mod alarm_ui;
 pub mod app;
 mod cluster_scope;
 pub mod commands;

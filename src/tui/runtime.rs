@@ -15,7 +15,7 @@ use crate::playbook::catalog::Entry;
 use crate::playbook::run::{self, Answer, Ask, Channels, Context, RunView};
 use crate::playbook::{load::Playbook, plan};
 use crate::sources::sim::World;
-use crate::sources::{ClusterControl, Sources};
+use crate::sources::{AlarmControl, ClusterControl, Sources};
 use jiff::SignedDuration;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -46,6 +46,8 @@ pub struct Parts {
     pub world: Option<(Arc<Mutex<World>>, u64)>,
     /// The live Kubernetes contexts behind `:ctx` and `:ns`; none in a drill.
     pub clusters: Option<Arc<dyn ClusterControl>>,
+    /// Silences and CloudWatch actions; none in a drill.
+    pub alarms: Option<Arc<dyn AlarmControl>>,
 }
 
 impl Runtime {
@@ -180,9 +182,77 @@ impl Runtime {
             }
             Effect::UseContext(name) => self.use_context(name),
             Effect::UseNamespace(namespace) => self.use_namespace(namespace),
+            Effect::AlarmChange(change) => self.alarm_change(change),
+            Effect::Silences => self.silences(),
+            Effect::AlarmHistory(alarm) => self.alarm_history(*alarm),
             Effect::Drill(None) => self.list_drills(),
             Effect::Drill(Some(name)) => self.start_drill(&name),
         }
+    }
+
+    fn alarm_control(&self) -> Option<Arc<dyn AlarmControl>> {
+        if self.parts.alarms.is_none() {
+            self.say(
+                Level::Warn,
+                "no live alarm source: silences need [[alertmanagers]] or [aws] in the config",
+            );
+        }
+        self.parts.alarms.clone()
+    }
+
+    /// Off the loop: the change is journaled once the source confirms it, with who did it.
+    fn alarm_change(&self, change: crate::sources::AlarmChange) {
+        let Some(control) = self.alarm_control() else {
+            return;
+        };
+        let (desk, clock, tx) = (
+            self.parts.desk.clone(),
+            self.parts.clock.clone(),
+            self.tx.clone(),
+        );
+        tokio::spawn(async move {
+            match control.change(change).await {
+                Ok(done) => {
+                    if record(&desk, &*clock, &tx, done.event) {
+                        let _ = tx.send(Action::Say(Level::Ok, done.said));
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Action::Say(Level::Crit, e));
+                }
+            }
+        });
+    }
+
+    fn silences(&self) {
+        let Some(control) = self.alarm_control() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let action = match control.silences().await {
+                Ok(text) => Action::Show {
+                    title: "silences (u on a silenced alert expires them)".into(),
+                    text,
+                },
+                Err(e) => Action::Say(Level::Warn, e),
+            };
+            let _ = tx.send(action);
+        });
+    }
+
+    fn alarm_history(&self, alarm: crate::model::alarm::Alarm) {
+        let Some(control) = self.parts.alarms.clone() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let text = control.history(&alarm).await;
+            let _ = tx.send(Action::AlarmHistory {
+                key: alarm.key().to_string(),
+                text,
+            });
+        });
     }
 
     fn clusters(&self) -> Option<Arc<dyn ClusterControl>> {

@@ -31,6 +31,12 @@ pub trait Rows {
             .iter()
             .any(|c| contains_ignore_case(c, needle))
     }
+
+    /// How well a row that matches `needle` matches it: rows are shown best first. The
+    /// default keeps the data's order.
+    fn rank(&self, _i: usize, _needle: &str) -> usize {
+        0
+    }
 }
 
 pub fn contains_ignore_case(haystack: &str, needle_lower: &str) -> bool {
@@ -56,6 +62,10 @@ impl TableView {
         self.visible = (0..rows.len())
             .filter(|&i| needle.is_empty() || rows.matches(i, &needle, now))
             .collect();
+        if !needle.is_empty() {
+            self.visible
+                .sort_by_key(|&i| std::cmp::Reverse(rows.rank(i, &needle)));
+        }
         self.selected = self.selected.min(self.visible.len().saturating_sub(1));
     }
 

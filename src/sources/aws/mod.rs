@@ -27,6 +27,7 @@
 //! moto; credentials come from the SDK's chain for the profile.
 
 pub mod cloudtrail;
+pub mod cloudwatch;
 mod error;
 pub mod iam;
 pub mod keys;

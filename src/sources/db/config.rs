@@ -275,14 +275,18 @@ fn default_rejoin_timeout() -> f64 {
 impl PasswordRef {
     /// Reads the secret now, so a rotated password is picked up on the next connection.
     pub fn resolve(&self, whose: &str) -> Result<Option<Secret>, String> {
+        self.resolve_as(whose, "password")
+    }
+
+    /// Like [`PasswordRef::resolve`] for a secret whose keys are `{what}_env` and
+    /// `{what}_file` (`bearer_token_env`, say), so errors name the keys the user wrote.
+    pub fn resolve_as(&self, whose: &str, what: &str) -> Result<Option<Secret>, String> {
         match (&self.password_env, &self.password_file) {
-            (Some(_), Some(_)) => Err(format!(
-                "{whose}: give password_env or password_file, not both"
-            )),
+            (Some(_), Some(_)) => Err(format!("{whose}: give {what}_env or {what}_file, not both")),
             (Some(var), None) => match std::env::var(var) {
                 Ok(v) => Ok(Some(Secret::new(v))),
                 Err(_) => Err(format!(
-                    "{whose}: environment variable {var} (password_env) is not set"
+                    "{whose}: environment variable {var} ({what}_env) is not set"
                 )),
             },
             (None, Some(path)) => match std::fs::read_to_string(path) {
@@ -291,7 +295,7 @@ impl PasswordRef {
                     v.trim_end_matches(['\n', '\r']).to_string(),
                 ))),
                 Err(e) => Err(format!(
-                    "{whose}: cannot read password_file {}: {e}",
+                    "{whose}: cannot read {what}_file {}: {e}",
                     path.display()
                 )),
             },

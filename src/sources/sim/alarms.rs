@@ -353,8 +353,10 @@ impl AlarmSim {
                     severity: d.severity,
                     reason: s.reason.clone(),
                     since: at(start, s.since),
+                    ..Alarm::default()
                 })
                 .collect(),
+            ..AlarmSnapshot::default()
         };
         snap.sort();
         snap

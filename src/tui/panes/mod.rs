@@ -7,6 +7,7 @@ mod iam;
 mod incident;
 mod overview;
 mod playbooks;
+pub use playbooks::ANSWERS;
 mod trail;
 mod waf;
 
@@ -106,7 +107,10 @@ pub fn rows(id: TableId, data: &Data) -> Box<dyn Rows + '_> {
         TableId::Events => Box::new(cluster::EventRows(&data.cluster.data.events)),
         TableId::DbMembers => Box::new(db::MemberRows(data)),
         TableId::WafBlocked => Box::new(waf::BlockedRows(&data.waf.data.recent_blocked)),
-        TableId::Alarms => Box::new(alarms::AlarmRows(&data.alarms.data.alarms)),
+        TableId::Alarms => Box::new(alarms::AlarmRows(
+            &data.alarms.data.alarms,
+            data.alarm_history.as_ref(),
+        )),
         TableId::IamUsers => Box::new(iam::UserRows(&data.iam.data.users)),
         TableId::IamFindings => Box::new(iam::FindingRows(&data.findings)),
         TableId::TrailEvents => Box::new(trail::EventRows(&data.trail.data.events)),

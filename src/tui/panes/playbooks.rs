@@ -5,7 +5,7 @@ use super::super::table::Rows;
 use super::{TableId, draw_table};
 use crate::incident::event::RunOutcome;
 use crate::model::Level;
-use crate::playbook::catalog::Entry;
+use crate::playbook::catalog::{Entry, answer_rank};
 use crate::playbook::run::{RunView, StepStatus};
 use jiff::Timestamp;
 use ratatui::Frame;
@@ -15,9 +15,36 @@ use ratatui::widgets::Paragraph;
 
 pub struct PlaybookRows<'a>(pub &'a [Entry]);
 
+impl PlaybookRows<'_> {
+    fn answers(&self, i: usize, alarm: &str) -> bool {
+        self.0[i]
+            .ok()
+            .is_some_and(|p| answer_rank(p, alarm).is_some())
+    }
+}
+
+/// The filter `P` sets: the playbooks that answer this alarm, best match first.
+pub const ANSWERS: &str = "answers:";
+
 impl Rows for PlaybookRows<'_> {
     fn len(&self) -> usize {
         self.0.len()
+    }
+    fn matches(&self, i: usize, needle: &str, now: Timestamp) -> bool {
+        match needle.strip_prefix(ANSWERS) {
+            Some(alarm) => self.answers(i, alarm),
+            None => self
+                .cells(i, now)
+                .1
+                .iter()
+                .any(|c| super::super::table::contains_ignore_case(c, needle)),
+        }
+    }
+    fn rank(&self, i: usize, needle: &str) -> usize {
+        needle
+            .strip_prefix(ANSWERS)
+            .and_then(|alarm| answer_rank(self.0[i].ok()?, alarm))
+            .unwrap_or(0)
     }
     fn header(&self) -> &'static [&'static str] {
         &["NAME", "SEV", "TITLE"]

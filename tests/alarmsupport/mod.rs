@@ -1,0 +1,291 @@
+//! Real Alertmanagers (Debian's prometheus-alertmanager) on loopback ports for the alarm
+//! tests, and a loopback server replaying one recorded AWS answer.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Alertmanager {
+    child: Option<Child>,
+    pub port: u16,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Alertmanager {
+    /// Starts one with its own storage directory, HA gossip off (`--cluster.listen-address=`
+    /// empty, so nothing listens beyond the API port) and a `null` receiver.
+    pub fn start() -> Alertmanager {
+        let dir = tempfile::Builder::new()
+            .prefix("opsdeck-am-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::write(
+            dir.path().join("am.yml"),
+            "route: {receiver: 'null', group_by: [alertname, service], group_wait: 1s, group_interval: 1s}\nreceivers: [{name: 'null'}]\n",
+        )
+        .unwrap();
+        let mut am = Alertmanager {
+            child: None,
+            port: free_port(),
+            url: String::new(),
+            dir,
+        };
+        am.url = format!("http://127.0.0.1:{}", am.port);
+        am.run();
+        am
+    }
+
+    fn run(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("am.log")).expect("log file");
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!(
+                "--config.file={}",
+                self.dir.path().join("am.yml").display()
+            ))
+            .arg(format!(
+                "--storage.path={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
+            .arg("--cluster.listen-address=")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start prometheus-alertmanager: {e} (scripts/test-services installs it)"
+                )
+            });
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            if ready(self.port) {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("am.log")).unwrap_or_default();
+                panic!("alertmanager exited ({status}):\n{log}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "alertmanager not ready in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops it, as an outage would; `restart` brings it back on the same port and storage.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+
+    /// POST /api/v2/alerts with this JSON array.
+    pub fn post_alerts(&self, json: &str) {
+        let out = http("POST", self.port, "/api/v2/alerts", Some(json));
+        assert!(out.starts_with("HTTP/1.1 200"), "posting alerts: {out}");
+    }
+
+    /// GET of an API path; the body.
+    pub fn get(&self, path: &str) -> String {
+        let out = http("GET", self.port, path, None);
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn config_entry(&self, name: &str) -> String {
+        format!(
+            "[[alertmanagers]]\nname = \"{name}\"\nurl = \"{}\"\n",
+            self.url
+        )
+    }
+}
+
+fn ready(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        && http("GET", port, "/-/ready", None).starts_with("HTTP/1.1 200")
+}
+
+/// A plain HTTP/1.1 exchange, enough for Alertmanager's API (the tests need no client crate).
+fn http(method: &str, port: u16, path: &str, body: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s.write_all(req.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// An alert as Alertmanager takes it, firing for the next hour.
+pub fn alert(name: &str, labels: &[(&str, &str)], summary: &str) -> String {
+    let now = jiff::Timestamp::now();
+    let mut all = vec![format!("\"alertname\":\"{name}\"")];
+    all.extend(labels.iter().map(|(k, v)| format!("\"{k}\":\"{v}\"")));
+    format!(
+        "{{\"labels\":{{{}}},\"annotations\":{{\"summary\":\"{summary}\",\"runbook_url\":\"https://runbooks.test/{name}\"}},\"startsAt\":\"{}\",\"endsAt\":\"{}\",\"generatorURL\":\"http://prometheus.test/graph\"}}",
+        all.join(","),
+        now - jiff::SignedDuration::from_mins(3),
+        now + jiff::SignedDuration::from_hours(1)
+    )
+}
+
+/// Forwards every request to `upstream` (moto) except those whose form body names one of
+/// `recorded`'s actions, which get that action's recorded AWS answer: for calls moto has no
+/// handler for. Keeps the bodies of the requests it answered itself.
+pub struct Proxy {
+    pub url: String,
+    pub answered: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub fn start(upstream: &str, recorded: &'static [(&'static str, &'static str)]) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = answered.clone();
+        let thread = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let Some(request) = read_request(&mut s) else {
+                    continue;
+                };
+                let text = String::from_utf8_lossy(&request).to_string();
+                let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+                let hit = recorded
+                    .iter()
+                    .find(|(action, _)| body.contains(&format!("Action={action}&")));
+                match hit {
+                    Some((_, answer)) => {
+                        log.lock().unwrap().push(body.to_string());
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                            answer.len()
+                        );
+                        let _ = s.write_all(reply.as_bytes());
+                    }
+                    None => {
+                        // One request per connection: the client reconnects for the next.
+                        let forwarded = text.replacen("\r\n", "\r\nConnection: close\r\n", 1);
+                        let Ok(mut up) = std::net::TcpStream::connect(&upstream) else {
+                            continue;
+                        };
+                        let _ = up.write_all(forwarded.as_bytes());
+                        let mut reply = Vec::new();
+                        let _ = up.read_to_end(&mut reply);
+                        let _ = s.write_all(&reply);
+                    }
+                }
+            }
+        });
+        Proxy {
+            url,
+            answered,
+            _thread: thread,
+        }
+    }
+}
+
+/// One HTTP/1.1 request: the head, then as many body bytes as Content-Length says.
+fn read_request(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= head_end + 4 + length {
+                return Some(buf);
+            }
+        }
+    }
+}
+
+/// Serves one recorded AWS answer (status, content type, body) to every request on a
+/// loopback port, counting requests: for a call moto cannot answer the way AWS does.
+pub struct Recorded {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl Recorded {
+    pub fn serve(status: &'static str, content_type: &'static str, body: &'static str) -> Recorded {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = requests.clone();
+        let thread = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                // Read the head and whatever body arrives with it; the answer never depends on it.
+                let mut buf = [0u8; 65536];
+                let _ = s.read(&mut buf);
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: 5b0a6ab0-1f1e-4c58-9a57-2f9c8b6f3c11\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes());
+            }
+        });
+        Recorded {
+            url,
+            requests,
+            _thread: thread,
+        }
+    }
+}
