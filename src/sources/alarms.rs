@@ -217,7 +217,12 @@ impl LiveAlarms {
                     next_cloudwatch = now + self.cloudwatch_every;
                 }
                 let (snap, outages) = self.round(due).await;
-                publish_partial(&tx, snap, Timestamp::now(), &outages);
+                // One failing source is the banner itself; several get a line each below it.
+                let banner = match outages.len() {
+                    0 | 1 => outages,
+                    n => vec![format!("{n} alarm sources failing")],
+                };
+                publish_partial(&tx, snap, Timestamp::now(), &banner);
                 if tx.is_closed() {
                     return;
                 }

@@ -123,6 +123,29 @@ impl App {
         }
     }
 
+    pub(super) fn selected_alarm_key(&self) -> Option<String> {
+        self.view(TableId::Alarms)
+            .selected_row()
+            .and_then(|i| self.data.alarms.data.alarms.get(i))
+            .map(|a| a.key().to_string())
+    }
+
+    /// A silence or a new alert re-sorts the list: the cursor stays on the alarm it was on,
+    /// so the next key never lands on another one.
+    pub(super) fn keep_alarm_selected(&mut self, key: Option<String>) {
+        let row = key.and_then(|k| {
+            self.data
+                .alarms
+                .data
+                .alarms
+                .iter()
+                .position(|a| a.key() == k)
+        });
+        if let Some(i) = row {
+            self.select(TableId::Alarms, i);
+        }
+    }
+
     /// During an incident every alarm that changes state goes on its timeline: a new one
     /// firing, a transition, and one that disappears while firing (resolved).
     pub(super) fn journal_alarm_changes(&mut self, new: &AlarmSnapshot) {

@@ -305,8 +305,10 @@ impl App {
                 if self.data.incident.is_some() {
                     self.journal_alarm_changes(&feed.data);
                 }
+                let selected = self.selected_alarm_key();
                 self.data.set_alarms(feed);
                 self.refresh(TableId::Alarms);
+                self.keep_alarm_selected(selected);
             }
             Action::Iam(feed) => {
                 self.see(feed.health.last_ok);
@@ -542,7 +544,6 @@ impl App {
         }
     }
 
-    #[cfg(test)]
     pub(super) fn select(&mut self, table: TableId, row: usize) {
         let view = self.view_mut(table);
         if let Some(pos) = view.visible.iter().position(|&i| i == row) {

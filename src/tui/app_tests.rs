@@ -254,30 +254,6 @@ fn a_failing_source_needs_the_clock_and_marks_its_area() {
     );
 }
 
-/// Opens an incident recognised now and tells the app; the journal lives in the returned dir.
-fn open_incident(app: &mut App) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let mut desk = crate::incident::desk::Desk::open(
-        dir.path(),
-        crate::incident::event::Who {
-            user: "kim".into(),
-            from: None,
-        },
-    )
-    .unwrap();
-    let new = crate::incident::desk::NewIncident {
-        title: "t".into(),
-        severity: crate::incident::event::Severity::Sev1,
-        alarm: None,
-        detected_at: None,
-        recognised: None,
-        drill: None,
-    };
-    desk.open_incident(new, now()).unwrap();
-    app.update(Action::Incident(desk.active().cloned().map(Box::new)));
-    dir
-}
-
 #[test]
 fn alarm_state_changes_go_on_the_incident_timeline() {
     let mut app = app();
@@ -328,6 +304,139 @@ fn alarm_state_changes_go_on_the_incident_timeline() {
         .collect();
     assert_eq!(journaled, firing);
     assert!(!journaled.is_empty());
+}
+
+fn live_alert(
+    name: &str,
+    key: &str,
+    state: crate::model::alarm::AlarmState,
+) -> crate::model::alarm::Alarm {
+    crate::model::alarm::Alarm {
+        source: crate::model::alarm::AlarmSource::Alertmanager,
+        name: name.into(),
+        key: key.into(),
+        origin: "prod-kr".into(),
+        state,
+        severity: crate::model::alarm::Severity::Critical,
+        labels: std::collections::BTreeMap::from([("alertname".to_string(), name.to_string())]),
+        since: now(),
+        ..Default::default()
+    }
+}
+
+fn snapshot(alarms: Vec<crate::model::alarm::Alarm>) -> crate::model::alarm::AlarmSnapshot {
+    let mut snap = crate::model::alarm::AlarmSnapshot {
+        alarms,
+        ..Default::default()
+    };
+    snap.sort();
+    snap
+}
+
+#[test]
+fn alarm_keys_act_on_live_alerts_and_the_cursor_follows_the_alert() {
+    use crate::model::alarm::AlarmState::Alarm as Firing;
+    use crate::sources::AlarmChange;
+    let mut app = app();
+    let (a, b) = (live_alert("A", "fa", Firing), live_alert("B", "fb", Firing));
+    app.update(Action::Alarms(feed(snapshot(vec![a.clone(), b.clone()]))));
+    app.update(Action::Command(Command::Pane(5)));
+    app.update(Action::Command(Command::Down));
+    let on = |app: &App| app.selected_alarm_key();
+    assert_eq!(on(&app).as_deref(), Some("fb"));
+    // B silenced sorts after A, but the cursor stays on B.
+    let mut silenced = b.clone();
+    silenced.silenced_by = vec!["s1".into()];
+    let mut a_later = a.clone();
+    a_later.since = now() + jiff::SignedDuration::from_secs(1);
+    app.update(Action::Alarms(feed(snapshot(vec![silenced, a_later]))));
+    assert_eq!(on(&app).as_deref(), Some("fb"));
+
+    // `u` on a silenced alert expires its silences; `a` acks; `s` opens the silence form.
+    app.update(Action::Command(Command::Unsilence));
+    assert!(matches!(
+        app.effects.pop(),
+        Some(Effect::AlarmChange(AlarmChange::Expire { alarm })) if alarm.key == "fb"
+    ));
+    app.update(Action::Command(Command::Acknowledge));
+    assert!(matches!(
+        app.effects.pop(),
+        Some(Effect::AlarmChange(AlarmChange::Ack { alarm })) if alarm.key == "fb"
+    ));
+    app.update(Action::Command(Command::Silence));
+    let form = app.form.as_ref().expect("the silence form");
+    assert_eq!(form.value(0), r#"alertname="B""#);
+    assert_eq!(form.value(1), "2h");
+}
+
+#[test]
+fn a_drill_alarm_keeps_a_as_the_incident_acknowledgement() {
+    let mut app = app();
+    app.update(Action::Command(Command::Pane(5)));
+    app.update(Action::Command(Command::Acknowledge));
+    assert!(
+        !app.effects
+            .iter()
+            .any(|e| matches!(e, Effect::AlarmChange(_))),
+        "{:?}",
+        app.effects
+    );
+    app.update(Action::Command(Command::Silence));
+    assert!(app.form.is_none());
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|(_, m)| m.contains("need a live Alertmanager")),
+        "{:?}",
+        app.message
+    );
+}
+
+#[test]
+fn an_alert_that_disappears_while_firing_is_resolved_on_the_timeline() {
+    use crate::model::alarm::AlarmState::Alarm as Firing;
+    let mut app = app();
+    let _dir = open_incident(&mut app);
+    app.update(Action::Alarms(feed(snapshot(vec![live_alert(
+        "A", "fa", Firing,
+    )]))));
+    app.effects.clear();
+    app.update(Action::Alarms(feed(snapshot(vec![]))));
+    let journaled: Vec<String> = app
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(crate::incident::event::Event::Alarm { name, state, .. }) => {
+                Some(format!("{name} {state}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(journaled, ["A RESOLVED"]);
+}
+
+/// Opens an incident recognised now and tells the app; the journal lives in the returned dir.
+fn open_incident(app: &mut App) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desk = crate::incident::desk::Desk::open(
+        dir.path(),
+        crate::incident::event::Who {
+            user: "kim".into(),
+            from: None,
+        },
+    )
+    .unwrap();
+    let new = crate::incident::desk::NewIncident {
+        title: "t".into(),
+        severity: crate::incident::event::Severity::Sev1,
+        alarm: None,
+        detected_at: None,
+        recognised: None,
+        drill: None,
+    };
+    desk.open_incident(new, now()).unwrap();
+    app.update(Action::Incident(desk.active().cloned().map(Box::new)));
+    dir
 }
 
 #[test]
