@@ -282,25 +282,7 @@ fn alarm_state_changes_go_on_the_incident_timeline() {
     app.update(Action::Alarms(feed(after.clone())));
     assert!(app.effects.is_empty());
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut desk = crate::incident::desk::Desk::open(
-        dir.path(),
-        crate::incident::event::Who {
-            user: "kim".into(),
-            from: None,
-        },
-    )
-    .unwrap();
-    let new = crate::incident::desk::NewIncident {
-        title: "t".into(),
-        severity: crate::incident::event::Severity::Sev1,
-        alarm: None,
-        detected_at: None,
-        recognised: None,
-        drill: None,
-    };
-    desk.open_incident(new, now()).unwrap();
-    app.update(Action::Incident(desk.active().cloned().map(Box::new)));
+    let _dir = open_incident(&mut app);
     app.update(Action::Alarms(feed(before)));
     app.effects.clear();
     app.update(Action::Alarms(feed(after.clone())));
@@ -414,6 +396,27 @@ fn a_drill_alarm_keeps_a_as_the_incident_acknowledgement() {
 fn an_alert_that_disappears_while_firing_is_resolved_on_the_timeline() {
     use crate::model::alarm::AlarmState::Alarm as Firing;
     let mut app = app();
+    let _dir = open_incident(&mut app);
+    app.update(Action::Alarms(feed(snapshot(vec![live_alert(
+        "A", "fa", Firing,
+    )]))));
+    app.effects.clear();
+    app.update(Action::Alarms(feed(snapshot(vec![]))));
+    let journaled: Vec<String> = app
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(crate::incident::event::Event::Alarm { name, state, .. }) => {
+                Some(format!("{name} {state}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(journaled, ["A RESOLVED"]);
+}
+
+/// Opens an incident in a journal of its own and shows it to `app`; keep the directory.
+fn open_incident(app: &mut App) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut desk = crate::incident::desk::Desk::open(
         dir.path(),
@@ -433,20 +436,5 @@ fn an_alert_that_disappears_while_firing_is_resolved_on_the_timeline() {
     };
     desk.open_incident(new, now()).unwrap();
     app.update(Action::Incident(desk.active().cloned().map(Box::new)));
-    app.update(Action::Alarms(feed(snapshot(vec![live_alert(
-        "A", "fa", Firing,
-    )]))));
-    app.effects.clear();
-    app.update(Action::Alarms(feed(snapshot(vec![]))));
-    let journaled: Vec<String> = app
-        .effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Record(crate::incident::event::Event::Alarm { name, state, .. }) => {
-                Some(format!("{name} {state}"))
-            }
-            _ => None,
-        })
-        .collect();
-    assert_eq!(journaled, ["A RESOLVED"]);
+    dir
 }
