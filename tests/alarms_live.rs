@@ -5,37 +5,20 @@ mod alarmsupport;
 #[path = "dbsupport/moto.rs"]
 mod moto;
 
-use alarmsupport::{Alertmanager, Proxy, Recorded, alert};
-use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use alarmsupport::{Alertmanager, Proxy, Recorded, alert, aws_config};
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic, Tag};
 use moto::Moto;
 use opsdeck::incident::event::Event;
 use opsdeck::model::alarm::{Alarm, AlarmSnapshot, AlarmSource, AlarmState, Severity};
 use opsdeck::sources::alarms::{AlarmsConfig, LiveAlarms};
 use opsdeck::sources::alertmanager::{self, AlertmanagerConfig};
-use opsdeck::sources::aws::{Aws, AwsConfig, Overrides};
+use opsdeck::sources::aws::Aws;
 use opsdeck::sources::{AlarmChange, AlarmControl};
 use std::path::Path;
 use std::sync::Arc;
 
 async fn aws(url: &str, credentials: &Path, regions: &[&str]) -> Aws {
-    let cfg = AwsConfig {
-        profile: Some("opsdeck-test".into()),
-        regions: regions.iter().map(|r| r.to_string()).collect(),
-    };
-    Aws::load_from(
-        &cfg,
-        Overrides {
-            endpoint_url: Some(url.to_string()),
-            profile_files: Some(
-                EnvConfigFiles::builder()
-                    .with_file(EnvConfigFileKind::Credentials, credentials)
-                    .build(),
-            ),
-        },
-    )
-    .await
-    .expect("regions are configured")
+    alarmsupport::aws(url, credentials, &aws_config("opsdeck-test", regions)).await
 }
 
 async fn put_alarm(aws: &Aws, region: &str, name: &str, severity: Option<&str>) {

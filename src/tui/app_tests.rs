@@ -415,7 +415,7 @@ fn an_alert_that_disappears_while_firing_is_resolved_on_the_timeline() {
     assert_eq!(journaled, ["A RESOLVED"]);
 }
 
-/// Opens an incident recognised now and tells the app; the journal lives in the returned dir.
+/// Opens an incident in a journal of its own and shows it to `app`; keep the directory.
 fn open_incident(app: &mut App) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut desk = crate::incident::desk::Desk::open(

@@ -2,9 +2,35 @@
 //! tests, and a loopback server replaying one recorded AWS answer.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use opsdeck::sources::aws::{Aws, AwsConfig, Overrides};
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub fn aws_config(profile: &str, regions: &[&str]) -> AwsConfig {
+    AwsConfig {
+        profile: Some(profile.into()),
+        regions: regions.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+/// The console's AWS factory pointed at this test's endpoint and credentials file (what
+/// `AWS_ENDPOINT_URL` and ~/.aws do for the real console).
+pub async fn aws(url: &str, credentials: &Path, cfg: &AwsConfig) -> Aws {
+    let overrides = Overrides {
+        endpoint_url: Some(url.to_string()),
+        profile_files: Some(
+            EnvConfigFiles::builder()
+                .with_file(EnvConfigFileKind::Credentials, credentials)
+                .build(),
+        ),
+    };
+    Aws::load_from(cfg, overrides)
+        .await
+        .expect("regions are configured")
+}
 
 pub struct Alertmanager {
     child: Option<Child>,
