@@ -391,3 +391,28 @@ async fn two_alertmanagers_deduplicate_silence_ack_expire_and_survive_an_outage(
     // may come back without the ack: only that the alert is back is asserted.
     assert_eq!(find(&snap, "DiskFull").origin, "am-b");
 }
+
+#[tokio::test]
+async fn a_composite_alarm_is_listed_with_its_rule() {
+    let m = alarmsupport::CompositeMoto::start("us-east-1");
+    let aws = aws(&m.url, &m.credentials_file, &["us-east-1"]).await;
+    let mut live = LiveAlarms::new(Some(Ok(aws)), vec![], &AlarmsConfig::default());
+    let (snap, outages) = live.round(true).await;
+    assert!(outages.is_empty(), "{outages:?}");
+    let composite = find(&snap, "checkout-degraded");
+    assert_eq!(
+        (composite.state, composite.origin.as_str()),
+        (AlarmState::Alarm, "us-east-1")
+    );
+    assert_eq!(composite.reason, "checkout-5xx-high in ALARM");
+    assert!(
+        composite
+            .facts
+            .iter()
+            .any(|(k, v)| *k == "Rule" && v == "ALARM(\"checkout-5xx-high\")"),
+        "{:?}",
+        composite.facts
+    );
+    assert_eq!(find(&snap, "checkout-5xx-high").state, AlarmState::Alarm);
+    assert_eq!(snap.alarms.len(), 2, "each alarm once: {:#?}", snap.alarms);
+}

@@ -315,3 +315,57 @@ impl Recorded {
         }
     }
 }
+
+/// moto in a Python process of its own, with a composite alarm seeded in-process (moto has
+/// no PutCompositeAlarm): `checkout-degraded` = `ALARM("checkout-5xx-high")`, both firing.
+pub struct CompositeMoto {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub credentials_file: std::path::PathBuf,
+}
+
+impl Drop for CompositeMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl CompositeMoto {
+    pub fn start(region: &str) -> CompositeMoto {
+        use std::io::BufRead;
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/alarmsupport/composite_moto.py"
+        );
+        let mut child = Command::new("python3")
+            .args([script, region])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with moto (scripts/test-services installs it)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let port = line
+            .strip_prefix("PORT ")
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("composite_moto.py did not start: {line:?}"))
+            .to_string();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let credentials_file = dir.path().join("credentials");
+        std::fs::write(
+            &credentials_file,
+            "[opsdeck-test]\naws_access_key_id = AKIAOPSDECKTEST0001\naws_secret_access_key = composite\n",
+        )
+        .unwrap();
+        CompositeMoto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+            credentials_file,
+        }
+    }
+}
