@@ -416,3 +416,35 @@ async fn a_composite_alarm_is_listed_with_its_rule() {
     assert_eq!(find(&snap, "checkout-5xx-high").state, AlarmState::Alarm);
     assert_eq!(snap.alarms.len(), 2, "each alarm once: {:#?}", snap.alarms);
 }
+
+#[tokio::test]
+async fn a_bearer_token_is_sent_and_never_shown() {
+    // What an Alertmanager behind an authenticating proxy answers a wrong token with.
+    let proxy = Recorded::serve("401 Unauthorized", "text/plain", "Unauthorized\n");
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("am-token");
+    std::fs::write(&token, "tok-5ecret-7731\n").unwrap();
+    let cfg: AlertmanagerConfig = toml::from_str(&format!(
+        "name = \"prod-kr\"\nurl = \"{}\"\nbearer_token_file = \"{}\"",
+        proxy.url,
+        token.display()
+    ))
+    .unwrap();
+    let mut live = LiveAlarms::new(
+        None,
+        vec![alertmanager::Alertmanager::new(cfg)],
+        &AlarmsConfig::default(),
+    );
+    let (snap, outages) = live.round(false).await;
+    let sent = proxy.last.lock().unwrap().to_ascii_lowercase();
+    assert!(
+        sent.contains("authorization: bearer tok-5ecret-7731"),
+        "{sent}"
+    );
+    assert_eq!(
+        outages,
+        ["alertmanager prod-kr: GET /api/v2/alerts: not authorised (check the token or password)"]
+    );
+    let shown = format!("{snap:?}{outages:?}");
+    assert!(!shown.contains("tok-5ecret"), "{shown}");
+}

@@ -283,6 +283,8 @@ fn read_request(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
 pub struct Recorded {
     pub url: String,
     pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The head of the last request, to see what was sent.
+    pub last: std::sync::Arc<std::sync::Mutex<String>>,
     _thread: std::thread::JoinHandle<()>,
 }
 
@@ -292,6 +294,8 @@ impl Recorded {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = requests.clone();
+        let last = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = last.clone();
         let thread = std::thread::spawn(move || {
             use std::io::{Read, Write};
             for stream in listener.incoming() {
@@ -299,7 +303,8 @@ impl Recorded {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 // Read the head and whatever body arrives with it; the answer never depends on it.
                 let mut buf = [0u8; 65536];
-                let _ = s.read(&mut buf);
+                let n = s.read(&mut buf).unwrap_or(0);
+                *seen.lock().unwrap() = String::from_utf8_lossy(&buf[..n]).into_owned();
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let reply = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: 5b0a6ab0-1f1e-4c58-9a57-2f9c8b6f3c11\r\nConnection: close\r\n\r\n{body}",
@@ -311,6 +316,7 @@ impl Recorded {
         Recorded {
             url,
             requests,
+            last,
             _thread: thread,
         }
     }
