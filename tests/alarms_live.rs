@@ -391,3 +391,60 @@ async fn two_alertmanagers_deduplicate_silence_ack_expire_and_survive_an_outage(
     // may come back without the ack: only that the alert is back is asserted.
     assert_eq!(find(&snap, "DiskFull").origin, "am-b");
 }
+
+#[tokio::test]
+async fn a_composite_alarm_is_listed_with_its_rule() {
+    let m = alarmsupport::CompositeMoto::start("us-east-1");
+    let aws = aws(&m.url, &m.credentials_file, &["us-east-1"]).await;
+    let mut live = LiveAlarms::new(Some(Ok(aws)), vec![], &AlarmsConfig::default());
+    let (snap, outages) = live.round(true).await;
+    assert!(outages.is_empty(), "{outages:?}");
+    let composite = find(&snap, "checkout-degraded");
+    assert_eq!(
+        (composite.state, composite.origin.as_str()),
+        (AlarmState::Alarm, "us-east-1")
+    );
+    assert_eq!(composite.reason, "checkout-5xx-high in ALARM");
+    assert!(
+        composite
+            .facts
+            .iter()
+            .any(|(k, v)| *k == "Rule" && v == "ALARM(\"checkout-5xx-high\")"),
+        "{:?}",
+        composite.facts
+    );
+    assert_eq!(find(&snap, "checkout-5xx-high").state, AlarmState::Alarm);
+    assert_eq!(snap.alarms.len(), 2, "each alarm once: {:#?}", snap.alarms);
+}
+
+#[tokio::test]
+async fn a_bearer_token_is_sent_and_never_shown() {
+    // What an Alertmanager behind an authenticating proxy answers a wrong token with.
+    let proxy = Recorded::serve("401 Unauthorized", "text/plain", "Unauthorized\n");
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("am-token");
+    std::fs::write(&token, "tok-5ecret-7731\n").unwrap();
+    let cfg: AlertmanagerConfig = toml::from_str(&format!(
+        "name = \"prod-kr\"\nurl = \"{}\"\nbearer_token_file = \"{}\"",
+        proxy.url,
+        token.display()
+    ))
+    .unwrap();
+    let mut live = LiveAlarms::new(
+        None,
+        vec![alertmanager::Alertmanager::new(cfg)],
+        &AlarmsConfig::default(),
+    );
+    let (snap, outages) = live.round(false).await;
+    let sent = proxy.last.lock().unwrap().to_ascii_lowercase();
+    assert!(
+        sent.contains("authorization: bearer tok-5ecret-7731"),
+        "{sent}"
+    );
+    assert_eq!(
+        outages,
+        ["alertmanager prod-kr: GET /api/v2/alerts: not authorised (check the token or password)"]
+    );
+    let shown = format!("{snap:?}{outages:?}");
+    assert!(!shown.contains("tok-5ecret"), "{shown}");
+}
