@@ -22,7 +22,7 @@ mod pg;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use opsdeck::ops::{Mode, Op, Ops};
-use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, best_candidate};
+use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, RoleMemory, best_candidate};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
@@ -36,7 +36,9 @@ fn runtime() -> Runtime {
 /// Picks the replica the way the playbooks do, then fences, promotes, re-points and
 /// verifies, timed: a failover when `old` is down, a switchover when it is up.
 async fn failover(cfg: DbConfig, old: &str) -> Duration {
-    let snap = DbPoller::new(vec![cfg.clone()]).poll().await;
+    let snap = DbPoller::new(vec![cfg.clone()], RoleMemory::default())
+        .poll()
+        .await;
     let new = best_candidate(&snap.clusters[0], &cfg).unwrap_or_else(|e| panic!("{e}"));
     let new = new.as_str();
     let ops = DbOps::new(vec![cfg.clone()]);
@@ -195,7 +197,7 @@ fn bench_poll(c: &mut Criterion) {
     let mut group = c.benchmark_group("poll");
     group.sample_size(50);
     for (name, cfg) in [("postgres", &pg_cfg), ("mariadb", &my_cfg)] {
-        let mut warm = DbPoller::new(vec![cfg.clone()]);
+        let mut warm = DbPoller::new(vec![cfg.clone()], RoleMemory::default());
         let first = rt.block_on(warm.poll());
         assert!(
             first.clusters[0].members.iter().all(|m| m.reachable),
@@ -205,7 +207,7 @@ fn bench_poll(c: &mut Criterion) {
             b.iter(|| rt.block_on(warm.poll()))
         });
         group.bench_function(format!("{name}_3_members_cold"), |b| {
-            b.iter(|| rt.block_on(DbPoller::new(vec![cfg.clone()]).poll()))
+            b.iter(|| rt.block_on(DbPoller::new(vec![cfg.clone()], RoleMemory::default()).poll()))
         });
     }
     group.finish();

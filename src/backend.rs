@@ -82,9 +82,14 @@ pub async fn live(env: &Env) -> Backend {
                 .join(","),
         );
         let promotions = env.paths.data_dir.join("db-promotions.json");
-        let ops = db::DbOps::new(dbs.clone()).remembering(promotions);
+        let poke = Arc::new(tokio::sync::Notify::new());
+        let ops = db::DbOps::new(dbs.clone())
+            .remembering(promotions)
+            .naming_from(env.db_roles())
+            .poking(poke.clone());
         router = router.route(Area::Db, Arc::new(ops));
-        db::spawn(dbs, publishers.db.clone(), Duration::from_secs(5));
+        let every = Duration::from_secs(5);
+        db::spawn(dbs, env.db_roles(), publishers.db.clone(), every, poke);
     }
     let mut clusters: Option<Arc<kube::Fleet>> = None;
     match &env.cfg.kube {

@@ -67,7 +67,8 @@ pub enum PlaybookCmd {
     List,
     /// A playbook's steps.
     Show { name: String },
-    /// Run a playbook against the drill world (answering its questions on stdin).
+    /// Run a playbook against the live systems the config names (or, with none, the drill
+    /// world), answering its questions on stdin, one line each.
     Run {
         name: String,
         /// Print exactly what each step would call and change nothing.
@@ -76,6 +77,13 @@ pub enum PlaybookCmd {
         /// An input value, `name=value`; repeat for more.
         #[arg(long = "input", value_name = "K=V", value_parser = parse_input)]
         inputs: Vec<(String, String)>,
+        /// Answer every yes/no confirmation with yes. Typed targets, checklist items and
+        /// override reasons are still read from stdin.
+        #[arg(long)]
+        yes: bool,
+        /// Run on the built-in drill world even when the config names live systems.
+        #[arg(long)]
+        drill: bool,
     },
 }
 

@@ -4,15 +4,16 @@ use crate::{Env, UsageError};
 use jiff::Timestamp;
 use opsdeck::cli::PlaybookCmd;
 use opsdeck::drill;
+use opsdeck::incident::event::RunOutcome;
 use opsdeck::incident::report;
 use opsdeck::playbook::load::Playbook;
 use opsdeck::playbook::run::{self, Answer, Ask, Channels, Context, Prompt, RunView};
 use opsdeck::playbook::{plan, run::describe};
-use opsdeck::sources::drill::WorldClock;
-use opsdeck::sources::sim::World;
+use opsdeck::tui::app::Origin;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 pub fn list_drills() -> anyhow::Result<ExitCode> {
@@ -83,8 +84,12 @@ pub fn playbook(env: &Env, cmd: &PlaybookCmd) -> anyhow::Result<ExitCode> {
                     .unwrap_or_else(|| " (required)".into());
                 println!("input {}: {:?}{default} {}", i.name, i.kind, i.description);
             }
+            let defaults = p.defaults();
+            if !defaults.is_empty() {
+                println!("\nsteps, with the inputs' defaults:");
+            }
             for (n, s) in p.steps.iter().enumerate() {
-                println!("{:>2}. {:<10} {}", n + 1, s.id, describe(s));
+                println!("{:>2}. {:<10} {}", n + 1, s.id, describe(s, &defaults));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -92,38 +97,90 @@ pub fn playbook(env: &Env, cmd: &PlaybookCmd) -> anyhow::Result<ExitCode> {
             name,
             dry_run,
             inputs,
+            yes,
+            drill,
         } => {
             let p = find(env, name)?;
             let vars = plan::inputs(&p, inputs).map_err(UsageError)?;
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(run_playbook(env, &p, vars, *dry_run))
+            let how = How {
+                dry_run: *dry_run,
+                yes: *yes,
+                drill: *drill || !env.live(),
+            };
+            rt.block_on(run_playbook(env, &p, vars, how))
         }
     }
 }
 
+/// `20261201-031500` of `INC-20261201-031500` or `DRILL-20261201-031500-2`: ids sort by it.
+fn opened_stamp(id: &str) -> &str {
+    id.split_once('-').map_or(id, |(_, rest)| rest)
+}
+
+struct How {
+    dry_run: bool,
+    yes: bool,
+    /// On the drill world, with its own journal.
+    drill: bool,
+}
+
+/// How long a command-line run waits for the live sources' first answers.
+const FIRST_ANSWERS: Duration = Duration::from_secs(15);
+
+/// The same backend choice as the console: live when the config names live systems, the drill
+/// world otherwise or with `--drill`; the first line says which, so nobody mistakes one for
+/// the other.
 async fn run_playbook(
     env: &Env,
     p: &Playbook,
     vars: opsdeck::playbook::template::Vars,
-    dry_run: bool,
+    how: How,
 ) -> anyhow::Result<ExitCode> {
-    let world = Arc::new(Mutex::new(World::new(env.seed, Timestamp::now())));
-    let sources = opsdeck::sources::drill::spawn(world.clone(), 1);
-    let ops = crate::backend::guard(env, opsdeck::sources::sim::SimOps::new(world.clone()));
-    if dry_run {
-        let steps = plan::dry_run(&*ops, &sources.snapshots(), p, vars.clone()).await;
-        print!("{}", plan::render(p, &vars, &steps));
-        return Ok(ExitCode::SUCCESS);
-    }
+    let (backend, desk) = if how.drill {
+        let backend = crate::backend::drill(env, 1, Timestamp::now());
+        let why = if env.live() {
+            "--drill"
+        } else {
+            "no live systems in the config"
+        };
+        println!(
+            "DRILL (seed {}, {why}): the built-in drill world; nothing real is changed",
+            env.seed
+        );
+        (backend, env.drill_desk()?)
+    } else {
+        let backend = crate::backend::live(env).await;
+        let what = match &backend.origin {
+            Origin::Live { what } => what.clone(),
+            Origin::Drill { .. } => String::new(),
+        };
+        println!("LIVE ({what}): changes are real");
+        let silent = backend.sources.settled(FIRST_ANSWERS).await;
+        for area in silent {
+            println!(
+                "! {} has not answered within {} s: its checks see nothing yet",
+                area.title(),
+                FIRST_ANSWERS.as_secs()
+            );
+        }
+        (backend, env.desk()?)
+    };
+    let sources = backend.sources.clone();
     let ctx = Context {
-        ops,
+        ops: backend.ops,
         snapshots: Arc::new(move || sources.snapshots()),
-        desk: Arc::new(Mutex::new(env.desk()?)),
-        clock: Arc::new(WorldClock(world)),
+        desk: Arc::new(Mutex::new(desk)),
+        clock: backend.clock,
         read_only: env.read_only(),
         anti_flap: env.cfg.safety.anti_flap(),
         speed: 1,
     };
+    if how.dry_run {
+        let steps = plan::dry_run(&ctx, p, vars.clone()).await;
+        print!("{}", plan::render(p, &vars, &steps));
+        return Ok(ExitCode::SUCCESS);
+    }
     let (progress, mut progress_rx) = watch::channel(RunView {
         playbook: p.name.clone(),
         run: 0,
@@ -132,56 +189,27 @@ async fn run_playbook(
     });
     let (asks, mut ask_rx) = mpsc::channel::<Ask>(1);
     let (_abort, abort) = watch::channel(false);
-    tokio::spawn(async move {
-        let mut said = 0;
+    let printer = tokio::spawn(async move {
+        // Per step, what was printed: steps gain lines in any order (preflight lines of
+        // later steps come first), and a waiting step replaces its line as it polls.
+        let mut printed: Vec<Vec<String>> = Vec::new();
         while progress_rx.changed().await.is_ok() {
             let view = progress_rx.borrow_and_update().clone();
-            let lines: Vec<String> = view
-                .steps
-                .iter()
-                .flat_map(|s| s.output.iter().map(move |o| format!("{}: {o}", s.id)))
-                .collect();
-            for l in lines.iter().skip(said) {
-                println!("  {l}");
-            }
-            said = lines.len();
-        }
-    });
-    // Questions are answered on stdin, one line each, so a script can drive a run.
-    tokio::spawn(async move {
-        while let Some(ask) = ask_rx.recv().await {
-            let question = match &ask.prompt {
-                Prompt::Confirm { what, .. } => format!("{what}? [y/N] "),
-                Prompt::Manual { text, .. } => format!("{text} — done? [y/N] "),
-                Prompt::TypeTarget { what, target, .. } => {
-                    format!("{what}: type `{target}` to confirm: ")
-                }
-                Prompt::Override { why, .. } => {
-                    format!("guard failed: {why}\nreason to override (empty stops): ")
-                }
-            };
-            let line = tokio::task::spawn_blocking(move || {
-                print!("{question}");
-                let _ = std::io::stdout().flush();
-                let mut line = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .map(|_| line.trim().to_string())
-                    .unwrap_or_default()
-            })
-            .await
-            .unwrap_or_default();
-            let answer = match &ask.prompt {
-                Prompt::Confirm { .. } | Prompt::Manual { .. } => {
-                    if line.eq_ignore_ascii_case("y") || line.eq_ignore_ascii_case("yes") {
-                        Answer::Yes
-                    } else {
-                        Answer::No
+            printed.resize(view.steps.len(), Vec::new());
+            for (s, seen) in view.steps.iter().zip(printed.iter_mut()) {
+                for line in &s.output {
+                    if !seen.contains(line) {
+                        println!("  {}: {line}", s.id);
+                        seen.push(line.clone());
                     }
                 }
-                _ => Answer::Text(line),
-            };
+            }
+        }
+    });
+    let yes = how.yes;
+    tokio::spawn(async move {
+        while let Some(ask) = ask_rx.recv().await {
+            let answer = answer_on_stdin(&ask.prompt, yes).await;
             let _ = ask.reply.send(answer);
         }
     });
@@ -191,21 +219,103 @@ async fn run_playbook(
         abort,
     };
     let outcome = run::execute(&ctx, p, vars, 0, &mut ch).await;
-    println!("{} {outcome:?}", p.name);
-    Ok(if outcome == opsdeck::incident::event::RunOutcome::Ok {
+    drop(ch);
+    let _ = printer.await;
+    println!("{}: {}", p.name, outcome.text());
+    Ok(if outcome == RunOutcome::Ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
+/// Too short, or a word that answers another kind of question: never taken as a reason to
+/// override a guard.
+fn not_a_reason(text: &str) -> bool {
+    let t = text.trim();
+    let word = t.to_ascii_lowercase();
+    t.chars().count() < 8 || ["y", "yes", "n", "no", "ok", "override"].contains(&word.as_str())
+}
+
+/// Each question names its kind, so a script's answers are matched to the questions they
+/// are for; a line meant for one kind is never taken for another.
+async fn answer_on_stdin(prompt: &Prompt, yes: bool) -> Answer {
+    let question = match prompt {
+        Prompt::Confirm { what, .. } => format!("[yes/no] {what}? [y/N] "),
+        Prompt::Manual { text, .. } => format!("[checklist] {text} — done? [y/N] "),
+        Prompt::TypeTarget { what, target, .. } => {
+            format!("[type the target] {what}: type `{target}` to confirm: ")
+        }
+        Prompt::Override { why, .. } => format!(
+            "[override reason] guard failed: {why}\n  a reason to override it, in words \
+             (journaled; empty stops): "
+        ),
+    };
+    if yes && matches!(prompt, Prompt::Confirm { .. }) {
+        println!("{question}y (--yes)");
+        return Answer::Yes;
+    }
+    let line = tokio::task::spawn_blocking(move || {
+        print!("{question}");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                println!("(no answer: end of input)");
+                String::new()
+            }
+            Ok(_) => line.trim().to_string(),
+        }
+    })
+    .await
+    .unwrap_or_default();
+    match prompt {
+        Prompt::Confirm { .. } | Prompt::Manual { .. } => {
+            if line.eq_ignore_ascii_case("y") || line.eq_ignore_ascii_case("yes") {
+                Answer::Yes
+            } else {
+                Answer::No
+            }
+        }
+        Prompt::Override { .. } if line.is_empty() => Answer::No,
+        Prompt::Override { .. } if not_a_reason(&line) => {
+            println!("  `{line}` is not a reason: the guard stands");
+            Answer::No
+        }
+        _ => Answer::Text(line),
+    }
+}
+
+/// The report of incident `id`, or of the newest incident, live or drill.
 pub fn report(env: &Env, id: Option<&str>) -> anyhow::Result<ExitCode> {
-    let desk = env.desk()?;
-    let id = match id {
-        Some(id) => id.to_string(),
-        None => desk
-            .latest()
-            .ok_or_else(|| UsageError(format!("no incidents in {}", desk.dir().display())))?,
+    let desks = [env.desk()?, env.drill_desk()?];
+    let found = desks.iter().find_map(|d| match id {
+        Some(id) => d.has(id).then(|| (d, id.to_string())),
+        None => None,
+    });
+    let newest = || {
+        desks
+            .iter()
+            .filter_map(|d| Some((d, d.latest()?)))
+            .max_by_key(|(_, id)| opened_stamp(id).to_string())
+    };
+    let (desk, id) = match (id, found) {
+        (_, Some(hit)) => hit,
+        (Some(id), None) => {
+            return Err(UsageError(format!(
+                "no incident `{id}` in {} or {}",
+                desks[0].dir().display(),
+                desks[1].dir().display()
+            ))
+            .into());
+        }
+        (None, None) => newest().ok_or_else(|| {
+            UsageError(format!(
+                "no incidents in {} or {}",
+                desks[0].dir().display(),
+                desks[1].dir().display()
+            ))
+        })?,
     };
     let inc = desk.load(&id).map_err(|e| UsageError(e.to_string()))?;
     let policy = env.cfg.sla.policy();

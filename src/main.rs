@@ -76,11 +76,26 @@ impl Env {
             || !self.cfg.alertmanagers.is_empty()
     }
 
+    /// The incidents and changes of the live systems.
     pub fn desk(&self) -> anyhow::Result<Desk> {
         Ok(Desk::open(
             &self.paths.data_dir.join("incidents"),
             Who::from_env(),
         )?)
+    }
+
+    /// Drills keep their own journals: a drill's failover of `shop-mariadb` must never be
+    /// what the anti-flap guard of a live cluster of that name reads.
+    pub fn drill_desk(&self) -> anyhow::Result<Desk> {
+        Ok(Desk::open(
+            &self.paths.data_dir.join("drill").join("incidents"),
+            Who::from_env(),
+        )?)
+    }
+
+    /// The database roles consoles last saw, for naming a primary that is already dead.
+    pub fn db_roles(&self) -> opsdeck::sources::db::RoleMemory {
+        opsdeck::sources::db::RoleMemory::in_file(self.paths.data_dir.join("db-roles.json"))
     }
 
     pub fn playbooks(&self) -> Vec<catalog::Entry> {
@@ -106,12 +121,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Status { json }) => {
             let status = if env.live() {
                 let rt = tokio::runtime::Runtime::new()?;
+                let memory = env.db_roles();
                 let (db, alarms) = rt.block_on(async {
                     let polls = env
                         .cfg
                         .databases
                         .iter()
-                        .map(opsdeck::sources::db::status_once);
+                        .map(|d| opsdeck::sources::db::status_once(d, &memory));
                     // Waits for the alarm sources' first answer, as the console does.
                     let alarms = async {
                         match backend::live_alarms(&env).await {
@@ -171,14 +187,15 @@ fn console(
         .map(Channel::from_config)
         .collect::<Result<Vec<_>, _>>()
         .map_err(UsageError)?;
-    let desk = env.desk()?;
+    // A drill always runs on the drill world; the plain console goes live when the config
+    // names live systems.
+    let live = scenario.is_none() && env.live();
+    let desk = if live { env.desk()? } else { env.drill_desk()? };
     init_logging(&env.paths);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let start = Timestamp::now();
-        // A drill always runs on the drill world; the plain console goes live when the
-        // config names live systems.
-        let backend = if scenario.is_none() && env.live() {
+        let backend = if live {
             backend::live(env).await
         } else {
             backend::drill(env, speed, start)

@@ -12,7 +12,7 @@ use common::{ADMIN_PASSWORD, REPL_PASSWORD, assert_no_secret, config, eventually
 use maria::MyCluster;
 use opsdeck::model::db::{DbCluster, DbMember, Role};
 use opsdeck::ops::{Mode, Op, OpError, Ops};
-use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, best_candidate};
+use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, RoleMemory, best_candidate};
 use std::time::{Duration, Instant};
 
 fn cfg(c: &MyCluster, extra: &str) -> DbConfig {
@@ -27,7 +27,7 @@ fn cfg(c: &MyCluster, extra: &str) -> DbConfig {
 }
 
 async fn poll(cfg: &DbConfig) -> DbCluster {
-    let mut p = DbPoller::new(vec![cfg.clone()]);
+    let mut p = DbPoller::new(vec![cfg.clone()], RoleMemory::default());
     p.poll().await.clusters.remove(0)
 }
 
@@ -198,7 +198,12 @@ async fn failover_promotes_the_most_advanced_replica_and_loses_nothing() {
         )
         .await
         .unwrap();
-    assert!(fence.summary.contains("does not answer"), "{fence:?}");
+    assert!(
+        fence
+            .summary
+            .contains("my0 is unreachable, so counted as fenced"),
+        "{fence:?}"
+    );
     ops.apply(&promote, Mode::Apply).await.unwrap();
     let repoint = Op::Repoint {
         cluster: "shop-mariadb".into(),
@@ -260,7 +265,16 @@ async fn failover_promotes_the_most_advanced_replica_and_loses_nothing() {
         "{err}"
     );
     ops.override_anti_flap("shop-mariadb");
-    let err = ops.apply(&again, Mode::DryRun).await.unwrap_err();
+    // A dry-run plans the fence that comes first; it only says the promotion depends on it.
+    let dry = ops.apply(&again, Mode::DryRun).await.unwrap();
+    assert!(
+        dry.calls
+            .iter()
+            .any(|c| c.contains("refused unless fenced by then")
+                && c.contains("still takes writes on my1")),
+        "{dry:?}"
+    );
+    let err = ops.apply(&again, Mode::Apply).await.unwrap_err();
     assert!(
         matches!(&err, OpError::Refused(m) if m.contains("still takes writes on my1")),
         "past the anti-flap guard, the split-brain guard answers: {err}"

@@ -8,7 +8,7 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use moto::{AWS_SECRET, Moto};
 use opsdeck::model::db::{DbCluster, Role};
 use opsdeck::ops::{Mode, Op, OpError, Ops};
-use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, best_candidate, rds};
+use opsdeck::sources::db::{DbConfig, DbOps, DbPoller, RoleMemory, best_candidate, rds};
 use std::time::Duration;
 
 fn cfg(m: &Moto) -> DbConfig {
@@ -33,7 +33,7 @@ members = [
 }
 
 async fn poll(cfg: &DbConfig) -> DbCluster {
-    DbPoller::new(vec![cfg.clone()])
+    DbPoller::new(vec![cfg.clone()], RoleMemory::default())
         .poll()
         .await
         .clusters

@@ -60,7 +60,12 @@ fn db_primary_down_drill_from_alarm_to_report() {
     let report = c.wait_for("Drill report");
     assert!(report.contains("resolved; report"), "{report}");
 
-    let dir = c.data_dir().join("incidents");
+    // Drills journal apart from the live systems' incidents.
+    assert!(
+        !c.data_dir().join("incidents").exists(),
+        "nothing in the live journal"
+    );
+    let dir = c.data_dir().join("drill").join("incidents");
     let md = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()

@@ -211,6 +211,11 @@ impl Desk {
         Ok(journal.append(at, &self.who, event)?)
     }
 
+    /// Whether incident `id` is journaled here.
+    pub fn has(&self, id: &str) -> bool {
+        self.dir.join(format!("{id}.jsonl")).exists()
+    }
+
     /// Any incident by id, open or resolved (for reports).
     pub fn load(&self, id: &str) -> Result<Incident, DeskError> {
         let path = self.dir.join(format!("{id}.jsonl"));
@@ -231,6 +236,26 @@ impl Desk {
             .last()
             .and_then(|p| p.file_stem())
             .map(|s| s.to_string_lossy().into_owned())
+    }
+
+    /// The number the next playbook run gets: the next in the open incident, or outside one
+    /// the next in the change log, so runs there can be told apart too.
+    pub fn next_run_number(&self) -> u32 {
+        if let Some(active) = self.active() {
+            return active.next_run_number();
+        }
+        let Ok((entries, _)) = super::journal::read(&self.dir.join("changes.jsonl")) else {
+            return 1;
+        };
+        entries
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::RunStarted { run, .. } => Some(*run),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1)
     }
 
     /// When `cluster` last had a replica promoted, across every incident (anti-flap).

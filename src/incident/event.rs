@@ -156,6 +156,12 @@ pub enum Event {
         step: String,
         reason: String,
     },
+    /// A guard refused the run's step before the run changed anything.
+    Refused {
+        run: u32,
+        step: String,
+        why: String,
+    },
     RunFinished {
         run: u32,
         outcome: RunOutcome,
@@ -195,6 +201,22 @@ pub enum Event {
 #[serde(rename_all = "lowercase")]
 pub enum RunOutcome {
     Ok,
+    /// Every step ran, but this many failed and the playbook went on past them
+    /// (`on_failure: continue`): never "finished ok".
+    Unmet(u32),
     Failed,
     Aborted,
+}
+
+impl RunOutcome {
+    /// The same words on the pane, in the journal's timeline and in the report.
+    pub fn text(self) -> String {
+        match self {
+            RunOutcome::Ok => "finished ok".into(),
+            RunOutcome::Unmet(1) => "finished — 1 check not met".into(),
+            RunOutcome::Unmet(n) => format!("finished — {n} checks not met"),
+            RunOutcome::Failed => "FAILED".into(),
+            RunOutcome::Aborted => "aborted".into(),
+        }
+    }
 }

@@ -190,6 +190,17 @@ pub fn render(inc: &Incident, policy: &SlaPolicy, want_final: bool) -> Result<St
         "\n## Actions taken\n\n| started (UTC) | who | playbook | step | result |\n|---|---|---|---|---|"
     );
     for run in &inc.runs {
+        if let Some((at, step, why)) = &run.refused {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                at.strftime("%H:%M:%S"),
+                cell(&run.who),
+                run.playbook,
+                cell(step),
+                cell(&format!("REFUSED before any change: {why}"))
+            );
+        }
         for s in &run.steps {
             let result = match &s.finished {
                 Some((true, r)) => format!("ok: {r}"),
@@ -273,7 +284,10 @@ pub fn timeline_text(event: &Event) -> Option<String> {
             )
         }
         Event::Override { step, reason, .. } => format!("guard overridden at {step}: {reason}"),
-        Event::RunFinished { outcome, .. } => format!("playbook finished: {outcome:?}"),
+        Event::Refused { step, why, .. } => {
+            format!("step {step} refused before any change: {why}")
+        }
+        Event::RunFinished { outcome, .. } => format!("playbook {}", outcome.text()),
         Event::Notice { n, .. } => format!("breach notice {n} written"),
         Event::NoticeSent { n, channel, error } => match error {
             None => format!("breach notice {n} sent via {channel}"),

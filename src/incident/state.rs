@@ -50,8 +50,11 @@ impl Notice {
 pub struct Run {
     pub run: u32,
     pub playbook: String,
+    pub who: String,
     pub inputs: BTreeMap<String, String>,
     pub steps: Vec<StepRecord>,
+    /// When, at which step and why a guard refused the run before it changed anything.
+    pub refused: Option<(Timestamp, String, String)>,
     pub outcome: Option<RunOutcome>,
 }
 
@@ -140,10 +143,17 @@ impl Incident {
             } => self.runs.push(Run {
                 run: *run,
                 playbook: playbook.clone(),
+                who: e.who.to_string(),
                 inputs: inputs.clone(),
                 steps: vec![],
+                refused: None,
                 outcome: None,
             }),
+            Event::Refused { run, step, why } => {
+                if let Some(r) = self.run_mut(*run) {
+                    r.refused = Some((e.at, step.clone(), why.clone()));
+                }
+            }
             Event::StepStarted {
                 run, step, detail, ..
             } => {

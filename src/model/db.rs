@@ -1,7 +1,7 @@
 //! Database replication topology, one cluster per configured database.
 
 use super::Level;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DbSnapshot {
@@ -36,7 +36,7 @@ pub struct DbCluster {
     pub members: Vec<DbMember>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Primary,
@@ -49,6 +49,10 @@ pub struct DbMember {
     pub name: String,
     pub endpoint: String,
     pub role: Role,
+    /// Where the role of a member that cannot answer for itself comes from
+    /// (`named by mariadb-1's replication source`); `None` when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_from: Option<String>,
     pub reachable: bool,
     pub read_only: Option<bool>,
     /// MariaDB replica IO thread, or PostgreSQL WAL receiver, running.
@@ -114,6 +118,7 @@ impl DbMember {
             name: name.to_string(),
             endpoint: endpoint.to_string(),
             role,
+            role_from: None,
             reachable: false,
             read_only: None,
             io_running: None,
@@ -170,6 +175,7 @@ mod tests {
             name: "r".into(),
             endpoint: "r:3306".into(),
             role: Role::Replica,
+            role_from: None,
             reachable: true,
             read_only: Some(true),
             io_running: Some(true),

@@ -65,6 +65,11 @@ impl Health {
     pub fn is_failing(&self) -> bool {
         self.last_error.is_some()
     }
+
+    /// The source has said something: data, an error, or that nothing feeds it.
+    pub fn answered(&self) -> bool {
+        self.last_ok.is_some() || self.last_error.is_some() || self.off.is_some()
+    }
 }
 
 /// The latest value of one source together with its health.

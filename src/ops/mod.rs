@@ -50,6 +50,12 @@ pub enum Op {
         cluster: String,
         member: String,
     },
+    /// Lift a fence: `member` takes writes again. What a run does to put a fenced primary
+    /// back when a later step is refused before anything else changed.
+    Unfence {
+        cluster: String,
+        member: String,
+    },
     /// Make `member` the writable primary once it has replayed what it received.
     Promote {
         cluster: String,
@@ -92,12 +98,26 @@ impl Op {
             Op::SetHpaBounds { hpa, .. } => hpa,
             Op::Cordon { node, .. } => node,
             Op::DeletePod { pod, .. } => pod,
-            Op::Fence { member, .. } | Op::Promote { member, .. } => member,
+            Op::Fence { member, .. } | Op::Unfence { member, .. } | Op::Promote { member, .. } => {
+                member
+            }
             Op::Repoint { primary, .. } => primary,
             Op::VerifyReplication { cluster } | Op::RebootWithFailover { cluster } => cluster,
             Op::BlockIp { ip, .. } => ip,
             Op::DeactivateKey { user, .. } => user,
             Op::Silence { alert, .. } => alert,
+        }
+    }
+
+    /// The operation that puts back what this one did, where one can without judgement: a
+    /// fence is lifted. A promotion, a scale or a rollback cannot be undone blindly.
+    pub fn undo(&self) -> Option<Op> {
+        match self {
+            Op::Fence { cluster, member } => Some(Op::Unfence {
+                cluster: cluster.clone(),
+                member: member.clone(),
+            }),
+            _ => None,
         }
     }
 
@@ -110,6 +130,7 @@ impl Op {
             | Op::Cordon { .. }
             | Op::DeletePod { .. } => Area::Cluster,
             Op::Fence { .. }
+            | Op::Unfence { .. }
             | Op::Promote { .. }
             | Op::Repoint { .. }
             | Op::VerifyReplication { .. }
@@ -176,6 +197,9 @@ impl fmt::Display for Op {
             } => write!(f, "uncordon node {node}"),
             Op::DeletePod { namespace, pod } => write!(f, "delete pod {namespace}/{pod}"),
             Op::Fence { cluster, member } => write!(f, "fence {cluster}/{member} (no more writes)"),
+            Op::Unfence { cluster, member } => {
+                write!(f, "lift the fence on {cluster}/{member} (writes again)")
+            }
             Op::Promote { cluster, member } => write!(f, "promote {cluster}/{member} to primary"),
             Op::Repoint { cluster, primary } => {
                 write!(f, "re-point {cluster}'s replicas and router at {primary}")
@@ -242,6 +266,14 @@ pub trait Ops: Send + Sync {
     fn anti_flap_refusal(&self, _cluster: &str) -> Option<String> {
         None
     }
+
+    /// Every guard that could refuse `op` and can be known now, checked before a run makes
+    /// its first change, so a refusal leaves everything as it was. `Ok` says what was
+    /// checked. By default a dry-run, which runs the guards the real call runs; a backend
+    /// whose dry-run also checks what only earlier steps make true (a fence) says less.
+    async fn preflight(&self, op: &Op) -> Result<String, OpError> {
+        self.apply(op, Mode::DryRun).await.map(|o| o.summary)
+    }
 }
 
 /// Lets dry-runs through and refuses everything else, saying why.
@@ -265,6 +297,10 @@ impl<O: Ops> Ops for ReadOnly<O> {
 
     fn anti_flap_refusal(&self, cluster: &str) -> Option<String> {
         self.inner.anti_flap_refusal(cluster)
+    }
+
+    async fn preflight(&self, op: &Op) -> Result<String, OpError> {
+        Err(OpError::ReadOnly(format!("{op} not run: {}", self.reason)))
     }
 }
 
@@ -302,6 +338,11 @@ mod tests {
         assert_eq!(
             ops.apply(&op, Mode::Apply).await.unwrap_err().to_string(),
             "read-only: scale deployment shop/user to 5 replicas not run: --read-only"
+        );
+        assert_eq!(
+            ops.preflight(&op).await.unwrap_err(),
+            ops.apply(&op, Mode::Apply).await.unwrap_err(),
+            "the preflight refuses what the run would"
         );
     }
 

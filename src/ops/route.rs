@@ -18,16 +18,26 @@ impl Router {
     }
 }
 
-#[async_trait]
-impl Ops for Router {
-    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
+impl Router {
+    fn owner(&self, op: &Op) -> Result<&Arc<dyn Ops>, OpError> {
         match self.routes.iter().find(|(a, _)| *a == op.area()) {
-            Some((_, ops)) => ops.apply(op, mode).await,
+            Some((_, ops)) => Ok(ops),
             None => Err(OpError::Unsupported(format!(
                 "{op}: no {} backend is configured",
                 op.area().title()
             ))),
         }
+    }
+}
+
+#[async_trait]
+impl Ops for Router {
+    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
+        self.owner(op)?.apply(op, mode).await
+    }
+
+    async fn preflight(&self, op: &Op) -> Result<String, OpError> {
+        self.owner(op)?.preflight(op).await
     }
 
     fn override_anti_flap(&self, cluster: &str) {

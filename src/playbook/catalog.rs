@@ -205,4 +205,33 @@ mod tests {
         assert!(glob("a*b*c", "axxbyyc"));
         assert!(!glob("a*b", "ab-not"));
     }
+
+    #[test]
+    fn every_shipped_step_renders_in_words_with_its_playbooks_defaults() {
+        let entries = load(None);
+        assert!(entries.len() >= 10, "the shipped catalogue");
+        for e in &entries {
+            let p = e.ok().unwrap_or_else(|| panic!("{} loads", e.name));
+            let defaults = p.defaults();
+            for s in &p.steps {
+                let words = crate::playbook::run::typed(s, &defaults)
+                    .unwrap_or_else(|err| panic!("{} step {}: {err}", p.name, s.id));
+                assert!(
+                    !words.contains("invalid type"),
+                    "{} {}: {words}",
+                    p.name,
+                    s.id
+                );
+            }
+        }
+        let failover = entries
+            .iter()
+            .find(|e| e.name == "failover-mariadb")
+            .unwrap();
+        let p = failover.ok().unwrap();
+        assert_eq!(
+            crate::playbook::run::describe(&p.steps[0], &p.defaults()),
+            "check: pick replica of shop-mariadb (auto) lagging ≤ 5s"
+        );
+    }
 }

@@ -341,12 +341,22 @@ fn position_rank(position: Option<&str>) -> u128 {
 /// The replica to promote: reachable, within `max_lag_s`, most advanced (highest position,
 /// then least lag; ties by name for determinism).
 fn best_replica(c: &DbCluster, candidate: &str, max_lag_s: f64) -> Verdict {
-    let old_primary = c
-        .members
-        .iter()
-        .find(|m| m.role == Role::Primary)
+    // The primary taking writes now if one does (a switchover), else the one named as
+    // primary while it cannot answer (a failover).
+    let primaries = || c.members.iter().filter(|m| m.role == Role::Primary);
+    let old_primary = primaries()
+        .find(|m| m.reachable && m.read_only != Some(true))
+        .or_else(|| primaries().find(|m| m.reachable))
+        .or_else(|| primaries().next())
         .map(|m| m.name.clone())
-        .unwrap_or_default();
+        .ok_or_else(|| {
+            format!(
+                "no member of {} can be named as the old primary: none answers as primary, no \
+                 replica's replication source matches a member's address, and no console has \
+                 seen one (compare the members' addresses with the replicas' sources)",
+                c.name
+            )
+        })?;
     let mut eligible = Vec::new();
     let mut why = Vec::new();
     for m in c.members.iter().filter(|m| m.role == Role::Replica) {

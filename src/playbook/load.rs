@@ -26,6 +26,16 @@ pub struct Playbook {
     pub steps: Vec<Step>,
 }
 
+impl Playbook {
+    /// The inputs that have defaults, with them.
+    pub fn defaults(&self) -> super::template::Vars {
+        self.inputs
+            .iter()
+            .filter_map(|i| Some((i.name.clone(), i.default.clone()?)))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
     String,

@@ -4,9 +4,9 @@
 
 use super::condition::Condition;
 use super::load::{Confirm, OnFailure, Playbook, StepKind, op_from};
+use super::run::{Context, flap_refusal};
 use super::template::{self, Vars};
-use crate::ops::{Mode, Ops};
-use crate::sources::Snapshots;
+use crate::ops::{Mode, Op};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -44,14 +44,33 @@ pub struct Planned {
     pub calls: Vec<String>,
     /// What the check finds now, or why the backend would refuse the call.
     pub note: Option<String>,
+    /// What the guards a run checks before its first change say now.
+    pub guards: Vec<String>,
 }
 
-pub async fn dry_run(
-    ops: &dyn Ops,
-    now: &Snapshots,
-    playbook: &Playbook,
-    mut vars: Vars,
-) -> Vec<Planned> {
+/// The preflight a run makes for `op`, in words: the anti-flap window for a promotion, then
+/// the backend's guards.
+async fn guards(ctx: &Context, op: &Op) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Op::Promote { cluster, .. } = op
+        && let Some(why) = flap_refusal(ctx, cluster)
+    {
+        out.push(format!(
+            "✗ guard: {why} — the run asks for an override reason before its first change"
+        ));
+    }
+    out.push(match ctx.ops.preflight(op).await {
+        Ok(line) => format!("✓ guard: {line}"),
+        Err(e) => format!("✗ guard: {e} — the run would stop before its first change"),
+    });
+    out
+}
+
+/// Every step as it would run now: actions sent to the backend in dry-run mode with the
+/// guards a run checks before its first change, checks evaluated on what the console sees.
+pub async fn dry_run(ctx: &Context, playbook: &Playbook, mut vars: Vars) -> Vec<Planned> {
+    let ops = &*ctx.ops;
+    let now = &(ctx.snapshots)();
     let mut out = Vec::new();
     for step in &playbook.steps {
         let mut planned = Planned {
@@ -59,6 +78,7 @@ pub async fn dry_run(
             what: String::new(),
             calls: vec![],
             note: None,
+            guards: vec![],
         };
         let resolve = |v: &Value, vars: &Vars| template::resolve(v, vars);
         match &step.kind {
@@ -72,6 +92,7 @@ pub async fn dry_run(
                         }
                         Err(e) => planned.note = Some(format!("✗ {e}")),
                     }
+                    planned.guards = guards(ctx, &op).await;
                 }
                 Err(e) => planned.note = Some(format!("✗ {e}")),
             },
@@ -174,6 +195,9 @@ pub fn render(playbook: &Playbook, vars: &Vars, steps: &[Planned]) -> String {
         }
         if let Some(note) = &s.note {
             let _ = writeln!(out, "      = {note}");
+        }
+        for g in &s.guards {
+            let _ = writeln!(out, "      {g}");
         }
     }
     let _ = writeln!(out, "nothing was changed");

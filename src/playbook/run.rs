@@ -8,7 +8,7 @@ use super::template::{self, Vars};
 use crate::incident::clock::Clock;
 use crate::incident::desk::Desk;
 use crate::incident::event::{Event, RunOutcome};
-use crate::ops::{Mode, Op, Ops};
+use crate::ops::{Mode, Op, OpError, Ops};
 use crate::sources::Snapshots;
 use jiff::SignedDuration;
 use serde_json::Value;
@@ -95,24 +95,56 @@ pub struct Channels {
     pub abort: watch::Receiver<bool>,
 }
 
-/// What each kind of step does, in words, before placeholders are known.
-pub fn describe(step: &Step) -> String {
-    match &step.kind {
-        StepKind::Action(v) => op_from(v).map_or_else(|e| e, |op| op.to_string()),
-        StepKind::Check(v) => serde_json::from_value::<Condition>(v.clone())
-            .map_or_else(|e| e.to_string(), |c| format!("check: {}", c.describe())),
-        StepKind::Wait { until, timeout, .. } => serde_json::from_value::<Condition>(until.clone())
-            .map_or_else(
-                |e| e.to_string(),
-                |c| format!("wait ≤ {timeout:#}: {}", c.describe()),
-            ),
+/// What each kind of step does, in words, with the values `vars` has and the other
+/// placeholders as written. A value only a run can know (a number from an input without a
+/// default) leaves the step in its written form.
+pub fn describe(step: &Step, vars: &Vars) -> String {
+    typed(step, vars).unwrap_or_else(|_| match &step.kind {
+        StepKind::Action(v) => compact(v),
+        StepKind::Check(v) => format!("check: {}", compact(v)),
+        StepKind::Wait { until, timeout, .. } => format!("wait ≤ {timeout:#}: {}", compact(until)),
         StepKind::Manual(text) => format!("manual: {text}"),
+    })
+}
+
+/// The step in the words of its operation or condition, or why `vars` cannot make one.
+pub fn typed(step: &Step, vars: &Vars) -> Result<String, String> {
+    let known = |v: &Value| template::resolve_known(v, vars);
+    let condition =
+        |v: &Value| serde_json::from_value::<Condition>(known(v)).map_err(|e| e.to_string());
+    Ok(match &step.kind {
+        StepKind::Action(v) => op_from(&known(v))?.to_string(),
+        StepKind::Check(v) => format!("check: {}", condition(v)?.describe()),
+        StepKind::Wait { until, timeout, .. } => {
+            format!("wait ≤ {timeout:#}: {}", condition(until)?.describe())
+        }
+        StepKind::Manual(text) => format!("manual: {text}"),
+    })
+}
+
+/// `best_replica cluster={{cluster}} max_lag_s={{max_lag_s}}`: a step as written.
+fn compact(v: &Value) -> String {
+    match v {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, inner)| match inner {
+                Value::Object(_) => format!("{k} {}", compact(inner)),
+                Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
 enum Failure {
     Aborted,
     Failed(String),
+    /// A guard refused a step before the run changed anything (journaled): the run stops
+    /// there, whatever the current step's `on_failure` says.
+    Refused,
 }
 
 struct Runner<'a> {
@@ -122,6 +154,14 @@ struct Runner<'a> {
     run: u32,
     vars: Vars,
     view: RunView,
+    /// Action steps whose guards were checked before the run's first change.
+    checked: Vec<bool>,
+    /// Steps that failed and were passed over (`on_failure: continue`).
+    unmet: u32,
+    /// The actions that took effect, in order, for undoing them after a later refusal.
+    done: Vec<(usize, Op)>,
+    /// The last action failed without acting: the backend refused it.
+    refused_now: bool,
 }
 
 /// Runs `playbook` from step `start` (0, or where an interrupted run stopped).
@@ -132,12 +172,7 @@ pub async fn execute(
     start: usize,
     ch: &mut Channels,
 ) -> RunOutcome {
-    let run = {
-        let desk = ctx.desk.lock();
-        desk.ok()
-            .and_then(|d| d.active().map(|i| i.next_run_number()))
-            .unwrap_or(1)
-    };
+    let run = ctx.desk.lock().map_or(1, |d| d.next_run_number());
     let view = RunView {
         playbook: playbook.name.clone(),
         run,
@@ -147,7 +182,7 @@ pub async fn execute(
             .enumerate()
             .map(|(n, s)| StepView {
                 id: s.id.clone(),
-                what: describe(s),
+                what: describe(s, &inputs),
                 status: if n < start {
                     StepStatus::Skipped
                 } else {
@@ -165,6 +200,10 @@ pub async fn execute(
         run,
         vars: inputs,
         view,
+        checked: vec![false; playbook.steps.len()],
+        unmet: 0,
+        done: Vec::new(),
+        refused_now: false,
     };
     let outcome = r.go(start).await;
     r.view.outcome = Some(outcome);
@@ -278,7 +317,11 @@ impl Runner<'_> {
                 .skip(start)
                 .find(|(_, s)| matches!(s.kind, StepKind::Action(_)))
         {
-            let why = format!("read-only ({reason}): step {} would {}", s.id, describe(s));
+            let why = format!(
+                "read-only ({reason}): step {} would {}",
+                s.id,
+                describe(s, &self.vars)
+            );
             self.set(n, StepStatus::Failed, Some(why.clone()));
             return self.finish(Err(Failure::Failed(why)), None);
         }
@@ -300,9 +343,18 @@ impl Runner<'_> {
             match self.step(i, &step).await {
                 Ok(()) => i += 1,
                 Err(Failure::Aborted) => return self.finish(Err(Failure::Aborted), Some(i)),
+                Err(Failure::Refused) => return self.finish(Err(Failure::Refused), None),
                 Err(Failure::Failed(why)) => match &step.on_failure {
-                    OnFailure::Abort => return self.finish(Err(Failure::Failed(why)), Some(i)),
-                    OnFailure::Continue => i += 1,
+                    OnFailure::Abort => {
+                        if self.refused_now {
+                            self.undo(i).await;
+                        }
+                        return self.finish(Err(Failure::Failed(why)), Some(i));
+                    }
+                    OnFailure::Continue => {
+                        self.unmet += 1;
+                        i += 1
+                    }
                     OnFailure::Goto(id) => {
                         match self.playbook.steps.iter().position(|s| &s.id == id) {
                             Some(to) => i = to,
@@ -322,9 +374,10 @@ impl Runner<'_> {
 
     fn finish(&mut self, result: Result<(), Failure>, at: Option<usize>) -> RunOutcome {
         let outcome = match &result {
+            Ok(()) if self.unmet > 0 => RunOutcome::Unmet(self.unmet),
             Ok(()) => RunOutcome::Ok,
             Err(Failure::Aborted) => RunOutcome::Aborted,
-            Err(Failure::Failed(_)) => RunOutcome::Failed,
+            Err(Failure::Failed(_) | Failure::Refused) => RunOutcome::Failed,
         };
         if let Some(i) = at {
             let line = match result {
@@ -352,6 +405,7 @@ impl Runner<'_> {
 
     /// One step, with its confirmation, retries and override.
     async fn step(&mut self, i: usize, step: &Step) -> Result<(), Failure> {
+        self.refused_now = false;
         let resolved = self.resolve(&step.kind).map_err(|e| {
             self.set(i, StepStatus::Failed, Some(e.clone()));
             Failure::Failed(e)
@@ -365,10 +419,10 @@ impl Runner<'_> {
         if let Some(s) = self.view.steps.get_mut(i) {
             s.what = what.clone();
         }
-        self.confirm(i, step, &what, op.as_ref()).await?;
-        if let Some(Op::Promote { cluster, .. }) = &op {
-            self.anti_flap(i, step, cluster).await?;
+        if op.is_some() {
+            self.preflight(i).await?;
         }
+        self.confirm(i, step, &what, op.as_ref()).await?;
         self.journal(Event::StepStarted {
             run: self.run,
             step: step.id.clone(),
@@ -391,6 +445,9 @@ impl Runner<'_> {
         }
         match result {
             Ok(msg) => {
+                if let Some(op) = op {
+                    self.done.push((i, op));
+                }
                 self.journal(Event::StepFinished {
                     run: self.run,
                     step: step.id.clone(),
@@ -440,24 +497,116 @@ impl Runner<'_> {
         }
     }
 
-    async fn anti_flap(&mut self, i: usize, step: &Step, cluster: &str) -> Result<(), Failure> {
-        let last = self
-            .ctx
-            .desk
-            .lock()
-            .ok()
-            .and_then(|d| d.last_promotion(cluster));
-        let now = self.ctx.clock.now();
-        let journaled = last
-            .filter(|t| now.duration_since(*t) < self.ctx.anti_flap)
-            .map(|last| {
-                format!(
-                    "{cluster} was failed over at {last}, within the {:#} anti-flap window",
-                    self.ctx.anti_flap
-                )
+    /// Checks the guards of every action from step `from` on that can be resolved now and was
+    /// not checked yet, before step `from` changes anything: a refusal then stops the run
+    /// with everything as it was. An action that needs a value a later check binds is
+    /// checked when it is reached.
+    async fn preflight(&mut self, from: usize) -> Result<(), Failure> {
+        for j in from..self.playbook.steps.len() {
+            let step = self.playbook.steps[j].clone();
+            if self.checked[j] || !matches!(step.kind, StepKind::Action(_)) {
+                continue;
+            }
+            let Ok(Resolved::Action(op)) = self.resolve(&step.kind) else {
+                continue;
+            };
+            self.checked[j] = true;
+            match self.check(j, &step, &op).await {
+                Ok(()) => {}
+                Err(Failure::Failed(why)) => {
+                    self.journal(Event::Refused {
+                        run: self.run,
+                        step: step.id.clone(),
+                        why,
+                    })?;
+                    self.set(j, StepStatus::Failed, Some("nothing was changed".into()));
+                    return Err(Failure::Refused);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
+
+    /// One action's guards: the anti-flap window (journal and backend) for a promotion, then
+    /// the backend's own. A failed guard of an overridable step asks for a reason; one whose
+    /// step goes on after failing is left for the step itself to meet.
+    async fn check(&mut self, j: usize, step: &Step, op: &Op) -> Result<(), Failure> {
+        if let Op::Promote { cluster, .. } = op {
+            self.anti_flap(j, step, cluster).await?;
+        }
+        match self.ctx.ops.preflight(op).await {
+            Ok(line) => {
+                self.say(j, format!("preflight: {line}"));
+                Ok(())
+            }
+            Err(e) => {
+                let why = e.to_string();
+                self.say(j, format!("preflight: {why}"));
+                if step.overridable {
+                    self.override_guard(j, step, why).await
+                } else if matches!(step.on_failure, OnFailure::Abort) {
+                    Err(Failure::Failed(why))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Step `at` was refused after earlier steps changed things (a guard only it could
+    /// know): puts back what they did, newest first, each journaled — but only when all of
+    /// it can be put back, since lifting a fence after a promotion made two primaries.
+    async fn undo(&mut self, at: usize) {
+        let done = std::mem::take(&mut self.done);
+        if done.is_empty() {
+            return;
+        }
+        if let Some((i, op)) = done.iter().find(|(_, op)| op.undo().is_none()) {
+            let id = self.playbook.steps[*i].id.clone();
+            self.say(
+                at,
+                format!("not undone: step {id} ({op}) cannot be put back automatically"),
+            );
+            return;
+        }
+        for (i, op) in done.iter().rev() {
+            let Some(back) = op.undo() else { continue };
+            let step = format!("{}.undo", self.playbook.steps[*i].id);
+            if self
+                .journal(Event::StepStarted {
+                    run: self.run,
+                    step: step.clone(),
+                    detail: back.to_string(),
+                    op: Some(back.clone()),
+                })
+                .is_err()
+            {
+                return;
+            }
+            let (ok, line) = match self.ctx.ops.apply(&back, Mode::Apply).await {
+                Ok(o) => (true, format!("undone: {}", o.summary)),
+                Err(e) => (false, format!("undo failed: {e}")),
+            };
+            let _ = self.journal(Event::StepFinished {
+                run: self.run,
+                step,
+                ok,
+                result: line.clone(),
             });
-        // The backend may remember a promotion this journal has not seen (another console's).
-        let Some(why) = journaled.or_else(|| self.ctx.ops.anti_flap_refusal(cluster)) else {
+            self.say(*i, line);
+        }
+    }
+
+    fn say(&mut self, i: usize, line: String) {
+        if let Some(s) = self.view.steps.get_mut(i) {
+            s.output.push(line);
+        }
+        self.publish();
+    }
+
+    async fn anti_flap(&mut self, i: usize, step: &Step, cluster: &str) -> Result<(), Failure> {
+        let Some(why) = flap_refusal(self.ctx, cluster) else {
             return Ok(());
         };
         self.set(i, StepStatus::Failed, Some(why.clone()));
@@ -546,7 +695,14 @@ impl Runner<'_> {
                         }
                         Ok(o.summary)
                     }
-                    Some(Err(e)) => Err(e.to_string()),
+                    Some(Err(e)) => {
+                        // These say the backend did nothing: a later-known guard refused.
+                        self.refused_now = matches!(
+                            e,
+                            OpError::Refused(_) | OpError::Denied(_) | OpError::ReadOnly(_)
+                        );
+                        Err(e.to_string())
+                    }
                     None => Err(format!(
                         "timed out after {:#}",
                         step.timeout.unwrap_or_default()
@@ -632,6 +788,21 @@ enum Resolved {
     Check(Condition),
     Wait(Condition, SignedDuration, SignedDuration),
     Manual(String),
+}
+
+/// Why promoting `cluster` now would flap: a promotion the journal holds inside the window,
+/// or one only the backend remembers (another console's).
+pub fn flap_refusal(ctx: &Context, cluster: &str) -> Option<String> {
+    let last = ctx.desk.lock().ok().and_then(|d| d.last_promotion(cluster));
+    let now = ctx.clock.now();
+    last.filter(|t| now.duration_since(*t) < ctx.anti_flap)
+        .map(|last| {
+            format!(
+                "{cluster} was failed over at {last}, within the {:#} anti-flap window",
+                ctx.anti_flap
+            )
+        })
+        .or_else(|| ctx.ops.anti_flap_refusal(cluster))
 }
 
 /// Real time to sleep for a span of (possibly simulated) time.

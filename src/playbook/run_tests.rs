@@ -24,6 +24,25 @@ struct Scripted {
     refusal: Mutex<Option<String>>,
     results: Mutex<Vec<Result<(), OpError>>>,
     delay: Duration,
+    /// What each preflight was asked, in order.
+    preflights: Mutex<Vec<Op>>,
+    /// A guard that refuses the operation on this target at preflight.
+    guard: Mutex<Option<(String, OpError)>>,
+}
+
+impl Scripted {
+    /// Answers the calls with `results` in order (then Ok), each after `delay`.
+    fn new(results: Vec<Result<(), OpError>>, delay: Duration) -> Scripted {
+        Scripted {
+            calls: Mutex::new(vec![]),
+            overrides: Mutex::new(vec![]),
+            refusal: Mutex::new(None),
+            results: Mutex::new(results.into_iter().rev().collect()),
+            delay,
+            preflights: Mutex::new(vec![]),
+            guard: Mutex::new(None),
+        }
+    }
 }
 
 #[async_trait]
@@ -45,6 +64,14 @@ impl Ops for Scripted {
 
     fn anti_flap_refusal(&self, _cluster: &str) -> Option<String> {
         self.refusal.lock().unwrap().clone()
+    }
+
+    async fn preflight(&self, op: &Op) -> Result<String, OpError> {
+        self.preflights.lock().unwrap().push(op.clone());
+        match self.guard.lock().unwrap().as_ref() {
+            Some((target, e)) if target == op.target() => Err(e.clone()),
+            _ => Ok(format!("{} may go ahead", op.target())),
+        }
     }
 }
 
@@ -107,13 +134,7 @@ fn harness(results: Vec<Result<(), OpError>>, ok_after: usize) -> Harness {
         drill: None,
     };
     desk.open_incident(new, now).unwrap();
-    let ops = Arc::new(Scripted {
-        calls: Mutex::new(vec![]),
-        overrides: Mutex::new(vec![]),
-        refusal: Mutex::new(None),
-        results: Mutex::new(results.into_iter().rev().collect()),
-        delay: Duration::ZERO,
-    });
+    let ops = Arc::new(Scripted::new(results, Duration::ZERO));
     let polls = Arc::new(AtomicUsize::new(0));
     let p = polls.clone();
     let snapshots = Arc::new(move || {
@@ -242,6 +263,7 @@ fn events(h: &Harness) -> Vec<String> {
                 format!("{} {step}", if *ok { "ok" } else { "fail" })
             }
             Event::Override { step, .. } => format!("override {step}"),
+            Event::Refused { step, .. } => format!("refused {step}"),
             Event::RunFinished { outcome, .. } => format!("end {outcome:?}"),
             other => format!("{other:?}"),
         })
@@ -265,7 +287,152 @@ async fn a_clean_run_journals_every_step_before_and_after() {
     assert_eq!(statuses(&view), [StepStatus::Ok, StepStatus::Ok]);
     assert_eq!(
         view.steps[0].output,
-        ["CALL rollout-restart deployment shop/a", "did a"]
+        [
+            "preflight: a may go ahead",
+            "CALL rollout-restart deployment shop/a",
+            "did a"
+        ]
+    );
+    assert_eq!(
+        view.steps[1].output[0], "preflight: b may go ahead",
+        "b's guards were checked before a changed anything"
+    );
+    let asked: Vec<String> = h
+        .ops
+        .preflights
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|o| o.target().to_string())
+        .collect();
+    assert_eq!(asked, ["a", "b"], "each action's guards are checked once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_guard_of_a_later_step_refuses_the_run_before_its_first_change() {
+    let h = harness(vec![], 0);
+    *h.ops.guard.lock().unwrap() = Some(("b".into(), OpError::Refused("b lags 9 s".into())));
+    let pb = playbook(&format!(
+        "{}{}",
+        action(
+            "a",
+            "    confirm: yes-no
+    on_failure: continue
+"
+        ),
+        action("b", "")
+    ));
+    let (outcome, view, prompts) = run(&h, &pb, 0, vec![Answer::Yes], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert!(
+        h.ops.calls.lock().unwrap().is_empty(),
+        "nothing was changed"
+    );
+    assert!(
+        prompts.is_empty(),
+        "no confirmation for a run that cannot go ahead"
+    );
+    assert_eq!(events(&h), ["run", "refused b", "end Failed"]);
+    assert_eq!(statuses(&view), [StepStatus::Pending, StepStatus::Failed]);
+    assert_eq!(
+        view.steps[1].output,
+        ["preflight: refused: b lags 9 s", "nothing was changed"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_guard_of_a_step_that_may_fail_is_left_to_that_step() {
+    let h = harness(vec![], 0);
+    *h.ops.guard.lock().unwrap() = Some(("a".into(), OpError::NotFound("no a".into())));
+    let pb = playbook(&format!(
+        "{}{}",
+        action(
+            "a",
+            "    on_failure: continue
+"
+        ),
+        action("b", "")
+    ));
+    let (outcome, _, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Ok, "the script lets a itself succeed");
+    assert_eq!(h.ops.calls.lock().unwrap().len(), 2);
+}
+
+fn db_step(id: &str, op: &str, member: &str) -> String {
+    format!("  - id: {id}\n    action: {{ {op}: {{ cluster: c, member: {member} }} }}\n")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_promotion_refused_after_the_fence_lifts_the_fence_again() {
+    let refused = Err(OpError::Refused("m1 now lags 30 s".into()));
+    let h = harness(vec![Ok(()), refused], 0);
+    let pb = playbook(&format!(
+        "{}{}",
+        db_step("fence", "fence", "m0"),
+        db_step("promote", "promote", "m1")
+    ));
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    let calls: Vec<String> = h
+        .ops
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Op::to_string)
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "fence c/m0 (no more writes)",
+            "promote c/m1 to primary",
+            "lift the fence on c/m0 (writes again)"
+        ]
+    );
+    assert_eq!(
+        events(&h),
+        [
+            "run",
+            "start fence",
+            "ok fence",
+            "start promote",
+            "fail promote",
+            "start fence.undo",
+            "ok fence.undo",
+            "end Failed"
+        ]
+    );
+    assert!(
+        view.steps[0].output.iter().any(|l| l == "undone: did m0"),
+        "{:?}",
+        view.steps[0]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_is_undone_when_something_before_cannot_be() {
+    let refused = Err(OpError::Refused("no".into()));
+    let h = harness(vec![Ok(()), Ok(()), refused], 0);
+    let pb = playbook(&format!(
+        "{}{}{}",
+        db_step("fence", "fence", "m0"),
+        db_step("promote", "promote", "m1"),
+        db_step("again", "promote", "m2")
+    ));
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert_eq!(
+        h.ops.calls.lock().unwrap().len(),
+        3,
+        "no unfence after a promotion"
+    );
+    assert!(
+        view.steps[2]
+            .output
+            .iter()
+            .any(|l| l.starts_with("not undone: step promote")),
+        "{:?}",
+        view.steps[2]
     );
 }
 
@@ -288,11 +455,26 @@ async fn on_failure_continue_goes_on() {
         action("a", "    on_failure: continue\n"),
         action("b", "")
     ));
-    let (outcome, _, _) = run(&h, &pb, 0, vec![], None).await;
-    assert_eq!(outcome, RunOutcome::Ok);
+    let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
+    assert_eq!(
+        outcome,
+        RunOutcome::Unmet(1),
+        "a step that failed is never finished ok"
+    );
+    assert_eq!(
+        view.outcome.map(RunOutcome::text).as_deref(),
+        Some("finished — 1 check not met")
+    );
     assert_eq!(
         events(&h),
-        ["run", "start a", "fail a", "start b", "ok b", "end Ok"]
+        [
+            "run",
+            "start a",
+            "fail a",
+            "start b",
+            "ok b",
+            "end Unmet(1)"
+        ]
     );
 }
 
@@ -355,13 +537,7 @@ async fn retries_until_it_works() {
 #[tokio::test(start_paused = true)]
 async fn a_step_that_hangs_times_out() {
     let mut h = harness(vec![], 0);
-    let slow = Arc::new(Scripted {
-        calls: Mutex::new(vec![]),
-        overrides: Mutex::new(vec![]),
-        refusal: Mutex::new(None),
-        results: Mutex::new(vec![]),
-        delay: Duration::from_secs(120),
-    });
+    let slow = Arc::new(Scripted::new(vec![], Duration::from_secs(120)));
     h.ctx.ops = slow;
     let pb = playbook(&action("a", "    timeout: 30s\n"));
     let (outcome, view, _) = run(&h, &pb, 0, vec![], None).await;
@@ -430,7 +606,10 @@ async fn the_most_dangerous_steps_need_the_target_typed() {
     assert!(matches!(&prompts[0], Prompt::TypeTarget { target, .. } if target == "user"));
     assert_eq!(
         view.steps[0].output,
-        ["typed `admin`, not `user`: not confirmed"]
+        [
+            "preflight: user may go ahead",
+            "typed `admin`, not `user`: not confirmed"
+        ]
     );
     let (outcome, _, _) = run(&h, &pb, 0, vec![Answer::Text("user".into())], None).await;
     assert_eq!(outcome, RunOutcome::Ok);

@@ -34,32 +34,45 @@ fn walk(v: &Value, f: &mut impl FnMut(&str)) {
 
 /// Replaces every placeholder; an unknown name is an error naming it.
 pub fn resolve(v: &Value, vars: &Vars) -> Result<Value, String> {
+    walk_resolve(v, vars, false)
+}
+
+/// Replaces the placeholders `vars` has and leaves the others as written, to describe a
+/// step before every value is known.
+pub fn resolve_known(v: &Value, vars: &Vars) -> Value {
+    walk_resolve(v, vars, true).unwrap_or_else(|_| v.clone())
+}
+
+fn walk_resolve(v: &Value, vars: &Vars, keep_unknown: bool) -> Result<Value, String> {
     Ok(match v {
-        Value::String(s) => resolve_str(s, vars)?,
+        Value::String(s) => resolve_str(s, vars, keep_unknown)?,
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|i| resolve(i, vars))
+                .map(|i| walk_resolve(i, vars, keep_unknown))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, i)| Ok((k.clone(), resolve(i, vars)?)))
+                .map(|(k, i)| Ok((k.clone(), walk_resolve(i, vars, keep_unknown)?)))
                 .collect::<Result<_, String>>()?,
         ),
         other => other.clone(),
     })
 }
 
-fn lookup<'a>(name: &str, vars: &'a Vars) -> Result<&'a Value, String> {
-    vars.get(name)
-        .ok_or_else(|| format!("`{{{{{name}}}}}` has no value"))
+fn lookup(name: &str, vars: &Vars, keep_unknown: bool) -> Result<Value, String> {
+    match vars.get(name) {
+        Some(v) => Ok(v.clone()),
+        None if keep_unknown => Ok(Value::String(format!("{{{{{name}}}}}"))),
+        None => Err(format!("`{{{{{name}}}}}` has no value")),
+    }
 }
 
-fn resolve_str(s: &str, vars: &Vars) -> Result<Value, String> {
+fn resolve_str(s: &str, vars: &Vars, keep_unknown: bool) -> Result<Value, String> {
     let trimmed = s.trim();
     if trimmed.starts_with("{{") && trimmed.ends_with("}}") && trimmed.matches("{{").count() == 1 {
-        return lookup(trimmed[2..trimmed.len() - 2].trim(), vars).cloned();
+        return lookup(trimmed[2..trimmed.len() - 2].trim(), vars, keep_unknown);
     }
     let mut out = String::new();
     let mut rest = s;
@@ -68,8 +81,8 @@ fn resolve_str(s: &str, vars: &Vars) -> Result<Value, String> {
             break;
         };
         out.push_str(&rest[..start]);
-        match lookup(rest[start + 2..start + end].trim(), vars)? {
-            Value::String(v) => out.push_str(v),
+        match lookup(rest[start + 2..start + end].trim(), vars, keep_unknown)? {
+            Value::String(v) => out.push_str(&v),
             other => out.push_str(&other.to_string()),
         }
         rest = &rest[start + end + 2..];
@@ -95,6 +108,13 @@ mod tests {
         assert_eq!(
             resolve(&json!("{{x}}"), &vars).unwrap_err(),
             "`{{x}}` has no value"
+        );
+        assert_eq!(
+            resolve_known(
+                &json!({"a": "{{n}}", "b": "{{x}}", "c": "{{x}}/{{ns}}"}),
+                &vars
+            ),
+            json!({"a": 12, "b": "{{x}}", "c": "{{x}}/shop"})
         );
     }
 }

@@ -18,10 +18,11 @@ use crate::model::alarm::{Alarm, AlarmSnapshot};
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
 use crate::model::iam::IamSnapshot;
-use crate::model::summary::ContextHealth;
+use crate::model::summary::{Area, ContextHealth};
 use crate::model::trail::TrailSnapshot;
 use crate::model::waf::WafSnapshot;
 use crate::model::{Feed, Health};
+use futures::FutureExt;
 use jiff::Timestamp;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -109,7 +110,40 @@ pub struct Snapshots {
     pub trail: Arc<Feed<TrailSnapshot>>,
 }
 
+/// Waits until `rx`'s source has answered once, for at most `within`.
+async fn answered<T>(mut rx: Rx<T>, within: std::time::Duration) -> bool {
+    tokio::time::timeout(within, rx.wait_for(|f| f.health.answered()))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
 impl Sources {
+    /// Waits until every area has answered once, for at most `within`, so that a command
+    /// acting once (a playbook run from the command line) never judges the systems by
+    /// tables that are empty only because nothing arrived yet. Returns the areas still
+    /// silent then.
+    pub async fn settled(&self, within: std::time::Duration) -> Vec<Area> {
+        let waits = [
+            (
+                Area::Cluster,
+                answered(self.cluster.clone(), within).boxed(),
+            ),
+            (Area::Db, answered(self.db.clone(), within).boxed()),
+            (Area::Waf, answered(self.waf.clone(), within).boxed()),
+            (Area::Alarms, answered(self.alarms.clone(), within).boxed()),
+            (Area::Iam, answered(self.iam.clone(), within).boxed()),
+            (Area::Trail, answered(self.trail.clone(), within).boxed()),
+        ];
+        let (areas, futures): (Vec<Area>, Vec<_>) = waits.into_iter().unzip();
+        let done = futures::future::join_all(futures).await;
+        areas
+            .into_iter()
+            .zip(done)
+            .filter(|(_, ok)| !ok)
+            .map(|(a, _)| a)
+            .collect()
+    }
+
     pub fn snapshots(&self) -> Snapshots {
         Snapshots {
             cluster: self.cluster.borrow().clone(),
@@ -171,10 +205,12 @@ impl Publishers {
 }
 
 /// Publishes `data` only if it differs from what receivers already have, so an unchanged
-/// area never wakes the screen.
+/// area never wakes the screen. The first answer is always published, even when it is
+/// empty: "nothing there" is news, "nothing heard yet" is not.
 pub fn publish<T: PartialEq>(tx: &Tx<T>, data: T, at: Timestamp) {
     tx.send_if_modified(|current| {
-        if current.data == data && !current.health.is_failing() {
+        let heard = current.health.last_ok.is_some();
+        if heard && current.data == data && !current.health.is_failing() {
             return false;
         }
         *current = Arc::new(Feed {
@@ -247,6 +283,32 @@ mod tests {
         publish(&tx, 6, t0);
         assert!(rx.has_changed().unwrap());
         assert_eq!(rx.borrow_and_update().data, 6);
+    }
+
+    #[tokio::test]
+    async fn settled_waits_for_every_area_to_answer_once() {
+        let (p, s) = Publishers::channels();
+        publish_off(&p.cluster, "add [kube]".into());
+        publish_off(&p.waf, "x".into());
+        publish_off(&p.alarms, "x".into());
+        publish_off(&p.iam, "x".into());
+        publish(&p.trail, TrailSnapshot::default(), Timestamp::UNIX_EPOCH);
+        let quick = std::time::Duration::from_millis(50);
+        assert_eq!(
+            s.settled(quick).await,
+            [Area::Db],
+            "the database has not answered"
+        );
+        let db = p.db.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            publish_error(&db, "connection refused".into());
+        });
+        assert!(
+            s.settled(std::time::Duration::from_secs(5))
+                .await
+                .is_empty()
+        );
     }
 
     #[tokio::test]

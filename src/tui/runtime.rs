@@ -520,19 +520,29 @@ impl Runtime {
             Ok(v) => v,
             Err(e) => return self.say(Level::Crit, e),
         };
-        let (ops, now, tx) = (
-            self.parts.ops.clone(),
-            self.parts.sources.snapshots(),
-            self.tx.clone(),
-        );
+        let (ctx, tx) = (self.context(), self.tx.clone());
         tokio::spawn(async move {
-            let steps = plan::dry_run(&*ops, &now, &playbook, vars.clone()).await;
+            let steps = plan::dry_run(&ctx, &playbook, vars.clone()).await;
             let text = plan::render(&playbook, &vars, &steps);
             let _ = tx.send(Action::Show {
                 title: "dry run".into(),
                 text,
             });
         });
+    }
+
+    /// What a run (or a dry-run's guards) sees of the console.
+    fn context(&self) -> Context {
+        let sources = self.parts.sources.clone();
+        Context {
+            ops: self.parts.ops.clone(),
+            snapshots: Arc::new(move || sources.snapshots()),
+            desk: self.parts.desk.clone(),
+            clock: self.parts.clock.clone(),
+            read_only: self.parts.read_only.clone(),
+            anti_flap: self.parts.anti_flap,
+            speed: self.parts.speed,
+        }
     }
 
     fn run(&mut self, name: &str, given: &[(String, String)], start: usize) {
@@ -543,16 +553,7 @@ impl Runtime {
             Ok(v) => v,
             Err(e) => return self.say(Level::Crit, e),
         };
-        let sources = self.parts.sources.clone();
-        let ctx = Context {
-            ops: self.parts.ops.clone(),
-            snapshots: Arc::new(move || sources.snapshots()),
-            desk: self.parts.desk.clone(),
-            clock: self.parts.clock.clone(),
-            read_only: self.parts.read_only.clone(),
-            anti_flap: self.parts.anti_flap,
-            speed: self.parts.speed,
-        };
+        let ctx = self.context();
         let (progress, mut progress_rx) = watch::channel(RunView {
             playbook: name.into(),
             run: 0,

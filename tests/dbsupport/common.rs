@@ -69,6 +69,19 @@ pub fn config(
     members: &[(String, u16)],
     extra: &str,
 ) -> DbConfig {
+    let text = config_text(name, kind, user, password_file, members, extra);
+    toml::from_str(&text).unwrap_or_else(|e| panic!("test config: {e}\n{text}"))
+}
+
+/// The body of a `[[databases]]` table for the test servers.
+pub fn config_text(
+    name: &str,
+    kind: &str,
+    user: &str,
+    password_file: &Path,
+    members: &[(String, u16)],
+    extra: &str,
+) -> String {
     let members: Vec<String> = members
         .iter()
         .map(|(n, port)| format!("{{ name = \"{n}\", address = \"127.0.0.1:{port}\" }}"))
@@ -79,12 +92,11 @@ pub fn config(
     } else {
         "tls = \"disable\"\n"
     };
-    let text = format!(
+    format!(
         "name = \"{name}\"\nkind = \"{kind}\"\nuser = \"{user}\"\npassword_file = \"{}\"\n{tls}members = [{}]\n{extra}\n",
         password_file.display(),
         members.join(", ")
-    );
-    toml::from_str(&text).unwrap_or_else(|e| panic!("test config: {e}\n{text}"))
+    )
 }
 
 /// Asserts that none of the test passwords occurs in `text`.

@@ -155,6 +155,7 @@ members = [
             name: name.into(),
             endpoint: String::new(),
             role: Role::Replica,
+            role_from: None,
             reachable: true,
             read_only: Some(true),
             io_running: Some(false),

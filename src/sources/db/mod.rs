@@ -7,6 +7,7 @@
 pub mod calls;
 pub mod candidate;
 pub mod config;
+pub mod lineage;
 pub mod mariadb;
 pub mod ops;
 pub mod position;
@@ -15,10 +16,12 @@ pub mod promotions;
 pub mod proxysql;
 pub mod rds;
 pub mod secret;
+pub mod state_file;
 pub mod tls;
 
 pub use candidate::best_candidate;
 pub use config::{DbConfig, DbKind, MemberConfig};
+pub use lineage::RoleMemory;
 pub use ops::DbOps;
 pub use secret::Secret;
 
@@ -26,7 +29,10 @@ use crate::model::db::{DbCluster, DbMember, DbSnapshot, Engine, Role};
 use crate::sources::{Tx, publish, publish_error};
 use futures::future::join_all;
 use jiff::Timestamp;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// Connecting, and each query, may take this long. Together they stay under the member
@@ -46,7 +52,8 @@ enum Link {
 struct ClusterPoller {
     cfg: DbConfig,
     links: Vec<Link>,
-    roles: Vec<Role>,
+    /// The role each member last answered with, for naming it when it does not.
+    seen: BTreeMap<String, lineage::Seen>,
     /// RDS: the API clients, built once (loading AWS config reads files and env).
     aws: Option<rds::RdsClients>,
 }
@@ -54,32 +61,49 @@ struct ClusterPoller {
 /// Polls every configured database; owns the connections.
 pub struct DbPoller {
     clusters: Vec<ClusterPoller>,
+    memory: RoleMemory,
 }
 
 impl DbPoller {
-    pub fn new(configs: Vec<DbConfig>) -> DbPoller {
+    /// Names members that do not answer from what the rest say and from `memory`, and
+    /// keeps the roles it sees there for the next console.
+    pub fn new(configs: Vec<DbConfig>, memory: RoleMemory) -> DbPoller {
+        let mut roles = memory.load();
         DbPoller {
             clusters: configs
                 .into_iter()
                 .map(|cfg| ClusterPoller {
                     links: cfg.members.iter().map(|_| Link::Closed).collect(),
-                    roles: cfg.members.iter().map(|_| Role::Unknown).collect(),
+                    seen: roles.remove(&cfg.name).unwrap_or_default(),
                     aws: None,
                     cfg,
                 })
                 .collect(),
+            memory,
         }
     }
 
     /// One status round over every cluster, all members at once.
     pub async fn poll(&mut self) -> DbSnapshot {
-        let clusters = join_all(self.clusters.iter_mut().map(ClusterPoller::poll)).await;
-        DbSnapshot { clusters }
+        let now = Timestamp::now();
+        let rounds = join_all(self.clusters.iter_mut().map(|c| c.poll(now))).await;
+        if rounds.iter().any(|(_, changed)| *changed) {
+            // Read again first: another console may have written other clusters since.
+            let mut roles = self.memory.load();
+            for c in &self.clusters {
+                roles.insert(c.cfg.name.clone(), c.seen.clone());
+            }
+            self.memory.save(&roles);
+        }
+        DbSnapshot {
+            clusters: rounds.into_iter().map(|(c, _)| c).collect(),
+        }
     }
 }
 
 impl ClusterPoller {
-    async fn poll(&mut self) -> DbCluster {
+    /// The cluster now, and whether a member's role changed since the last round.
+    async fn poll(&mut self, now: Timestamp) -> (DbCluster, bool) {
         let started = Instant::now();
         let cfg = &self.cfg;
         let names: Vec<(String, String)> = cfg
@@ -87,7 +111,7 @@ impl ClusterPoller {
             .iter()
             .map(|m| (m.name.clone(), m.address.clone()))
             .collect();
-        let members = match (cfg.kind, cfg.validate()) {
+        let mut members = match (cfg.kind, cfg.validate()) {
             (_, Err(e)) => down_all(&names, &e),
             (DbKind::Postgres, Ok(())) => {
                 let answers = join_all(
@@ -97,7 +121,7 @@ impl ClusterPoller {
                         .map(|(m, link)| pg_member(cfg, m, link)),
                 )
                 .await;
-                postgres::status::members(&names, answers, &self.roles)
+                postgres::status::members(&names, answers)
             }
             (DbKind::Mariadb, Ok(())) => {
                 let answers = join_all(
@@ -107,7 +131,7 @@ impl ClusterPoller {
                         .map(|(m, link)| my_member(cfg, m, link)),
                 )
                 .await;
-                mariadb::status::members(&names, answers, &self.roles)
+                mariadb::status::members(&names, answers)
             }
             (DbKind::Rds, Ok(())) => {
                 if self.aws.is_none() {
@@ -132,11 +156,20 @@ impl ClusterPoller {
                 }
             }
         };
-        for (slot, m) in self.roles.iter_mut().zip(&members) {
-            if m.reachable {
-                *slot = m.role;
+        let writer = match &cfg.proxysql {
+            Some(p) if members.iter().any(|m| !m.reachable) => {
+                match deadline("proxysql", proxysql::writer(p)).await {
+                    Ok(w) => w,
+                    Err(e) => {
+                        tracing::warn!(cluster = %cfg.name, error = %e, "ProxySQL writer not read");
+                        None
+                    }
+                }
             }
-        }
+            _ => None,
+        };
+        lineage::name_unreachable(cfg, &mut members, writer.as_deref(), Some(&self.seen));
+        let changed = lineage::remember(&mut self.seen, &members, now);
         for m in members.iter().filter(|m| !m.reachable) {
             tracing::warn!(
                 cluster = %cfg.name,
@@ -146,7 +179,7 @@ impl ClusterPoller {
             );
         }
         tracing::debug!(cluster = %cfg.name, ms = started.elapsed().as_millis() as u64, "polled");
-        cluster_view(cfg, members)
+        (cluster_view(cfg, members), changed)
     }
 }
 
@@ -176,6 +209,7 @@ fn down_all(names: &[(String, String)], error: &str) -> Vec<DbMember> {
             name: name.clone(),
             endpoint: endpoint.clone(),
             role: Role::Unknown,
+            role_from: None,
             reachable: false,
             read_only: None,
             io_running: None,
@@ -248,8 +282,9 @@ async fn deadline<T>(
 }
 
 /// One status round with fresh connections, for operations that must act on the present.
-pub async fn status_once(cfg: &DbConfig) -> DbCluster {
-    let mut poller = DbPoller::new(vec![cfg.clone()]);
+/// `memory` names members that do not answer, as the console's poller does.
+pub async fn status_once(cfg: &DbConfig, memory: &RoleMemory) -> DbCluster {
+    let mut poller = DbPoller::new(vec![cfg.clone()], memory.clone());
     let mut snap = poller.poll().await;
     snap.clusters
         .pop()
@@ -259,13 +294,24 @@ pub async fn status_once(cfg: &DbConfig) -> DbCluster {
 /// Polls every configured database each `every` and publishes the snapshot; ends when the
 /// console stops listening. A round where nothing answers also marks the source failing,
 /// so the pane shows how stale it is.
-pub fn spawn(configs: Vec<DbConfig>, tx: Tx<DbSnapshot>, every: Duration) -> JoinHandle<()> {
+/// `poke` asks for a round at once: after an operation changed a cluster, a playbook's next
+/// check should not wait out the interval to see it.
+pub fn spawn(
+    configs: Vec<DbConfig>,
+    memory: RoleMemory,
+    tx: Tx<DbSnapshot>,
+    every: Duration,
+    poke: Arc<Notify>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut poller = DbPoller::new(configs);
+        let mut poller = DbPoller::new(configs, memory);
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = poke.notified() => ticks.reset(),
+            }
             if tx.is_closed() {
                 return;
             }

@@ -8,19 +8,23 @@ use super::calls::Calls;
 use super::candidate::{ahead_of, unfit};
 use super::config::{DbConfig, DbKind, MemberConfig};
 use super::promotions::Promotions;
-use super::{mariadb, postgres, proxysql, rds, status_once};
+use super::{RoleMemory, mariadb, postgres, proxysql, rds};
 use crate::model::db::{DbCluster, Role};
 use crate::ops::{Mode, Op, OpError, Ops, Outcome};
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 pub struct DbOps {
     configs: Vec<DbConfig>,
     promotions: Promotions,
+    roles: RoleMemory,
+    /// Wakes the poller after a change, so the pane and the next check see it at once.
+    poke: Option<Arc<Notify>>,
     overrides: Mutex<HashSet<String>>,
 }
 
@@ -47,6 +51,8 @@ impl DbOps {
         DbOps {
             configs,
             promotions: Promotions::in_memory(),
+            roles: RoleMemory::default(),
+            poke: None,
             overrides: Mutex::new(HashSet::new()),
         }
     }
@@ -56,6 +62,23 @@ impl DbOps {
     pub fn remembering(self, state_file: PathBuf) -> DbOps {
         DbOps {
             promotions: Promotions::in_file(state_file),
+            ..self
+        }
+    }
+
+    /// Names members that do not answer from the roles consoles last saw, as the poller
+    /// writing `memory` does, so an operation finds the primary the pane shows.
+    pub fn naming_from(self, memory: RoleMemory) -> DbOps {
+        DbOps {
+            roles: memory,
+            ..self
+        }
+    }
+
+    /// Notifies `poke` after every operation that may have changed a cluster.
+    pub fn poking(self, poke: Arc<Notify>) -> DbOps {
+        DbOps {
+            poke: Some(poke),
             ..self
         }
     }
@@ -74,7 +97,7 @@ impl DbOps {
 
     /// The cluster as it is now, from fresh connections.
     pub async fn status(&self, cluster: &str) -> Result<DbCluster, OpError> {
-        Ok(status_once(self.config(cluster)?).await)
+        Ok(super::status_once(self.config(cluster)?, &self.roles).await)
     }
 
     fn member<'a>(cfg: &'a DbConfig, name: &str) -> Result<&'a MemberConfig, OpError> {
@@ -158,10 +181,18 @@ impl DbOps {
         let conn = match Self::connect(cfg, m).await {
             Ok(c) => c,
             Err(e) if mode == Mode::Apply => {
+                // Down is as fenced as a server gets from here: it takes no writes.
+                calls.note(format!("{member} does not answer: {e}"));
+                let router = if cfg.proxysql.is_some() {
+                    "the repoint step moves ProxySQL's writer hostgroup off it; "
+                } else {
+                    ""
+                };
                 return Ok(Outcome {
                     summary: format!(
-                        "{}/{member} does not answer ({e}): not fenced. Make sure it cannot \
-                         come back as a writer before traffic returns",
+                        "{}/{member} is unreachable, so counted as fenced: it takes no writes \
+                         while it is down; {router}keep it from coming back as a writer (stop \
+                         it, or rebuild it as a replica of the new primary)",
                         cfg.name
                     ),
                     calls: calls.0,
@@ -213,10 +244,12 @@ impl DbOps {
         })
     }
 
-    async fn promote(&self, cfg: &DbConfig, member: &str, mode: Mode) -> Result<Outcome, OpError> {
-        let m = Self::member(cfg, member)?;
+    /// What refuses a promotion of `member` whatever the steps before it do: the anti-flap
+    /// window, the candidate's own state, and replicas ahead of it. The cluster as it is now.
+    async fn promotion_guards(&self, cfg: &DbConfig, member: &str) -> Result<DbCluster, OpError> {
+        Self::member(cfg, member)?;
         self.anti_flap(cfg)?;
-        let cluster = status_once(cfg).await;
+        let cluster = super::status_once(cfg, &self.roles).await;
         let state = cluster
             .members
             .iter()
@@ -224,19 +257,6 @@ impl DbOps {
             .ok_or_else(|| OpError::NotFound(format!("{member} not in status of {}", cfg.name)))?;
         if let Some(why) = unfit(state, cfg) {
             return Err(OpError::Refused(format!("{}/{member}: {why}", cfg.name)));
-        }
-        let writers: Vec<&str> = cluster
-            .members
-            .iter()
-            .filter(|x| x.reachable && x.role == Role::Primary && x.read_only == Some(false))
-            .map(|x| x.name.as_str())
-            .collect();
-        if !writers.is_empty() {
-            return Err(OpError::Refused(format!(
-                "{} still takes writes on {}: fence it first, or two primaries would accept writes",
-                cfg.name,
-                writers.join(", ")
-            )));
         }
         let ahead = ahead_of(&cluster, member);
         if !ahead.is_empty() {
@@ -252,8 +272,83 @@ impl DbOps {
                 ahead.join(", ")
             )));
         }
-        let limit = Duration::from_secs_f64(cfg.lag_threshold_s.max(1.0));
+        Ok(cluster)
+    }
+
+    /// Writes again on a member this run fenced; a member that went away has no fence to lift.
+    async fn unfence(&self, cfg: &DbConfig, member: &str, mode: Mode) -> Result<Outcome, OpError> {
+        let m = Self::member(cfg, member)?;
         let mut calls = Calls::default();
+        let sql: &[&str] = match cfg.kind {
+            DbKind::Mariadb => &["SET GLOBAL read_only = OFF"],
+            _ => &[postgres::failover::LIFT_FENCE, "SELECT pg_reload_conf()"],
+        };
+        for s in sql {
+            calls.sql(member, s);
+        }
+        if mode == Mode::DryRun {
+            return Ok(Outcome {
+                summary: format!("would lift the fence on {}/{member}", cfg.name),
+                calls: calls.0,
+            });
+        }
+        let conn = match Self::connect(cfg, m).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Outcome {
+                    summary: format!(
+                        "{}/{member} does not answer ({e}): no fence to lift",
+                        cfg.name
+                    ),
+                    calls: calls.0,
+                });
+            }
+        };
+        match conn {
+            Conn::Pg(c) => {
+                for s in sql {
+                    c.exec(s).await.map_err(OpError::Failed)?;
+                }
+            }
+            Conn::My(mut c) => {
+                for s in sql {
+                    c.exec(s).await.map_err(OpError::Failed)?;
+                }
+                c.close().await;
+            }
+        }
+        Ok(Outcome {
+            summary: format!(
+                "{}/{member}'s fence lifted: it takes writes again",
+                cfg.name
+            ),
+            calls: calls.0,
+        })
+    }
+
+    async fn promote(&self, cfg: &DbConfig, member: &str, mode: Mode) -> Result<Outcome, OpError> {
+        let m = Self::member(cfg, member)?;
+        let cluster = self.promotion_guards(cfg, member).await?;
+        let writers: Vec<&str> = cluster
+            .members
+            .iter()
+            .filter(|x| x.reachable && x.role == Role::Primary && x.read_only == Some(false))
+            .map(|x| x.name.as_str())
+            .collect();
+        let mut calls = Calls::default();
+        if !writers.is_empty() {
+            let why = format!(
+                "{} still takes writes on {}: fence it first, or two primaries would accept writes",
+                cfg.name,
+                writers.join(", ")
+            );
+            // A dry-run sees the cluster before the fence step it plans has run.
+            if mode == Mode::Apply {
+                return Err(OpError::Refused(why));
+            }
+            calls.note(format!("at run time, refused unless fenced by then: {why}"));
+        }
+        let limit = Duration::from_secs_f64(cfg.lag_threshold_s.max(1.0));
         let conn = Self::connect(cfg, m).await.map_err(OpError::Failed)?;
         match conn {
             Conn::Pg(c) => {
@@ -341,7 +436,7 @@ impl DbOps {
 
     async fn repoint(&self, cfg: &DbConfig, primary: &str, mode: Mode) -> Result<Outcome, OpError> {
         let target = Self::member(cfg, primary)?;
-        let cluster = status_once(cfg).await;
+        let cluster = super::status_once(cfg, &self.roles).await;
         let state = cluster.members.iter().find(|x| x.name == primary);
         let is_writer = state
             .is_some_and(|s| s.reachable && s.role == Role::Primary && s.read_only == Some(false));
@@ -455,7 +550,7 @@ impl DbOps {
     }
 
     async fn verify(&self, cfg: &DbConfig, mode: Mode) -> Result<Outcome, OpError> {
-        let cluster = status_once(cfg).await;
+        let cluster = super::status_once(cfg, &self.roles).await;
         let writers: Vec<&str> = cluster
             .members
             .iter()
@@ -614,7 +709,7 @@ impl DbOps {
     ) -> Result<Outcome, OpError> {
         let m = Self::member(cfg, member)?;
         self.anti_flap(cfg)?;
-        let cluster = status_once(cfg).await;
+        let cluster = super::status_once(cfg, &self.roles).await;
         let state = cluster
             .members
             .iter()
@@ -668,7 +763,7 @@ impl DbOps {
     /// Multi-AZ: the primary reboots onto its standby in the other zone; same endpoint.
     async fn reboot_rds(&self, cfg: &DbConfig, mode: Mode) -> Result<Outcome, OpError> {
         self.anti_flap(cfg)?;
-        let cluster = status_once(cfg).await;
+        let cluster = super::status_once(cfg, &self.roles).await;
         let primary = cluster
             .members
             .iter()
@@ -730,9 +825,8 @@ fn marker() -> String {
     format!("opsdeck-{}-{nanos}", std::process::id())
 }
 
-#[async_trait]
-impl Ops for DbOps {
-    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
+impl DbOps {
+    async fn run(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
         match op {
             Op::Promote { cluster, member } => {
                 let cfg = self.config(cluster)?;
@@ -751,6 +845,7 @@ impl Ops for DbOps {
                 self.reboot_rds(cfg, mode).await
             }
             Op::Fence { cluster, .. }
+            | Op::Unfence { cluster, .. }
             | Op::Repoint { cluster, .. }
             | Op::VerifyReplication { cluster }
                 if self.config(cluster)?.kind == DbKind::Rds =>
@@ -762,6 +857,9 @@ impl Ops for DbOps {
                 )))
             }
             Op::Fence { cluster, member } => self.fence(self.config(cluster)?, member, mode).await,
+            Op::Unfence { cluster, member } => {
+                self.unfence(self.config(cluster)?, member, mode).await
+            }
             Op::Repoint { cluster, primary } => {
                 self.repoint(self.config(cluster)?, primary, mode).await
             }
@@ -771,7 +869,19 @@ impl Ops for DbOps {
             ))),
         }
     }
+}
 
+#[async_trait]
+impl Ops for DbOps {
+    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
+        let result = self.run(op, mode).await;
+        if mode == Mode::Apply
+            && let Some(poke) = &self.poke
+        {
+            poke.notify_one();
+        }
+        result
+    }
     /// Lets the next Promote of `cluster` through the anti-flap window, once. The operator
     /// re-issues the promotion after saying so; the caller journals the override.
     fn override_anti_flap(&self, cluster: &str) {
@@ -782,5 +892,40 @@ impl Ops for DbOps {
 
     fn anti_flap_refusal(&self, cluster: &str) -> Option<String> {
         self.flap_refusal(self.config(cluster).ok()?)
+    }
+
+    /// Only what the steps before `op` cannot change: a promotion's dry-run would also
+    /// refuse while the primary still takes writes, which the fence before it is for.
+    async fn preflight(&self, op: &Op) -> Result<String, OpError> {
+        match op {
+            Op::Promote { cluster, member } => {
+                let cfg = self.config(cluster)?;
+                if cfg.kind == DbKind::Rds {
+                    return self
+                        .promote_rds(cfg, member, Mode::DryRun)
+                        .await
+                        .map(|o| o.summary);
+                }
+                self.promotion_guards(cfg, member).await?;
+                Ok(format!(
+                    "{cluster}/{member} may be promoted: a fit replica, none ahead of it, \
+                     outside the anti-flap window"
+                ))
+            }
+            Op::Fence { cluster, member }
+            | Op::Repoint {
+                cluster,
+                primary: member,
+            } => {
+                let cfg = self.config(cluster)?;
+                Self::member(cfg, member)?;
+                Ok(format!("{cluster}/{member} is configured"))
+            }
+            Op::VerifyReplication { cluster } => {
+                self.config(cluster)?;
+                Ok(format!("{cluster} is configured"))
+            }
+            other => self.apply(other, Mode::DryRun).await.map(|o| o.summary),
+        }
     }
 }

@@ -1,14 +1,12 @@
 //! When each cluster was last promoted, for `DbOps`' anti-flap guard. Kept in a small JSON
-//! file in the data directory, so a restarted console (or a second one) still refuses a
-//! second promotion inside the window; the file is read at every check, and rewritten whole
-//! (temp file, fsync, rename) at every promotion, so a crash never leaves half of it.
+//! state file in the data directory, so a restarted console (or a second one) still refuses
+//! a second promotion inside the window.
 //!
 //! The incident journal records promotions too, but only those a playbook ran, and as they
 //! start, not as they succeed: this file holds what `DbOps` itself did.
 
 use jiff::Timestamp;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -63,25 +61,11 @@ impl Promotions {
 }
 
 fn read(path: &Path) -> Result<Last, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not an anti-flap state file: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Last::new()),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-    }
+    super::state_file::read(path, "an anti-flap state file")
 }
 
 fn write(path: &Path, last: &Last) -> Result<(), String> {
-    let failed = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(failed)?;
-    }
-    let text = serde_json::to_string_pretty(last).map_err(|e| e.to_string())?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(failed)?;
-    f.write_all(text.as_bytes()).map_err(failed)?;
-    f.sync_all().map_err(failed)?;
-    std::fs::rename(&tmp, path).map_err(failed)
+    super::state_file::write(path, last)
 }
 
 #[cfg(test)]

@@ -22,30 +22,19 @@ pub fn statements(p: &ProxySqlConfig, primary: &MemberConfig) -> Result<Vec<Stri
     ])
 }
 
-pub async fn move_writer(
-    p: &ProxySqlConfig,
-    primary: &MemberConfig,
-    mode: Mode,
-    calls: &mut Calls,
-) -> Result<(), OpError> {
-    let sql = statements(p, primary)?;
+fn admin_name(p: &ProxySqlConfig) -> String {
+    format!("proxysql {}", p.admin)
+}
+
+async fn admin(p: &ProxySqlConfig) -> Result<mariadb::MyConn, String> {
     let admin = MemberConfig {
-        name: format!("proxysql {}", p.admin),
+        name: admin_name(p),
         address: p.admin.clone(),
         priority: 0,
         never_promote: true,
         rejoin_command: None,
     };
-    for s in &sql {
-        calls.sql(&admin.name, s);
-    }
-    if mode == Mode::DryRun {
-        return Ok(());
-    }
-    let password = p
-        .password()
-        .resolve("proxysql admin")
-        .map_err(OpError::Failed)?;
+    let password = p.password().resolve("proxysql admin")?;
     // [databases.proxysql] has no TLS settings yet: the admin interface is reached in plain
     // text, as ProxySQL serves it by default.
     let plain = TlsConfig {
@@ -53,9 +42,43 @@ pub async fn move_writer(
         ca_file: None,
         whose: "proxysql admin".into(),
     };
-    let mut conn = mariadb::connect(&p.user, &admin, password.as_ref(), &plain)
-        .await
-        .map_err(OpError::Failed)?;
+    mariadb::connect(&p.user, &admin, password.as_ref(), &plain).await
+}
+
+/// `host:port` of the server ProxySQL routes writes to now, if its writer hostgroup has one.
+pub async fn writer(p: &ProxySqlConfig) -> Result<Option<String>, String> {
+    let mut conn = admin(p).await?;
+    let rows = conn
+        .rows(&format!(
+            "SELECT hostname, port FROM runtime_mysql_servers WHERE hostgroup_id = {} \
+             ORDER BY weight DESC LIMIT 1",
+            p.writer_hostgroup
+        ))
+        .await;
+    conn.close().await;
+    Ok(rows?.first().and_then(|r| {
+        Some(format!(
+            "{}:{}",
+            mariadb::text(r, "hostname")?,
+            mariadb::text(r, "port")?
+        ))
+    }))
+}
+
+pub async fn move_writer(
+    p: &ProxySqlConfig,
+    primary: &MemberConfig,
+    mode: Mode,
+    calls: &mut Calls,
+) -> Result<(), OpError> {
+    let sql = statements(p, primary)?;
+    for s in &sql {
+        calls.sql(&admin_name(p), s);
+    }
+    if mode == Mode::DryRun {
+        return Ok(());
+    }
+    let mut conn = admin(p).await.map_err(OpError::Failed)?;
     for s in &sql {
         conn.exec(s).await.map_err(OpError::Failed)?;
     }

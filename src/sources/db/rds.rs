@@ -174,6 +174,7 @@ fn member(name: &str, id: &str, i: &DbInstance, lag: Result<Option<f64>, String>
         } else {
             Role::Primary
         },
+        role_from: None,
         reachable: serving,
         read_only: Some(is_replica),
         io_running: if is_replica { replicating } else { None },
@@ -211,6 +212,7 @@ pub async fn members(cfg: &DbConfig, c: &RdsClients) -> Vec<DbMember> {
                 name: m.name.clone(),
                 endpoint: m.address.clone(),
                 role: Role::Unknown,
+                role_from: None,
                 reachable: false,
                 read_only: None,
                 io_running: None,

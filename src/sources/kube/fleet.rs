@@ -354,26 +354,29 @@ fn scope(m: &Member) -> String {
 #[async_trait]
 impl Ops for Fleet {
     async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
-        let ops = {
-            let state = self.shared.lock();
-            match state
-                .members
-                .get(state.active)
-                .map(|m| (&m.context, &m.conn))
-            {
-                Some((_, Ok(conn))) => conn.ops.clone(),
-                Some((context, Err(e))) => {
-                    return Err(OpError::Failed(format!(
-                        "{op}: context {context} is not connected: {e}"
-                    )));
-                }
-                None => {
-                    return Err(OpError::Unsupported(format!(
-                        "{op}: no Kubernetes context is connected"
-                    )));
-                }
-            }
-        };
-        ops.apply(op, mode).await
+        self.active_ops(op)?.apply(op, mode).await
+    }
+
+    async fn preflight(&self, op: &Op) -> Result<String, OpError> {
+        self.active_ops(op)?.preflight(op).await
+    }
+}
+
+impl Fleet {
+    fn active_ops(&self, op: &Op) -> Result<Arc<dyn Ops>, OpError> {
+        let state = self.shared.lock();
+        match state
+            .members
+            .get(state.active)
+            .map(|m| (&m.context, &m.conn))
+        {
+            Some((_, Ok(conn))) => Ok(conn.ops.clone()),
+            Some((context, Err(e))) => Err(OpError::Failed(format!(
+                "{op}: context {context} is not connected: {e}"
+            ))),
+            None => Err(OpError::Unsupported(format!(
+                "{op}: no Kubernetes context is connected"
+            ))),
+        }
     }
 }

@@ -40,6 +40,7 @@ impl World {
             Op::Cordon { node, cordon } => self.cluster.cordon(node, *cordon),
             Op::DeletePod { namespace, pod } => self.cluster.delete_pod(namespace, pod, t),
             Op::Fence { cluster, member } => self.db.fence(cluster, member),
+            Op::Unfence { cluster, member } => self.db.unfence(cluster, member),
             Op::Promote { cluster, member } => self.db.promote(cluster, member),
             Op::Repoint { cluster, primary } => self.db.repoint(cluster, primary, mode),
             Op::VerifyReplication { cluster } => self.db.verify(cluster, mode),

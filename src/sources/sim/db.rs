@@ -226,6 +226,7 @@ impl DbSim {
             name: name(i),
             endpoint: format!("{}:3306", host(i)),
             role: m.role,
+            role_from: None,
             reachable: m.reachable,
             read_only: None,
             io_running: None,

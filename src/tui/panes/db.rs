@@ -39,6 +39,14 @@ fn role_word(r: Role) -> &'static str {
     }
 }
 
+/// The role with where it comes from when the member could not say it itself.
+fn role_text(m: &DbMember) -> String {
+    match &m.role_from {
+        Some(from) => format!("{} (unreachable; {from})", role_word(m.role)),
+        None => role_word(m.role).into(),
+    }
+}
+
 impl Rows for MemberRows<'_> {
     fn len(&self) -> usize {
         self.0.db_rows.len()
@@ -95,7 +103,7 @@ impl Rows for MemberRows<'_> {
             ("Cluster", format!("{} ({})", c.name, c.engine.name())),
             ("Member", m.name.clone()),
             ("Endpoint", m.endpoint.clone()),
-            ("Role", role_word(m.role).into()),
+            ("Role", role_text(m)),
             ("Status", word.into()),
             ("Reachable", m.reachable.to_string()),
             ("read_only", yes_no(m.read_only).into()),
@@ -128,6 +136,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             .members
             .iter()
             .find(|m| m.role == Role::Primary && m.reachable);
+        let named = c
+            .members
+            .iter()
+            .find(|m| m.role == Role::Primary && !m.reachable);
         let replicas: Vec<&str> = c
             .members
             .iter()
@@ -137,12 +149,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::from(vec![
             Span::styled(format!("{} ", c.name), theme.title),
             Span::styled(format!("{} · ", c.engine.name()), theme.accent),
-            match primary {
-                Some(p) => Span::styled(
+            match (primary, named) {
+                (Some(p), _) => Span::styled(
                     format!("primary {} → replicas {}", p.name, replicas.join(", ")),
                     theme.text,
                 ),
-                None => Span::styled("✗ CRIT no reachable primary".to_string(), theme.crit),
+                (None, Some(n)) => Span::styled(
+                    format!(
+                        "✗ CRIT primary {} {} → replicas {}",
+                        n.name,
+                        role_text(n).trim_start_matches("primary "),
+                        replicas.join(", ")
+                    ),
+                    theme.crit,
+                ),
+                (None, None) => Span::styled("✗ CRIT no reachable primary".to_string(), theme.crit),
             },
         ]));
         let router = c

@@ -108,9 +108,10 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, run: &RunView) {
     let theme = &app.theme;
     let (state, style) = match run.outcome {
         None => ("running — x aborts".to_string(), theme.accent),
-        Some(RunOutcome::Ok) => ("finished ok".to_string(), theme.ok),
-        Some(RunOutcome::Failed) => ("✗ FAILED".to_string(), theme.crit),
-        Some(RunOutcome::Aborted) => ("aborted".to_string(), theme.warn),
+        Some(o @ RunOutcome::Ok) => (o.text(), theme.ok),
+        Some(o @ RunOutcome::Unmet(_)) => (format!("! {}", o.text()), theme.warn),
+        Some(o @ RunOutcome::Failed) => (format!("✗ {}", o.text()), theme.crit),
+        Some(o @ RunOutcome::Aborted) => (o.text(), theme.warn),
     };
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("run {} {} ", run.run, run.playbook), theme.title),

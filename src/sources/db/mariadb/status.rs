@@ -116,11 +116,11 @@ impl MyStatus {
 }
 
 /// The cluster view: a member with replica status is a replica; transactions and bytes
-/// behind are measured against the one writable member without replica status.
+/// behind are measured against the one writable member without replica status. Members that
+/// did not answer have no role yet: `lineage` names them.
 pub fn members(
     names: &[(String, String)],
     answers: Vec<Result<MyStatus, String>>,
-    previous_roles: &[Role],
 ) -> Vec<DbMember> {
     // The head to measure against: the one writable member without replica status, or,
     // once it is fenced, the one member left without replica status.
@@ -137,15 +137,9 @@ pub fn members(
     names
         .iter()
         .zip(answers)
-        .enumerate()
-        .map(|(i, ((name, endpoint), answer))| match answer {
+        .map(|((name, endpoint), answer)| match answer {
             Ok(s) => member(name, endpoint, s, primary.as_ref()),
-            Err(e) => DbMember::unreachable(
-                name,
-                endpoint,
-                previous_roles.get(i).copied().unwrap_or(Role::Unknown),
-                e,
-            ),
+            Err(e) => DbMember::unreachable(name, endpoint, Role::Unknown, e),
         })
         .collect()
 }
@@ -159,6 +153,7 @@ fn member(name: &str, endpoint: &str, s: MyStatus, primary: Option<&MyStatus>) -
         name: name.to_string(),
         endpoint: endpoint.to_string(),
         role: Role::Primary,
+        role_from: None,
         reachable: true,
         read_only: Some(s.read_only),
         io_running: None,
@@ -243,7 +238,7 @@ mod tests {
     #[test]
     fn behind_is_measured_against_the_primary() {
         let names = vec![("p".into(), "p:1".into()), ("r".into(), "r:1".into())];
-        let m = members(&names, vec![Ok(primary()), Ok(replica())], &[]);
+        let m = members(&names, vec![Ok(primary()), Ok(replica())]);
         assert_eq!(m[0].role, Role::Primary);
         assert_eq!(m[0].position.as_deref(), Some("0-1-10"));
         assert_eq!(m[1].role, Role::Replica);
@@ -261,7 +256,7 @@ mod tests {
             rs.last_sql_error = Some("Duplicate entry".into());
         }
         let names = vec![("r".into(), "r:1".into())];
-        let m = &members(&names, vec![Ok(r)], &[])[0];
+        let m = &members(&names, vec![Ok(r)])[0];
         assert_eq!(m.lag_text(), "broken");
         assert_eq!(m.status(5.0).1, "nonreplicating");
         assert_eq!(m.last_error.as_deref(), Some("SQL: Duplicate entry"));

@@ -13,6 +13,9 @@ fn failed(e: String) -> OpError {
     OpError::Failed(e)
 }
 
+/// Undoes the fence's setting (a reload makes it live).
+pub const LIFT_FENCE: &str = "ALTER SYSTEM RESET default_transaction_read_only";
+
 /// New sessions start read-only and existing ones are ended. A client can still opt back
 /// in with `SET transaction_read_write`, so the router must stop sending it traffic too.
 pub async fn fence(conn: &PgConn, mode: Mode, calls: &mut Calls) -> Result<(), OpError> {

@@ -5,6 +5,7 @@
 //! `rejoin_command` does it, and opsdeck checks the result: in recovery, streaming from the
 //! new primary.
 
+use super::failover::LIFT_FENCE;
 use super::{PgConn, connect};
 use crate::ops::{Mode, OpError};
 use crate::sources::db::calls::Calls;
@@ -128,8 +129,6 @@ async fn checkpoint(cfg: &DbConfig, primary: &MemberConfig) -> Result<(), OpErro
         .map_err(OpError::Failed)?;
     conn.exec("CHECKPOINT").await.map_err(OpError::Failed)
 }
-
-const LIFT_FENCE: &str = "ALTER SYSTEM RESET default_transaction_read_only";
 
 /// Polls `old` until it is in recovery with its WAL receiver streaming from `host:port`.
 async fn wait_streaming(

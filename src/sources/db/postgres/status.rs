@@ -23,6 +23,7 @@ SELECT pg_is_in_recovery() AS recovery, \
  (SELECT status FROM pg_stat_wal_receiver) AS receiver_status, \
  (SELECT received_tli FROM pg_stat_wal_receiver) AS received_tli, \
  (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver) AS sender, \
+ (SELECT setting FROM pg_settings WHERE name = 'primary_conninfo') AS conninfo, \
  current_setting('server_version') AS version; \
 SELECT application_name, host(client_addr) AS address, state, sent_lsn::text AS sent, \
  write_lsn::text AS write, flush_lsn::text AS flush, replay_lsn::text AS replay, \
@@ -46,6 +47,9 @@ pub struct PgStatus {
     pub timeline: Option<u32>,
     pub receiver_status: Option<String>,
     pub sender: Option<String>,
+    /// `host:port` of `primary_conninfo`: where a standby replicates from even while its
+    /// WAL receiver is down (the rest of that setting, a password among it, is not kept).
+    pub configured_source: Option<String>,
     pub version: Option<String>,
     pub downstream: Vec<Downstream>,
 }
@@ -87,6 +91,7 @@ fn from_rows(r: &TextRow, downstream: &[TextRow]) -> PgStatus {
         timeline,
         receiver_status: r.get("receiver_status").map(str::to_string),
         sender: r.get("sender").map(str::to_string),
+        configured_source: r.get("conninfo").and_then(conninfo_source),
         version: r.get("version").map(str::to_string),
         downstream: downstream
             .iter()
@@ -105,6 +110,19 @@ fn from_rows(r: &TextRow, downstream: &[TextRow]) -> PgStatus {
             })
             .collect(),
     }
+}
+
+/// `host:port` of a libpq connection string; libpq's default port when it names none.
+fn conninfo_source(text: &str) -> Option<String> {
+    let pairs = super::conninfo::parse(text)?;
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let host = get("host").or(get("hostaddr")).filter(|h| !h.is_empty())?;
+    Some(format!("{host}:{}", get("port").unwrap_or("5432")))
 }
 
 fn epoch_to_timestamp(secs: f64) -> Option<Timestamp> {
@@ -133,11 +151,11 @@ impl PgStatus {
 }
 
 /// The cluster view: bytes behind are measured against the primary's current LSN, or,
-/// with no primary answering, against what each replica has received.
+/// with no primary answering, against what each replica has received. Members that did not
+/// answer have no role yet: `lineage` names them.
 pub fn members(
     names: &[(String, String)],
     answers: Vec<Result<PgStatus, String>>,
-    previous_roles: &[Role],
 ) -> Vec<DbMember> {
     let primary_lsn = answers
         .iter()
@@ -148,15 +166,9 @@ pub fn members(
     names
         .iter()
         .zip(answers)
-        .enumerate()
-        .map(|(i, ((name, endpoint), answer))| match answer {
+        .map(|((name, endpoint), answer)| match answer {
             Ok(s) => member(name, endpoint, s, primary_lsn),
-            Err(e) => DbMember::unreachable(
-                name,
-                endpoint,
-                previous_roles.get(i).copied().unwrap_or(Role::Unknown),
-                e,
-            ),
+            Err(e) => DbMember::unreachable(name, endpoint, Role::Unknown, e),
         })
         .collect()
 }
@@ -171,6 +183,7 @@ fn member(name: &str, endpoint: &str, s: PgStatus, primary_lsn: Option<u64>) -> 
         } else {
             Role::Primary
         },
+        role_from: None,
         reachable: true,
         read_only: Some(s.in_recovery || s.default_read_only),
         io_running: None,
@@ -215,7 +228,8 @@ fn member(name: &str, endpoint: &str, s: PgStatus, primary_lsn: Option<u64>) -> 
             .clone()
             .unwrap_or_else(|| "stopped".into()),
     );
-    detail.source = s.sender.clone();
+    // The receiver's sender while it streams; the configured source while it cannot.
+    detail.source = s.sender.clone().or(s.configured_source.clone());
     detail.last_replay = s.last_replay;
     detail.replay_paused = s.paused;
     DbMember {
@@ -276,13 +290,35 @@ mod tests {
         let members = members(
             &names,
             vec![Ok(primary), Ok(replica()), Err("d (d:1): refused".into())],
-            &[Role::Primary, Role::Replica, Role::Replica],
         );
         assert_eq!(members[0].role, Role::Primary);
         assert_eq!(members[1].lag_bytes, Some(0x100));
         assert_eq!(members[1].lag_text(), "0.0s");
         assert!(!members[2].reachable);
-        assert_eq!(members[2].role, Role::Replica, "last known role is kept");
         assert_eq!(members[2].status(5.0).1, "down");
+    }
+
+    #[test]
+    fn a_standby_names_its_source_from_primary_conninfo_without_the_password() {
+        assert_eq!(
+            conninfo_source("user=repl password='s3cret' host=10.0.2.10 port=5433").as_deref(),
+            Some("10.0.2.10:5433")
+        );
+        assert_eq!(
+            conninfo_source("hostaddr=10.0.2.10 password=x").as_deref(),
+            Some("10.0.2.10:5432")
+        );
+        assert_eq!(conninfo_source("user=repl"), None);
+        let waiting = PgStatus {
+            receiver_status: None,
+            sender: None,
+            configured_source: conninfo_source("host=p port=1 password=s3cret"),
+            ..replica()
+        };
+        let names = vec![("r".to_string(), "r:1".to_string())];
+        let m = &members(&names, vec![Ok(waiting)])[0];
+        let source = m.detail.as_ref().and_then(|d| d.source.clone());
+        assert_eq!(source.as_deref(), Some("p:1"));
+        assert!(!format!("{m:?}").contains("s3cret"));
     }
 }

@@ -489,4 +489,13 @@ impl Ops for KubeOps {
         calls.extend(sent);
         Ok(Outcome { summary, calls })
     }
+
+    /// The access review and the API server's dry-run, and the lease a real run would need.
+    async fn preflight(&self, op: &Op) -> Result<String, OpError> {
+        let dry = self.apply(op, Mode::DryRun).await?;
+        Ok(match self.check_lease(op).await? {
+            Some(lease) => format!("{}; {lease}", dry.summary),
+            None => dry.summary,
+        })
+    }
 }

@@ -53,6 +53,21 @@ impl DbSim {
         Ok(())
     }
 
+    pub fn unfence(&mut self, cluster: &str, member: &str) -> Result<Outcome, OpError> {
+        let i = self.member(cluster, member)?;
+        if !self.members[i].reachable {
+            return Ok(Outcome {
+                summary: format!("{member} is unreachable: no fence to lift"),
+                calls: Vec::new(),
+            });
+        }
+        self.members[i].read_only = false;
+        Ok(Outcome {
+            summary: format!("{member}'s fence lifted: read_only=OFF"),
+            calls: vec![format!("SQL {member}: SET GLOBAL read_only=OFF")],
+        })
+    }
+
     pub fn fence(&mut self, cluster: &str, member: &str) -> Result<Outcome, OpError> {
         let i = self.member(cluster, member)?;
         if !self.members[i].reachable {
