@@ -151,9 +151,10 @@ pub async fn live(env: &Env) -> Backend {
         Some(live) => {
             what.push("alarms".into());
             let poke = Arc::new(tokio::sync::Notify::new());
-            let control: Arc<dyn AlarmControl> = Arc::new(live.control(poke.clone()));
+            let control = Arc::new(live.control(poke.clone()));
             live.spawn(publishers.alarms.clone(), poke);
-            Some(control)
+            router = router.route(Area::Alarms, control.clone());
+            Some(control as Arc<dyn AlarmControl>)
         }
     };
     not_configured(

@@ -448,3 +448,46 @@ async fn a_bearer_token_is_sent_and_never_shown() {
     let shown = format!("{snap:?}{outages:?}");
     assert!(!shown.contains("tok-5ecret"), "{shown}");
 }
+
+#[tokio::test]
+async fn a_playbook_silence_step_silences_in_every_alertmanager() {
+    use opsdeck::ops::{Mode, Op, Ops};
+    let (a, b) = (Alertmanager::start(), Alertmanager::start());
+    let am = |x: &Alertmanager, name: &str| {
+        let cfg: AlertmanagerConfig =
+            toml::from_str(&format!("name = \"{name}\"\nurl = \"{}\"", x.url)).unwrap();
+        alertmanager::Alertmanager::new(cfg)
+    };
+    let live = LiveAlarms::new(
+        None,
+        vec![am(&a, "am-a"), am(&b, "am-b")],
+        &AlarmsConfig::default(),
+    );
+    let control = live.control(poke());
+    let op = Op::Silence {
+        alert: "KubePodRestartsHigh".into(),
+        minutes: 10,
+    };
+    let plan = control.apply(&op, Mode::DryRun).await.expect("dry-run");
+    assert_eq!(plan.calls.len(), 2);
+    assert!(
+        plan.calls[0].starts_with(&format!(
+            "POST {}/api/v2/silences alertname=\"KubePodRestartsHigh\" for 10 min by ",
+            a.url
+        )),
+        "{plan:?}"
+    );
+    assert!(
+        a.get("/api/v2/silences").trim() == "[]",
+        "a dry-run changes nothing"
+    );
+    control.apply(&op, Mode::Apply).await.expect("silence");
+    for x in [&a, &b] {
+        let listed = x.get("/api/v2/silences");
+        assert!(
+            listed
+                .contains("\"comment\":\"playbook step: silence KubePodRestartsHigh for 10 min\""),
+            "{listed}"
+        );
+    }
+}
