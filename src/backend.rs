@@ -11,10 +11,16 @@ use opsdeck::sources::alertmanager::Alertmanager;
 use opsdeck::sources::aws::Aws;
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::sim::{SimOps, World};
-use opsdeck::sources::{AlarmControl, ClusterControl, Publishers, Sources, db, kube, publish_off};
+use opsdeck::sources::{
+    AlarmControl, ClusterControl, Publishers, Sources, aws, db, kube, publish_error, publish_off,
+};
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The credential report takes AWS a while and changes slowly; trails and events less so.
+const IAM_EVERY: Duration = Duration::from_secs(300);
+const TRAIL_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Backend {
     pub origin: Origin,
@@ -113,6 +119,26 @@ pub async fn live(env: &Env) -> Backend {
             clusters = Some(fleet);
         }
     }
+    match &env.cfg.aws {
+        None => {
+            for area in [Area::Iam, Area::Trail] {
+                not_configured(&publishers, area, "add [aws] to the config");
+            }
+        }
+        Some(cfg) => match aws::Aws::load(cfg).await {
+            Ok(aws) => {
+                what.push(format!("aws {}", aws.profile().unwrap_or("default")));
+                aws::iam::spawn(aws.clone(), publishers.iam.clone(), IAM_EVERY);
+                aws::cloudtrail::spawn(aws.clone(), publishers.trail.clone(), TRAIL_EVERY);
+                let keys = aws::keys::KeyOps::new(aws).updating(publishers.iam.clone());
+                router = router.route(Area::Iam, Arc::new(keys));
+            }
+            Err(why) => {
+                publish_error(&publishers.iam, why.clone());
+                publish_error(&publishers.trail, why);
+            }
+        },
+    }
     let alarms = match live_alarms(env).await {
         None => {
             not_configured(
@@ -131,13 +157,11 @@ pub async fn live(env: &Env) -> Backend {
             Some(control as Arc<dyn AlarmControl>)
         }
     };
-    for area in [Area::Waf, Area::Iam, Area::Trail] {
-        not_configured(
-            &publishers,
-            area,
-            "no live AWS source yet (the drill world has one)",
-        );
-    }
+    not_configured(
+        &publishers,
+        Area::Waf,
+        "no live AWS source yet (the drill world has one)",
+    );
     // The senders live as long as the console: dropping them would end every source.
     std::mem::forget(publishers);
     Backend {

@@ -7,6 +7,7 @@ pub mod alarms;
 pub mod alertmanager;
 #[cfg(feature = "live")]
 pub mod aws;
+pub mod credential_report;
 #[cfg(feature = "live")]
 pub mod db;
 pub mod drill;

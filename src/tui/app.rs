@@ -318,8 +318,38 @@ impl App {
             }
             Action::Trail(feed) => {
                 self.see(feed.health.last_ok);
-                self.data.set_trail(feed);
+                if self.data.incident.is_some() {
+                    self.journal_trail_events(&feed.data);
+                }
+                self.data.set_trail(feed, self.now);
                 self.refresh(TableId::TrailEvents);
+            }
+        }
+    }
+
+    /// During an incident every new risky CloudTrail event goes on its timeline: new to this
+    /// console and not older than the incident's recognition (a first read brings 90 days).
+    fn journal_trail_events(&mut self, new: &crate::model::trail::TrailSnapshot) {
+        let Some(since) = self.data.incident.as_ref().map(|i| i.recognised_at) else {
+            return;
+        };
+        let old = &self.data.trail.data.events;
+        let key = |e: &crate::model::trail::TrailEvent| {
+            (e.id.clone(), e.time, e.user.clone(), e.event_name.clone())
+        };
+        let seen: std::collections::BTreeSet<_> = old.iter().map(key).collect();
+        for e in new.events.iter().rev() {
+            if e.time < since || seen.contains(&key(e)) {
+                continue;
+            }
+            if let Some((_, why)) = e.risk() {
+                self.effects
+                    .push(Effect::Record(crate::incident::event::Event::Trail {
+                        user: e.user.clone(),
+                        call: e.event_name.clone(),
+                        source_ip: e.source_ip.clone(),
+                        risk: why.to_string(),
+                    }));
             }
         }
     }

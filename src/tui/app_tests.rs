@@ -442,3 +442,51 @@ fn open_incident(app: &mut App) -> tempfile::TempDir {
     app.update(Action::Incident(desk.active().cloned().map(Box::new)));
     dir
 }
+
+#[test]
+fn new_risky_trail_events_go_on_an_open_incident_timeline_once() {
+    let mut app = app();
+    let event = |id: &str, name: &str, mins_ago: i64| crate::model::trail::TrailEvent {
+        time: now() - jiff::SignedDuration::from_mins(mins_ago),
+        user: "alice".into(),
+        event_name: name.into(),
+        source_ip: "203.0.113.250".into(),
+        region: "us-east-1".into(),
+        mfa_used: None,
+        error: None,
+        id: Some(id.into()),
+        identity_type: Some("IAMUser".into()),
+    };
+    let trail = |events: Vec<crate::model::trail::TrailEvent>| {
+        Action::Trail(std::sync::Arc::new(crate::model::Feed {
+            data: crate::model::trail::TrailSnapshot {
+                events,
+                ..Default::default()
+            },
+            health: crate::model::Health::ok(now()),
+        }))
+    };
+    let _dir = open_incident(&mut app);
+    // Before the incident was recognised: history, not news.
+    app.update(trail(vec![event("old", "StopLogging", 600)]));
+    app.effects.clear();
+    app.update(trail(vec![
+        event("new-2", "DescribeInstances", -1),
+        event("new-1", "CreateAccessKey", -2),
+        event("old", "StopLogging", 600),
+    ]));
+    let journaled: Vec<String> = app
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(crate::incident::event::Event::Trail { call, risk, .. }) => {
+                Some(format!("{call} {risk}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(journaled, ["CreateAccessKey access key created"]);
+    app.effects.clear();
+    app.update(trail(vec![event("new-1", "CreateAccessKey", -2)]));
+    assert!(app.effects.is_empty(), "an event is journaled once");
+}
