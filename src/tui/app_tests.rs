@@ -374,6 +374,24 @@ fn alarm_keys_act_on_live_alerts_and_the_cursor_follows_the_alert() {
 }
 
 #[test]
+fn on_the_top_row_the_cursor_stays_on_the_most_urgent_alarm() {
+    use crate::model::alarm::AlarmState::{Alarm as Firing, Ok as Quiet};
+    let mut app = app();
+    let quiet = live_alert("Q", "fq", Quiet);
+    app.update(Action::Alarms(feed(snapshot(vec![quiet.clone()]))));
+    app.update(Action::Command(Command::Pane(5)));
+    app.update(Action::Alarms(feed(snapshot(vec![
+        quiet,
+        live_alert("F", "ff", Firing),
+    ]))));
+    let top = app.view(TableId::Alarms).selected_row();
+    assert_eq!(
+        top.map(|i| app.data.alarms.data.alarms[i].name.as_str()),
+        Some("F")
+    );
+}
+
+#[test]
 fn a_drill_alarm_keeps_a_as_the_incident_acknowledgement() {
     let mut app = app();
     app.update(Action::Command(Command::Pane(5)));
