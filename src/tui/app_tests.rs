@@ -342,7 +342,11 @@ fn alarm_keys_act_on_live_alerts_and_the_cursor_follows_the_alert() {
     app.update(Action::Alarms(feed(snapshot(vec![a.clone(), b.clone()]))));
     app.update(Action::Command(Command::Pane(5)));
     app.update(Action::Command(Command::Down));
-    let on = |app: &App| app.selected_alarm_key();
+    let on = |app: &App| {
+        app.view(TableId::Alarms)
+            .selected_row()
+            .map(|i| app.data.alarms.data.alarms[i].key().to_string())
+    };
     assert_eq!(on(&app).as_deref(), Some("fb"));
     // B silenced sorts after A, but the cursor stays on B.
     let mut silenced = b.clone();
