@@ -12,7 +12,8 @@ use opsdeck::sources::aws::Aws;
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::sim::{SimOps, World};
 use opsdeck::sources::{
-    AlarmControl, ClusterControl, Publishers, Sources, aws, db, kube, publish_error, publish_off,
+    AlarmControl, ClusterControl, IamProbe, Publishers, Sources, aws, db, kube, publish_error,
+    publish_off,
 };
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,8 @@ pub struct Backend {
     pub contexts: Vec<String>,
     /// Silences and CloudWatch actions from the alarm pane; none in a drill.
     pub alarms: Option<Arc<dyn AlarmControl>>,
+    /// The IAM detail's live cross-check; none in a drill or without [aws].
+    pub iam: Option<Arc<dyn IamProbe>>,
 }
 
 /// The operations, behind the read-only guard when the console is read-only.
@@ -56,6 +59,7 @@ pub fn drill(env: &Env, speed: u32, start: jiff::Timestamp) -> Backend {
         contexts: Vec::new(),
         clusters: None,
         alarms: None,
+        iam: None,
     }
 }
 
@@ -98,6 +102,7 @@ pub async fn live(env: &Env) -> Backend {
         db::spawn(dbs, env.db_roles(), publishers.db.clone(), every, poke);
     }
     let mut clusters: Option<Arc<kube::Fleet>> = None;
+    let mut iam: Option<Arc<dyn IamProbe>> = None;
     match &env.cfg.kube {
         None => not_configured(&publishers, Area::Cluster, "add [kube] to the config"),
         Some(kc) => {
@@ -130,6 +135,7 @@ pub async fn live(env: &Env) -> Backend {
                 what.push(format!("aws {}", aws.profile().unwrap_or("default")));
                 aws::iam::spawn(aws.clone(), publishers.iam.clone(), IAM_EVERY);
                 aws::cloudtrail::spawn(aws.clone(), publishers.trail.clone(), TRAIL_EVERY);
+                iam = Some(Arc::new(aws::iam::IamReader::new(&aws)));
                 let keys = aws::keys::KeyOps::new(aws).updating(publishers.iam.clone());
                 router = router.route(Area::Iam, Arc::new(keys));
             }
@@ -177,6 +183,7 @@ pub async fn live(env: &Env) -> Backend {
             .map_or_else(Vec::new, |_| kube::context_names()),
         clusters: clusters.map(|f| f as Arc<dyn ClusterControl>),
         alarms,
+        iam,
     }
 }
 

@@ -243,6 +243,7 @@ fn console(
             world: backend.world.clone().map(|w| (w, env.seed)),
             clusters: backend.clusters,
             alarms: backend.alarms,
+            iam: backend.iam,
         });
         rt.refresh();
         for w in warnings {

@@ -227,6 +227,43 @@ async fn the_review_finds_exactly_the_planted_problems() {
         7,
         "each event once"
     );
+    // The detail's live cross-check: judy gets a second key and loses nothing else after the
+    // report was read; the check marks exactly that.
+    let client = aws.iam("us-east-1");
+    client
+        .create_access_key()
+        .user_name("judy")
+        .send()
+        .await
+        .unwrap();
+    let judy = iam.users.iter().find(|u| u.name == "judy").unwrap();
+    let check = iam_reader.check_user(judy).await;
+    assert_eq!(check.error, None);
+    let differs: Vec<_> = check
+        .fields
+        .iter()
+        .filter(|f| f.differs())
+        .map(|f| (f.field.as_str(), f.report.as_str(), f.live.as_str()))
+        .collect();
+    assert_eq!(differs, [("active keys", "1", "2")], "{:#?}", check.fields);
+    assert!(
+        check
+            .fields
+            .iter()
+            .any(|f| f.field == "console access" && f.live == "false")
+    );
+    let missing = opsdeck::model::iam::IamUser {
+        name: "nobody".into(),
+        ..judy.clone()
+    };
+    assert!(
+        iam_reader
+            .check_user(&missing)
+            .await
+            .error
+            .unwrap()
+            .contains("iam:ListMFADevices")
+    );
     // Root MFA from GetAccountSummary (set in-process: moto hard-codes it to 0) and no
     // virtual device for root: hardware.
     assert!(iam.root.mfa && iam.root.hardware_mfa == Some(true));

@@ -87,6 +87,13 @@ pub trait AlarmControl: Send + Sync {
     async fn history(&self, alarm: &Alarm) -> String;
 }
 
+/// Asks IAM about one user right now (ListMFADevices, ListAccessKeys, GetAccessKeyLastUsed,
+/// GetLoginProfile), for the detail view's cross-check against the credential report.
+#[async_trait::async_trait]
+pub trait IamProbe: Send + Sync {
+    async fn check_user(&self, user: &crate::model::iam::IamUser) -> crate::model::iam::UserCheck;
+}
+
 /// The receiving ends the console listens to.
 #[derive(Clone)]
 pub struct Sources {

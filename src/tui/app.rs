@@ -277,6 +277,17 @@ impl App {
             Action::Ask(prompt) => self.ask(prompt),
             Action::Show { title, text } => self.plan = Some((title, text, 0)),
             Action::Say(level, text) => self.message = Some((level, text)),
+            Action::UserChecked(check) => {
+                // Only for the user still on screen: a late answer for another is dropped.
+                if self
+                    .data
+                    .user_check
+                    .as_ref()
+                    .is_some_and(|c| c.user == check.user)
+                {
+                    self.data.user_check = Some(*check);
+                }
+            }
             Action::AlarmHistory { key, text } => self.data.alarm_history = Some((key, text)),
             Action::Resize => {}
             Action::Cluster(feed) => {
@@ -325,6 +336,30 @@ impl App {
                 self.refresh(TableId::TrailEvents);
             }
         }
+    }
+
+    /// On a live account, the user whose detail opens is asked about at once, so stale
+    /// credential-report columns show as such. The drill world's data is never stale.
+    fn check_user(&mut self) {
+        if self.current_table() != TableId::IamUsers
+            || self.data.iam.data.report == crate::model::iam::ReportState::None
+        {
+            return;
+        }
+        let Some(user) = self
+            .view(TableId::IamUsers)
+            .selected_row()
+            .and_then(|i| self.data.iam.data.users.get(i))
+        else {
+            return;
+        };
+        self.data.user_check = Some(crate::model::iam::UserCheck {
+            user: user.name.clone(),
+            at: self.now,
+            fields: vec![],
+            error: Some("asking IAM…".into()),
+        });
+        self.effects.push(Effect::CheckUser(Box::new(user.clone())));
     }
 
     /// During an incident every new risky CloudTrail event goes on its timeline: new to this
@@ -403,6 +438,7 @@ impl App {
                     if self.current_table() == TableId::Alarms {
                         self.fetch_history();
                     }
+                    self.check_user();
                 }
                 _ => self.detail = None,
             }
@@ -541,6 +577,7 @@ impl App {
             if table == TableId::Alarms {
                 self.fetch_history();
             }
+            self.check_user();
         }
     }
 

@@ -508,3 +508,65 @@ fn new_risky_trail_events_go_on_an_open_incident_timeline_once() {
     app.update(trail(vec![event("new-1", "CreateAccessKey", -2)]));
     assert!(app.effects.is_empty(), "an event is journaled once");
 }
+
+#[test]
+fn a_live_users_detail_asks_iam_and_keeps_only_its_own_answer() {
+    let mut app = app();
+    let user = |name: &str| crate::model::iam::IamUser {
+        name: name.into(),
+        arn: format!("arn:aws:iam::123456789012:user/{name}"),
+        groups: vec![],
+        mfa: crate::model::iam::Mfa::None,
+        console_access: false,
+        password_changed: None,
+        password_last_used: None,
+        access_keys: vec![],
+        last_activity: None,
+        admin: false,
+        direct_policies: vec![],
+        administrator_access: vec![],
+        created: now(),
+    };
+    let iam = crate::model::iam::IamSnapshot {
+        users: vec![user("alice"), user("bob")],
+        report: crate::model::iam::ReportState::Complete { generated: now() },
+        ..Default::default()
+    };
+    app.update(Action::Iam(feed(iam)));
+    app.update(Action::Command(Command::Pane(6)));
+    app.effects.clear();
+    app.update(Action::Command(Command::Open));
+    assert!(
+        matches!(app.effects.as_slice(), [Effect::CheckUser(u)] if u.name == "alice"),
+        "{:?}",
+        app.effects
+    );
+    let answer = |name: &str| {
+        Action::UserChecked(Box::new(crate::model::iam::UserCheck {
+            user: name.into(),
+            at: now(),
+            fields: vec![crate::model::iam::CheckedField {
+                field: "active keys".into(),
+                report: "0".into(),
+                live: "1".into(),
+            }],
+            error: None,
+        }))
+    };
+    app.update(answer("bob"));
+    assert_eq!(
+        app.data.user_check.as_ref().map(|c| c.error.clone()),
+        Some(Some("asking IAM…".into())),
+        "an answer for another user is dropped"
+    );
+    app.update(answer("alice"));
+    let rows =
+        crate::tui::panes::iam::UserRows(&app.data.iam.data.users, app.data.user_check.as_ref());
+    let detail = crate::tui::table::Rows::detail(&rows, 0, now());
+    assert!(
+        detail
+            .iter()
+            .any(|(k, v)| *k == "Live check" && v == "≠ active keys: report 0, IAM now 1"),
+        "{detail:?}"
+    );
+}

@@ -43,6 +43,8 @@ pub struct Data {
     pub db_rows: Vec<(usize, usize)>,
     /// The state history of one alarm `(key, text)`, fetched when its detail opened.
     pub alarm_history: Option<(String, String)>,
+    /// The live cross-check of the user whose detail is open (or `loading` for that user).
+    pub user_check: Option<crate::model::iam::UserCheck>,
 }
 
 impl Data {
@@ -72,6 +74,7 @@ impl Data {
             pod_metrics: false,
             db_rows: Vec::new(),
             alarm_history: None,
+            user_check: None,
         };
         data.set_iam(Arc::default(), now);
         data

@@ -502,6 +502,13 @@ impl IamReader {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::sources::IamProbe for IamReader {
+    async fn check_user(&self, user: &IamUser) -> UserCheck {
+        IamReader::check_user(self, user).await
+    }
+}
+
 /// Dates compare by day: the report rounds to the second, and a key used a minute ago is
 /// not a difference worth a mark.
 fn day(t: Timestamp) -> String {

@@ -5,7 +5,7 @@ use super::super::table::Rows;
 use super::{draw_table, health_banner, split_top, tab_line};
 use crate::audit::Finding;
 use crate::audit::report::span_words;
-use crate::model::iam::{IamUser, Mfa, ReportState, Unavailable};
+use crate::model::iam::{IamUser, Mfa, ReportState, Unavailable, UserCheck};
 use crate::model::summary::Area;
 use crate::model::{Level, age, days_between};
 use jiff::Timestamp;
@@ -14,7 +14,8 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-pub struct UserRows<'a>(pub &'a [IamUser]);
+/// The users, and the live cross-check of the one whose detail is open.
+pub struct UserRows<'a>(pub &'a [IamUser], pub Option<&'a UserCheck>);
 
 impl UserRows<'_> {
     fn level(u: &IamUser, now: Timestamp) -> Level {
@@ -104,6 +105,19 @@ impl Rows for UserRows<'_> {
                 ),
             ));
         }
+        if let Some(check) = self.1.filter(|c| c.user == u.name) {
+            if let Some(e) = &check.error {
+                out.push(("Live check", e.clone()));
+            }
+            for f in &check.fields {
+                let text = if f.differs() {
+                    format!("≠ {}: report {}, IAM now {}", f.field, f.report, f.live)
+                } else {
+                    format!("= {}: {}", f.field, f.live)
+                };
+                out.push(("Live check", text));
+            }
+        }
         out
     }
 }
@@ -168,7 +182,7 @@ fn report_span<'a>(app: &App, report: &ReportState) -> Option<Span<'a>> {
         ReportState::None => return None,
         ReportState::Complete { generated } => Span::styled(
             format!(
-                "  credential report {} old",
+                "  report {} old",
                 span_words(app.now.as_second() - generated.as_second())
             ),
             app.theme.muted,
