@@ -11,10 +11,17 @@ use opsdeck::sources::alertmanager::Alertmanager;
 use opsdeck::sources::aws::Aws;
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::sim::{SimOps, World};
-use opsdeck::sources::{AlarmControl, ClusterControl, Publishers, Sources, db, kube, publish_off};
+use opsdeck::sources::{
+    AlarmControl, ClusterControl, IamProbe, Publishers, Sources, aws, db, kube, publish_error,
+    publish_off,
+};
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The credential report takes AWS a while and changes slowly; trails and events less so.
+const IAM_EVERY: Duration = Duration::from_secs(300);
+const TRAIL_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Backend {
     pub origin: Origin,
@@ -29,6 +36,8 @@ pub struct Backend {
     pub contexts: Vec<String>,
     /// Silences and CloudWatch actions from the alarm pane; none in a drill.
     pub alarms: Option<Arc<dyn AlarmControl>>,
+    /// The IAM detail's live cross-check; none in a drill or without [aws].
+    pub iam: Option<Arc<dyn IamProbe>>,
 }
 
 /// The operations, behind the read-only guard when the console is read-only.
@@ -50,6 +59,7 @@ pub fn drill(env: &Env, speed: u32, start: jiff::Timestamp) -> Backend {
         contexts: Vec::new(),
         clusters: None,
         alarms: None,
+        iam: None,
     }
 }
 
@@ -92,6 +102,7 @@ pub async fn live(env: &Env) -> Backend {
         db::spawn(dbs, env.db_roles(), publishers.db.clone(), every, poke);
     }
     let mut clusters: Option<Arc<kube::Fleet>> = None;
+    let mut iam: Option<Arc<dyn IamProbe>> = None;
     match &env.cfg.kube {
         None => not_configured(&publishers, Area::Cluster, "add [kube] to the config"),
         Some(kc) => {
@@ -113,6 +124,27 @@ pub async fn live(env: &Env) -> Backend {
             clusters = Some(fleet);
         }
     }
+    match &env.cfg.aws {
+        None => {
+            for area in [Area::Iam, Area::Trail] {
+                not_configured(&publishers, area, "add [aws] to the config");
+            }
+        }
+        Some(cfg) => match aws::Aws::load(cfg).await {
+            Ok(aws) => {
+                what.push(format!("aws {}", aws.profile().unwrap_or("default")));
+                aws::iam::spawn(aws.clone(), publishers.iam.clone(), IAM_EVERY);
+                aws::cloudtrail::spawn(aws.clone(), publishers.trail.clone(), TRAIL_EVERY);
+                iam = Some(Arc::new(aws::iam::IamReader::new(&aws)));
+                let keys = aws::keys::KeyOps::new(aws).updating(publishers.iam.clone());
+                router = router.route(Area::Iam, Arc::new(keys));
+            }
+            Err(why) => {
+                publish_error(&publishers.iam, why.clone());
+                publish_error(&publishers.trail, why);
+            }
+        },
+    }
     let alarms = match live_alarms(env).await {
         None => {
             not_configured(
@@ -125,18 +157,17 @@ pub async fn live(env: &Env) -> Backend {
         Some(live) => {
             what.push("alarms".into());
             let poke = Arc::new(tokio::sync::Notify::new());
-            let control: Arc<dyn AlarmControl> = Arc::new(live.control(poke.clone()));
+            let control = Arc::new(live.control(poke.clone()));
             live.spawn(publishers.alarms.clone(), poke);
-            Some(control)
+            router = router.route(Area::Alarms, control.clone());
+            Some(control as Arc<dyn AlarmControl>)
         }
     };
-    for area in [Area::Waf, Area::Iam, Area::Trail] {
-        not_configured(
-            &publishers,
-            area,
-            "no live AWS source yet (the drill world has one)",
-        );
-    }
+    not_configured(
+        &publishers,
+        Area::Waf,
+        "no live AWS source yet (the drill world has one)",
+    );
     // The senders live as long as the console: dropping them would end every source.
     std::mem::forget(publishers);
     Backend {
@@ -152,6 +183,7 @@ pub async fn live(env: &Env) -> Backend {
             .map_or_else(Vec::new, |_| kube::context_names()),
         clusters: clusters.map(|f| f as Arc<dyn ClusterControl>),
         alarms,
+        iam,
     }
 }
 

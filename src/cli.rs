@@ -54,11 +54,38 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: PlaybookCmd,
     },
+    /// Security review of the AWS account (IAM and CloudTrail, CIS v5.0.0): the drill
+    /// world's when [aws] is not configured.
+    Audit {
+        #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+        format: AuditFormat,
+        /// Exit with 3 when a finding at or above this severity exists.
+        #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+        fail_on: Option<crate::audit::Severity>,
+        /// Write the report to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// A region to read CloudTrail in (instead of [aws] regions); repeat for more.
+        #[arg(long = "region", value_name = "R")]
+        regions: Vec<String>,
+    },
     /// Incident reports.
     Incident {
         #[command(subcommand)]
         cmd: IncidentCmd,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+    Md,
+}
+
+fn parse_severity(text: &str) -> Result<crate::audit::Severity, String> {
+    crate::audit::Severity::parse(text)
+        .ok_or_else(|| format!("`{text}` is not one of critical, high, medium, low"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,16 +1,25 @@
-//! The non-interactive subcommands: drills list, playbooks, incident reports.
+//! The non-interactive subcommands: drills list, playbooks, incident reports, the audit.
 
 use crate::{Env, UsageError};
 use jiff::Timestamp;
-use opsdeck::cli::PlaybookCmd;
+use opsdeck::audit::Severity;
+use opsdeck::audit::report::AuditReport;
+use opsdeck::cli::{AuditFormat, PlaybookCmd};
 use opsdeck::drill;
 use opsdeck::incident::event::RunOutcome;
 use opsdeck::incident::report;
+use opsdeck::model::iam::IamSnapshot;
+use opsdeck::model::trail::TrailSnapshot;
 use opsdeck::playbook::load::Playbook;
 use opsdeck::playbook::run::{self, Answer, Ask, Channels, Context, Prompt, RunView};
 use opsdeck::playbook::{plan, run::describe};
+use opsdeck::sources::aws::cloudtrail::TrailReader;
+use opsdeck::sources::aws::iam::{self as live_iam, IamReader};
+use opsdeck::sources::aws::{Aws, AwsConfig};
+use opsdeck::sources::sim::World;
 use opsdeck::tui::app::Origin;
 use std::io::{BufRead, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -324,4 +333,79 @@ pub fn report(env: &Env, id: Option<&str>) -> anyhow::Result<ExitCode> {
     print!("{}", std::fs::read_to_string(&path)?);
     eprintln!("written to {}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Exit code of `opsdeck audit` when findings at or above `--fail-on` exist.
+const FINDINGS_EXIT: u8 = 3;
+
+pub fn audit(
+    env: &Env,
+    format: AuditFormat,
+    fail_on: Option<Severity>,
+    output: Option<&Path>,
+    regions: &[String],
+) -> anyhow::Result<ExitCode> {
+    let report = match &env.cfg.aws {
+        Some(cfg) => {
+            let mut cfg = cfg.clone();
+            if !regions.is_empty() {
+                // Through [aws]'s own parser, so a bad name reads the same as in the config.
+                let given: AwsConfig =
+                    serde_json::from_value(serde_json::json!({ "regions": regions }))
+                        .map_err(|e| UsageError(format!("--region: {e}")))?;
+                cfg.regions = given.regions;
+            }
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(live_review(&cfg))?
+        }
+        None if !regions.is_empty() => {
+            return Err(UsageError(
+                "--region needs [aws] in the config (without it the audit reviews the drill world)"
+                    .into(),
+            )
+            .into());
+        }
+        None => {
+            let world = World::new(env.seed, Timestamp::now());
+            AuditReport::new("drill", &world.iam(), &world.trail(), world.now())
+        }
+    };
+    let text = match format {
+        AuditFormat::Table => report.table(),
+        AuditFormat::Json => report.json()? + "\n",
+        AuditFormat::Md => report.markdown(),
+    };
+    match output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| anyhow::anyhow!("writing the audit to {}: {e}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(match fail_on {
+        Some(level) if report.at_or_above(level) > 0 => {
+            eprintln!(
+                "opsdeck audit: {} findings at or above {}",
+                report.at_or_above(level),
+                level.word()
+            );
+            ExitCode::from(FINDINGS_EXIT)
+        }
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+async fn live_review(cfg: &AwsConfig) -> anyhow::Result<AuditReport> {
+    let (iam, trail) = read_security(cfg).await?;
+    Ok(AuditReport::new("live", &iam, &trail, Timestamp::now()))
+}
+
+/// Reads IAM and CloudTrail once, waiting for the credential report: `opsdeck audit` and
+/// `opsdeck status` report the first complete snapshot of each.
+pub async fn read_security(cfg: &AwsConfig) -> anyhow::Result<(IamSnapshot, TrailSnapshot)> {
+    let aws = Aws::load(cfg).await.map_err(|e| anyhow::anyhow!(e))?;
+    let iam = IamReader::new(&aws);
+    let trail = TrailReader::new(&aws);
+    let (iam, trail) = tokio::join!(live_iam::read(&iam, |_| {}), trail.read());
+    let iam = iam.map_err(|e| anyhow::anyhow!("IAM: {e}"))?;
+    let trail = trail.map_err(|e| anyhow::anyhow!("CloudTrail: {e}"))?;
+    Ok((iam, trail))
 }

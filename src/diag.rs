@@ -3,6 +3,16 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The innermost cause of an error: "Connection refused (os error 111)" rather than the
+/// "error sending request" or "dispatch failure" that wraps it.
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileError {
     pub path: PathBuf,

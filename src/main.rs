@@ -137,11 +137,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     };
                     futures::join!(futures::future::join_all(polls), alarms)
                 });
-                Status::of_live(
+                let status = Status::of_live(
                     opsdeck::model::db::DbSnapshot { clusters: db },
                     alarms,
                     Timestamp::now(),
-                )
+                );
+                match &env.cfg.aws {
+                    Some(aws) => match rt.block_on(cli_cmds::read_security(aws)) {
+                        Ok((iam, trail)) => status.with_security(iam, trail, Timestamp::now()),
+                        Err(e) => status.security_failing(&format!("{e:#}")),
+                    },
+                    None => status,
+                }
             } else {
                 Status::of_drill(&World::new(seed, Timestamp::now()), seed)
             };
@@ -161,6 +168,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             console(&cli, &env, Some(scenario), *speed).map(|()| ExitCode::SUCCESS)
         }
         Some(Cmd::Playbook { cmd }) => cli_cmds::playbook(&env, cmd),
+        Some(Cmd::Audit {
+            format,
+            fail_on,
+            output,
+            regions,
+        }) => cli_cmds::audit(&env, *format, *fail_on, output.as_deref(), regions),
         Some(Cmd::Incident {
             cmd: IncidentCmd::Report { id },
         }) => cli_cmds::report(&env, id.as_deref()),
@@ -230,6 +243,7 @@ fn console(
             world: backend.world.clone().map(|w| (w, env.seed)),
             clusters: backend.clusters,
             alarms: backend.alarms,
+            iam: backend.iam,
         });
         rt.refresh();
         for w in warnings {

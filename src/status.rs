@@ -38,15 +38,19 @@ impl Status {
             world.iam(),
             world.trail(),
         );
-        let findings = audit::iam_findings(&iam, world.now());
+        let iam_findings = audit::iam_findings(&iam, &trail, world.now());
+        let trail_findings = audit::trail_findings(&trail, &iam.account_id, world.now());
         let summaries = vec![
             summary::cluster(&cluster),
             summary::db(&db),
             summary::waf(&waf),
             summary::alarms(&alarms),
-            audit::iam_summary(&iam, &findings),
-            summary::trail(&trail),
+            audit::iam_summary(&iam, &iam_findings),
+            audit::trail_summary(&trail, &trail_findings),
         ];
+        let mut findings = iam_findings;
+        findings.extend(trail_findings);
+        audit::sort(&mut findings);
         Status {
             mode: "drill",
             seed: Some(seed),
@@ -98,6 +102,47 @@ impl Status {
             iam: Default::default(),
             trail: Default::default(),
         }
+    }
+
+    /// The live IAM and CloudTrail review in place of their "not configured" lines.
+    pub fn with_security(
+        mut self,
+        iam: IamSnapshot,
+        trail: TrailSnapshot,
+        at: Timestamp,
+    ) -> Status {
+        let iam_findings = audit::iam_findings(&iam, &trail, at);
+        let trail_findings = audit::trail_findings(&trail, &iam.account_id, at);
+        for s in &mut self.summaries {
+            match s.area {
+                crate::model::summary::Area::Iam => *s = audit::iam_summary(&iam, &iam_findings),
+                crate::model::summary::Area::Trail => {
+                    *s = audit::trail_summary(&trail, &trail_findings)
+                }
+                _ => {}
+            }
+        }
+        self.findings = iam_findings;
+        self.findings.extend(trail_findings);
+        audit::sort(&mut self.findings);
+        self.iam = iam;
+        self.trail = trail;
+        self
+    }
+
+    /// The AWS account could not be read: both areas say why.
+    pub fn security_failing(mut self, why: &str) -> Status {
+        for s in &mut self.summaries {
+            if matches!(
+                s.area,
+                crate::model::summary::Area::Iam | crate::model::summary::Area::Trail
+            ) {
+                s.level = crate::model::Level::Crit;
+                s.counts = "failing".into();
+                s.worst = Some(why.to_string());
+            }
+        }
+        self
     }
 
     pub fn text(&self) -> String {

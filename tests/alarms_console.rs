@@ -8,11 +8,10 @@ mod alarmsupport;
 mod moto;
 mod support;
 
-use alarmsupport::{Alertmanager, alert};
-use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use alarmsupport::{Alertmanager, alert, aws_config};
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
 use moto::{AWS_SECRET, Moto};
-use opsdeck::sources::aws::{Aws, AwsConfig, Overrides};
+use opsdeck::sources::aws::Aws;
 use support::Console;
 
 const ALARM: &str = "PostgresPrimaryReplicaLag";
@@ -25,19 +24,8 @@ struct Cloud {
 impl Cloud {
     fn new(m: &Moto) -> Cloud {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let cfg = AwsConfig {
-            profile: Some("opsdeck-test".into()),
-            regions: vec!["ap-northeast-2".into()],
-        };
-        let overrides = Overrides {
-            endpoint_url: Some(m.url.clone()),
-            profile_files: Some(
-                EnvConfigFiles::builder()
-                    .with_file(EnvConfigFileKind::Credentials, &m.credentials_file)
-                    .build(),
-            ),
-        };
-        let aws = rt.block_on(Aws::load_from(&cfg, overrides)).unwrap();
+        let cfg = aws_config("opsdeck-test", &["ap-northeast-2"]);
+        let aws = rt.block_on(alarmsupport::aws(&m.url, &m.credentials_file, &cfg));
         Cloud { rt, aws }
     }
 

@@ -5,37 +5,20 @@ mod alarmsupport;
 #[path = "dbsupport/moto.rs"]
 mod moto;
 
-use alarmsupport::{Alertmanager, Proxy, Recorded, alert};
-use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use alarmsupport::{Alertmanager, Proxy, Recorded, alert, aws_config};
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic, Tag};
 use moto::Moto;
 use opsdeck::incident::event::Event;
 use opsdeck::model::alarm::{Alarm, AlarmSnapshot, AlarmSource, AlarmState, Severity};
 use opsdeck::sources::alarms::{AlarmsConfig, LiveAlarms};
 use opsdeck::sources::alertmanager::{self, AlertmanagerConfig};
-use opsdeck::sources::aws::{Aws, AwsConfig, Overrides};
+use opsdeck::sources::aws::Aws;
 use opsdeck::sources::{AlarmChange, AlarmControl};
 use std::path::Path;
 use std::sync::Arc;
 
 async fn aws(url: &str, credentials: &Path, regions: &[&str]) -> Aws {
-    let cfg = AwsConfig {
-        profile: Some("opsdeck-test".into()),
-        regions: regions.iter().map(|r| r.to_string()).collect(),
-    };
-    Aws::load_from(
-        &cfg,
-        Overrides {
-            endpoint_url: Some(url.to_string()),
-            profile_files: Some(
-                EnvConfigFiles::builder()
-                    .with_file(EnvConfigFileKind::Credentials, credentials)
-                    .build(),
-            ),
-        },
-    )
-    .await
-    .expect("regions are configured")
+    alarmsupport::aws(url, credentials, &aws_config("opsdeck-test", regions)).await
 }
 
 async fn put_alarm(aws: &Aws, region: &str, name: &str, severity: Option<&str>) {
@@ -407,4 +390,104 @@ async fn two_alertmanagers_deduplicate_silence_ack_expire_and_survive_an_outage(
     // Alertmanager keeps silences in memory between its 15-minute snapshots, so a killed one
     // may come back without the ack: only that the alert is back is asserted.
     assert_eq!(find(&snap, "DiskFull").origin, "am-b");
+}
+
+#[tokio::test]
+async fn a_composite_alarm_is_listed_with_its_rule() {
+    let m = alarmsupport::CompositeMoto::start("us-east-1");
+    let aws = aws(&m.url, &m.credentials_file, &["us-east-1"]).await;
+    let mut live = LiveAlarms::new(Some(Ok(aws)), vec![], &AlarmsConfig::default());
+    let (snap, outages) = live.round(true).await;
+    assert!(outages.is_empty(), "{outages:?}");
+    let composite = find(&snap, "checkout-degraded");
+    assert_eq!(
+        (composite.state, composite.origin.as_str()),
+        (AlarmState::Alarm, "us-east-1")
+    );
+    assert_eq!(composite.reason, "checkout-5xx-high in ALARM");
+    assert!(
+        composite
+            .facts
+            .iter()
+            .any(|(k, v)| *k == "Rule" && v == "ALARM(\"checkout-5xx-high\")"),
+        "{:?}",
+        composite.facts
+    );
+    assert_eq!(find(&snap, "checkout-5xx-high").state, AlarmState::Alarm);
+    assert_eq!(snap.alarms.len(), 2, "each alarm once: {:#?}", snap.alarms);
+}
+
+#[tokio::test]
+async fn a_bearer_token_is_sent_and_never_shown() {
+    // What an Alertmanager behind an authenticating proxy answers a wrong token with.
+    let proxy = Recorded::serve("401 Unauthorized", "text/plain", "Unauthorized\n");
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("am-token");
+    std::fs::write(&token, "tok-5ecret-7731\n").unwrap();
+    let cfg: AlertmanagerConfig = toml::from_str(&format!(
+        "name = \"prod-kr\"\nurl = \"{}\"\nbearer_token_file = \"{}\"",
+        proxy.url,
+        token.display()
+    ))
+    .unwrap();
+    let mut live = LiveAlarms::new(
+        None,
+        vec![alertmanager::Alertmanager::new(cfg)],
+        &AlarmsConfig::default(),
+    );
+    let (snap, outages) = live.round(false).await;
+    let sent = proxy.last.lock().unwrap().to_ascii_lowercase();
+    assert!(
+        sent.contains("authorization: bearer tok-5ecret-7731"),
+        "{sent}"
+    );
+    assert_eq!(
+        outages,
+        ["alertmanager prod-kr: GET /api/v2/alerts: not authorised (check the token or password)"]
+    );
+    let shown = format!("{snap:?}{outages:?}");
+    assert!(!shown.contains("tok-5ecret"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_playbook_silence_step_silences_in_every_alertmanager() {
+    use opsdeck::ops::{Mode, Op, Ops};
+    let (a, b) = (Alertmanager::start(), Alertmanager::start());
+    let am = |x: &Alertmanager, name: &str| {
+        let cfg: AlertmanagerConfig =
+            toml::from_str(&format!("name = \"{name}\"\nurl = \"{}\"", x.url)).unwrap();
+        alertmanager::Alertmanager::new(cfg)
+    };
+    let live = LiveAlarms::new(
+        None,
+        vec![am(&a, "am-a"), am(&b, "am-b")],
+        &AlarmsConfig::default(),
+    );
+    let control = live.control(poke());
+    let op = Op::Silence {
+        alert: "KubePodRestartsHigh".into(),
+        minutes: 10,
+    };
+    let plan = control.apply(&op, Mode::DryRun).await.expect("dry-run");
+    assert_eq!(plan.calls.len(), 2);
+    assert!(
+        plan.calls[0].starts_with(&format!(
+            "POST {}/api/v2/silences alertname=\"KubePodRestartsHigh\" for 10 min by ",
+            a.url
+        )),
+        "{plan:?}"
+    );
+    assert!(
+        a.get("/api/v2/silences").trim() == "[]",
+        "a dry-run changes nothing"
+    );
+    control.apply(&op, Mode::Apply).await.expect("silence");
+    for x in [&a, &b] {
+        let listed = x.get("/api/v2/silences");
+        assert!(
+            listed
+                .contains("\"comment\":\"playbook step: silence KubePodRestartsHigh for 10 min\""),
+            "{listed}"
+        );
+    }
 }

@@ -1,35 +1,12 @@
 //! The AWS areas' shared client factory and error lines against a real moto server.
 
+mod alarmsupport;
 #[path = "dbsupport/moto.rs"]
 mod moto;
 
-use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use alarmsupport::{aws, aws_config as cfg};
 use moto::Moto;
-use opsdeck::sources::aws::{Aws, AwsConfig, Kind, Overrides};
-use std::path::Path;
-
-fn cfg(profile: &str, regions: &[&str]) -> AwsConfig {
-    AwsConfig {
-        profile: Some(profile.into()),
-        regions: regions.iter().map(|r| r.to_string()).collect(),
-    }
-}
-
-/// The console's factory, pointed at this test's moto and credentials file (what
-/// `AWS_ENDPOINT_URL` and ~/.aws do for the real console).
-async fn aws(url: &str, credentials: &Path, cfg: &AwsConfig) -> Aws {
-    let overrides = Overrides {
-        endpoint_url: Some(url.to_string()),
-        profile_files: Some(
-            EnvConfigFiles::builder()
-                .with_file(EnvConfigFileKind::Credentials, credentials)
-                .build(),
-        ),
-    };
-    Aws::load_from(cfg, overrides)
-        .await
-        .expect("regions are configured")
-}
+use opsdeck::sources::aws::Kind;
 
 #[tokio::test]
 async fn principal_is_asked_once_and_outlives_an_outage() {
@@ -123,4 +100,38 @@ async fn a_profile_without_credentials_says_how_to_log_in() {
         "no AWS credentials for profile nobody: run `aws sso login --profile nobody`"
     );
     assert_eq!(m.answered(200) + m.answered(500), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn throttling_is_retried_with_backoff_then_said() {
+    // A recorded AWS answer: moto never throttles.
+    let busy = alarmsupport::Recorded::serve(
+        "400 Bad Request",
+        "text/xml",
+        "<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>9f3c1a52-6b1e-4d0a-8e2f-4c7b9d0e1a23</RequestId></ErrorResponse>",
+    );
+    let m = Moto::start();
+    let aws = aws(
+        &busy.url,
+        &m.credentials_file,
+        &cfg("opsdeck-test", &["us-east-1"]),
+    )
+    .await;
+    let err = aws
+        .cloudwatch("us-east-1")
+        .describe_alarms()
+        .send()
+        .await
+        .expect_err("throttled");
+    let e = aws.error("us-east-1", "cloudwatch:DescribeAlarms", &err);
+    assert_eq!(e.kind, Kind::Throttled, "{e}");
+    assert_eq!(
+        e.line(),
+        "cloudwatch:DescribeAlarms throttled by AWS (Throttling) through 3 attempts with backoff; trying again next poll"
+    );
+    assert_eq!(
+        busy.requests.load(std::sync::atomic::Ordering::SeqCst),
+        opsdeck::sources::aws::MAX_ATTEMPTS as usize,
+        "the SDK retried"
+    );
 }

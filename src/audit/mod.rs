@@ -1,145 +1,117 @@
-//! Security review rules over IAM snapshots: each finding names the control it violates.
+//! The security review: rules over the IAM and CloudTrail snapshots. Each finding names its
+//! check, the CIS AWS Foundations Benchmark v5.0.0 control, the customer requirement, the
+//! resource (by ARN), what was seen and how to fix it.
 
+pub mod checks;
+mod iam;
+pub mod monitor;
+pub mod policy;
+pub mod report;
+mod trail;
+
+pub use checks::{Check, Severity};
+pub use iam::{ROOT_RECENT_DAYS, SETUP_WINDOW_S, SHARED_LOGIN_IPS, UNUSED_DAYS};
+
+use crate::model::Level;
 use crate::model::iam::{IamSnapshot, Mfa};
 use crate::model::summary::{Area, AreaSummary};
-use crate::model::{Level, days_between};
+use crate::model::trail::TrailSnapshot;
 use jiff::Timestamp;
 use serde::Serialize;
 
-/// Access keys older than this are due for rotation.
+/// Access keys older than this are due for rotation (CIS 1.13).
 pub const KEY_MAX_AGE_DAYS: i64 = 90;
-/// Credentials unused for this long should be removed.
-pub const UNUSED_DAYS: i64 = 90;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    pub severity: Level,
+    /// `check:resource`, plus the key for key findings: the same problem has the same id in
+    /// every review, so two reviews diff cleanly.
+    pub id: String,
+    pub check: &'static str,
+    pub severity: Severity,
+    /// CIS AWS Foundations Benchmark v5.0.0 control.
+    pub cis: Option<&'static str>,
     /// The customer's requirement this violates, e.g. `SER-CLOUD-005`.
     pub control: &'static str,
+    pub resource: String,
+    /// The short name the tables show: a user, a trail, `root`, `account`.
     pub subject: String,
     pub message: String,
+    pub evidence: String,
+    pub remediation: &'static str,
 }
 
-/// Names that suggest an account several people share, against [SER-CLOUD-004].
-const SHARED_NAMES: [&str; 6] = ["admin", "shared", "team", "ops", "common", "test"];
-
-pub fn iam_findings(snap: &IamSnapshot, now: Timestamp) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut push = |severity, control, subject: &str, message: String| {
-        out.push(Finding {
-            severity,
-            control,
+impl Finding {
+    pub fn new(check: &Check, resource: &str, subject: &str, message: String) -> Finding {
+        Finding {
+            id: format!("{}:{resource}", check.id),
+            check: check.id,
+            severity: check.severity,
+            cis: check.cis,
+            control: check.spec,
+            resource: resource.to_string(),
             subject: subject.to_string(),
             message,
-        });
-    };
-    if !snap.root.mfa {
-        push(
-            Level::Crit,
-            "SER-CLOUD-005",
-            "root",
-            "root account has no MFA".into(),
-        );
-    }
-    if snap.root.access_keys > 0 {
-        push(
-            Level::Crit,
-            "SER-CLOUD-005",
-            "root",
-            "root account has access keys".into(),
-        );
-    }
-    match &snap.password_policy {
-        None => push(
-            Level::Warn,
-            "SER-CLOUD-005",
-            "account",
-            "no password policy".into(),
-        ),
-        Some(p) if p.min_length < 12 || !p.require_symbols => push(
-            Level::Warn,
-            "SER-CLOUD-005",
-            "account",
-            format!("weak password policy (min length {})", p.min_length),
-        ),
-        Some(_) => {}
-    }
-    for u in &snap.users {
-        if u.console_access && u.mfa == Mfa::None {
-            push(
-                Level::Crit,
-                "SER-CLOUD-005",
-                &u.name,
-                "console access without MFA".into(),
-            );
-        }
-        if let Some(key) = u.oldest_active_key() {
-            let days = days_between(key.created, now);
-            if days > KEY_MAX_AGE_DAYS {
-                push(
-                    Level::Warn,
-                    "SER-CLOUD-006",
-                    &u.name,
-                    format!(
-                        "access key …{} is {days} days old (rotate after {KEY_MAX_AGE_DAYS})",
-                        key.id_suffix
-                    ),
-                );
-            }
-        }
-        match u.last_activity {
-            Some(last) if days_between(last, now) > UNUSED_DAYS => push(
-                Level::Warn,
-                "SER-CLOUD-007",
-                &u.name,
-                format!(
-                    "unused for {} days: remove or disable",
-                    days_between(last, now)
-                ),
-            ),
-            None if days_between(u.created, now) > UNUSED_DAYS => push(
-                Level::Warn,
-                "SER-CLOUD-007",
-                &u.name,
-                "never used: remove or disable".into(),
-            ),
-            _ => {}
-        }
-        if u.admin && !u.groups.iter().any(|g| g.contains("admin")) {
-            push(
-                Level::Warn,
-                "SER-CLOUD-004",
-                &u.name,
-                "administrator rights attached directly to the user".into(),
-            );
-        }
-        let lower = u.name.to_ascii_lowercase();
-        if SHARED_NAMES
-            .iter()
-            .any(|s| lower == *s || lower.starts_with(&format!("{s}-")))
-        {
-            push(
-                Level::Warn,
-                "SER-CLOUD-004",
-                &u.name,
-                "looks like a shared account".into(),
-            );
+            evidence: String::new(),
+            remediation: check.remediation,
         }
     }
-    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.subject.cmp(&b.subject)));
+
+    pub fn evidence(mut self, evidence: String) -> Finding {
+        self.evidence = evidence;
+        self
+    }
+
+    /// Tells apart two findings of one check on one resource (a user's two keys).
+    pub fn qualified(mut self, part: &str) -> Finding {
+        self.id = format!("{}#{part}", self.id);
+        self
+    }
+
+    pub fn level(&self) -> Level {
+        self.severity.level()
+    }
+}
+
+/// Worst first, then by id: a stable order for tables, JSON and diffs.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+}
+
+/// IAM findings; CloudTrail's sign-ins feed the shared-account check.
+pub fn iam_findings(snap: &IamSnapshot, trail: &TrailSnapshot, now: Timestamp) -> Vec<Finding> {
+    let mut out = iam::findings(snap, trail, now);
+    sort(&mut out);
     out
 }
 
-pub fn iam_summary(snap: &IamSnapshot, findings: &[Finding]) -> AreaSummary {
-    let level = findings
+pub fn trail_findings(snap: &TrailSnapshot, account: &str, now: Timestamp) -> Vec<Finding> {
+    let mut out = trail::findings(snap, account, now);
+    sort(&mut out);
+    out
+}
+
+/// The whole review, as `opsdeck audit` reports it.
+pub fn review(iam: &IamSnapshot, trail: &TrailSnapshot, now: Timestamp) -> Vec<Finding> {
+    let mut out = iam::findings(iam, trail, now);
+    out.extend(trail::findings(trail, &iam.account_id, now));
+    sort(&mut out);
+    out
+}
+
+fn worst(findings: &[Finding]) -> Level {
+    findings
         .iter()
-        .map(|f| f.severity)
+        .map(Finding::level)
         .max()
-        .unwrap_or(Level::Ok);
+        .unwrap_or(Level::Ok)
+}
+
+pub fn iam_summary(snap: &IamSnapshot, findings: &[Finding]) -> AreaSummary {
     let without_mfa = snap.users.iter().filter(|u| u.mfa == Mfa::None).count();
     AreaSummary {
         area: Area::Iam,
-        level,
+        level: worst(findings),
         counts: format!(
             "{} users · {without_mfa} without MFA · {} findings",
             snap.users.len(),
@@ -151,95 +123,24 @@ pub fn iam_summary(snap: &IamSnapshot, findings: &[Finding]) -> AreaSummary {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::iam::{AccessKey, IamUser, PasswordPolicy, RootAccount};
-
-    const DAY: i64 = 86_400;
-
-    fn now() -> Timestamp {
-        Timestamp::from_second(400 * DAY).unwrap()
+/// The trail's own health line, made worse by its review findings.
+pub fn trail_summary(snap: &TrailSnapshot, findings: &[Finding]) -> AreaSummary {
+    let mut s = crate::model::summary::trail(snap);
+    if let Some(f) = findings.first()
+        && f.level() > s.level
+    {
+        s.level = f.level();
+        s.worst = Some(format!("{}: {}", f.subject, f.message));
     }
-
-    fn days_ago(d: i64) -> Timestamp {
-        Timestamp::from_second(400 * DAY - d * DAY).unwrap()
+    // A burst says more than its single denials, which are each only a warning.
+    if let Some(b) = crate::model::trail::denial_bursts(&snap.events).first()
+        && s.level <= Level::Warn
+    {
+        s.level = Level::Warn;
+        s.worst = Some(format!("{} refused {} times in 10 min", b.user, b.count));
     }
-
-    fn user(name: &str) -> IamUser {
-        IamUser {
-            name: name.into(),
-            groups: vec!["developers".into()],
-            mfa: Mfa::Virtual,
-            console_access: true,
-            password_changed: Some(days_ago(10)),
-            access_keys: vec![],
-            last_activity: Some(days_ago(1)),
-            admin: false,
-            created: days_ago(300),
-        }
+    if !findings.is_empty() {
+        s.counts = format!("{} · {} findings", s.counts, findings.len());
     }
-
-    fn account(users: Vec<IamUser>) -> IamSnapshot {
-        IamSnapshot {
-            account_id: "123456789012".into(),
-            root: RootAccount {
-                mfa: true,
-                access_keys: 0,
-                last_used: None,
-            },
-            password_policy: Some(PasswordPolicy {
-                min_length: 14,
-                require_symbols: true,
-                max_age_days: Some(90),
-            }),
-            users,
-        }
-    }
-
-    #[test]
-    fn a_clean_account_has_no_findings() {
-        assert_eq!(iam_findings(&account(vec![user("kim")]), now()), vec![]);
-    }
-
-    #[test]
-    fn each_rule_fires_with_its_control() {
-        let no_mfa = IamUser {
-            mfa: Mfa::None,
-            ..user("lee")
-        };
-        let old_key = IamUser {
-            access_keys: vec![AccessKey {
-                id_suffix: "7QX2".into(),
-                active: true,
-                created: days_ago(160),
-                last_used: Some(days_ago(1)),
-            }],
-            ..user("park")
-        };
-        let unused = IamUser {
-            last_activity: Some(days_ago(120)),
-            ..user("choi")
-        };
-        let shared = user("ops-shared");
-        let findings = iam_findings(&account(vec![no_mfa, old_key, unused, shared]), now());
-        let got: Vec<_> = findings
-            .iter()
-            .map(|f| (f.subject.as_str(), f.control, f.severity))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("lee", "SER-CLOUD-005", Level::Crit),
-                ("choi", "SER-CLOUD-007", Level::Warn),
-                ("ops-shared", "SER-CLOUD-004", Level::Warn),
-                ("park", "SER-CLOUD-006", Level::Warn),
-            ]
-        );
-        assert!(
-            findings[3].message.contains("160 days"),
-            "{}",
-            findings[3].message
-        );
-    }
+    s
 }

@@ -121,6 +121,13 @@ pub enum Event {
         state: String,
         reason: String,
     },
+    /// A risky CloudTrail event that arrived while the incident was open.
+    Trail {
+        user: String,
+        call: String,
+        source_ip: String,
+        risk: String,
+    },
     /// A change made to an alarm or alert from the console: a silence, an expired silence,
     /// CloudWatch actions turned off or on.
     AlarmChange {

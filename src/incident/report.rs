@@ -264,6 +264,12 @@ pub fn timeline_text(event: &Event) -> Option<String> {
             state,
             reason,
         } => format!("alarm {name} → {state}: {reason}"),
+        Event::Trail {
+            user,
+            call,
+            source_ip,
+            risk,
+        } => format!("cloudtrail {risk}: {user} {call} from {source_ip}"),
         Event::AlarmChange {
             action,
             target,

@@ -126,6 +126,7 @@ impl Incident {
             Event::Opened { .. }
             | Event::Note { .. }
             | Event::Alarm { .. }
+            | Event::Trail { .. }
             | Event::AlarmChange { .. }
             | Event::Report { .. } => {}
             Event::Milestone { milestone } => {

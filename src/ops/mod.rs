@@ -9,6 +9,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The inline policy `deny_all` attaches to contain a user.
+pub const DENY_ALL_POLICY: &str = "opsdeck-deny-all";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Op {
@@ -82,6 +85,27 @@ pub enum Op {
         user: String,
         key_suffix: String,
     },
+    /// Read-only: what the key did in the last `hours` (CloudTrail LookupEvents by
+    /// AccessKeyId in every region), for the incident timeline before it is cut off.
+    KeyActivity {
+        user: String,
+        key_suffix: String,
+        hours: u32,
+    },
+    /// Take away the user's console password (DeleteLoginProfile).
+    DeleteLoginProfile {
+        user: String,
+    },
+    /// An inline policy denying every action, on top of whatever the user holds.
+    DenyAll {
+        user: String,
+    },
+    /// The rollback of DeactivateKey; `reason` goes to the journal with it.
+    ReactivateKey {
+        user: String,
+        key_suffix: String,
+        reason: String,
+    },
     Silence {
         alert: String,
         minutes: u32,
@@ -104,7 +128,11 @@ impl Op {
             Op::Repoint { primary, .. } => primary,
             Op::VerifyReplication { cluster } | Op::RebootWithFailover { cluster } => cluster,
             Op::BlockIp { ip, .. } => ip,
-            Op::DeactivateKey { user, .. } => user,
+            Op::DeactivateKey { user, .. }
+            | Op::KeyActivity { user, .. }
+            | Op::DeleteLoginProfile { user }
+            | Op::DenyAll { user }
+            | Op::ReactivateKey { user, .. } => user,
             Op::Silence { alert, .. } => alert,
         }
     }
@@ -136,7 +164,11 @@ impl Op {
             | Op::VerifyReplication { .. }
             | Op::RebootWithFailover { .. } => Area::Db,
             Op::BlockIp { .. } => Area::Waf,
-            Op::DeactivateKey { .. } => Area::Iam,
+            Op::DeactivateKey { .. }
+            | Op::KeyActivity { .. }
+            | Op::DeleteLoginProfile { .. }
+            | Op::DenyAll { .. }
+            | Op::ReactivateKey { .. } => Area::Iam,
             Op::Silence { .. } => Area::Alarms,
         }
     }
@@ -215,6 +247,24 @@ impl fmt::Display for Op {
             Op::DeactivateKey { user, key_suffix } => {
                 write!(f, "deactivate access key …{key_suffix} of {user}")
             }
+            Op::KeyActivity {
+                user,
+                key_suffix,
+                hours,
+            } => write!(
+                f,
+                "look up what access key …{key_suffix} of {user} did in the last {hours} h"
+            ),
+            Op::DeleteLoginProfile { user } => write!(f, "delete the console password of {user}"),
+            Op::DenyAll { user } => write!(f, "attach a deny-all inline policy to {user}"),
+            Op::ReactivateKey {
+                user,
+                key_suffix,
+                reason,
+            } => write!(
+                f,
+                "re-activate access key …{key_suffix} of {user} (reason: {reason})"
+            ),
             Op::Silence { alert, minutes } => write!(f, "silence {alert} for {minutes} min"),
         }
     }

@@ -94,7 +94,7 @@ pub struct Step {
 }
 
 /// Names of `Op` variants as playbooks write them.
-pub const OPS: [&str; 14] = [
+pub const OPS: [&str; 18] = [
     "scale",
     "set_hpa_bounds",
     "rollback",
@@ -108,6 +108,10 @@ pub const OPS: [&str; 14] = [
     "reboot_with_failover",
     "block_ip",
     "deactivate_key",
+    "key_activity",
+    "delete_login_profile",
+    "deny_all",
+    "reactivate_key",
     "silence",
 ];
 

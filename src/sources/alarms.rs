@@ -17,7 +17,8 @@ use super::aws::{Aws, Kind};
 use super::{ACK_MINUTES, AlarmChange, AlarmControl, Done, Tx, publish_partial};
 use crate::config::Span;
 use crate::incident::event::Event;
-use crate::model::alarm::{Alarm, AlarmSnapshot, AlarmSource, SourceStatus};
+use crate::model::alarm::{Alarm, AlarmSnapshot, AlarmSource, Matcher, SourceStatus};
+use crate::ops::{Mode, Op, OpError, Ops, Outcome};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use std::fmt::Write;
@@ -217,7 +218,12 @@ impl LiveAlarms {
                     next_cloudwatch = now + self.cloudwatch_every;
                 }
                 let (snap, outages) = self.round(due).await;
-                publish_partial(&tx, snap, Timestamp::now(), &outages);
+                // One failing source is the banner itself; several get a line each below it.
+                let banner = match outages.len() {
+                    0 | 1 => outages,
+                    n => vec![format!("{n} alarm sources failing")],
+                };
+                publish_partial(&tx, snap, Timestamp::now(), &banner);
                 if tx.is_closed() {
                     return;
                 }
@@ -374,6 +380,64 @@ impl LiveAlarmControl {
                 detail: format!("{call} AlarmNames={} by {}", alarm.name, self.created_by),
                 principal: Some(principal),
             },
+        })
+    }
+}
+
+/// A playbook's `silence` step: every Alertmanager silences `alertname="ALERT"`, so the
+/// alert stays quiet whichever member of an HA pair routes it.
+#[async_trait::async_trait]
+impl Ops for LiveAlarmControl {
+    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
+        let Op::Silence { alert, minutes } = op else {
+            return Err(OpError::Unsupported(format!(
+                "{op}: not an alarm operation"
+            )));
+        };
+        if self.ams.is_empty() {
+            return Err(OpError::Unsupported(format!(
+                "{op}: no Alertmanager is configured ([[alertmanagers]])"
+            )));
+        }
+        let matcher = Matcher {
+            name: "alertname".into(),
+            value: alert.clone(),
+            is_regex: false,
+            is_equal: true,
+        };
+        let calls: Vec<String> = self
+            .ams
+            .iter()
+            .map(|am| {
+                format!(
+                    "POST {}/api/v2/silences {matcher} for {minutes} min by {}",
+                    am.cfg.url, self.created_by
+                )
+            })
+            .collect();
+        if mode == Mode::DryRun {
+            return Ok(Outcome {
+                summary: format!("would silence {alert} for {minutes} min"),
+                calls,
+            });
+        }
+        let now = Timestamp::now();
+        let silence = NewSilence {
+            matchers: vec![matcher],
+            starts_at: now,
+            ends_at: now + SignedDuration::from_mins(i64::from(*minutes)),
+            created_by: self.created_by.clone(),
+            comment: format!("playbook step: {op}"),
+        };
+        let mut ids = Vec::new();
+        for am in &self.ams {
+            let id = am.create_silence(&silence).await.map_err(OpError::Failed)?;
+            ids.push(format!("{} {id}", am.name()));
+        }
+        self.poke.notify_one();
+        Ok(Outcome {
+            summary: format!("{alert} silenced for {minutes} min ({})", ids.join(", ")),
+            calls,
         })
     }
 }

@@ -255,7 +255,7 @@ impl Alertmanager {
             let why = if e.is_timeout() {
                 "no answer in time".to_string()
             } else {
-                root_cause(&e)
+                crate::diag::root_cause(&e)
             };
             hide(format!("cannot reach {}: {why}", self.cfg.url))
         })?;
@@ -368,14 +368,6 @@ impl Alertmanager {
             Err(e) => Err(e),
         }
     }
-}
-
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = err;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 /// Alerts of several Alertmanagers as one list: an HA pair reports every alert twice, once

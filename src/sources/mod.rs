@@ -7,6 +7,7 @@ pub mod alarms;
 pub mod alertmanager;
 #[cfg(feature = "live")]
 pub mod aws;
+pub mod credential_report;
 #[cfg(feature = "live")]
 pub mod db;
 pub mod drill;
@@ -84,6 +85,13 @@ pub trait AlarmControl: Send + Sync {
     async fn silences(&self) -> Result<String, String>;
     /// The alarm's recent state changes, as text; or why the source cannot say.
     async fn history(&self, alarm: &Alarm) -> String;
+}
+
+/// Asks IAM about one user right now (ListMFADevices, ListAccessKeys, GetAccessKeyLastUsed,
+/// GetLoginProfile), for the detail view's cross-check against the credential report.
+#[async_trait::async_trait]
+pub trait IamProbe: Send + Sync {
+    async fn check_user(&self, user: &crate::model::iam::IamUser) -> crate::model::iam::UserCheck;
 }
 
 /// The receiving ends the console listens to.

@@ -219,6 +219,8 @@ pub enum Action {
     /// A result to show in the footer.
     Say(Level, String),
     /// The state history of the alarm with this key, for its detail view.
+    /// The live answer for the user whose detail is open.
+    UserChecked(Box<crate::model::iam::UserCheck>),
     AlarmHistory {
         key: String,
         text: String,

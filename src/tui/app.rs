@@ -277,6 +277,17 @@ impl App {
             Action::Ask(prompt) => self.ask(prompt),
             Action::Show { title, text } => self.plan = Some((title, text, 0)),
             Action::Say(level, text) => self.message = Some((level, text)),
+            Action::UserChecked(check) => {
+                // Only for the user still on screen: a late answer for another is dropped.
+                if self
+                    .data
+                    .user_check
+                    .as_ref()
+                    .is_some_and(|c| c.user == check.user)
+                {
+                    self.data.user_check = Some(*check);
+                }
+            }
             Action::AlarmHistory { key, text } => self.data.alarm_history = Some((key, text)),
             Action::Resize => {}
             Action::Cluster(feed) => {
@@ -305,8 +316,10 @@ impl App {
                 if self.data.incident.is_some() {
                     self.journal_alarm_changes(&feed.data);
                 }
+                let selected = self.selected_alarm_key();
                 self.data.set_alarms(feed);
                 self.refresh(TableId::Alarms);
+                self.keep_alarm_selected(selected);
             }
             Action::Iam(feed) => {
                 self.see(feed.health.last_ok);
@@ -316,8 +329,62 @@ impl App {
             }
             Action::Trail(feed) => {
                 self.see(feed.health.last_ok);
-                self.data.set_trail(feed);
+                if self.data.incident.is_some() {
+                    self.journal_trail_events(&feed.data);
+                }
+                self.data.set_trail(feed, self.now);
                 self.refresh(TableId::TrailEvents);
+            }
+        }
+    }
+
+    /// On a live account, the user whose detail opens is asked about at once, so stale
+    /// credential-report columns show as such. The drill world's data is never stale.
+    fn check_user(&mut self) {
+        if self.current_table() != TableId::IamUsers
+            || self.data.iam.data.report == crate::model::iam::ReportState::None
+        {
+            return;
+        }
+        let Some(user) = self
+            .view(TableId::IamUsers)
+            .selected_row()
+            .and_then(|i| self.data.iam.data.users.get(i))
+        else {
+            return;
+        };
+        self.data.user_check = Some(crate::model::iam::UserCheck {
+            user: user.name.clone(),
+            at: self.now,
+            fields: vec![],
+            error: Some("asking IAM…".into()),
+        });
+        self.effects.push(Effect::CheckUser(Box::new(user.clone())));
+    }
+
+    /// During an incident every new risky CloudTrail event goes on its timeline: new to this
+    /// console and not older than the incident's recognition (a first read brings 90 days).
+    fn journal_trail_events(&mut self, new: &crate::model::trail::TrailSnapshot) {
+        let Some(since) = self.data.incident.as_ref().map(|i| i.recognised_at) else {
+            return;
+        };
+        let old = &self.data.trail.data.events;
+        let key = |e: &crate::model::trail::TrailEvent| {
+            (e.id.clone(), e.time, e.user.clone(), e.event_name.clone())
+        };
+        let seen: std::collections::BTreeSet<_> = old.iter().map(key).collect();
+        for e in new.events.iter().rev() {
+            if e.time < since || seen.contains(&key(e)) {
+                continue;
+            }
+            if let Some((_, why)) = e.risk() {
+                self.effects
+                    .push(Effect::Record(crate::incident::event::Event::Trail {
+                        user: e.user.clone(),
+                        call: e.event_name.clone(),
+                        source_ip: e.source_ip.clone(),
+                        risk: why.to_string(),
+                    }));
             }
         }
     }
@@ -371,6 +438,7 @@ impl App {
                     if self.current_table() == TableId::Alarms {
                         self.fetch_history();
                     }
+                    self.check_user();
                 }
                 _ => self.detail = None,
             }
@@ -509,10 +577,10 @@ impl App {
             if table == TableId::Alarms {
                 self.fetch_history();
             }
+            self.check_user();
         }
     }
 
-    #[cfg(test)]
     pub(super) fn select(&mut self, table: TableId, row: usize) {
         let view = self.view_mut(table);
         if let Some(pos) = view.visible.iter().position(|&i| i == row) {
@@ -611,6 +679,10 @@ impl App {
             Ok(commands::Parsed::Context(name)) => self.use_context(name),
             Ok(commands::Parsed::Namespace(namespace)) => self.use_namespace(namespace),
             Ok(commands::Parsed::Contexts) => self.show_contexts(),
+            Ok(commands::Parsed::Trail(query)) => {
+                self.go(Pane::Trail);
+                self.set_filter(TableId::TrailEvents, query);
+            }
             Ok(commands::Parsed::Nothing) => {}
             Err(msg) => self.message = Some((Level::Warn, msg)),
         }

@@ -282,25 +282,7 @@ fn alarm_state_changes_go_on_the_incident_timeline() {
     app.update(Action::Alarms(feed(after.clone())));
     assert!(app.effects.is_empty());
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut desk = crate::incident::desk::Desk::open(
-        dir.path(),
-        crate::incident::event::Who {
-            user: "kim".into(),
-            from: None,
-        },
-    )
-    .unwrap();
-    let new = crate::incident::desk::NewIncident {
-        title: "t".into(),
-        severity: crate::incident::event::Severity::Sev1,
-        alarm: None,
-        detected_at: None,
-        recognised: None,
-        drill: None,
-    };
-    desk.open_incident(new, now()).unwrap();
-    app.update(Action::Incident(desk.active().cloned().map(Box::new)));
+    let _dir = open_incident(&mut app);
     app.update(Action::Alarms(feed(before)));
     app.effects.clear();
     app.update(Action::Alarms(feed(after.clone())));
@@ -322,4 +304,269 @@ fn alarm_state_changes_go_on_the_incident_timeline() {
         .collect();
     assert_eq!(journaled, firing);
     assert!(!journaled.is_empty());
+}
+
+fn live_alert(
+    name: &str,
+    key: &str,
+    state: crate::model::alarm::AlarmState,
+) -> crate::model::alarm::Alarm {
+    crate::model::alarm::Alarm {
+        source: crate::model::alarm::AlarmSource::Alertmanager,
+        name: name.into(),
+        key: key.into(),
+        origin: "prod-kr".into(),
+        state,
+        severity: crate::model::alarm::Severity::Critical,
+        labels: std::collections::BTreeMap::from([("alertname".to_string(), name.to_string())]),
+        since: now(),
+        ..Default::default()
+    }
+}
+
+fn snapshot(alarms: Vec<crate::model::alarm::Alarm>) -> crate::model::alarm::AlarmSnapshot {
+    let mut snap = crate::model::alarm::AlarmSnapshot {
+        alarms,
+        ..Default::default()
+    };
+    snap.sort();
+    snap
+}
+
+#[test]
+fn alarm_keys_act_on_live_alerts_and_the_cursor_follows_the_alert() {
+    use crate::model::alarm::AlarmState::Alarm as Firing;
+    use crate::sources::AlarmChange;
+    let mut app = app();
+    let (a, b) = (live_alert("A", "fa", Firing), live_alert("B", "fb", Firing));
+    app.update(Action::Alarms(feed(snapshot(vec![a.clone(), b.clone()]))));
+    app.update(Action::Command(Command::Pane(5)));
+    app.update(Action::Command(Command::Down));
+    let on = |app: &App| {
+        app.view(TableId::Alarms)
+            .selected_row()
+            .map(|i| app.data.alarms.data.alarms[i].key().to_string())
+    };
+    assert_eq!(on(&app).as_deref(), Some("fb"));
+    // B silenced sorts after A, but the cursor stays on B.
+    let mut silenced = b.clone();
+    silenced.silenced_by = vec!["s1".into()];
+    let mut a_later = a.clone();
+    a_later.since = now() + jiff::SignedDuration::from_secs(1);
+    app.update(Action::Alarms(feed(snapshot(vec![silenced, a_later]))));
+    assert_eq!(on(&app).as_deref(), Some("fb"));
+
+    // `u` on a silenced alert expires its silences; `a` acks; `s` opens the silence form.
+    app.update(Action::Command(Command::Unsilence));
+    assert!(matches!(
+        app.effects.pop(),
+        Some(Effect::AlarmChange(AlarmChange::Expire { alarm })) if alarm.key == "fb"
+    ));
+    app.update(Action::Command(Command::Acknowledge));
+    assert!(matches!(
+        app.effects.pop(),
+        Some(Effect::AlarmChange(AlarmChange::Ack { alarm })) if alarm.key == "fb"
+    ));
+    app.update(Action::Command(Command::Silence));
+    let form = app.form.as_ref().expect("the silence form");
+    assert_eq!(form.value(0), r#"alertname="B""#);
+    assert_eq!(form.value(1), "2h");
+}
+
+#[test]
+fn on_the_top_row_the_cursor_stays_on_the_most_urgent_alarm() {
+    use crate::model::alarm::AlarmState::{Alarm as Firing, Ok as Quiet};
+    let mut app = app();
+    let quiet = live_alert("Q", "fq", Quiet);
+    app.update(Action::Alarms(feed(snapshot(vec![quiet.clone()]))));
+    app.update(Action::Command(Command::Pane(5)));
+    app.update(Action::Alarms(feed(snapshot(vec![
+        quiet,
+        live_alert("F", "ff", Firing),
+    ]))));
+    let top = app.view(TableId::Alarms).selected_row();
+    assert_eq!(
+        top.map(|i| app.data.alarms.data.alarms[i].name.as_str()),
+        Some("F")
+    );
+}
+
+#[test]
+fn a_drill_alarm_keeps_a_as_the_incident_acknowledgement() {
+    let mut app = app();
+    app.update(Action::Command(Command::Pane(5)));
+    app.update(Action::Command(Command::Acknowledge));
+    assert!(
+        !app.effects
+            .iter()
+            .any(|e| matches!(e, Effect::AlarmChange(_))),
+        "{:?}",
+        app.effects
+    );
+    app.update(Action::Command(Command::Silence));
+    assert!(app.form.is_none());
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|(_, m)| m.contains("need a live Alertmanager")),
+        "{:?}",
+        app.message
+    );
+}
+
+#[test]
+fn an_alert_that_disappears_while_firing_is_resolved_on_the_timeline() {
+    use crate::model::alarm::AlarmState::Alarm as Firing;
+    let mut app = app();
+    let _dir = open_incident(&mut app);
+    app.update(Action::Alarms(feed(snapshot(vec![live_alert(
+        "A", "fa", Firing,
+    )]))));
+    app.effects.clear();
+    app.update(Action::Alarms(feed(snapshot(vec![]))));
+    let journaled: Vec<String> = app
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(crate::incident::event::Event::Alarm { name, state, .. }) => {
+                Some(format!("{name} {state}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(journaled, ["A RESOLVED"]);
+}
+
+/// Opens an incident in a journal of its own and shows it to `app`; keep the directory.
+fn open_incident(app: &mut App) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desk = crate::incident::desk::Desk::open(
+        dir.path(),
+        crate::incident::event::Who {
+            user: "kim".into(),
+            from: None,
+        },
+    )
+    .unwrap();
+    let new = crate::incident::desk::NewIncident {
+        title: "t".into(),
+        severity: crate::incident::event::Severity::Sev1,
+        alarm: None,
+        detected_at: None,
+        recognised: None,
+        drill: None,
+    };
+    desk.open_incident(new, now()).unwrap();
+    app.update(Action::Incident(desk.active().cloned().map(Box::new)));
+    dir
+}
+
+#[test]
+fn new_risky_trail_events_go_on_an_open_incident_timeline_once() {
+    let mut app = app();
+    let event = |id: &str, name: &str, mins_ago: i64| crate::model::trail::TrailEvent {
+        time: now() - jiff::SignedDuration::from_mins(mins_ago),
+        user: "alice".into(),
+        event_name: name.into(),
+        source_ip: "203.0.113.250".into(),
+        region: "us-east-1".into(),
+        mfa_used: None,
+        error: None,
+        id: Some(id.into()),
+        identity_type: Some("IAMUser".into()),
+    };
+    let trail = |events: Vec<crate::model::trail::TrailEvent>| {
+        Action::Trail(std::sync::Arc::new(crate::model::Feed {
+            data: crate::model::trail::TrailSnapshot {
+                events,
+                ..Default::default()
+            },
+            health: crate::model::Health::ok(now()),
+        }))
+    };
+    let _dir = open_incident(&mut app);
+    // Before the incident was recognised: history, not news.
+    app.update(trail(vec![event("old", "StopLogging", 600)]));
+    app.effects.clear();
+    app.update(trail(vec![
+        event("new-2", "DescribeInstances", -1),
+        event("new-1", "CreateAccessKey", -2),
+        event("old", "StopLogging", 600),
+    ]));
+    let journaled: Vec<String> = app
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(crate::incident::event::Event::Trail { call, risk, .. }) => {
+                Some(format!("{call} {risk}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(journaled, ["CreateAccessKey access key created"]);
+    app.effects.clear();
+    app.update(trail(vec![event("new-1", "CreateAccessKey", -2)]));
+    assert!(app.effects.is_empty(), "an event is journaled once");
+}
+
+#[test]
+fn a_live_users_detail_asks_iam_and_keeps_only_its_own_answer() {
+    let mut app = app();
+    let user = |name: &str| crate::model::iam::IamUser {
+        name: name.into(),
+        arn: format!("arn:aws:iam::123456789012:user/{name}"),
+        groups: vec![],
+        mfa: crate::model::iam::Mfa::None,
+        console_access: false,
+        password_changed: None,
+        password_last_used: None,
+        access_keys: vec![],
+        last_activity: None,
+        admin: false,
+        direct_policies: vec![],
+        administrator_access: vec![],
+        created: now(),
+    };
+    let iam = crate::model::iam::IamSnapshot {
+        users: vec![user("alice"), user("bob")],
+        report: crate::model::iam::ReportState::Complete { generated: now() },
+        ..Default::default()
+    };
+    app.update(Action::Iam(feed(iam)));
+    app.update(Action::Command(Command::Pane(6)));
+    app.effects.clear();
+    app.update(Action::Command(Command::Open));
+    assert!(
+        matches!(app.effects.as_slice(), [Effect::CheckUser(u)] if u.name == "alice"),
+        "{:?}",
+        app.effects
+    );
+    let answer = |name: &str| {
+        Action::UserChecked(Box::new(crate::model::iam::UserCheck {
+            user: name.into(),
+            at: now(),
+            fields: vec![crate::model::iam::CheckedField {
+                field: "active keys".into(),
+                report: "0".into(),
+                live: "1".into(),
+            }],
+            error: None,
+        }))
+    };
+    app.update(answer("bob"));
+    assert_eq!(
+        app.data.user_check.as_ref().map(|c| c.error.clone()),
+        Some(Some("asking IAM…".into())),
+        "an answer for another user is dropped"
+    );
+    app.update(answer("alice"));
+    let rows =
+        crate::tui::panes::iam::UserRows(&app.data.iam.data.users, app.data.user_check.as_ref());
+    let detail = crate::tui::table::Rows::detail(&rows, 0, now());
+    assert!(
+        detail
+            .iter()
+            .any(|(k, v)| *k == "Live check" && v == "≠ active keys: report 0, IAM now 1"),
+        "{detail:?}"
+    );
 }

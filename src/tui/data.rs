@@ -28,7 +28,10 @@ pub struct Data {
     pub alarms: Arc<Feed<AlarmSnapshot>>,
     pub iam: Arc<Feed<IamSnapshot>>,
     pub trail: Arc<Feed<TrailSnapshot>>,
+    /// IAM review findings, worst first.
     pub findings: Vec<Finding>,
+    /// CloudTrail review findings (coverage and the CIS 4.x monitoring chains).
+    pub trail_findings: Vec<Finding>,
     /// In `Area::ALL` order.
     pub summaries: Vec<AreaSummary>,
     pub playbooks: Vec<Entry>,
@@ -40,6 +43,8 @@ pub struct Data {
     pub db_rows: Vec<(usize, usize)>,
     /// The state history of one alarm `(key, text)`, fetched when its detail opened.
     pub alarm_history: Option<(String, String)>,
+    /// The live cross-check of the user whose detail is open (or `loading` for that user).
+    pub user_check: Option<crate::model::iam::UserCheck>,
 }
 
 impl Data {
@@ -54,6 +59,7 @@ impl Data {
             iam: Arc::default(),
             trail: Arc::default(),
             findings: Vec::new(),
+            trail_findings: Vec::new(),
             summaries: Area::ALL
                 .iter()
                 .map(|&area| AreaSummary {
@@ -68,6 +74,7 @@ impl Data {
             pod_metrics: false,
             db_rows: Vec::new(),
             alarm_history: None,
+            user_check: None,
         };
         data.set_iam(Arc::default(), now);
         data
@@ -160,18 +167,31 @@ impl Data {
     }
 
     pub fn set_iam(&mut self, feed: Arc<Feed<IamSnapshot>>, now: Timestamp) {
-        // An account never read has no findings: its empty snapshot is not an empty account.
-        self.findings = match feed.health.last_ok {
-            Some(_) => audit::iam_findings(&feed.data, now),
-            None => Vec::new(),
-        };
-        let summary = audit::iam_summary(&feed.data, &self.findings);
-        self.summarise(Area::Iam, summary, &feed.health);
         self.iam = feed;
+        self.review(now);
     }
 
-    pub fn set_trail(&mut self, feed: Arc<Feed<TrailSnapshot>>) {
-        self.summarise(Area::Trail, summary::trail(&feed.data), &feed.health);
+    pub fn set_trail(&mut self, feed: Arc<Feed<TrailSnapshot>>, now: Timestamp) {
         self.trail = feed;
+        self.review(now);
+    }
+
+    /// The two areas' findings read each other (sign-ins feed the shared-account check, the
+    /// trail's account id comes from IAM), so either update re-runs both.
+    fn review(&mut self, now: Timestamp) {
+        // An account never read has no findings: its empty snapshot is not an empty account.
+        self.findings = match self.iam.health.last_ok {
+            Some(_) => audit::iam_findings(&self.iam.data, &self.trail.data, now),
+            None => Vec::new(),
+        };
+        self.trail_findings = match self.trail.health.last_ok {
+            Some(_) => audit::trail_findings(&self.trail.data, &self.iam.data.account_id, now),
+            None => Vec::new(),
+        };
+        let (iam, trail) = (self.iam.clone(), self.trail.clone());
+        let summary = audit::iam_summary(&iam.data, &self.findings);
+        self.summarise(Area::Iam, summary, &iam.health);
+        let summary = audit::trail_summary(&trail.data, &self.trail_findings);
+        self.summarise(Area::Trail, summary, &trail.health);
     }
 }

@@ -51,4 +51,6 @@ pub enum Effect {
     Silences,
     /// Fetch the alarm's state history for its detail view.
     AlarmHistory(Box<crate::model::alarm::Alarm>),
+    /// Ask IAM about the user whose detail is open, to compare with the credential report.
+    CheckUser(Box<crate::model::iam::IamUser>),
 }

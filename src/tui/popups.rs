@@ -46,11 +46,11 @@ pub fn detail(frame: &mut Frame, area: Rect, app: &App, table: TableId) {
             ])
         })
         .collect();
-    let popup = centered(
-        area,
-        area.width.saturating_sub(4).min(100),
-        lines.len() as u16 + 2,
-    );
+    let width = area.width.saturating_sub(4).min(100);
+    // Long values wrap: the popup grows by the lines they wrap onto.
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let height: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let popup = centered(area, width, height as u16 + 2);
     frame.render_widget(Clear, popup);
     let block = frame_block(app, "detail", "Esc close · j/k next row");
     frame.render_widget(

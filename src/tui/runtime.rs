@@ -48,6 +48,8 @@ pub struct Parts {
     pub clusters: Option<Arc<dyn ClusterControl>>,
     /// Silences and CloudWatch actions; none in a drill.
     pub alarms: Option<Arc<dyn AlarmControl>>,
+    /// The live IAM cross-check of a user's detail; none in a drill.
+    pub iam: Option<Arc<dyn crate::sources::IamProbe>>,
 }
 
 impl Runtime {
@@ -185,6 +187,7 @@ impl Runtime {
             Effect::AlarmChange(change) => self.alarm_change(change),
             Effect::Silences => self.silences(),
             Effect::AlarmHistory(alarm) => self.alarm_history(*alarm),
+            Effect::CheckUser(user) => self.check_user(*user),
             Effect::Drill(None) => self.list_drills(),
             Effect::Drill(Some(name)) => self.start_drill(&name),
         }
@@ -252,6 +255,17 @@ impl Runtime {
                 key: alarm.key().to_string(),
                 text,
             });
+        });
+    }
+
+    fn check_user(&self, user: crate::model::iam::IamUser) {
+        let Some(probe) = self.parts.iam.clone() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let check = probe.check_user(&user).await;
+            let _ = tx.send(Action::UserChecked(Box::new(check)));
         });
     }
 

@@ -2,9 +2,35 @@
 //! tests, and a loopback server replaying one recorded AWS answer.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use opsdeck::sources::aws::{Aws, AwsConfig, Overrides};
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub fn aws_config(profile: &str, regions: &[&str]) -> AwsConfig {
+    AwsConfig {
+        profile: Some(profile.into()),
+        regions: regions.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+/// The console's AWS factory pointed at this test's endpoint and credentials file (what
+/// `AWS_ENDPOINT_URL` and ~/.aws do for the real console).
+pub async fn aws(url: &str, credentials: &Path, cfg: &AwsConfig) -> Aws {
+    let overrides = Overrides {
+        endpoint_url: Some(url.to_string()),
+        profile_files: Some(
+            EnvConfigFiles::builder()
+                .with_file(EnvConfigFileKind::Credentials, credentials)
+                .build(),
+        ),
+    };
+    Aws::load_from(cfg, overrides)
+        .await
+        .expect("regions are configured")
+}
 
 pub struct Alertmanager {
     child: Option<Child>,
@@ -257,6 +283,8 @@ fn read_request(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
 pub struct Recorded {
     pub url: String,
     pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The head of the last request, to see what was sent.
+    pub last: std::sync::Arc<std::sync::Mutex<String>>,
     _thread: std::thread::JoinHandle<()>,
 }
 
@@ -266,6 +294,8 @@ impl Recorded {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = requests.clone();
+        let last = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = last.clone();
         let thread = std::thread::spawn(move || {
             use std::io::{Read, Write};
             for stream in listener.incoming() {
@@ -273,7 +303,8 @@ impl Recorded {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 // Read the head and whatever body arrives with it; the answer never depends on it.
                 let mut buf = [0u8; 65536];
-                let _ = s.read(&mut buf);
+                let n = s.read(&mut buf).unwrap_or(0);
+                *seen.lock().unwrap() = String::from_utf8_lossy(&buf[..n]).into_owned();
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let reply = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: 5b0a6ab0-1f1e-4c58-9a57-2f9c8b6f3c11\r\nConnection: close\r\n\r\n{body}",
@@ -285,7 +316,62 @@ impl Recorded {
         Recorded {
             url,
             requests,
+            last,
             _thread: thread,
+        }
+    }
+}
+
+/// moto in a Python process of its own, with a composite alarm seeded in-process (moto has
+/// no PutCompositeAlarm): `checkout-degraded` = `ALARM("checkout-5xx-high")`, both firing.
+pub struct CompositeMoto {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub credentials_file: std::path::PathBuf,
+}
+
+impl Drop for CompositeMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl CompositeMoto {
+    pub fn start(region: &str) -> CompositeMoto {
+        use std::io::BufRead;
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/alarmsupport/composite_moto.py"
+        );
+        let mut child = Command::new("python3")
+            .args([script, region])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with moto (scripts/test-services installs it)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let port = line
+            .strip_prefix("PORT ")
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("composite_moto.py did not start: {line:?}"))
+            .to_string();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let credentials_file = dir.path().join("credentials");
+        std::fs::write(
+            &credentials_file,
+            "[opsdeck-test]\naws_access_key_id = AKIAOPSDECKTEST0001\naws_secret_access_key = composite\n",
+        )
+        .unwrap();
+        CompositeMoto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+            credentials_file,
         }
     }
 }

@@ -242,7 +242,11 @@ impl Region {
             state: state(m.state_value()),
             severity: Severity::Warning,
             reason: m.state_reason().unwrap_or_default().to_string(),
-            since: timestamp(m.state_updated_timestamp()),
+            // The last transition (when it started firing), not the last reason update.
+            since: timestamp(
+                m.state_transitioned_timestamp()
+                    .or(m.state_updated_timestamp()),
+            ),
             origin: self.name.clone(),
             key: m.alarm_arn().unwrap_or_default().to_string(),
             actions_enabled: m.actions_enabled(),

@@ -136,15 +136,6 @@ fn credentials_error<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a Credentia
     None
 }
 
-/// The innermost cause: "Connection refused (os error 111)" rather than "dispatch failure".
-fn root_cause(err: &(dyn Error + 'static)) -> String {
-    let mut cur = err;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
-
 /// Turns a failed call into its kind and health line.
 pub fn classify<E>(call: &Call, err: &SdkError<E, HttpResponse>) -> AwsError
 where
@@ -168,7 +159,7 @@ where
             ),
             None => (
                 Kind::Unreachable,
-                format!("{}: {}", unreachable(call), root_cause(err)),
+                format!("{}: {}", unreachable(call), crate::diag::root_cause(err)),
             ),
         },
         SdkError::ConstructionFailure(_) => match credentials_error(err) {

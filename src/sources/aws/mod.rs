@@ -26,8 +26,11 @@
 //! `AWS_ENDPOINT_URL` (the SDK's own variable) points every client at an emulator such as
 //! moto; credentials come from the SDK's chain for the profile.
 
+pub mod cloudtrail;
 pub mod cloudwatch;
 mod error;
+pub mod iam;
+pub mod keys;
 
 pub use error::{AwsError, Kind, classify};
 

@@ -51,6 +51,26 @@ impl World {
             Op::DeactivateKey { user, key_suffix } => {
                 super::iam::deactivate(&mut self.iam, user, key_suffix)
             }
+            Op::KeyActivity {
+                user,
+                key_suffix,
+                hours,
+            } => {
+                let since = self.now().as_second() - i64::from(*hours) * 3600;
+                let events: Vec<_> = self
+                    .trail
+                    .history()
+                    .filter(|e| &e.user == user && e.time.as_second() >= since)
+                    .filter(|e| e.event_name != "ConsoleLogin")
+                    .cloned()
+                    .collect();
+                Ok(super::iam::activity(user, key_suffix, *hours, &events))
+            }
+            Op::DeleteLoginProfile { user } => super::iam::delete_login(&mut self.iam, user),
+            Op::DenyAll { user } => super::iam::deny_all(&self.iam, user),
+            Op::ReactivateKey {
+                user, key_suffix, ..
+            } => super::iam::reactivate(&mut self.iam, user, key_suffix),
             Op::Silence { .. } => Err(OpError::Unsupported(
                 "the drill world has no Alertmanager to hold silences".into(),
             )),

@@ -4,7 +4,9 @@
 
 use super::dice::Dice;
 use super::{Sec, at};
-use crate::model::iam::{AccessKey, IamSnapshot, IamUser, Mfa, PasswordPolicy, RootAccount};
+use crate::model::iam::{
+    AccessKey, AdminPolicy, IamSnapshot, IamUser, Mfa, PasswordPolicy, PolicyKind, RootAccount,
+};
 use crate::model::trail::TrailEvent;
 use crate::ops::{OpError, Outcome};
 use jiff::Timestamp;
@@ -70,10 +72,12 @@ pub(crate) fn build(seed: u64, start: Timestamp) -> IamSnapshot {
         .iter()
         .map(|p| IamUser {
             name: p.name.into(),
+            arn: user_arn(p.name),
             groups: vec![p.group.into()],
             mfa: p.mfa,
             console_access: p.console,
             password_changed: p.password_age.map(|age| at(start, -age)),
+            password_last_used: p.console.then(|| at(start, p.last_activity)),
             access_keys: p
                 .keys
                 .iter()
@@ -86,13 +90,19 @@ pub(crate) fn build(seed: u64, start: Timestamp) -> IamSnapshot {
                 .collect(),
             last_activity: Some(at(start, p.last_activity)),
             admin: p.admin,
+            direct_policies: direct_admin(p).into_iter().collect(),
+            administrator_access: administrator_access(p),
             created: at(start, -p.age),
         })
         .collect();
+    let holders = PEOPLE
+        .iter()
+        .filter_map(|p| direct_admin(p).map(|_| format!("user/{}", p.name)));
     IamSnapshot {
         account_id: ACCOUNT_ID.into(),
         root: RootAccount {
             mfa: true,
+            hardware_mfa: Some(true),
             access_keys: 0,
             last_used: Some(at(start, -47 * DAY)),
         },
@@ -100,8 +110,40 @@ pub(crate) fn build(seed: u64, start: Timestamp) -> IamSnapshot {
             min_length: 14,
             require_symbols: true,
             max_age_days: Some(90),
+            reuse_prevention: Some(24),
         }),
         users,
+        admin_policies: vec![AdminPolicy {
+            name: "AdministratorAccess".into(),
+            arn: ADMINISTRATOR_ACCESS.into(),
+            kind: PolicyKind::AwsManaged,
+            attached_to: std::iter::once(format!("group/{ADMIN_GROUP}"))
+                .chain(holders)
+                .collect(),
+        }],
+        support_roles: vec!["aws-support".into()],
+        ..IamSnapshot::default()
+    }
+}
+
+const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+/// The group that holds AdministratorAccess.
+const ADMIN_GROUP: &str = "admins";
+
+fn user_arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT_ID}:user/{name}")
+}
+
+/// Administrators outside the admin group got AdministratorAccess attached to themselves.
+fn direct_admin(p: &Person) -> Option<String> {
+    (p.admin && p.group != ADMIN_GROUP).then(|| "AdministratorAccess".to_string())
+}
+
+fn administrator_access(p: &Person) -> Vec<String> {
+    match (p.admin, p.group == ADMIN_GROUP) {
+        (false, _) => vec![],
+        (true, true) => vec![format!("group {ADMIN_GROUP}")],
+        (true, false) => vec!["direct".into()],
     }
 }
 
@@ -173,7 +215,19 @@ pub(crate) fn intruded(iam: &mut IamSnapshot, event: &TrailEvent, new_key: Optio
             last_used: None,
         }),
         // AdministratorAccess, straight onto the user.
-        ("AttachUserPolicy", _) => u.admin = true,
+        ("AttachUserPolicy", _) => {
+            u.admin = true;
+            if !u.direct_policies.iter().any(|p| p == "AdministratorAccess") {
+                u.direct_policies.push("AdministratorAccess".into());
+                u.administrator_access.push("direct".into());
+                let holder = format!("user/{}", u.name);
+                for p in &mut iam.admin_policies {
+                    if p.arn == ADMINISTRATOR_ACCESS && !p.attached_to.contains(&holder) {
+                        p.attached_to.push(holder.clone());
+                    }
+                }
+            }
+        }
         _ => {}
     }
 }
@@ -207,6 +261,64 @@ pub(crate) fn deactivate(
     })
 }
 
+fn user_mut<'a>(iam: &'a mut IamSnapshot, user: &str) -> Result<&'a mut IamUser, OpError> {
+    iam.users
+        .iter_mut()
+        .find(|u| u.name == user)
+        .ok_or_else(|| OpError::NotFound(format!("no IAM user `{user}`")))
+}
+
+pub(crate) fn reactivate(
+    iam: &mut IamSnapshot,
+    user: &str,
+    suffix: &str,
+) -> Result<Outcome, OpError> {
+    let k = user_mut(iam, user)?
+        .access_keys
+        .iter_mut()
+        .find(|k| k.id_suffix == suffix)
+        .ok_or_else(|| OpError::NotFound(format!("{user} has no access key …{suffix}")))?;
+    k.active = true;
+    Ok(Outcome {
+        summary: format!("access key …{suffix} of {user} is Active again"),
+        calls: vec![format!(
+            "iam UpdateAccessKey UserName={user} AccessKeyId=AKIA…{suffix} Status=Active"
+        )],
+    })
+}
+
+pub(crate) fn delete_login(iam: &mut IamSnapshot, user: &str) -> Result<Outcome, OpError> {
+    let u = user_mut(iam, user)?;
+    let had = std::mem::replace(&mut u.console_access, false);
+    Ok(Outcome {
+        summary: if had {
+            format!("{user} has no console password any more")
+        } else {
+            format!("{user} had no console password")
+        },
+        calls: vec![format!("iam DeleteLoginProfile UserName={user}")],
+    })
+}
+
+pub(crate) fn deny_all(iam: &IamSnapshot, user: &str) -> Result<Outcome, OpError> {
+    if !iam.users.iter().any(|u| u.name == user) {
+        return Err(OpError::NotFound(format!("no IAM user `{user}`")));
+    }
+    Ok(Outcome {
+        summary: format!("{user} is denied every action"),
+        calls: vec![format!(
+            "iam PutUserPolicy UserName={user} PolicyName={} (Deny * on *)",
+            crate::ops::DENY_ALL_POLICY
+        )],
+    })
+}
+
+/// What a key did, as a step's result and output lines.
+pub(crate) fn activity(user: &str, suffix: &str, hours: u32, events: &[TrailEvent]) -> Outcome {
+    let (summary, calls) = crate::model::trail::key_activity(user, suffix, hours, events);
+    Outcome { summary, calls }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,18 +328,29 @@ mod tests {
     fn the_review_finds_each_planted_slip() {
         let start: Timestamp = "2025-11-22T01:00:00Z".parse().unwrap();
         let iam = build(1, start);
-        let findings = iam_findings(&iam, start);
-        let has = |user: &str, control: &str| {
-            findings
-                .iter()
-                .any(|f| f.subject == user && f.control == control)
-        };
-        assert!(has("park.seoyeon", "SER-CLOUD-005"));
-        assert!(has("jung.haeun", "SER-CLOUD-006"));
-        assert!(has("kang.donghyun", "SER-CLOUD-007"));
-        assert!(has("choi.woojin", "SER-CLOUD-004"));
-        assert!(has("ops-shared", "SER-CLOUD-004"));
-        assert_eq!(findings.len(), 5, "{findings:#?}");
+        let findings = iam_findings(&iam, &Default::default(), start);
+        let mut got: Vec<(&str, &str)> = findings
+            .iter()
+            .map(|f| (f.subject.as_str(), f.check))
+            .collect();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            [
+                (
+                    "AdministratorAccess",
+                    "iam_aws_attached_policy_no_administrative_privileges"
+                ),
+                ("choi.woojin", "iam_policy_attached_only_to_group_or_roles"),
+                ("choi.woojin", "iam_user_administrator_access_policy"),
+                ("ci-deployer", "iam_user_two_active_access_key"),
+                ("jung.haeun", "iam_rotate_access_key_90_days"),
+                ("kang.donghyun", "iam_user_console_access_unused"),
+                ("kim.minji", "iam_user_administrator_access_policy"),
+                ("ops-shared", "opsdeck_iam_shared_account"),
+                ("park.seoyeon", "iam_user_mfa_enabled_console_access"),
+            ]
+        );
         assert!(
             iam.users
                 .iter()

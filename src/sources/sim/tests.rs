@@ -256,7 +256,7 @@ fn one_warning_fires_at_the_start_and_the_rest_are_quiet() {
 fn the_review_finds_the_planted_iam_slips() {
     let mut w = world();
     w.step(1800);
-    let findings = iam_findings(&w.iam(), w.now());
+    let findings = iam_findings(&w.iam(), &w.trail(), w.now());
     for control in [
         "SER-CLOUD-005",
         "SER-CLOUD-006",

@@ -2,7 +2,7 @@
 //! few that a reviewer should stop at.
 
 use super::dice::Dice;
-use super::iam::{ACTIVE, ROTATION_AT};
+use super::iam::{ACCOUNT_ID, ACTIVE, ROTATION_AT};
 use super::{Sec, at};
 use crate::model::trail::{Trail, TrailEvent, TrailSnapshot};
 use jiff::Timestamp;
@@ -78,6 +78,8 @@ fn event(time: Timestamp, user: &str, name: &str, ip: &str) -> TrailEvent {
         region: if signin { SIGNIN_REGION } else { REGION }.into(),
         mfa_used: signin.then_some(true),
         error: None,
+        id: None,
+        identity_type: None,
     }
 }
 
@@ -144,12 +146,27 @@ impl TrailSim {
         TrailSnapshot {
             trails: vec![Trail {
                 name: "org-trail".into(),
+                arn: format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT_ID}:trail/org-trail"),
+                home_region: REGION.into(),
                 multi_region: true,
                 logging: self.logging,
                 log_file_validation: true,
                 bucket: "shop-cloudtrail-logs".into(),
+                kms_key: Some(format!(
+                    "arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/3f1c9a52-cloudtrail"
+                )),
+                log_group_arn: Some(format!(
+                    "arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:cloudtrail:*"
+                )),
+                latest_delivery: self.events.front().map(|e| e.time),
+                latest_delivery_error: None,
+                cloudwatch_delivery: self.events.front().map(|e| e.time),
+                management_events: Some("All".into()),
+                advanced_selectors: false,
             }],
             events: self.events.iter().cloned().collect(),
+            regions: vec![REGION.into()],
+            ..TrailSnapshot::default()
         }
     }
 }

@@ -62,7 +62,14 @@ impl Rows for AlarmRows<'_> {
             ("Source", format!("{} {}", a.source.word(), a.origin)),
             ("State", a.state_word().into()),
             ("Severity", a.severity.word().into()),
-            ("Since", format!("{} ({} ago)", a.since, age(a.since, now))),
+            (
+                "Since",
+                format!(
+                    "{} ({} ago)",
+                    a.since.strftime("%Y-%m-%d %H:%M:%SZ"),
+                    age(a.since, now)
+                ),
+            ),
             ("Reason", a.reason.clone()),
         ];
         if let Some(enabled) = a.actions_enabled {
@@ -107,7 +114,9 @@ fn short_source(a: &Alarm) -> &'static str {
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let (area, stale) = health_banner(frame, area, app, Area::Alarms);
-    // A refused or failing source says so above the list, even while the others are fine.
+    // A source that refuses a call says so above the list while the others carry on; an
+    // outage is already in the banner.
+    let banner = app.data.alarms.health.last_error.as_deref().unwrap_or("");
     let problems: Vec<Line> = app
         .data
         .alarms
@@ -115,7 +124,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .sources
         .iter()
         .filter_map(|s| {
-            let p = s.problem.as_ref()?;
+            let p = s
+                .problem
+                .as_ref()
+                .filter(|p| !banner.contains(p.as_str()))?;
             Some(Line::styled(format!(" ! {}: {p}", s.name), app.theme.warn))
         })
         .collect();

@@ -4,16 +4,18 @@ use super::super::app::{App, IamTab};
 use super::super::table::Rows;
 use super::{draw_table, health_banner, split_top, tab_line};
 use crate::audit::Finding;
-use crate::model::iam::{IamUser, Mfa};
+use crate::audit::report::span_words;
+use crate::model::iam::{IamUser, Mfa, ReportState, Unavailable, UserCheck};
 use crate::model::summary::Area;
 use crate::model::{Level, age, days_between};
 use jiff::Timestamp;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-pub struct UserRows<'a>(pub &'a [IamUser]);
+/// The users, and the live cross-check of the one whose detail is open.
+pub struct UserRows<'a>(pub &'a [IamUser], pub Option<&'a UserCheck>);
 
 impl UserRows<'_> {
     fn level(u: &IamUser, now: Timestamp) -> Level {
@@ -103,6 +105,19 @@ impl Rows for UserRows<'_> {
                 ),
             ));
         }
+        if let Some(check) = self.1.filter(|c| c.user == u.name) {
+            if let Some(e) = &check.error {
+                out.push(("Live check", e.clone()));
+            }
+            for f in &check.fields {
+                let text = if f.differs() {
+                    format!("≠ {}: report {}, IAM now {}", f.field, f.report, f.live)
+                } else {
+                    format!("= {}: {}", f.field, f.live)
+                };
+                out.push(("Live check", text));
+            }
+        }
         out
     }
 }
@@ -114,12 +129,12 @@ impl Rows for FindingRows<'_> {
         self.0.len()
     }
     fn header(&self) -> &'static [&'static str] {
-        &["SEV", "CONTROL", "SUBJECT", "FINDING"]
+        &["SEV", "CIS", "SUBJECT", "FINDING"]
     }
     fn widths(&self) -> &'static [Constraint] {
         &[
             Constraint::Length(4),
-            Constraint::Length(13),
+            Constraint::Length(4),
             Constraint::Length(14),
             Constraint::Fill(1),
         ]
@@ -127,10 +142,10 @@ impl Rows for FindingRows<'_> {
     fn cells(&self, i: usize, _now: Timestamp) -> (Level, Vec<String>) {
         let f = &self.0[i];
         (
-            f.severity,
+            f.level(),
             vec![
-                f.severity.word().into(),
-                f.control.into(),
+                short_severity(f).into(),
+                f.cis.unwrap_or("-").into(),
                 f.subject.clone(),
                 f.message.clone(),
             ],
@@ -140,11 +155,59 @@ impl Rows for FindingRows<'_> {
         let f = &self.0[i];
         vec![
             ("Severity", f.severity.word().into()),
-            ("Control", f.control.into()),
-            ("Subject", f.subject.clone()),
+            ("Check", f.check.into()),
+            ("CIS v5.0.0", f.cis.unwrap_or("none").into()),
+            ("Requirement", f.control.into()),
+            ("Resource", f.resource.clone()),
             ("Finding", f.message.clone()),
+            ("Evidence", f.evidence.clone()),
+            ("Remediation", f.remediation.into()),
         ]
     }
+}
+
+/// Four columns: `CRIT`, `HIGH`, `MED`, `LOW`.
+fn short_severity(f: &Finding) -> &'static str {
+    match f.severity {
+        crate::audit::Severity::Critical => "CRIT",
+        crate::audit::Severity::High => "HIGH",
+        crate::audit::Severity::Medium => "MED",
+        crate::audit::Severity::Low => "LOW",
+    }
+}
+
+/// The credential report's state, as the header says it.
+fn report_span<'a>(app: &App, report: &ReportState) -> Option<Span<'a>> {
+    Some(match report {
+        ReportState::None => return None,
+        ReportState::Complete { generated } => Span::styled(
+            format!(
+                "  report {} old",
+                span_words(app.now.as_second() - generated.as_second())
+            ),
+            app.theme.muted,
+        ),
+        ReportState::Generating { .. } => Span::styled(
+            "  ! credential report generating: MFA, keys and passwords follow",
+            app.theme.warn,
+        ),
+        ReportState::Failed { why } => {
+            Span::styled(format!("  ✗ no credential report: {why}"), app.theme.crit)
+        }
+    })
+}
+
+/// Sections that could not be read, so that a missing finding is not taken for a pass.
+pub fn unavailable_line<'a>(app: &App, unavailable: &[Unavailable]) -> Option<Line<'a>> {
+    let first = unavailable.first()?;
+    let more = match unavailable.len() {
+        1 => String::new(),
+        n => format!(" (+{} more)", n - 1),
+    };
+    Some(Line::styled(
+        format!("! not read: {}: {}{more}", first.section, first.why),
+        app.theme.warn,
+    ))
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
@@ -158,7 +221,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             app.iam_tab == IamTab::Findings,
         ),
     ];
-    let (top, body) = split_top(area, 1);
+    let gaps = unavailable_line(app, &iam.unavailable);
+    let (top, body) = split_top(area, 1 + u16::from(gaps.is_some()));
     let mut line = tab_line(app, &tabs);
     line.spans.insert(
         0,
@@ -170,6 +234,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Span::styled("  root: ✗ no MFA", app.theme.crit)
     };
     line.spans.push(root);
-    frame.render_widget(Paragraph::new(line), top);
+    line.spans.extend(report_span(app, &iam.report));
+    let lines: Vec<Line> = std::iter::once(line).chain(gaps).collect();
+    frame.render_widget(Paragraph::new(lines), top);
     draw_table(frame, body, app, app.current_table(), stale);
 }

@@ -3,7 +3,7 @@
 mod alarms;
 mod cluster;
 mod db;
-mod iam;
+pub(crate) mod iam;
 mod incident;
 mod overview;
 mod playbooks;
@@ -111,7 +111,10 @@ pub fn rows(id: TableId, data: &Data) -> Box<dyn Rows + '_> {
             &data.alarms.data.alarms,
             data.alarm_history.as_ref(),
         )),
-        TableId::IamUsers => Box::new(iam::UserRows(&data.iam.data.users)),
+        TableId::IamUsers => Box::new(iam::UserRows(
+            &data.iam.data.users,
+            data.user_check.as_ref(),
+        )),
         TableId::IamFindings => Box::new(iam::FindingRows(&data.findings)),
         TableId::TrailEvents => Box::new(trail::EventRows(&data.trail.data.events)),
         TableId::Playbooks => Box::new(playbooks::PlaybookRows(&data.playbooks)),

@@ -44,6 +44,9 @@ impl Rows for EventRows<'_> {
             ],
         )
     }
+    fn matches(&self, i: usize, needle: &str, now: Timestamp) -> bool {
+        self.0[i].matches_query(needle, now)
+    }
     fn detail(&self, i: usize, now: Timestamp) -> Vec<(&'static str, String)> {
         let e = &self.0[i];
         vec![
@@ -100,6 +103,45 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             theme.crit,
         ));
     }
+    let monitoring = &app.data.trail.data.monitoring;
+    if !monitoring.is_empty() {
+        let missing: Vec<&str> = monitoring
+            .iter()
+            .filter(|m| m.missing.is_some())
+            .map(|m| m.watch.title())
+            .collect();
+        let text = format!(
+            "CIS 4.x monitoring {}/{} complete{}",
+            monitoring.len() - missing.len(),
+            monitoring.len(),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(" · not watched: {}", missing.join(", "))
+            }
+        );
+        let style = if missing.is_empty() {
+            theme.ok
+        } else {
+            theme.warn
+        };
+        lines.push(Line::styled(text, style));
+    }
+    if let Some(f) = app.data.trail_findings.first() {
+        lines.push(Line::styled(
+            format!(
+                "{} findings · worst: {} {}",
+                app.data.trail_findings.len(),
+                f.subject,
+                f.message
+            ),
+            theme.level(f.level()),
+        ));
+    }
+    lines.extend(super::iam::unavailable_line(
+        app,
+        &app.data.trail.data.unavailable,
+    ));
     let (top, body) = split_top(area, lines.len() as u16 + 1);
     frame.render_widget(Paragraph::new(lines), top);
     draw_table(frame, body, app, TableId::TrailEvents, stale);

@@ -1,0 +1,309 @@
+//! The live IAM and CloudTrail review against moto seeded (under freezegun, so ages are
+//! real) with an account in every state the review knows.
+//!
+//! moto lacks LookupEvents (HTTP 500); that one call is answered from
+//! tests/fixtures/lookup_events.json, a response in AWS's LookupEvents format written by hand
+//! (not captured from an account), served by the wrapper in place of moto's missing handler.
+//! Everything else is moto's own answer.
+
+#[path = "support/aws_account.rs"]
+mod aws_account;
+
+use aws_account::Account;
+use jiff::Timestamp;
+use opsdeck::audit;
+use opsdeck::model::iam::ReportState;
+use opsdeck::sources::aws::cloudtrail::TrailReader;
+use opsdeck::sources::aws::iam::{self as live_iam, IamReader};
+
+const ACCT: &str = "123456789012";
+
+fn user(name: &str) -> String {
+    format!("arn:aws:iam::{ACCT}:user/{name}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_review_finds_exactly_the_planted_problems() {
+    let account = Account::start("review", Some("lookup_events.json"));
+    let aws = account.aws().await;
+    let iam_reader = IamReader::new(&aws);
+    let mut first = None;
+    let iam = live_iam::read(&iam_reader, |s| first = Some(s.clone()))
+        .await
+        .expect("IAM read");
+    let first = first.expect("a snapshot before the credential report");
+    assert_eq!(first.report, ReportState::Generating { attempts: 0 });
+    assert_eq!(
+        first.users.len(),
+        11,
+        "every user is there before the report"
+    );
+    assert!(
+        matches!(iam.report, ReportState::Complete { .. }),
+        "{:?}",
+        iam.report
+    );
+    assert_eq!(iam.account_id, ACCT);
+    let trail = TrailReader::new(&aws)
+        .read()
+        .await
+        .expect("CloudTrail read");
+    assert!(trail.unavailable.is_empty(), "{:?}", trail.unavailable);
+    let findings = audit::review(&iam, &trail, Timestamp::now());
+    let mut got: Vec<(&str, Option<&str>, &str)> = findings
+        .iter()
+        .map(|f| (f.check, f.cis, f.resource.as_str()))
+        .collect();
+    got.sort_unstable();
+    let users: Vec<String> = [
+        "alice",
+        "bob",
+        "carol",
+        "dave",
+        "erin",
+        "frank",
+        "grace",
+        "henry",
+        "ivan",
+        "ops-shared",
+    ]
+    .iter()
+    .map(|u| user(u))
+    .collect();
+    let u = |name: &str| {
+        users
+            .iter()
+            .find(|a| a.ends_with(&format!("/{name}")))
+            .unwrap()
+            .as_str()
+    };
+    let root = format!("arn:aws:iam::{ACCT}:root");
+    let policy = format!("arn:aws:iam::{ACCT}:account-password-policy");
+    let trail_arn = format!("arn:aws:cloudtrail:us-east-1:{ACCT}:trail/main");
+    let account_trails = format!("arn:aws:cloudtrail::{ACCT}:trail/*");
+    let mut want: Vec<(&str, Option<&str>, &str)> = vec![
+        ("cloudtrail_cloudwatch_logging_enabled", None, &trail_arn),
+        ("cloudtrail_kms_encryption_enabled", Some("3.5"), &trail_arn),
+        (
+            "cloudtrail_log_file_validation_enabled",
+            Some("3.2"),
+            &trail_arn,
+        ),
+        (
+            "cloudtrail_multi_region_enabled",
+            Some("3.1"),
+            &account_trails,
+        ),
+        (
+            "cloudwatch_log_metric_filter_authentication_failures",
+            Some("4.6"),
+            "cloudtrail",
+        ),
+        (
+            "cloudwatch_log_metric_filter_policy_changes",
+            Some("4.4"),
+            "cloudtrail",
+        ),
+        (
+            "cloudwatch_log_metric_filter_root_usage",
+            Some("4.3"),
+            "cloudtrail",
+        ),
+        (
+            "cloudwatch_log_metric_filter_sign_in_without_mfa",
+            Some("4.2"),
+            "cloudtrail",
+        ),
+        (
+            "cloudwatch_log_metric_filter_unauthorized_api_calls",
+            Some("4.1"),
+            "cloudtrail",
+        ),
+        (
+            "iam_aws_attached_policy_no_administrative_privileges",
+            Some("1.15"),
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+        ),
+        (
+            "iam_inline_policy_no_administrative_privileges",
+            Some("1.15"),
+            u("grace"),
+        ),
+        ("iam_no_root_access_key", Some("1.3"), &root),
+        (
+            "iam_password_policy_minimum_length_14",
+            Some("1.7"),
+            &policy,
+        ),
+        ("iam_password_policy_reuse_24", Some("1.8"), &policy),
+        (
+            "iam_policy_attached_only_to_group_or_roles",
+            Some("1.14"),
+            u("erin"),
+        ),
+        (
+            "iam_policy_attached_only_to_group_or_roles",
+            Some("1.14"),
+            u("grace"),
+        ),
+        ("iam_rotate_access_key_90_days", Some("1.13"), u("alice")),
+        ("iam_rotate_access_key_90_days", Some("1.13"), u("bob")),
+        (
+            "iam_support_role_created",
+            Some("1.16"),
+            "arn:aws:iam::aws:policy/AWSSupportAccess",
+        ),
+        ("iam_user_accesskey_unused", Some("1.11"), u("alice")),
+        ("iam_user_administrator_access_policy", None, u("frank")),
+        ("iam_user_console_access_unused", Some("1.11"), u("alice")),
+        ("iam_user_console_access_unused", Some("1.11"), u("ivan")),
+        (
+            "iam_user_mfa_enabled_console_access",
+            Some("1.9"),
+            u("carol"),
+        ),
+        (
+            "iam_user_no_setup_initial_access_key",
+            Some("1.10"),
+            u("bob"),
+        ),
+        ("iam_user_two_active_access_key", Some("1.12"), u("dave")),
+        ("opsdeck_iam_shared_account", None, u("ops-shared")),
+        ("opsdeck_iam_shared_account", None, u("ops-shared")),
+        ("opsdeck_iam_user_in_no_group", None, u("henry")),
+    ];
+    want.sort_unstable();
+    assert_eq!(got, want, "{findings:#?}");
+
+    // The chain is followed link by link: 4.5 is complete, the others say what is missing.
+    let watch = |cis: &str| findings.iter().find(|f| f.cis == Some(cis)).unwrap();
+    assert!(
+        watch("4.4")
+            .message
+            .contains("notifies no SNS topic with a confirmed subscription"),
+        "{}",
+        watch("4.4").message
+    );
+    assert!(
+        watch("4.1").message.contains("has no alarm on its metric"),
+        "{}",
+        watch("4.1").message
+    );
+    assert!(
+        watch("4.3")
+            .message
+            .contains("no metric filter on cloudtrail matches"),
+        "{}",
+        watch("4.3").message
+    );
+    assert!(trail.monitoring.iter().any(|m| m.missing.is_none()
+        && m.subscribed_topic.as_deref() == Some("arn:aws:sns:us-east-1:123456789012:security")));
+    // The shared-login finding names the addresses it saw.
+    let logins = findings.iter().find(|f| f.id.ends_with("#logins")).unwrap();
+    assert!(
+        logins.evidence.contains("192.0.2.33"),
+        "{}",
+        logins.evidence
+    );
+    // Risky events came through LookupEvents (the recorded answer), with their details.
+    let risks: Vec<_> = trail
+        .events
+        .iter()
+        .filter_map(|e| {
+            e.risk()
+                .map(|r| (e.user.as_str(), e.event_name.as_str(), r.1))
+        })
+        .collect();
+    for want in [
+        ("root", "ConsoleLogin", "root activity"),
+        ("alice", "StopLogging", "trail tampering"),
+        ("alice", "CreateAccessKey", "access key created"),
+        ("ops-shared", "ConsoleLogin", "failed login"),
+    ] {
+        assert!(risks.contains(&want), "{want:?} in {risks:?}");
+    }
+    assert_eq!(
+        trail.events.iter().filter(|e| e.id.is_some()).count(),
+        7,
+        "each event once"
+    );
+    // The detail's live cross-check: judy gets a second key and loses nothing else after the
+    // report was read; the check marks exactly that.
+    let client = aws.iam("us-east-1");
+    client
+        .create_access_key()
+        .user_name("judy")
+        .send()
+        .await
+        .unwrap();
+    let judy = iam.users.iter().find(|u| u.name == "judy").unwrap();
+    let check = iam_reader.check_user(judy).await;
+    assert_eq!(check.error, None);
+    let differs: Vec<_> = check
+        .fields
+        .iter()
+        .filter(|f| f.differs())
+        .map(|f| (f.field.as_str(), f.report.as_str(), f.live.as_str()))
+        .collect();
+    assert_eq!(differs, [("active keys", "1", "2")], "{:#?}", check.fields);
+    assert!(
+        check
+            .fields
+            .iter()
+            .any(|f| f.field == "console access" && f.live == "false")
+    );
+    let missing = opsdeck::model::iam::IamUser {
+        name: "nobody".into(),
+        ..judy.clone()
+    };
+    assert!(
+        iam_reader
+            .check_user(&missing)
+            .await
+            .error
+            .unwrap()
+            .contains("iam:ListMFADevices")
+    );
+    // Root MFA from GetAccountSummary (set in-process: moto hard-codes it to 0) and no
+    // virtual device for root: hardware.
+    assert!(iam.root.mfa && iam.root.hardware_mfa == Some(true));
+}
+
+/// Without the recorded answer, moto's own: LookupEvents is HTTP 500 with an HTML page.
+/// That is "not supported here", shown as an unavailable section, asked once per region and
+/// never again, while the rest of the trail data still comes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn lookup_events_moto_lacks_is_unsupported_and_not_asked_again() {
+    let account = Account::start("review", None);
+    let aws = account.aws().await;
+    let reader = TrailReader::new(&aws);
+    let started = std::time::Instant::now();
+    let first = reader.read().await.expect("CloudTrail read");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "not retried for long"
+    );
+    assert_eq!(first.trails.len(), 1);
+    assert_eq!(first.monitoring.len(), 6);
+    assert!(first.events.is_empty());
+    let events: Vec<_> = first
+        .unavailable
+        .iter()
+        .filter(|u| u.section == "events us-east-1")
+        .collect();
+    assert_eq!(events.len(), 1, "{:?}", first.unavailable);
+    assert!(events[0].why.contains("not supported"), "{}", events[0].why);
+    let log = || std::fs::read_to_string(account.dir.path().join("moto.log")).unwrap_or_default();
+    let asked = log().matches("\" 500 ").count();
+    assert_eq!(asked, 1, "one 500 for LookupEvents, no retries");
+    let second = reader.read().await.expect("CloudTrail read");
+    assert_eq!(
+        second.unavailable, first.unavailable,
+        "still said, from memory"
+    );
+    assert_eq!(
+        log().matches("\" 500 ").count(),
+        asked,
+        "LookupEvents is not asked again"
+    );
+}
