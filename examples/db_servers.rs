@@ -8,7 +8,7 @@
 //! ```
 //!
 //! `--dead-primary` is the 3 a.m. case: the primary is gone before the console starts. Runs
-//! until Ctrl-C, then stops the servers.
+//! until Ctrl-C (or SIGTERM, or its terminal closing), then stops the servers.
 
 #[path = "../tests/dbsupport/certs.rs"]
 mod certs;
@@ -48,5 +48,17 @@ async fn main() -> std::io::Result<()> {
         if dead { " (my0 killed)" } else { "" },
         config.display()
     );
-    tokio::signal::ctrl_c().await
+    // Any way the terminal goes away stops the servers (dropping the cluster does).
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut hup) = (
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::hangup())?,
+    );
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+    }
+    drop(cluster);
+    Ok(())
 }
