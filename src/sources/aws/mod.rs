@@ -31,6 +31,7 @@ pub mod cloudwatch;
 mod error;
 pub mod iam;
 pub mod keys;
+pub mod wafv2;
 
 pub use error::{AwsError, Kind, classify};
 
