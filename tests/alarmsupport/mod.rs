@@ -251,7 +251,7 @@ impl Proxy {
 }
 
 /// One HTTP/1.1 request: the head, then as many body bytes as Content-Length says.
-fn read_request(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+pub fn read_request(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
     use std::io::Read;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
