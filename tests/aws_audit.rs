@@ -268,3 +268,42 @@ async fn the_review_finds_exactly_the_planted_problems() {
     // virtual device for root: hardware.
     assert!(iam.root.mfa && iam.root.hardware_mfa == Some(true));
 }
+
+/// Without the recorded answer, moto's own: LookupEvents is HTTP 500 with an HTML page.
+/// That is "not supported here", shown as an unavailable section, asked once per region and
+/// never again, while the rest of the trail data still comes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn lookup_events_moto_lacks_is_unsupported_and_not_asked_again() {
+    let account = Account::start("review", None);
+    let aws = account.aws().await;
+    let reader = TrailReader::new(&aws);
+    let started = std::time::Instant::now();
+    let first = reader.read().await.expect("CloudTrail read");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "not retried for long"
+    );
+    assert_eq!(first.trails.len(), 1);
+    assert_eq!(first.monitoring.len(), 6);
+    assert!(first.events.is_empty());
+    let events: Vec<_> = first
+        .unavailable
+        .iter()
+        .filter(|u| u.section == "events us-east-1")
+        .collect();
+    assert_eq!(events.len(), 1, "{:?}", first.unavailable);
+    assert!(events[0].why.contains("not supported"), "{}", events[0].why);
+    let log = || std::fs::read_to_string(account.dir.path().join("moto.log")).unwrap_or_default();
+    let asked = log().matches("\" 500 ").count();
+    assert_eq!(asked, 1, "one 500 for LookupEvents, no retries");
+    let second = reader.read().await.expect("CloudTrail read");
+    assert_eq!(
+        second.unavailable, first.unavailable,
+        "still said, from memory"
+    );
+    assert_eq!(
+        log().matches("\" 500 ").count(),
+        asked,
+        "LookupEvents is not asked again"
+    );
+}

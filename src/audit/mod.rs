@@ -132,6 +132,13 @@ pub fn trail_summary(snap: &TrailSnapshot, findings: &[Finding]) -> AreaSummary 
         s.level = f.level();
         s.worst = Some(format!("{}: {}", f.subject, f.message));
     }
+    // A burst says more than its single denials, which are each only a warning.
+    if let Some(b) = crate::model::trail::denial_bursts(&snap.events).first()
+        && s.level <= Level::Warn
+    {
+        s.level = Level::Warn;
+        s.worst = Some(format!("{} refused {} times in 10 min", b.user, b.count));
+    }
     if !findings.is_empty() {
         s.counts = format!("{} · {} findings", s.counts, findings.len());
     }

@@ -125,6 +125,18 @@ impl AuditReport {
                 })
             })
             .collect();
+        risky_events.extend(
+            crate::model::trail::denial_bursts(&trail.events)
+                .into_iter()
+                .map(|b| RiskyEvent {
+                    time: b.last,
+                    user: b.user,
+                    event: format!("{} refused calls since {}", b.count, b.first),
+                    source_ip: String::new(),
+                    region: String::new(),
+                    risk: "burst of access denied",
+                }),
+        );
         risky_events.sort_by(|a, b| {
             b.time
                 .cmp(&a.time)
@@ -321,6 +333,49 @@ mod tests {
         assert_eq!(json["summary"]["total"], report.findings.len());
         assert_eq!(report.at_or_above(Severity::Critical), 0);
         assert_eq!(report.at_or_above(Severity::Low), report.findings.len());
+    }
+
+    #[test]
+    fn a_burst_of_access_denied_is_a_risky_event_and_warns_the_trail_tab() {
+        let now: Timestamp = "2026-11-22T01:00:00Z".parse().unwrap();
+        let denied = |s: i64| crate::model::trail::TrailEvent {
+            time: Timestamp::from_second(now.as_second() - s).unwrap(),
+            user: "probe".into(),
+            event_name: "ListUsers".into(),
+            source_ip: "203.0.113.9".into(),
+            region: "us-east-1".into(),
+            mfa_used: None,
+            error: Some("AccessDenied".into()),
+            id: None,
+            identity_type: Some("IAMUser".into()),
+        };
+        let healthy = crate::model::trail::Trail {
+            name: "org".into(),
+            logging: true,
+            multi_region: true,
+            log_file_validation: true,
+            ..Default::default()
+        };
+        let trail = TrailSnapshot {
+            trails: vec![healthy],
+            events: (0..5).map(|i| denied(i * 60)).collect(),
+            ..TrailSnapshot::default()
+        };
+        let report = AuditReport::new("drill", &IamSnapshot::default(), &trail, now);
+        assert!(
+            report
+                .risky_events
+                .iter()
+                .any(|e| e.risk == "burst of access denied" && e.user == "probe"),
+            "{:?}",
+            report.risky_events
+        );
+        let summary = crate::audit::trail_summary(&trail, &[]);
+        assert_eq!(summary.level, crate::model::Level::Warn);
+        assert_eq!(
+            summary.worst.as_deref(),
+            Some("probe refused 5 times in 10 min")
+        );
     }
 
     #[test]

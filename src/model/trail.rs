@@ -184,6 +184,46 @@ pub fn denial_bursts(events: &[TrailEvent]) -> Vec<DenialBurst> {
     out
 }
 
+/// `2h`, `30m`, `45s`, `3d` in seconds.
+fn span_seconds(text: &str) -> Option<i64> {
+    let (n, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = n.parse().ok()?;
+    Some(match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    })
+}
+
+impl TrailEvent {
+    /// The trail filter (`/` on the pane, `:trail ARGS`): words that must all hold, each
+    /// `user=`, `event=`, `ip=` (a prefix), `since=2h`, `risky`, or text found in the user,
+    /// event, address, region or risk (case ignored).
+    pub fn matches_query(&self, query: &str, now: Timestamp) -> bool {
+        let has = |hay: &str, needle: &str| hay.to_lowercase().contains(&needle.to_lowercase());
+        query
+            .split_whitespace()
+            .all(|word| match word.split_once('=') {
+                Some(("user", v)) => has(&self.user, v),
+                Some(("event", v)) => has(&self.event_name, v),
+                Some(("ip", v)) => self.source_ip.starts_with(v),
+                Some(("since", v)) => {
+                    span_seconds(v).is_none_or(|s| self.time.as_second() >= now.as_second() - s)
+                }
+                _ if word == "risky" => self.risk().is_some(),
+                _ => {
+                    let risk = self.risk().map_or("", |r| r.1);
+                    [&self.user, &self.event_name, &self.source_ip, &self.region]
+                        .iter()
+                        .any(|f| has(f, word))
+                        || has(risk, word)
+                }
+            })
+    }
+}
+
 /// What one access key did, in words: a summary for the incident timeline and one line
 /// per call.
 pub fn key_activity(
@@ -328,6 +368,30 @@ mod tests {
             ..event("123456789012", "ListBuckets")
         };
         assert_eq!(by_root.risk().unwrap().1, "root activity");
+    }
+
+    #[test]
+    fn the_trail_query_combines_fields_time_and_text() {
+        let now = Timestamp::from_second(100_000).unwrap();
+        let e = TrailEvent {
+            time: Timestamp::from_second(100_000 - 3600).unwrap(),
+            ..event("alice", "StopLogging")
+        };
+        for (q, want) in [
+            ("user=alice since=2h", true),
+            ("user=ALI", true),
+            ("user=alice since=30m", false),
+            ("event=stoplog ip=198.51.100.", true),
+            ("ip=203.", false),
+            ("risky", true),
+            ("tampering", true),
+            ("northeast", true),
+            ("user=bob", false),
+            ("", true),
+        ] {
+            assert_eq!(e.matches_query(q, now), want, "{q}");
+        }
+        assert!(!event("kim", "DescribeInstances").matches_query("risky", now));
     }
 
     #[test]

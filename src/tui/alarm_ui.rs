@@ -123,15 +123,20 @@ impl App {
         }
     }
 
+    /// The alarm the cursor was moved to; `None` while it sits on the top row.
     pub(super) fn selected_alarm_key(&self) -> Option<String> {
-        self.view(TableId::Alarms)
-            .selected_row()
+        let view = self.view(TableId::Alarms);
+        if view.selected == 0 {
+            return None;
+        }
+        view.selected_row()
             .and_then(|i| self.data.alarms.data.alarms.get(i))
             .map(|a| a.key().to_string())
     }
 
-    /// A silence or a new alert re-sorts the list: the cursor stays on the alarm it was on,
-    /// so the next key never lands on another one.
+    /// A silence or a new alert re-sorts the list. On the top row the cursor stays on top,
+    /// on whatever is most urgent now; moved to an alarm, it stays on that alarm, so the next
+    /// key never lands on another one.
     pub(super) fn keep_alarm_selected(&mut self, key: Option<String>) {
         let row = key.and_then(|k| {
             self.data

@@ -679,6 +679,10 @@ impl App {
             Ok(commands::Parsed::Context(name)) => self.use_context(name),
             Ok(commands::Parsed::Namespace(namespace)) => self.use_namespace(namespace),
             Ok(commands::Parsed::Contexts) => self.show_contexts(),
+            Ok(commands::Parsed::Trail(query)) => {
+                self.go(Pane::Trail);
+                self.set_filter(TableId::TrailEvents, query);
+            }
             Ok(commands::Parsed::Nothing) => {}
             Err(msg) => self.message = Some((Level::Warn, msg)),
         }

@@ -342,7 +342,11 @@ fn alarm_keys_act_on_live_alerts_and_the_cursor_follows_the_alert() {
     app.update(Action::Alarms(feed(snapshot(vec![a.clone(), b.clone()]))));
     app.update(Action::Command(Command::Pane(5)));
     app.update(Action::Command(Command::Down));
-    let on = |app: &App| app.selected_alarm_key();
+    let on = |app: &App| {
+        app.view(TableId::Alarms)
+            .selected_row()
+            .map(|i| app.data.alarms.data.alarms[i].key().to_string())
+    };
     assert_eq!(on(&app).as_deref(), Some("fb"));
     // B silenced sorts after A, but the cursor stays on B.
     let mut silenced = b.clone();
@@ -367,6 +371,24 @@ fn alarm_keys_act_on_live_alerts_and_the_cursor_follows_the_alert() {
     let form = app.form.as_ref().expect("the silence form");
     assert_eq!(form.value(0), r#"alertname="B""#);
     assert_eq!(form.value(1), "2h");
+}
+
+#[test]
+fn on_the_top_row_the_cursor_stays_on_the_most_urgent_alarm() {
+    use crate::model::alarm::AlarmState::{Alarm as Firing, Ok as Quiet};
+    let mut app = app();
+    let quiet = live_alert("Q", "fq", Quiet);
+    app.update(Action::Alarms(feed(snapshot(vec![quiet.clone()]))));
+    app.update(Action::Command(Command::Pane(5)));
+    app.update(Action::Alarms(feed(snapshot(vec![
+        quiet,
+        live_alert("F", "ff", Firing),
+    ]))));
+    let top = app.view(TableId::Alarms).selected_row();
+    assert_eq!(
+        top.map(|i| app.data.alarms.data.alarms[i].name.as_str()),
+        Some("F")
+    );
 }
 
 #[test]

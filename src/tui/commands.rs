@@ -20,6 +20,8 @@ pub enum Parsed {
     Namespace(Option<String>),
     /// `:ctx` or `:ns` alone: which contexts there are and what each one watches.
     Contexts,
+    /// `:trail user=alice since=2h`: the Trail pane, its events filtered so.
+    Trail(String),
     Nothing,
 }
 
@@ -70,7 +72,12 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         "alarms" | "alerts" => Parsed::Go(Pane::Alarms),
         "iam" | "users" => Parsed::Iam(IamTab::Users),
         "findings" => Parsed::Iam(IamTab::Findings),
-        "trail" | "cloudtrail" => Parsed::Go(Pane::Trail),
+        "trail" | "cloudtrail" => Parsed::Trail(
+            line.split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         "playbooks" | "pb" => Parsed::Go(Pane::Playbooks),
         "incident" | "inc" => match arg {
             Some("new") => Parsed::NewIncident,
@@ -209,6 +216,15 @@ mod tests {
                 namespaces: &namespaces,
             },
         )
+    }
+
+    #[test]
+    fn trail_takes_a_query() {
+        assert_eq!(
+            parse("trail user=alice  since=2h"),
+            Ok(Parsed::Trail("user=alice since=2h".into()))
+        );
+        assert_eq!(parse("cloudtrail"), Ok(Parsed::Trail(String::new())));
     }
 
     #[test]

@@ -44,6 +44,9 @@ impl Rows for EventRows<'_> {
             ],
         )
     }
+    fn matches(&self, i: usize, needle: &str, now: Timestamp) -> bool {
+        self.0[i].matches_query(needle, now)
+    }
     fn detail(&self, i: usize, now: Timestamp) -> Vec<(&'static str, String)> {
         let e = &self.0[i];
         vec![
