@@ -458,14 +458,7 @@ fn racing_proxy(upstream: &str, set: (&str, &str), racer: &'static str) -> Strin
                     "the racer's update: {done}"
                 );
             }
-            let forwarded = text.replacen("\r\n", "\r\nConnection: close\r\n", 1);
-            let Ok(mut up) = std::net::TcpStream::connect(&upstream) else {
-                continue;
-            };
-            let _ = up.write_all(forwarded.as_bytes());
-            let mut reply = Vec::new();
-            let _ = up.read_to_end(&mut reply);
-            let _ = s.write_all(&reply);
+            alarmsupport::forward(&upstream, &text, &mut s);
         }
     });
     url

@@ -331,6 +331,16 @@ impl Aws {
     }
 }
 
+/// A failed call as the operation's error: forbidden and unsupported stay recognisable.
+pub(crate) fn op_error(e: AwsError) -> crate::ops::OpError {
+    use crate::ops::OpError;
+    match e.kind {
+        Kind::AccessDenied => OpError::Denied(e.line().to_string()),
+        Kind::Unsupported => OpError::Unsupported(e.line().to_string()),
+        _ => OpError::Failed(e.line().to_string()),
+    }
+}
+
 /// moto answers an operation it lacks with HTTP 500 and an HTML error page, which the SDK
 /// would retry as a transient server error. No AWS service answers with HTML, so such an
 /// answer is final: the call is unsupported here, and retrying only delays saying so.

@@ -3,7 +3,7 @@
 //! the size of each referenced IP set; and blocking or unblocking an address in the IP set
 //! an ACL blocks, read-modify-write with the set's lock token.
 
-use super::{Aws, AwsError, Kind};
+use super::{Aws, AwsError, Kind, op_error};
 use crate::model::waf::{RuleKind, WafRule, WafSnapshot, WebAcl};
 use crate::ops::{Mode, Op, OpError, Ops, Outcome};
 use crate::sources::Tx;
@@ -470,14 +470,6 @@ struct Target {
 pub struct WafOps {
     aws: Aws,
     poke: Option<Arc<Notify>>,
-}
-
-fn op_error(e: AwsError) -> OpError {
-    match e.kind {
-        Kind::AccessDenied => OpError::Denied(e.line().to_string()),
-        Kind::Unsupported => OpError::Unsupported(e.line().to_string()),
-        _ => OpError::Failed(e.line().to_string()),
-    }
 }
 
 impl WafOps {
