@@ -619,3 +619,49 @@ async fn block_then_unblock_through_the_shipped_playbooks() {
         "{said}"
     );
 }
+
+/// AWS's answer when the identity may not list web ACLs (JSON protocol, recorded format:
+/// moto enforces no IAM, so it cannot refuse).
+const DENIED: &str = r#"{"__type":"WAFAccessDeniedException","Message":"User: arn:aws:sts::123456789012:assumed-role/ReadOnly/oncall is not authorized to perform: wafv2:ListWebACLs"}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forbidden_call_is_named_once_and_not_asked_again() {
+    let denied =
+        alarmsupport::Recorded::serve("400 Bad Request", "application/x-amz-json-1.1", DENIED);
+    let m = Moto::start();
+    let aws = aws(
+        &denied.url,
+        &m.credentials_file,
+        &aws_config("opsdeck-test", &["eu-west-1"]),
+    )
+    .await;
+    let mut reader = WafReader::new(&aws);
+    let first = reader.read().await;
+    assert!(first.snapshot.acls.is_empty());
+    assert_eq!(
+        first.errors.len(),
+        2,
+        "eu-west-1 and CloudFront: {:?}",
+        first.errors
+    );
+    assert!(
+        first.errors[0].starts_with("REGIONAL eu-west-1: "),
+        "{:?}",
+        first.errors
+    );
+    assert!(
+        first.errors.iter().all(|e| e
+            .ends_with("forbidden: the AWS identity lacks the IAM permission wafv2:ListWebACLs")),
+        "{:?}",
+        first.errors
+    );
+    let asked = denied.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(asked, 2, "one request per place, no retries of a refusal");
+    let again = reader.read().await;
+    assert_eq!(again.errors, first.errors, "still said");
+    assert_eq!(
+        denied.requests.load(std::sync::atomic::Ordering::SeqCst),
+        asked,
+        "not asked again"
+    );
+}
