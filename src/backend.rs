@@ -22,6 +22,8 @@ use std::time::Duration;
 /// The credential report takes AWS a while and changes slowly; trails and events less so.
 const IAM_EVERY: Duration = Duration::from_secs(300);
 const TRAIL_EVERY: Duration = Duration::from_secs(60);
+/// Web ACLs change by hand, rarely; a block or unblock re-polls at once.
+const WAF_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Backend {
     pub origin: Origin,
@@ -126,7 +128,7 @@ pub async fn live(env: &Env) -> Backend {
     }
     match &env.cfg.aws {
         None => {
-            for area in [Area::Iam, Area::Trail] {
+            for area in [Area::Iam, Area::Trail, Area::Waf] {
                 not_configured(&publishers, area, "add [aws] to the config");
             }
         }
@@ -136,12 +138,17 @@ pub async fn live(env: &Env) -> Backend {
                 aws::iam::spawn(aws.clone(), publishers.iam.clone(), IAM_EVERY);
                 aws::cloudtrail::spawn(aws.clone(), publishers.trail.clone(), TRAIL_EVERY);
                 iam = Some(Arc::new(aws::iam::IamReader::new(&aws)));
+                let poke = Arc::new(tokio::sync::Notify::new());
+                aws::wafv2::spawn(aws.clone(), publishers.waf.clone(), WAF_EVERY, poke.clone());
+                let waf = aws::wafv2::WafOps::new(aws.clone()).poking(poke);
+                router = router.route(Area::Waf, Arc::new(waf));
                 let keys = aws::keys::KeyOps::new(aws).updating(publishers.iam.clone());
                 router = router.route(Area::Iam, Arc::new(keys));
             }
             Err(why) => {
                 publish_error(&publishers.iam, why.clone());
-                publish_error(&publishers.trail, why);
+                publish_error(&publishers.trail, why.clone());
+                publish_error(&publishers.waf, why);
             }
         },
     }
@@ -163,11 +170,6 @@ pub async fn live(env: &Env) -> Backend {
             Some(control as Arc<dyn AlarmControl>)
         }
     };
-    not_configured(
-        &publishers,
-        Area::Waf,
-        "no live AWS source yet (the drill world has one)",
-    );
     // The senders live as long as the console: dropping them would end every source.
     std::mem::forget(publishers);
     Backend {

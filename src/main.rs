@@ -143,10 +143,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Timestamp::now(),
                 );
                 match &env.cfg.aws {
-                    Some(aws) => match rt.block_on(cli_cmds::read_security(aws)) {
-                        Ok((iam, trail)) => status.with_security(iam, trail, Timestamp::now()),
-                        Err(e) => status.security_failing(&format!("{e:#}")),
-                    },
+                    Some(aws) => {
+                        let (waf, failed) = rt.block_on(cli_cmds::read_waf(aws));
+                        let status = status.with_waf(waf, &failed);
+                        match rt.block_on(cli_cmds::read_security(aws)) {
+                            Ok((iam, trail)) => status.with_security(iam, trail, Timestamp::now()),
+                            Err(e) => status.security_failing(&format!("{e:#}")),
+                        }
+                    }
                     None => status,
                 }
             } else {

@@ -130,6 +130,28 @@ impl Status {
         self
     }
 
+    /// The live web ACLs in place of the WAF's "not configured" line; `errors` are the
+    /// parts that could not be read.
+    pub fn with_waf(mut self, waf: WafSnapshot, errors: &[String]) -> Status {
+        let mut s = summary::waf(&waf);
+        if !errors.is_empty() {
+            s.level = if waf.acls.is_empty() {
+                s.counts = "failing".into();
+                crate::model::Level::Crit
+            } else {
+                s.level.max(crate::model::Level::Warn)
+            };
+            s.worst = Some(errors.join("; "));
+        }
+        for slot in &mut self.summaries {
+            if slot.area == crate::model::summary::Area::Waf {
+                *slot = s.clone();
+            }
+        }
+        self.waf = waf;
+        self
+    }
+
     /// The AWS account could not be read: both areas say why.
     pub fn security_failing(mut self, why: &str) -> Status {
         for s in &mut self.summaries {

@@ -270,12 +270,18 @@ pub fn waf(snap: &WafSnapshot) -> AreaSummary {
         worst.offer(Level::Warn, || "no web ACL".into());
     }
     let rules: usize = snap.acls.iter().map(|a| a.rules.len()).sum();
+    let rates = if snap.rates.is_empty() {
+        "rates not read".to_string()
+    } else {
+        format!(
+            "{}/min allowed · {}/min blocked",
+            last.allowed, last.blocked
+        )
+    };
     let counts = format!(
-        "{} · {} · {}/min allowed · {}/min blocked",
+        "{} · {} · {rates}",
         plural(snap.acls.len(), "ACL"),
         plural(rules, "rule"),
-        last.allowed,
-        last.blocked
     );
     worst.finish(Area::Waf, counts)
 }

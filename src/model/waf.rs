@@ -26,9 +26,31 @@ pub struct WebAcl {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RuleKind {
-    Managed { vendor: String, group: String },
-    RateBased { limit: u32, window_s: u32 },
-    IpSet { set: String },
+    Managed {
+        vendor: String,
+        group: String,
+        /// The pinned version; none means the vendor's default, which moves on its own.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+        /// Rules of the group overridden to count instead of their own action.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        excluded: Vec<String>,
+    },
+    /// `key`: what requests are counted by (`IP`, `FORWARDED_IP`, `CONSTANT`, `CUSTOM_KEYS`).
+    RateBased {
+        limit: u32,
+        window_s: u32,
+        key: String,
+    },
+    IpSet {
+        set: String,
+        /// How many addresses the set holds, when it could be read.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        addresses: Option<usize>,
+    },
+    GeoMatch {
+        countries: Vec<String>,
+    },
     Custom,
 }
 
@@ -43,11 +65,34 @@ pub struct WafRule {
 impl WafRule {
     pub fn describe(&self) -> String {
         match &self.kind {
-            RuleKind::Managed { vendor, .. } => format!("managed rule group ({vendor})"),
-            RuleKind::RateBased { limit, window_s } => {
-                format!("rate {limit} req/{} per IP", window_text(*window_s))
+            RuleKind::Managed {
+                vendor,
+                version,
+                excluded,
+                ..
+            } => {
+                let mut text = format!("managed rule group ({vendor}");
+                if let Some(v) = version {
+                    text.push_str(&format!(" {v}"));
+                }
+                text.push(')');
+                if !excluded.is_empty() {
+                    text.push_str(&format!(" excluding {}", excluded.join(",")));
+                }
+                text
             }
-            RuleKind::IpSet { set } => format!("ip set {set}"),
+            RuleKind::RateBased {
+                limit,
+                window_s,
+                key,
+            } => {
+                format!("rate {limit} req/{} per {key}", window_text(*window_s))
+            }
+            RuleKind::IpSet { set, addresses } => match addresses {
+                Some(n) => format!("ip set {set} ({n} addresses)"),
+                None => format!("ip set {set}"),
+            },
+            RuleKind::GeoMatch { countries } => format!("geo {}", countries.join(",")),
             RuleKind::Custom => "custom".into(),
         }
     }
@@ -148,6 +193,7 @@ mod tests {
             kind: RuleKind::RateBased {
                 limit: 100,
                 window_s: 60,
+                key: "IP".into(),
             },
             action: "Block".into(),
         };

@@ -81,6 +81,11 @@ pub enum Op {
         acl: String,
         ip: String,
     },
+    /// The rollback of [`Op::BlockIp`]: the address or CIDR leaves the ACL's blocking IP set.
+    UnblockIp {
+        acl: String,
+        ip: String,
+    },
     DeactivateKey {
         user: String,
         key_suffix: String,
@@ -127,7 +132,7 @@ impl Op {
             }
             Op::Repoint { primary, .. } => primary,
             Op::VerifyReplication { cluster } | Op::RebootWithFailover { cluster } => cluster,
-            Op::BlockIp { ip, .. } => ip,
+            Op::BlockIp { ip, .. } | Op::UnblockIp { ip, .. } => ip,
             Op::DeactivateKey { user, .. }
             | Op::KeyActivity { user, .. }
             | Op::DeleteLoginProfile { user }
@@ -163,7 +168,7 @@ impl Op {
             | Op::Repoint { .. }
             | Op::VerifyReplication { .. }
             | Op::RebootWithFailover { .. } => Area::Db,
-            Op::BlockIp { .. } => Area::Waf,
+            Op::BlockIp { .. } | Op::UnblockIp { .. } => Area::Waf,
             Op::DeactivateKey { .. }
             | Op::KeyActivity { .. }
             | Op::DeleteLoginProfile { .. }
@@ -244,6 +249,7 @@ impl fmt::Display for Op {
             }
             Op::RebootWithFailover { cluster } => write!(f, "reboot {cluster} with failover"),
             Op::BlockIp { acl, ip } => write!(f, "block {ip} in web ACL {acl}"),
+            Op::UnblockIp { acl, ip } => write!(f, "unblock {ip} in web ACL {acl}"),
             Op::DeactivateKey { user, key_suffix } => {
                 write!(f, "deactivate access key …{key_suffix} of {user}")
             }

@@ -149,6 +149,7 @@ mod tests {
             "switchover-mariadb",
             "switchover-postgres",
             "waf-block-ip",
+            "waf-unblock-ip",
         ] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }

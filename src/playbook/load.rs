@@ -94,7 +94,7 @@ pub struct Step {
 }
 
 /// Names of `Op` variants as playbooks write them.
-pub const OPS: [&str; 18] = [
+pub const OPS: [&str; 19] = [
     "scale",
     "set_hpa_bounds",
     "rollback",
@@ -107,6 +107,7 @@ pub const OPS: [&str; 18] = [
     "verify_replication",
     "reboot_with_failover",
     "block_ip",
+    "unblock_ip",
     "deactivate_key",
     "key_activity",
     "delete_login_profile",

@@ -103,7 +103,7 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
         (
             "unknown op",
             head("steps:\n  - id: a\n    action: { explode: { pod: x } }\n"),
-            "5:13: steps.a.action: unknown operation `explode` (known: scale, set_hpa_bounds, rollback, restart, cordon, delete_pod, fence, promote, repoint, verify_replication, reboot_with_failover, block_ip, deactivate_key, key_activity, delete_login_profile, deny_all, reactivate_key, silence)",
+            "5:13: steps.a.action: unknown operation `explode` (known: scale, set_hpa_bounds, rollback, restart, cordon, delete_pod, fence, promote, repoint, verify_replication, reboot_with_failover, block_ip, unblock_ip, deactivate_key, key_activity, delete_login_profile, deny_all, reactivate_key, silence)",
         ),
         (
             "two ops in one action",

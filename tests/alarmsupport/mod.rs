@@ -207,7 +207,7 @@ impl Proxy {
         let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = answered.clone();
         let thread = std::thread::spawn(move || {
-            use std::io::{Read, Write};
+            use std::io::Write;
             for stream in listener.incoming() {
                 let Ok(mut s) = stream else { continue };
                 let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
@@ -228,17 +228,7 @@ impl Proxy {
                         );
                         let _ = s.write_all(reply.as_bytes());
                     }
-                    None => {
-                        // One request per connection: the client reconnects for the next.
-                        let forwarded = text.replacen("\r\n", "\r\nConnection: close\r\n", 1);
-                        let Ok(mut up) = std::net::TcpStream::connect(&upstream) else {
-                            continue;
-                        };
-                        let _ = up.write_all(forwarded.as_bytes());
-                        let mut reply = Vec::new();
-                        let _ = up.read_to_end(&mut reply);
-                        let _ = s.write_all(&reply);
-                    }
+                    None => forward(&upstream, &text, &mut s),
                 }
             }
         });
@@ -250,8 +240,22 @@ impl Proxy {
     }
 }
 
+/// Passes one request on to `upstream` and its answer back. One request per connection:
+/// the client reconnects for the next.
+pub fn forward(upstream: &str, request: &str, client: &mut std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let forwarded = request.replacen("\r\n", "\r\nConnection: close\r\n", 1);
+    let Ok(mut up) = std::net::TcpStream::connect(upstream) else {
+        return;
+    };
+    let _ = up.write_all(forwarded.as_bytes());
+    let mut reply = Vec::new();
+    let _ = up.read_to_end(&mut reply);
+    let _ = client.write_all(&reply);
+}
+
 /// One HTTP/1.1 request: the head, then as many body bytes as Content-Length says.
-fn read_request(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+pub fn read_request(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
     use std::io::Read;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];

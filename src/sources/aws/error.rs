@@ -40,6 +40,15 @@ pub struct AwsError {
 }
 
 impl AwsError {
+    /// An answer AWS gave that is not what the call promises (a required part missing).
+    pub fn other(action: &str, line: String) -> AwsError {
+        AwsError {
+            kind: Kind::Other,
+            action: action.to_string(),
+            line,
+        }
+    }
+
     pub fn line(&self) -> &str {
         &self.line
     }

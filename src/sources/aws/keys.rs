@@ -4,7 +4,7 @@
 //! mutating call names the AWS principal it ran as, which the journal keeps.
 
 use super::cloudtrail::TrailReader;
-use super::{Aws, AwsError, Kind};
+use super::{Aws, op_error};
 use crate::model::iam::IamSnapshot;
 use crate::ops::{DENY_ALL_POLICY, Mode, Op, OpError, Ops, Outcome};
 use crate::sources::Tx;
@@ -20,14 +20,6 @@ pub struct KeyOps {
     trail: TrailReader,
     /// The IAM pane's feed: a verified change shows there before the next poll.
     iam: Option<Tx<IamSnapshot>>,
-}
-
-fn op_error(e: AwsError) -> OpError {
-    match e.kind {
-        Kind::AccessDenied => OpError::Denied(e.line().to_string()),
-        Kind::Unsupported => OpError::Unsupported(e.line().to_string()),
-        _ => OpError::Failed(e.line().to_string()),
-    }
 }
 
 /// The key of `user` whose id ends in `suffix`: (full id, active, created).

@@ -31,6 +31,7 @@ pub mod cloudwatch;
 mod error;
 pub mod iam;
 pub mod keys;
+pub mod wafv2;
 
 pub use error::{AwsError, Kind, classify};
 
@@ -327,6 +328,16 @@ impl Aws {
             })
             .await
             .cloned()
+    }
+}
+
+/// A failed call as the operation's error: forbidden and unsupported stay recognisable.
+pub(crate) fn op_error(e: AwsError) -> crate::ops::OpError {
+    use crate::ops::OpError;
+    match e.kind {
+        Kind::AccessDenied => OpError::Denied(e.line().to_string()),
+        Kind::Unsupported => OpError::Unsupported(e.line().to_string()),
+        _ => OpError::Failed(e.line().to_string()),
     }
 }
 

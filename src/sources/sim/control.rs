@@ -48,6 +48,7 @@ impl World {
                 Err(OpError::Unsupported("the drill world has no RDS".into()))
             }
             Op::BlockIp { acl, ip } => self.waf.block_ip(acl, ip),
+            Op::UnblockIp { acl, ip } => self.waf.unblock_ip(acl, ip),
             Op::DeactivateKey { user, key_suffix } => {
                 super::iam::deactivate(&mut self.iam, user, key_suffix)
             }

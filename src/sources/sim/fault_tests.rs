@@ -430,6 +430,25 @@ async fn waf_flood_then_block_the_addresses() {
             .all(|b| b.rule == "blocked-ips"),
         "what still trickles in stops at the IP set"
     );
+
+    // The rollback: unblocked, the address's flood reaches the managed rules again.
+    let undone = run(
+        &ops,
+        Op::UnblockIp {
+            acl: "shop-web-acl".into(),
+            ip: flood[1].into(),
+        },
+    )
+    .await;
+    assert!(
+        undone
+            .summary
+            .starts_with(&format!("removed {}/32 from", flood[1])),
+        "{}",
+        undone.summary
+    );
+    step(&world, 180);
+    fails(&world, Condition::WafCalm {});
 }
 
 #[tokio::test]

@@ -193,7 +193,8 @@ fn waf_has_the_acl_and_no_surge_at_baseline() {
         rate.kind,
         RuleKind::RateBased {
             limit: 100,
-            window_s: 60
+            window_s: 60,
+            key: "IP".into()
         }
     );
     assert_eq!(rate.action, "Block");
@@ -205,7 +206,9 @@ fn waf_has_the_acl_and_no_surge_at_baseline() {
         assert!(acl.rules.iter().any(|r| r.kind
             == RuleKind::Managed {
                 vendor: "AWS".into(),
-                group: group.into()
+                group: group.into(),
+                version: None,
+                excluded: vec![]
             }));
     }
     assert!(

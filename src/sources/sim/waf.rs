@@ -31,6 +31,7 @@ const RULES: [Rule; 5] = [
         name: "blocked-ips",
         kind: || RuleKind::IpSet {
             set: "blocked-ips-v4".into(),
+            addresses: None,
         },
         weight: 12,
         requests: &[("GET", "/"), ("GET", "/wp-admin/"), ("GET", "/robots.txt")],
@@ -40,6 +41,7 @@ const RULES: [Rule; 5] = [
         kind: || RuleKind::RateBased {
             limit: 100,
             window_s: 60,
+            key: "IP".into(),
         },
         weight: 8,
         requests: &[
@@ -91,6 +93,8 @@ fn managed(group: &str) -> RuleKind {
     RuleKind::Managed {
         vendor: "AWS".into(),
         group: group.into(),
+        version: None,
+        excluded: vec![],
     }
 }
 

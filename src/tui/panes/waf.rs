@@ -125,6 +125,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 fn draw_rates(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let waf = &app.data.waf.data;
+    if waf.rates.is_empty() {
+        // Live AWS WAF has its ACLs but no request metrics yet: no rate rather than 0/min.
+        frame.render_widget(
+            Paragraph::new(Line::styled("request rates: not read", theme.muted)),
+            area,
+        );
+        return;
+    }
     let last = waf.rates.last().copied().unwrap_or_default();
     let surge = waf.surge();
     let label_width = 24;

@@ -82,15 +82,7 @@ impl WafSim {
     }
 
     pub fn block_ip(&mut self, acl: &str, ip: &str) -> Result<Outcome, OpError> {
-        if acl != ACL {
-            return Err(OpError::NotFound(format!(
-                "no web ACL `{acl}` (the drill has {ACL})"
-            )));
-        }
-        let addr = single_address(ip)
-            .ok_or_else(|| OpError::Refused(format!("`{ip}` is not a single IP address")))?;
-        let plain = addr.to_string();
-        let entry = cidr(addr);
+        let (plain, entry) = target(acl, ip)?;
         let calls = vec![
             format!("wafv2 GetIPSet Name={IP_SET_NAME} Scope=REGIONAL"),
             format!(
@@ -114,6 +106,43 @@ impl WafSim {
             calls,
         })
     }
+    /// The rollback of [`WafSim::block_ip`].
+    pub fn unblock_ip(&mut self, acl: &str, ip: &str) -> Result<Outcome, OpError> {
+        let (plain, entry) = target(acl, ip)?;
+        let mut calls = vec![format!("wafv2 GetIPSet Name={IP_SET_NAME} Scope=REGIONAL")];
+        let Some(at) = self.ip_set.iter().position(|a| *a == plain) else {
+            return Ok(Outcome {
+                summary: format!("{entry} was not in {IP_SET_NAME}"),
+                calls,
+            });
+        };
+        self.ip_set.remove(at);
+        calls.push(format!(
+            "wafv2 UpdateIPSet Name={IP_SET_NAME} Scope=REGIONAL Addresses-=[{entry}] \
+             LockToken=<from GetIPSet>"
+        ));
+        Ok(Outcome {
+            summary: format!(
+                "removed {entry} from {IP_SET_NAME} ({} addresses)",
+                self.ip_set.len()
+            ),
+            calls,
+        })
+    }
+}
+
+/// The drill ACL's address for `ip`: as the set keeps it, and as the CIDR WAF writes.
+fn target(acl: &str, ip: &str) -> Result<(String, String), OpError> {
+    if acl != ACL {
+        return Err(OpError::NotFound(format!(
+            "no web ACL `{acl}` (the drill has {ACL})"
+        )));
+    }
+    let addr = single_address(ip)
+        .ok_or_else(|| OpError::Refused(format!("`{ip}` is not a single IP address")))?;
+    let plain = addr.to_string();
+    let entry = cidr(addr);
+    Ok((plain, entry))
 }
 
 /// One second of the flood: each address sends its share, blocked by the first rule that

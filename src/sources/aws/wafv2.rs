@@ -1,0 +1,773 @@
+//! AWS WAF (wafv2): the web ACLs of every `[aws]` region (REGIONAL) and of CloudFront
+//! (CLOUDFRONT, asked in us-east-1), their rules by priority with what each statement is,
+//! the size of each referenced IP set; and blocking or unblocking an address in the IP set
+//! an ACL blocks, read-modify-write with the set's lock token.
+
+use super::{Aws, AwsError, Kind, op_error};
+use crate::model::waf::{RuleKind, WafRule, WafSnapshot, WebAcl};
+use crate::ops::{Mode, Op, OpError, Ops, Outcome};
+use crate::sources::Tx;
+use async_trait::async_trait;
+use aws_sdk_wafv2::Client;
+use aws_sdk_wafv2::types::{Rule, Scope, Statement};
+use jiff::Timestamp;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// CloudFront's web ACLs live in one place whatever the regions.
+pub const CLOUDFRONT_REGION: &str = "us-east-1";
+
+/// Where web ACLs are listed: one scope in one region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Place {
+    pub scope: Scope,
+    pub region: String,
+}
+
+impl Place {
+    /// Every REGIONAL region of `[aws]`, then CLOUDFRONT.
+    pub fn all(aws: &Aws) -> Vec<Place> {
+        let mut places: Vec<Place> = aws
+            .regions()
+            .map(|r| Place {
+                scope: Scope::Regional,
+                region: r.to_string(),
+            })
+            .collect();
+        places.push(Place {
+            scope: Scope::Cloudfront,
+            region: CLOUDFRONT_REGION.into(),
+        });
+        places
+    }
+
+    /// What the pane shows as the ACL's scope, and what `acl@…` names in an operation.
+    pub fn label(&self) -> String {
+        match self.scope {
+            Scope::Cloudfront => "CLOUDFRONT".into(),
+            _ => format!("REGIONAL {}", self.region),
+        }
+    }
+
+    fn suffix(&self) -> &str {
+        match self.scope {
+            Scope::Cloudfront => "CLOUDFRONT",
+            _ => &self.region,
+        }
+    }
+}
+
+/// What one poll found: the ACLs, and a line for each part that failed.
+pub struct Read {
+    pub snapshot: WafSnapshot,
+    pub errors: Vec<String>,
+}
+
+/// Reads every place, keeping what a failing place last showed.
+pub struct WafReader {
+    aws: Aws,
+    places: Vec<Place>,
+    last: HashMap<Place, Vec<WebAcl>>,
+    /// Calls refused for good here (unsupported, forbidden), by place and action: asked
+    /// once, then reported without asking.
+    refused: HashMap<(Place, &'static str), String>,
+}
+
+fn action_of(rule: &Rule) -> String {
+    if let Some(a) = rule.action() {
+        let word = if a.block().is_some() {
+            "Block"
+        } else if a.allow().is_some() {
+            "Allow"
+        } else if a.count().is_some() {
+            "Count"
+        } else if a.captcha().is_some() {
+            "Captcha"
+        } else if a.challenge().is_some() {
+            "Challenge"
+        } else {
+            "?"
+        };
+        return word.into();
+    }
+    match rule.override_action() {
+        Some(o) if o.count().is_some() => "Count (override)".into(),
+        // A rule group's own rules decide.
+        _ => "Group".into(),
+    }
+}
+
+/// The IP set an `arn:aws:wafv2:REGION:ACCOUNT:regional/ipset/NAME/ID` names, with the
+/// scope and region it is asked in.
+fn ip_set_of(arn: &str) -> Option<(Place, String, String)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, _, _, region, _, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let mut r = resource.split('/');
+    let (scope, kind, name, id) = (r.next()?, r.next()?, r.next()?, r.next()?);
+    if kind != "ipset" {
+        return None;
+    }
+    let place = match scope {
+        "global" => Place {
+            scope: Scope::Cloudfront,
+            region: CLOUDFRONT_REGION.into(),
+        },
+        "regional" => Place {
+            scope: Scope::Regional,
+            region: region.to_string(),
+        },
+        _ => return None,
+    };
+    Some((place, name.to_string(), id.to_string()))
+}
+
+fn kind_of(s: Option<&Statement>) -> RuleKind {
+    let Some(s) = s else {
+        return RuleKind::Custom;
+    };
+    if let Some(m) = s.managed_rule_group_statement() {
+        RuleKind::Managed {
+            vendor: m.vendor_name().to_string(),
+            group: m.name().to_string(),
+            version: m.version().map(str::to_string),
+            excluded: m
+                .excluded_rules()
+                .iter()
+                .map(|e| e.name().to_string())
+                .collect(),
+        }
+    } else if let Some(r) = s.rate_based_statement() {
+        RuleKind::RateBased {
+            limit: u32::try_from(r.limit()).unwrap_or(u32::MAX),
+            // AWS's default window when the ACL names none: five minutes.
+            window_s: match u32::try_from(r.evaluation_window_sec()) {
+                Ok(0) | Err(_) => 300,
+                Ok(w) => w,
+            },
+            key: r.aggregate_key_type().as_str().to_string(),
+        }
+    } else if let Some(i) = s.ip_set_reference_statement() {
+        RuleKind::IpSet {
+            set: ip_set_of(i.arn())
+                .map(|(_, name, _)| name)
+                .unwrap_or_else(|| i.arn().to_string()),
+            addresses: None,
+        }
+    } else if let Some(g) = s.geo_match_statement() {
+        RuleKind::GeoMatch {
+            countries: g
+                .country_codes()
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
+        }
+    } else {
+        RuleKind::Custom
+    }
+}
+
+/// Every web ACL of one place (ListWebACLs, paginated): (name, id).
+async fn list(
+    aws: &Aws,
+    client: &Client,
+    place: &Place,
+) -> Result<Vec<(String, String)>, AwsError> {
+    let mut acls = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .list_web_acls()
+            .scope(place.scope.clone())
+            .limit(100)
+            .set_next_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| aws.error(&place.region, "wafv2:ListWebACLs", &e))?;
+        for a in out.web_acls() {
+            if let (Some(name), Some(id)) = (a.name(), a.id()) {
+                acls.push((name.to_string(), id.to_string()));
+            }
+        }
+        match out.next_marker() {
+            // moto and AWS both end with a marker on a short page; an empty page ends too.
+            Some(m) if !m.is_empty() && !out.web_acls().is_empty() => marker = Some(m.into()),
+            _ => return Ok(acls),
+        }
+    }
+}
+
+/// A web ACL as AWS holds it (GetWebACL), with its lock token.
+async fn web_acl(
+    aws: &Aws,
+    client: &Client,
+    place: &Place,
+    name: &str,
+    id: &str,
+) -> Result<aws_sdk_wafv2::types::WebAcl, AwsError> {
+    let out = client
+        .get_web_acl()
+        .scope(place.scope.clone())
+        .name(name)
+        .id(id)
+        .send()
+        .await
+        .map_err(|e| aws.error(&place.region, "wafv2:GetWebACL", &e))?;
+    out.web_acl().cloned().ok_or_else(|| {
+        AwsError::other(
+            "wafv2:GetWebACL",
+            format!(
+                "{}: GetWebACL {name} answered without the ACL",
+                place.label()
+            ),
+        )
+    })
+}
+
+/// An IP set's addresses and lock token (GetIPSet).
+async fn ip_set(
+    aws: &Aws,
+    place: &Place,
+    name: &str,
+    id: &str,
+) -> Result<(Vec<String>, String), AwsError> {
+    let out = aws
+        .wafv2(&place.region)
+        .get_ip_set()
+        .scope(place.scope.clone())
+        .name(name)
+        .id(id)
+        .send()
+        .await
+        .map_err(|e| aws.error(&place.region, "wafv2:GetIPSet", &e))?;
+    let addresses = out
+        .ip_set()
+        .map(|s| s.addresses().to_vec())
+        .unwrap_or_default();
+    Ok((addresses, out.lock_token().unwrap_or_default().to_string()))
+}
+
+impl WafReader {
+    pub fn new(aws: &Aws) -> WafReader {
+        WafReader {
+            aws: aws.clone(),
+            places: Place::all(aws),
+            last: HashMap::new(),
+            refused: HashMap::new(),
+        }
+    }
+
+    /// One round over every place. A place that fails keeps its last ACLs on screen.
+    pub async fn read(&mut self) -> Read {
+        let mut errors = Vec::new();
+        let mut acls = Vec::new();
+        for place in self.places.clone() {
+            match self.place(&place, &mut errors).await {
+                Some(found) => {
+                    acls.extend(found.iter().cloned());
+                    self.last.insert(place, found);
+                }
+                None => acls.extend(self.last.get(&place).into_iter().flatten().cloned()),
+            }
+        }
+        Read {
+            snapshot: WafSnapshot {
+                acls,
+                ..WafSnapshot::default()
+            },
+            errors,
+        }
+    }
+
+    /// A call refused for good is not asked again; its line stays.
+    fn refused(&self, place: &Place, action: &'static str) -> Option<&String> {
+        self.refused.get(&(place.clone(), action))
+    }
+
+    fn failed(&mut self, place: &Place, action: &'static str, e: AwsError) -> String {
+        let line = format!("{}: {e}", place.label());
+        if matches!(e.kind, Kind::Unsupported | Kind::AccessDenied) {
+            self.refused.insert((place.clone(), action), line.clone());
+        }
+        line
+    }
+
+    async fn place(&mut self, place: &Place, errors: &mut Vec<String>) -> Option<Vec<WebAcl>> {
+        if let Some(line) = self.refused(place, "wafv2:ListWebACLs") {
+            errors.push(line.clone());
+            // Forbidden or unsupported: an empty place, said so, rather than stale rows.
+            return Some(Vec::new());
+        }
+        let client = self.aws.wafv2(&place.region);
+        let names = match list(&self.aws, &client, place).await {
+            Ok(n) => n,
+            Err(e) => {
+                let refused = matches!(e.kind, Kind::Unsupported | Kind::AccessDenied);
+                errors.push(self.failed(place, "wafv2:ListWebACLs", e));
+                return refused.then(Vec::new);
+            }
+        };
+        let mut acls = Vec::with_capacity(names.len());
+        let mut sizes: HashMap<String, Option<usize>> = HashMap::new();
+        for (name, id) in names {
+            let acl = match web_acl(&self.aws, &client, place, &name, &id).await {
+                Ok(a) => a,
+                Err(e) => {
+                    if e.kind == Kind::Unreachable {
+                        errors.push(format!("{}: {e}", place.label()));
+                        return None;
+                    }
+                    errors.push(self.failed(place, "wafv2:GetWebACL", e));
+                    continue;
+                }
+            };
+            let mut rules: Vec<&Rule> = acl.rules().iter().collect();
+            rules.sort_by_key(|r| r.priority());
+            let mut out = Vec::with_capacity(rules.len());
+            for r in rules {
+                let mut kind = kind_of(r.statement());
+                if let (RuleKind::IpSet { addresses, .. }, Some(arn)) = (
+                    &mut kind,
+                    r.statement()
+                        .and_then(|s| s.ip_set_reference_statement())
+                        .map(|i| i.arn().to_string()),
+                ) {
+                    *addresses = self.size(&arn, &mut sizes, errors).await;
+                }
+                out.push(WafRule {
+                    name: r.name().to_string(),
+                    priority: u32::try_from(r.priority()).unwrap_or(0),
+                    kind,
+                    action: action_of(r),
+                });
+            }
+            let default_action = match acl.default_action() {
+                Some(d) if d.block().is_some() => "Block",
+                Some(d) if d.allow().is_some() => "Allow",
+                _ => "?",
+            };
+            acls.push(WebAcl {
+                name: acl.name().to_string(),
+                scope: place.label(),
+                default_action: default_action.into(),
+                rules: out,
+            });
+        }
+        Some(acls)
+    }
+
+    /// How many addresses the set `arn` holds; asked once per poll however many rules
+    /// reference it. `None` when it cannot be read (the error says why).
+    async fn size(
+        &mut self,
+        arn: &str,
+        sizes: &mut HashMap<String, Option<usize>>,
+        errors: &mut Vec<String>,
+    ) -> Option<usize> {
+        if let Some(n) = sizes.get(arn) {
+            return *n;
+        }
+        let (place, name, id) = ip_set_of(arn)?;
+        let n = if let Some(line) = self.refused(&place, "wafv2:GetIPSet") {
+            errors.push(line.clone());
+            None
+        } else {
+            match ip_set(&self.aws, &place, &name, &id).await {
+                Ok((addresses, _)) => Some(addresses.len()),
+                Err(e) => {
+                    errors.push(self.failed(&place, "wafv2:GetIPSet", e));
+                    None
+                }
+            }
+        };
+        sizes.insert(arn.to_string(), n);
+        n
+    }
+}
+
+/// Polls every `every`, or at once when `poke` is notified (after a block or unblock).
+pub fn spawn(aws: Aws, tx: Tx<WafSnapshot>, every: Duration, poke: Arc<Notify>) {
+    tokio::spawn(async move {
+        let mut reader = WafReader::new(&aws);
+        while !tx.is_closed() {
+            let read = reader.read().await;
+            crate::sources::publish_partial(&tx, read.snapshot, Timestamp::now(), &read.errors);
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = poke.notified() => {}
+            }
+        }
+    });
+}
+
+/// An address or CIDR as WAF's IP sets hold it: `203.0.113.7` becomes `203.0.113.7/32`.
+/// Host bits beyond the prefix are refused: AWS would reject the set.
+pub fn cidr(text: &str) -> Result<(IpAddr, u8), String> {
+    let text = text.trim();
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{text}` is not an IPv4 or IPv6 address or CIDR"))?;
+    let max: u8 = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => max,
+        Some(p) => match p.parse::<u8>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return Err(format!(
+                    "`{text}`: the prefix length must be 1 to {max} for an {} address",
+                    if ip.is_ipv4() { "IPv4" } else { "IPv6" }
+                ));
+            }
+        },
+    };
+    let host_bits_set = match ip {
+        IpAddr::V4(v4) => u32::from(v4) & u32::MAX.checked_shr(prefix.into()).unwrap_or(0) != 0,
+        IpAddr::V6(v6) => u128::from(v6) & u128::MAX.checked_shr(prefix.into()).unwrap_or(0) != 0,
+    };
+    if host_bits_set {
+        return Err(format!(
+            "`{text}` has bits set past /{prefix}: write the network address (AWS WAF refuses it)"
+        ));
+    }
+    Ok((ip, prefix))
+}
+
+fn cidr_text((ip, prefix): (IpAddr, u8)) -> String {
+    format!("{ip}/{prefix}")
+}
+
+/// The set holds `entry`, however AWS spelled it (IPv6 case and zero compression vary).
+fn holds(addresses: &[String], entry: (IpAddr, u8)) -> bool {
+    addresses.iter().any(|a| cidr(a).ok() == Some(entry))
+}
+
+/// How often a lost lock-token race is re-read and retried before giving up.
+const LOCK_RETRIES: usize = 5;
+
+/// The IP set an ACL blocks addresses of one family with.
+struct Target {
+    acl: String,
+    place: Place,
+    rule: String,
+    set: String,
+    id: String,
+}
+
+/// Blocking and unblocking addresses in the IP sets web ACLs block.
+pub struct WafOps {
+    aws: Aws,
+    poke: Option<Arc<Notify>>,
+}
+
+impl WafOps {
+    pub fn new(aws: Aws) -> WafOps {
+        WafOps { aws, poke: None }
+    }
+
+    /// Re-polls the pane once a change is verified.
+    pub fn poking(mut self, poke: Arc<Notify>) -> WafOps {
+        self.poke = Some(poke);
+        self
+    }
+
+    /// The web ACL `acl` (`NAME`, or `NAME@REGION` / `NAME@CLOUDFRONT` where the name is
+    /// used in more than one place) and its first Block rule on an IP set of `ip`'s family.
+    async fn target(&self, acl: &str, ip: IpAddr) -> Result<Target, OpError> {
+        let (name, at) = match acl.split_once('@') {
+            Some((n, a)) => (n, Some(a)),
+            None => (acl, None),
+        };
+        let mut found = Vec::new();
+        for place in Place::all(&self.aws) {
+            if at.is_some_and(|a| a != place.suffix()) {
+                continue;
+            }
+            let client = self.aws.wafv2(&place.region);
+            match list(&self.aws, &client, &place).await {
+                Ok(acls) => found.extend(
+                    acls.into_iter()
+                        .filter(|(n, _)| n == name)
+                        .map(|(_, id)| (place.clone(), id)),
+                ),
+                // A place this profile may not read cannot hold the ACL it means.
+                Err(e) if matches!(e.kind, Kind::AccessDenied | Kind::Unsupported) => {}
+                Err(e) => return Err(op_error(e)),
+            }
+        }
+        let (place, id) = match found.as_slice() {
+            [] => return Err(OpError::NotFound(format!("no web ACL `{acl}`"))),
+            [one] => one.clone(),
+            many => {
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|(p, _)| format!("{name}@{}", p.suffix()))
+                    .collect();
+                return Err(OpError::Refused(format!(
+                    "web ACL `{name}` is in {} places: name one of {}",
+                    many.len(),
+                    names.join(", ")
+                )));
+            }
+        };
+        let client = self.aws.wafv2(&place.region);
+        let web = web_acl(&self.aws, &client, &place, name, &id)
+            .await
+            .map_err(op_error)?;
+        let mut rules: Vec<&Rule> = web.rules().iter().collect();
+        rules.sort_by_key(|r| r.priority());
+        let family = if ip.is_ipv4() { "IPV4" } else { "IPV6" };
+        for r in rules {
+            let blocks = r.action().is_some_and(|a| a.block().is_some());
+            let Some(arn) = r
+                .statement()
+                .and_then(|s| s.ip_set_reference_statement())
+                .map(|i| i.arn())
+            else {
+                continue;
+            };
+            let Some((set_place, set, set_id)) = ip_set_of(arn).filter(|_| blocks) else {
+                continue;
+            };
+            let out = self
+                .aws
+                .wafv2(&set_place.region)
+                .get_ip_set()
+                .scope(set_place.scope.clone())
+                .name(&set)
+                .id(&set_id)
+                .send()
+                .await
+                .map_err(|e| op_error(self.aws.error(&set_place.region, "wafv2:GetIPSet", &e)))?;
+            if out
+                .ip_set()
+                .is_some_and(|s| s.ip_address_version().as_str() == family)
+            {
+                return Ok(Target {
+                    acl: name.to_string(),
+                    place: set_place,
+                    rule: r.name().to_string(),
+                    set,
+                    id: set_id,
+                });
+            }
+        }
+        Err(OpError::Refused(format!(
+            "web ACL `{name}` ({}) has no rule that blocks an {family} IP set",
+            place.label()
+        )))
+    }
+
+    async fn change(
+        &self,
+        acl: &str,
+        ip: &str,
+        block: bool,
+        mode: Mode,
+    ) -> Result<Outcome, OpError> {
+        let entry = cidr(ip).map_err(OpError::Refused)?;
+        let text = cidr_text(entry);
+        let t = self.target(acl, entry.0).await?;
+        let scope = t.place.scope.as_str().to_string();
+        let get = format!(
+            "wafv2 GetIPSet Name={} Scope={scope} ({})",
+            t.set, t.place.region
+        );
+        let (mut before, mut token) = ip_set(&self.aws, &t.place, &t.set, &t.id)
+            .await
+            .map_err(op_error)?;
+        let after_of = |addresses: &[String]| -> Vec<String> {
+            if block {
+                let mut v = addresses.to_vec();
+                v.push(text.clone());
+                v
+            } else {
+                addresses
+                    .iter()
+                    .filter(|a| cidr(a).ok() != Some(entry))
+                    .cloned()
+                    .collect()
+            }
+        };
+        if holds(&before, entry) == block {
+            return Ok(Outcome {
+                summary: format!(
+                    "{text} {} in {} (rule {} of {}); nothing to change",
+                    if block { "is already" } else { "is not" },
+                    t.set,
+                    t.rule,
+                    t.acl
+                ),
+                calls: vec![get],
+            });
+        }
+        let update = |before: &[String], after: &[String]| {
+            format!(
+                "wafv2 UpdateIPSet Name={} Scope={scope} LockToken=<from GetIPSet> Addresses before=[{}] after=[{}]",
+                t.set,
+                before.join(", "),
+                after.join(", ")
+            )
+        };
+        if mode == Mode::DryRun {
+            let after = after_of(&before);
+            return Ok(Outcome {
+                summary: format!(
+                    "dry-run: would {} {text} {} {} ({} → {} addresses), rule {} of {}",
+                    if block { "add" } else { "remove" },
+                    if block { "to" } else { "from" },
+                    t.set,
+                    before.len(),
+                    after.len(),
+                    t.rule,
+                    t.acl
+                ),
+                calls: vec![get.clone(), update(&before, &after), get],
+            });
+        }
+        let who = self.aws.principal().await.map_err(op_error)?;
+        let mut calls = vec![get.clone()];
+        let mut attempt = 0;
+        loop {
+            let after = after_of(&before);
+            calls.push(update(&before, &after));
+            let sent = self
+                .aws
+                .wafv2(&t.place.region)
+                .update_ip_set()
+                .scope(t.place.scope.clone())
+                .name(&t.set)
+                .id(&t.id)
+                .set_addresses(Some(after))
+                .lock_token(&token)
+                .send()
+                .await;
+            match sent {
+                Ok(_) => break,
+                Err(e)
+                    if attempt < LOCK_RETRIES
+                        && e.as_service_error()
+                            .is_some_and(|s| s.is_waf_optimistic_lock_exception()) =>
+                {
+                    // Someone changed the set since it was read: read it again, merge again.
+                    attempt += 1;
+                    calls.push(format!("{get} (lock token taken, re-read {attempt})"));
+                    (before, token) = ip_set(&self.aws, &t.place, &t.set, &t.id)
+                        .await
+                        .map_err(op_error)?;
+                    if holds(&before, entry) == block {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    return Err(op_error(self.aws.error(
+                        &t.place.region,
+                        "wafv2:UpdateIPSet",
+                        &e,
+                    )));
+                }
+            }
+        }
+        calls.push(get);
+        let (now, _) = ip_set(&self.aws, &t.place, &t.set, &t.id)
+            .await
+            .map_err(op_error)?;
+        if holds(&now, entry) != block {
+            return Err(OpError::Failed(format!(
+                "GetIPSet {} {} {text} after UpdateIPSet",
+                t.set,
+                if block { "still lacks" } else { "still holds" }
+            )));
+        }
+        if let Some(p) = &self.poke {
+            p.notify_one();
+        }
+        Ok(Outcome {
+            summary: format!(
+                "{} {text} {} {} ({} addresses), rule {} of {}; verified with GetIPSet (as {who})",
+                if block { "added" } else { "removed" },
+                if block { "to" } else { "from" },
+                t.set,
+                now.len(),
+                t.rule,
+                t.acl
+            ),
+            calls,
+        })
+    }
+}
+
+#[async_trait]
+impl Ops for WafOps {
+    async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
+        match op {
+            Op::BlockIp { acl, ip } => self.change(acl, ip, true, mode).await,
+            Op::UnblockIp { acl, ip } => self.change(acl, ip, false, mode).await,
+            other => Err(OpError::Unsupported(format!(
+                "{other}: not a WAF operation"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_cidrs_of_both_families() {
+        let ok = |t: &str| cidr_text(cidr(t).unwrap());
+        assert_eq!(ok("203.0.113.7"), "203.0.113.7/32");
+        assert_eq!(ok(" 198.51.100.0/24 "), "198.51.100.0/24");
+        assert_eq!(ok("2001:DB8::1"), "2001:db8::1/128");
+        assert_eq!(ok("2001:db8:0:0::/64"), "2001:db8::/64");
+        for (bad, says) in [
+            ("203.0.113", "not an IPv4 or IPv6 address"),
+            ("example.com", "not an IPv4 or IPv6 address"),
+            ("203.0.113.7/33", "1 to 32 for an IPv4"),
+            ("203.0.113.7/0", "1 to 32 for an IPv4"),
+            ("2001:db8::/129", "1 to 128 for an IPv6"),
+            ("203.0.113.7/24", "bits set past /24"),
+            ("2001:db8::1/64", "bits set past /64"),
+        ] {
+            let err = cidr(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        assert!(holds(
+            &["2001:0DB8:0000::0001/128".into()],
+            cidr("2001:db8::1").unwrap()
+        ));
+        assert!(!holds(
+            &["203.0.113.0/24".into()],
+            cidr("203.0.113.0/25").unwrap()
+        ));
+    }
+
+    #[test]
+    fn ip_set_arns_name_scope_region_and_id() {
+        let (p, name, id) =
+            ip_set_of("arn:aws:wafv2:ap-northeast-2:123456789012:regional/ipset/blocked/ab-12")
+                .unwrap();
+        assert_eq!(
+            (p.label(), name.as_str(), id.as_str()),
+            ("REGIONAL ap-northeast-2".into(), "blocked", "ab-12")
+        );
+        let (p, _, _) =
+            ip_set_of("arn:aws:wafv2:us-east-1:123456789012:global/ipset/edge/cd-34").unwrap();
+        assert_eq!(p.scope, Scope::Cloudfront);
+        assert!(ip_set_of("arn:aws:wafv2:us-east-1:1:regional/webacl/a/b").is_none());
+        assert!(ip_set_of("not an arn").is_none());
+    }
+}

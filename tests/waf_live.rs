@@ -1,0 +1,667 @@
+//! The live WAF area against moto's wafv2: web ACLs in two regions and CloudFront with
+//! managed, rate-based, IP-set and geo rules; blocking through the lock token, including a
+//! lost race; and the shipped waf-block-ip / waf-unblock-ip playbooks through the executor.
+
+mod alarmsupport;
+#[path = "dbsupport/moto.rs"]
+mod moto;
+
+use alarmsupport::{aws, aws_config};
+use aws_sdk_wafv2::types::{
+    AllowAction, BlockAction, CountAction, CountryCode, DefaultAction, ExcludedRule,
+    GeoMatchStatement, IpAddressVersion, IpSetReferenceStatement, ManagedRuleGroupStatement,
+    NoneAction, OverrideAction, RateBasedStatement, RateBasedStatementAggregateKeyType, Rule,
+    RuleAction, Scope, Statement, VisibilityConfig,
+};
+use jiff::SignedDuration;
+use moto::Moto;
+use opsdeck::incident::clock::SystemClock;
+use opsdeck::incident::desk::{Desk, NewIncident};
+use opsdeck::incident::event::{RunOutcome, Severity, Who};
+use opsdeck::incident::report::timeline_text;
+use opsdeck::model::summary::Area;
+use opsdeck::model::waf::RuleKind;
+use opsdeck::ops::route::Router;
+use opsdeck::ops::{Mode, Op, OpError, Ops};
+use opsdeck::playbook::run::{self, Answer, Context, Prompt};
+use opsdeck::playbook::{catalog, plan};
+use opsdeck::sources::Publishers;
+use opsdeck::sources::aws::Aws;
+use opsdeck::sources::aws::wafv2::{WafOps, WafReader};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+fn seen(name: &str) -> VisibilityConfig {
+    VisibilityConfig::builder()
+        .sampled_requests_enabled(true)
+        .cloud_watch_metrics_enabled(true)
+        .metric_name(name)
+        .build()
+        .unwrap()
+}
+
+fn block() -> RuleAction {
+    RuleAction::builder()
+        .block(BlockAction::builder().build())
+        .build()
+}
+
+fn rule(name: &str, priority: i32, statement: Statement) -> Rule {
+    Rule::builder()
+        .name(name)
+        .priority(priority)
+        .statement(statement)
+        .action(block())
+        .visibility_config(seen(name))
+        .build()
+        .unwrap()
+}
+
+fn ip_set_rule(name: &str, priority: i32, arn: &str) -> Rule {
+    rule(
+        name,
+        priority,
+        Statement::builder()
+            .ip_set_reference_statement(
+                IpSetReferenceStatement::builder().arn(arn).build().unwrap(),
+            )
+            .build(),
+    )
+}
+
+fn managed(name: &str, priority: i32, group: &str, count: bool) -> Rule {
+    let mut m = ManagedRuleGroupStatement::builder()
+        .vendor_name("AWS")
+        .name(group);
+    if !count {
+        m = m.version("Version_1.4").excluded_rules(
+            ExcludedRule::builder()
+                .name("SizeRestrictions_BODY")
+                .build()
+                .unwrap(),
+        );
+    }
+    let overridden = if count {
+        OverrideAction::builder().count(CountAction::builder().build())
+    } else {
+        OverrideAction::builder().none(NoneAction::builder().build())
+    };
+    Rule::builder()
+        .name(name)
+        .priority(priority)
+        .statement(
+            Statement::builder()
+                .managed_rule_group_statement(m.build().unwrap())
+                .build(),
+        )
+        .override_action(overridden.build())
+        .visibility_config(seen(name))
+        .build()
+        .unwrap()
+}
+
+/// Creates an IP set; returns (ARN, id).
+async fn ip_set(
+    aws: &Aws,
+    region: &str,
+    scope: Scope,
+    name: &str,
+    version: IpAddressVersion,
+    addresses: &[&str],
+) -> (String, String) {
+    let out = aws
+        .wafv2(region)
+        .create_ip_set()
+        .name(name)
+        .scope(scope)
+        .ip_address_version(version)
+        .set_addresses(Some(addresses.iter().map(|a| a.to_string()).collect()))
+        .send()
+        .await
+        .unwrap();
+    let s = out.summary().unwrap();
+    (s.arn().unwrap().to_string(), s.id().unwrap().to_string())
+}
+
+async fn web_acl(aws: &Aws, region: &str, scope: Scope, name: &str, allow: bool, rules: Vec<Rule>) {
+    let default = if allow {
+        DefaultAction::builder().allow(AllowAction::builder().build())
+    } else {
+        DefaultAction::builder().block(BlockAction::builder().build())
+    };
+    aws.wafv2(region)
+        .create_web_acl()
+        .name(name)
+        .scope(scope)
+        .default_action(default.build())
+        .set_rules(Some(rules))
+        .visibility_config(seen(name))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The shop's ACL in ap-northeast-2 (rules created out of priority order), a search ACL in
+/// us-east-1 and a CloudFront one. Returns the shop's v4 set id.
+async fn seed(aws: &Aws) -> String {
+    let r = "ap-northeast-2";
+    let (v4, v4_id) = ip_set(
+        aws,
+        r,
+        Scope::Regional,
+        "blocked-ips-v4",
+        IpAddressVersion::Ipv4,
+        &["192.0.2.0/24"],
+    )
+    .await;
+    let (v6, _) = ip_set(
+        aws,
+        r,
+        Scope::Regional,
+        "blocked-ips-v6",
+        IpAddressVersion::Ipv6,
+        &[],
+    )
+    .await;
+    let rate = RateBasedStatement::builder()
+        .limit(100)
+        .evaluation_window_sec(60)
+        .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
+        .build()
+        .unwrap();
+    web_acl(
+        aws,
+        r,
+        Scope::Regional,
+        "shop-web-acl",
+        true,
+        vec![
+            managed(
+                "AWS-AWSManagedRulesCommonRuleSet",
+                3,
+                "AWSManagedRulesCommonRuleSet",
+                false,
+            ),
+            ip_set_rule("blocked-ips", 0, &v4),
+            rule(
+                "rate-limit-100",
+                2,
+                Statement::builder().rate_based_statement(rate).build(),
+            ),
+            ip_set_rule("blocked-ips-v6", 1, &v6),
+            rule(
+                "geo-block",
+                4,
+                Statement::builder()
+                    .geo_match_statement(
+                        GeoMatchStatement::builder()
+                            .country_codes(CountryCode::Kp)
+                            .country_codes(CountryCode::Ir)
+                            .build(),
+                    )
+                    .build(),
+            ),
+        ],
+    )
+    .await;
+    web_acl(
+        aws,
+        "us-east-1",
+        Scope::Regional,
+        "search-web-acl",
+        false,
+        vec![managed(
+            "bad-inputs",
+            0,
+            "AWSManagedRulesKnownBadInputsRuleSet",
+            true,
+        )],
+    )
+    .await;
+    let (edge, _) = ip_set(
+        aws,
+        "us-east-1",
+        Scope::Cloudfront,
+        "edge-blocked",
+        IpAddressVersion::Ipv4,
+        &["198.51.100.0/24", "203.0.113.0/24"],
+    )
+    .await;
+    web_acl(
+        aws,
+        "us-east-1",
+        Scope::Cloudfront,
+        "edge-web-acl",
+        true,
+        vec![ip_set_rule("edge-blocked", 0, &edge)],
+    )
+    .await;
+    v4_id
+}
+
+async fn addresses(aws: &Aws, id: &str) -> Vec<String> {
+    let out = aws
+        .wafv2("ap-northeast-2")
+        .get_ip_set()
+        .scope(Scope::Regional)
+        .name("blocked-ips-v4")
+        .id(id)
+        .send()
+        .await
+        .unwrap();
+    let mut a = out.ip_set().unwrap().addresses().to_vec();
+    a.sort();
+    a
+}
+
+async fn started() -> (Moto, Aws) {
+    let m = Moto::start();
+    let aws = aws(
+        &m.url,
+        &m.credentials_file,
+        &aws_config("opsdeck-test", &["ap-northeast-2", "us-east-1"]),
+    )
+    .await;
+    (m, aws)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_acls_of_two_regions_and_cloudfront_with_every_rule_kind() {
+    let (_m, aws) = started().await;
+    seed(&aws).await;
+    let read = WafReader::new(&aws).read().await;
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let acls = &read.snapshot.acls;
+    let names: Vec<(&str, &str, &str)> = acls
+        .iter()
+        .map(|a| (a.name.as_str(), a.scope.as_str(), a.default_action.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("shop-web-acl", "REGIONAL ap-northeast-2", "Allow"),
+            ("search-web-acl", "REGIONAL us-east-1", "Block"),
+            ("edge-web-acl", "CLOUDFRONT", "Allow"),
+        ]
+    );
+    let shop = &acls[0];
+    let order: Vec<(u32, &str, &str)> = shop
+        .rules
+        .iter()
+        .map(|r| (r.priority, r.name.as_str(), r.action.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (0, "blocked-ips", "Block"),
+            (1, "blocked-ips-v6", "Block"),
+            (2, "rate-limit-100", "Block"),
+            (3, "AWS-AWSManagedRulesCommonRuleSet", "Group"),
+            (4, "geo-block", "Block"),
+        ]
+    );
+    assert_eq!(
+        shop.rules[0].kind,
+        RuleKind::IpSet {
+            set: "blocked-ips-v4".into(),
+            addresses: Some(1)
+        }
+    );
+    assert_eq!(
+        shop.rules[1].kind,
+        RuleKind::IpSet {
+            set: "blocked-ips-v6".into(),
+            addresses: Some(0)
+        }
+    );
+    assert_eq!(
+        shop.rules[2].kind,
+        RuleKind::RateBased {
+            limit: 100,
+            window_s: 60,
+            key: "IP".into()
+        }
+    );
+    assert_eq!(
+        shop.rules[3].kind,
+        RuleKind::Managed {
+            vendor: "AWS".into(),
+            group: "AWSManagedRulesCommonRuleSet".into(),
+            version: Some("Version_1.4".into()),
+            excluded: vec!["SizeRestrictions_BODY".into()],
+        }
+    );
+    assert_eq!(
+        shop.rules[3].describe(),
+        "managed rule group (AWS Version_1.4) excluding SizeRestrictions_BODY"
+    );
+    assert_eq!(
+        shop.rules[4].kind,
+        RuleKind::GeoMatch {
+            countries: vec!["KP".into(), "IR".into()]
+        }
+    );
+    assert_eq!(acls[1].rules[0].action, "Count (override)");
+    assert_eq!(
+        acls[2].rules[0].kind,
+        RuleKind::IpSet {
+            set: "edge-blocked".into(),
+            addresses: Some(2)
+        }
+    );
+
+    // `opsdeck status --json` carries the same ACLs.
+    let status = opsdeck::status::Status::of_live(Default::default(), None, jiff::Timestamp::now())
+        .with_waf(read.snapshot.clone(), &read.errors);
+    let json: serde_json::Value = serde_json::from_str(&status.json().unwrap()).unwrap();
+    assert_eq!(
+        json["waf"]["acls"][0]["rules"][2]["kind"]["type"],
+        "rate_based"
+    );
+    let waf = status
+        .summaries
+        .iter()
+        .find(|s| s.area == Area::Waf)
+        .unwrap();
+    assert_eq!(waf.counts, "3 ACLs · 7 rules · rates not read");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_endpoint_keeps_the_acls_with_the_reason() {
+    let (mut m, aws) = started().await;
+    seed(&aws).await;
+    let mut reader = WafReader::new(&aws);
+    assert_eq!(reader.read().await.snapshot.acls.len(), 3);
+    m.stop();
+    let read = reader.read().await;
+    assert_eq!(read.snapshot.acls.len(), 3, "the last ACLs stay on screen");
+    assert_eq!(read.errors.len(), 3, "{:?}", read.errors);
+    assert!(
+        read.errors[0].starts_with("REGIONAL ap-northeast-2: "),
+        "{:?}",
+        read.errors
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_addresses_and_unknown_acls_are_refused_before_any_change() {
+    let (_m, aws) = started().await;
+    let id = seed(&aws).await;
+    let ops = WafOps::new(aws.clone());
+    let apply = |acl: &str, ip: &str| {
+        let op = Op::BlockIp {
+            acl: acl.into(),
+            ip: ip.into(),
+        };
+        let ops = &ops;
+        async move { ops.apply(&op, Mode::Apply).await }
+    };
+    let e = apply("shop-web-acl", "203.0.113.7/24").await.unwrap_err();
+    assert!(
+        matches!(&e, OpError::Refused(m) if m.contains("bits set past /24")),
+        "{e}"
+    );
+    let e = apply("nope", "203.0.113.7").await.unwrap_err();
+    assert!(
+        matches!(&e, OpError::NotFound(m) if m == "no web ACL `nope`"),
+        "{e}"
+    );
+    let e = apply("search-web-acl", "203.0.113.7").await.unwrap_err();
+    assert!(
+        matches!(&e, OpError::Refused(m) if m.contains("has no rule that blocks an IPV4 IP set")),
+        "{e}"
+    );
+    assert_eq!(addresses(&aws, &id).await, ["192.0.2.0/24"]);
+    // An IPv6 address goes to the ACL's IPv6 set.
+    let out = apply("shop-web-acl", "2001:DB8::7").await.unwrap();
+    assert!(
+        out.summary
+            .starts_with("added 2001:db8::7/128 to blocked-ips-v6 (1 addresses)"),
+        "{}",
+        out.summary
+    );
+}
+
+/// Forwards to moto, but before the first UpdateIPSet it passes on, changes the set itself
+/// (GetIPSet, UpdateIPSet adding `racer`): the console's token is then one moto has
+/// already used, as when a colleague blocks another address at the same moment.
+fn racing_proxy(upstream: &str, set: (&str, &str), racer: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    let (name, id) = (set.0.to_string(), set.1.to_string());
+    std::thread::spawn(move || {
+        let mut raced = false;
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let Some(request) = alarmsupport::read_request(&mut s) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&request).to_string();
+            if !raced && text.contains("AWSWAF_20190729.UpdateIPSet") {
+                raced = true;
+                let got = call(
+                    &upstream,
+                    "GetIPSet",
+                    &serde_json::json!({"Name": name, "Scope": "REGIONAL", "Id": id}),
+                );
+                let mut addresses: Vec<serde_json::Value> = got["IPSet"]["Addresses"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                addresses.push(racer.into());
+                let body = serde_json::json!({"Name": name, "Scope": "REGIONAL", "Id": id, "Addresses": addresses, "LockToken": got["LockToken"]});
+                let done = call(&upstream, "UpdateIPSet", &body);
+                assert!(
+                    done["NextLockToken"].is_string(),
+                    "the racer's update: {done}"
+                );
+            }
+            alarmsupport::forward(&upstream, &text, &mut s);
+        }
+    });
+    url
+}
+
+/// One wafv2 call to moto as another client would make it (moto checks no signature).
+fn call(upstream: &str, target: &str, body: &serde_json::Value) -> serde_json::Value {
+    let body = body.to_string();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {upstream}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AWSWAF_20190729.{target}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIAOPSDECKTEST0001/20260101/ap-northeast-2/wafv2/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut up = std::net::TcpStream::connect(upstream).unwrap();
+    up.write_all(request.as_bytes()).unwrap();
+    let mut reply = String::new();
+    up.read_to_string(&mut reply).unwrap();
+    let (_, json) = reply.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{target}: {e}: {reply}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_lock_token_race_rereads_and_both_addresses_end_up_in_the_set() {
+    let (m, direct) = started().await;
+    let id = seed(&direct).await;
+    let proxy = racing_proxy(&m.url, ("blocked-ips-v4", &id), "198.51.100.9/32");
+    let raced = aws(
+        &proxy,
+        &m.credentials_file,
+        &aws_config("opsdeck-test", &["ap-northeast-2", "us-east-1"]),
+    )
+    .await;
+    let out = WafOps::new(raced)
+        .apply(
+            &Op::BlockIp {
+                acl: "shop-web-acl".into(),
+                ip: "203.0.113.7".into(),
+            },
+            Mode::Apply,
+        )
+        .await
+        .unwrap();
+    assert!(
+        out.calls
+            .iter()
+            .any(|c| c.contains("lock token taken, re-read 1")),
+        "{:#?}",
+        out.calls
+    );
+    assert_eq!(
+        addresses(&direct, &id).await,
+        ["192.0.2.0/24", "198.51.100.9/32", "203.0.113.7/32"]
+    );
+}
+
+async fn run_playbook(ctx: &Context, name: &str, inputs: &[(&str, &str)]) -> Vec<Prompt> {
+    let playbook = catalog::shipped(name).unwrap_or_else(|| panic!("{name} is shipped"));
+    let given: Vec<(String, String)> = inputs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let vars = plan::inputs(&playbook, &given).unwrap();
+    let (outcome, view, prompts) = run::execute_answering(ctx, &playbook, vars, |p| match p {
+        Prompt::TypeTarget { target, .. } => Answer::Text(target.clone()),
+        _ => Answer::Yes,
+    })
+    .await;
+    assert_eq!(outcome, RunOutcome::Ok, "{view:#?}");
+    prompts
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn block_then_unblock_through_the_shipped_playbooks() {
+    let (_m, aws) = started().await;
+    let id = seed(&aws).await;
+    let ops = Arc::new(WafOps::new(aws.clone()));
+    let block = Op::BlockIp {
+        acl: "shop-web-acl".into(),
+        ip: "203.0.113.7".into(),
+    };
+    let dry = ops.apply(&block, Mode::DryRun).await.unwrap();
+    assert!(
+        dry.calls
+            .iter()
+            .any(|c| c.ends_with("before=[192.0.2.0/24] after=[192.0.2.0/24, 203.0.113.7/32]")),
+        "{:#?}",
+        dry.calls
+    );
+    assert_eq!(
+        addresses(&aws, &id).await,
+        ["192.0.2.0/24"],
+        "a dry run changes nothing"
+    );
+
+    let (_publishers, sources) = Publishers::channels();
+    let dir = tempfile::tempdir().unwrap();
+    let mut desk = Desk::open(
+        &dir.path().join("incidents"),
+        Who {
+            user: "kim".into(),
+            from: Some("bastion".into()),
+        },
+    )
+    .unwrap();
+    desk.open_incident(
+        NewIncident {
+            title: "injection probes from 203.0.113.7".into(),
+            severity: Severity::Sev2,
+            alarm: None,
+            detected_at: None,
+            recognised: None,
+            drill: None,
+        },
+        jiff::Timestamp::now(),
+    )
+    .unwrap();
+    let s = sources.clone();
+    let ctx = Context {
+        ops: Arc::new(Router::default().route(Area::Waf, ops)),
+        snapshots: Arc::new(move || s.snapshots()),
+        desk: Arc::new(Mutex::new(desk)),
+        clock: Arc::new(SystemClock),
+        read_only: None,
+        anti_flap: SignedDuration::from_mins(30),
+        speed: 1,
+    };
+    run_playbook(&ctx, "waf-block-ip", &[("ip", "203.0.113.7")]).await;
+    assert_eq!(
+        addresses(&aws, &id).await,
+        ["192.0.2.0/24", "203.0.113.7/32"]
+    );
+    let prompts = run_playbook(&ctx, "waf-unblock-ip", &[("ip", "203.0.113.7")]).await;
+    assert!(
+        matches!(&prompts[0], Prompt::TypeTarget { target, .. } if target == "203.0.113.7"),
+        "{prompts:?}"
+    );
+    assert_eq!(
+        addresses(&aws, &id).await,
+        ["192.0.2.0/24"],
+        "the rollback restores the set"
+    );
+
+    let said: Vec<String> = {
+        let desk = ctx.desk.lock().unwrap();
+        desk.active()
+            .unwrap()
+            .entries
+            .iter()
+            .filter_map(|e| timeline_text(&e.event))
+            .collect()
+    };
+    let said = said.join("\n");
+    assert!(
+        said.contains("added 203.0.113.7/32 to blocked-ips-v4 (2 addresses), rule blocked-ips of shop-web-acl; verified with GetIPSet (as arn:aws:sts::123456789012:"),
+        "{said}"
+    );
+    assert!(
+        said.contains("removed 203.0.113.7/32 from blocked-ips-v4 (1 addresses)"),
+        "{said}"
+    );
+}
+
+/// AWS's answer when the identity may not list web ACLs (JSON protocol, recorded format:
+/// moto enforces no IAM, so it cannot refuse).
+const DENIED: &str = r#"{"__type":"WAFAccessDeniedException","Message":"User: arn:aws:sts::123456789012:assumed-role/ReadOnly/oncall is not authorized to perform: wafv2:ListWebACLs"}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forbidden_call_is_named_once_and_not_asked_again() {
+    let denied =
+        alarmsupport::Recorded::serve("400 Bad Request", "application/x-amz-json-1.1", DENIED);
+    let m = Moto::start();
+    let aws = aws(
+        &denied.url,
+        &m.credentials_file,
+        &aws_config("opsdeck-test", &["eu-west-1"]),
+    )
+    .await;
+    let mut reader = WafReader::new(&aws);
+    let first = reader.read().await;
+    assert!(first.snapshot.acls.is_empty());
+    assert_eq!(
+        first.errors.len(),
+        2,
+        "eu-west-1 and CloudFront: {:?}",
+        first.errors
+    );
+    assert!(
+        first.errors[0].starts_with("REGIONAL eu-west-1: "),
+        "{:?}",
+        first.errors
+    );
+    assert!(
+        first.errors.iter().all(|e| e
+            .ends_with("forbidden: the AWS identity lacks the IAM permission wafv2:ListWebACLs")),
+        "{:?}",
+        first.errors
+    );
+    let asked = denied.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(asked, 2, "one request per place, no retries of a refusal");
+    let again = reader.read().await;
+    assert_eq!(again.errors, first.errors, "still said");
+    assert_eq!(
+        denied.requests.load(std::sync::atomic::Ordering::SeqCst),
+        asked,
+        "not asked again"
+    );
+}
