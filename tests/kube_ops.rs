@@ -589,3 +589,83 @@ fn the_config_file_takes_a_kube_section() {
     let err = opsdeck::config::load(&path, true).unwrap_err().to_string();
     assert!(err.contains("unknown field `readonly`"), "{err}");
 }
+
+/// The shipped `scale` playbook through the executor, every question answered yes.
+async fn run_scale(ops: KubeOps) -> (opsdeck::incident::event::RunOutcome, Vec<String>) {
+    use opsdeck::incident::clock::SystemClock;
+    use opsdeck::incident::desk::Desk;
+    use opsdeck::incident::event::Who;
+    use opsdeck::playbook::run::{self, Answer, Context};
+    use opsdeck::playbook::{catalog, plan};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let who = Who {
+        user: "kim".into(),
+        from: None,
+    };
+    let ctx = Context {
+        ops: Arc::new(ops),
+        snapshots: Arc::new(opsdeck::sources::Snapshots::default),
+        desk: Arc::new(Mutex::new(Desk::open(dir.path(), who).unwrap())),
+        clock: Arc::new(SystemClock),
+        read_only: None,
+        anti_flap: jiff::SignedDuration::from_mins(30),
+        speed: 1,
+    };
+    let playbook = catalog::shipped("scale").unwrap();
+    let vars = plan::inputs(&playbook, &[]).unwrap();
+    let (outcome, view, _) = run::execute_answering(&ctx, &playbook, vars, |_| Answer::Yes).await;
+    let said = view.steps.iter().flat_map(|s| s.output.clone()).collect();
+    (outcome, said)
+}
+
+#[tokio::test]
+async fn a_later_step_rbac_denies_refuses_the_run_before_the_first_change() {
+    let (server, ops) = shop().await;
+    // The scale step may not patch; the HPA step before it may.
+    server.deny("patch", "deployments/scale");
+    let (outcome, said) = run_scale(ops).await;
+    assert_eq!(
+        outcome,
+        opsdeck::incident::event::RunOutcome::Failed,
+        "{said:?}"
+    );
+    assert!(
+        said.iter().any(|l| l.starts_with("refused, nothing was changed: not allowed: your credentials for context test may not patch deployments/scale")),
+        "{said:?}"
+    );
+    let hpa: HorizontalPodAutoscaler = server
+        .get("horizontalpodautoscalers", "shop", "user")
+        .unwrap();
+    assert_eq!(hpa.spec.unwrap().max_replicas, 10, "the HPA step never ran");
+    let writes = sent(&server);
+    assert!(
+        writes.iter().all(|r| r.dry_run),
+        "only the preflight's dry-runs: {writes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_lease_another_console_holds_refuses_the_run_before_the_first_change() {
+    let (server, ops) = shop().await;
+    let client = server.client().await;
+    let (namespace, target) = opsdeck::sources::kube::lease_target(&scale(12)).unwrap();
+    let alice = "alice@bastion-1 (opsdeck pid 10)";
+    let _held = Lease::acquire(client, &namespace, &target, alice, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (outcome, said) = run_scale(ops).await;
+    assert_eq!(
+        outcome,
+        opsdeck::incident::event::RunOutcome::Failed,
+        "{said:?}"
+    );
+    assert!(
+        said.iter().any(|l| l.starts_with("refused, nothing was changed") && l.contains("alice@bastion-1")),
+        "{said:?}"
+    );
+    let hpa: HorizontalPodAutoscaler = server
+        .get("horizontalpodautoscalers", "shop", "user")
+        .unwrap();
+    assert_eq!(hpa.spec.unwrap().max_replicas, 10, "the HPA step never ran");
+}
