@@ -233,10 +233,24 @@ pub fn db(snap: &DbSnapshot) -> AreaSummary {
             .iter()
             .filter(|m| m.role == Role::Primary && m.reachable)
             .count();
-        if primaries != 1 {
-            worst.offer(Level::Crit, || {
+        // A primary named while it cannot answer is the problem to say, with its evidence.
+        let named = c
+            .members
+            .iter()
+            .find(|m| m.role == Role::Primary && !m.reachable && m.role_from.is_some());
+        match named {
+            Some(m) if primaries == 0 => worst.offer(Level::Crit, || {
+                format!(
+                    "{}: primary {} unreachable ({})",
+                    c.name,
+                    m.name,
+                    m.role_from.as_deref().unwrap_or_default()
+                )
+            }),
+            _ if primaries != 1 => worst.offer(Level::Crit, || {
                 format!("{}: {primaries} writable primaries", c.name)
-            });
+            }),
+            _ => {}
         }
         for m in &c.members {
             members += 1;
@@ -452,5 +466,27 @@ mod tests {
         let line = context_health(&failing, false);
         assert_eq!(line.error.as_deref(), Some("connection refused"));
         assert_eq!(line.worst.as_deref(), Some("connection refused"));
+    }
+
+    #[test]
+    fn a_named_unreachable_primary_is_the_db_problem_with_its_evidence() {
+        use crate::model::db::{DbCluster, DbMember, Engine};
+        let mut dead = DbMember::unreachable("my0", "h:1", Role::Primary, "refused".into());
+        dead.role_from = Some("named by my1's replication source".into());
+        let snap = DbSnapshot {
+            clusters: vec![DbCluster {
+                name: "shop".into(),
+                engine: Engine::MariaDb,
+                router: None,
+                lag_threshold_s: 5.0,
+                members: vec![dead],
+            }],
+        };
+        let s = db(&snap);
+        assert_eq!(s.level, Level::Crit);
+        assert_eq!(
+            s.worst.as_deref(),
+            Some("shop: primary my0 unreachable (named by my1's replication source)")
+        );
     }
 }
