@@ -42,15 +42,22 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub SignedDuration);
 
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
+impl std::str::FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Span, String> {
         match text.parse::<SignedDuration>() {
             Ok(v) if v.is_positive() => Ok(Span(v)),
-            _ => Err(serde::de::Error::custom(format!(
-                "`{text}` is not a duration like 2h, 30m or 90s"
-            ))),
+            _ => Err(format!("`{text}` is not a duration like 2h, 30m or 90s")),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

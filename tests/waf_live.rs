@@ -352,8 +352,11 @@ async fn web_acls_of_two_regions_and_cloudfront_with_every_rule_kind() {
     );
 
     // `opsdeck status --json` carries the same ACLs.
-    let status = opsdeck::status::Status::of_live(Default::default(), None, jiff::Timestamp::now())
-        .with_waf(read.snapshot.clone(), &read.errors);
+    let (publishers, sources) = opsdeck::sources::Publishers::channels();
+    let now = jiff::Timestamp::now();
+    opsdeck::sources::publish_partial(&publishers.waf, read.snapshot.clone(), now, &read.errors);
+    let live = opsdeck::tui::app::Origin::Live { what: "aws".into() };
+    let status = opsdeck::status::Status::of(&sources, &live, &[], now);
     let json: serde_json::Value = serde_json::from_str(&status.json().unwrap()).unwrap();
     assert_eq!(
         json["waf"]["acls"][0]["rules"][2]["kind"]["type"],

@@ -80,6 +80,23 @@ impl Data {
         data
     }
 
+    /// Every area at once, derived as the console derives it: what `opsdeck status` prints.
+    pub fn of(
+        snaps: crate::sources::Snapshots,
+        contexts: Arc<Vec<ContextHealth>>,
+        now: Timestamp,
+    ) -> Data {
+        let mut data = Data::new(Vec::new(), now);
+        data.set_cluster(snaps.cluster);
+        data.set_contexts(contexts);
+        data.set_db(snaps.db);
+        data.set_waf(snaps.waf);
+        data.set_alarms(snaps.alarms);
+        data.set_iam(snaps.iam, now);
+        data.set_trail(snaps.trail, now);
+        data
+    }
+
     fn summarise(&mut self, area: Area, summary: AreaSummary, health: &Health) {
         if let Some(slot) = self.summaries.iter_mut().find(|s| s.area == area) {
             *slot = summary.with_health(health);
