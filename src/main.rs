@@ -230,6 +230,7 @@ fn console(
         app.sla = env.cfg.sla.policy();
         app.read_only = env.read_only();
         app.kube_contexts = backend.contexts;
+        app.log_limits = env.cfg.logs;
         let warnings = desk.warnings.clone();
         let mut sources = backend.sources;
         tui::prime(&mut app, &mut sources);
@@ -248,6 +249,8 @@ fn console(
             clusters: backend.clusters,
             alarms: backend.alarms,
             iam: backend.iam,
+            inspect: backend.inspect,
+            log_dir: env.paths.data_dir.join("logs"),
         });
         rt.refresh();
         for w in warnings {

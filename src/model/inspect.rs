@@ -61,6 +61,12 @@ pub struct LogSink {
 }
 
 impl LogSink {
+    /// Reads the buffer without waking anyone.
+    pub fn read<T>(&self, f: impl FnOnce(&LogBuffer) -> T) -> T {
+        f(&self.buffer.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Changes the buffer and wakes the console to show it.
     pub fn with<T>(&self, f: impl FnOnce(&mut LogBuffer) -> T) -> T {
         let out = f(&mut self.buffer.lock().unwrap_or_else(|p| p.into_inner()));
         self.wake.notify_one();
@@ -70,3 +76,13 @@ impl LogSink {
 
 /// Keeps a log stream running; dropping it stops the stream.
 pub type LogHandle = Box<dyn Send>;
+
+/// The log view's buffer as effects carry it: equal when it is the same buffer.
+#[derive(Debug, Clone)]
+pub struct SharedLog(pub Arc<Mutex<LogBuffer>>);
+
+impl PartialEq for SharedLog {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}

@@ -22,11 +22,16 @@ pub enum Parsed {
     Contexts,
     /// `:trail user=alice since=2h`: the Trail pane, its events filtered so.
     Trail(String),
+    /// `:logs POD [CONTAINER]`, `:logs deploy/NAME`: the log view (`ns/name` works too).
+    Logs {
+        target: String,
+        container: Option<String>,
+    },
     Nothing,
 }
 
 /// Every command word, in the order completion offers them.
-pub const WORDS: [&str; 21] = [
+pub const WORDS: [&str; 22] = [
     "overview",
     "cluster",
     "nodes",
@@ -41,6 +46,7 @@ pub const WORDS: [&str; 21] = [
     "iam",
     "findings",
     "trail",
+    "logs",
     "playbooks",
     "ctx",
     "ns",
@@ -106,6 +112,13 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
                 ));
             }
         },
+        "logs" | "log" => match arg {
+            Some(target) => Parsed::Logs {
+                target: target.to_string(),
+                container: words.next().map(str::to_string),
+            },
+            None => return Err("usage: :logs POD [CONTAINER] or :logs deploy/NAME".into()),
+        },
         "theme" => match arg {
             Some(name) => Parsed::Theme(name.to_string()),
             None => return Err("usage: :theme NAME (Tab lists themes)".into()),
@@ -139,7 +152,7 @@ pub struct Choices<'a> {
 }
 
 /// Words completed with a trailing space: they take an argument.
-const TAKES_ARGUMENT: [&str; 3] = ["theme", "ctx", "ns"];
+const TAKES_ARGUMENT: [&str; 4] = ["theme", "ctx", "ns", "logs"];
 
 pub fn complete(line: &str, choices: &Choices) -> Completion {
     let drills = || {

@@ -258,3 +258,30 @@ pub(super) fn serve(
         .body(StreamBody::new(stream).boxed())
         .unwrap()
 }
+
+/// The `shop` fixtures' logs: `user-a` serving, `user-c` crash-looping (its previous
+/// instance was OOM-killed).
+pub fn shop_logs(server: &KubeServer) {
+    server.write_log(
+        "shop",
+        "user-a",
+        "user",
+        &[
+            "INFO starting user service 1.4 on :8080",
+            "INFO connected to proxysql.shop.svc:6033",
+            "INFO GET /users/42 200 12ms",
+        ],
+    );
+    server.write_previous_log(
+        "shop",
+        "user-c",
+        "user",
+        &[
+            "INFO starting user service 1.4 on :8080",
+            "WARN heap at 480Mi of 512Mi",
+            "ERROR cache warm-up allocating 128Mi",
+            "fatal error: runtime: out of memory",
+        ],
+    );
+    server.write_log("shop", "user-c", "user", &["INFO starting user service 1.4 on :8080"]);
+}

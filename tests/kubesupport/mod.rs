@@ -11,7 +11,7 @@
 
 pub mod fixtures;
 // Pod logs (`pods/{name}/log`) live apart from list/watch: only routed from `handle`.
-mod logs;
+pub mod logs;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
