@@ -12,8 +12,8 @@ use opsdeck::sources::aws::Aws;
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::sim::{SimOps, World};
 use opsdeck::sources::{
-    AlarmControl, ClusterControl, IamProbe, Inspect, Publishers, Sources, aws, db, kube, publish_error,
-    publish_off,
+    AlarmControl, ClusterControl, IamProbe, Inspect, Publishers, Sources, aws, db, kube,
+    publish_error, publish_off,
 };
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};

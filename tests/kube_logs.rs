@@ -31,6 +31,22 @@ fn request(kind: ObjectKind, name: &str, previous: bool) -> LogRequest {
     }
 }
 
+/// A stream of `request` into a fresh buffer, stopped when the handle is dropped.
+async fn following(
+    server: &KubeServer,
+    request: LogRequest,
+    limits: LogLimits,
+) -> (LogSink, opsdeck::model::inspect::LogHandle) {
+    let logs = sink(limits);
+    let handle = follow(
+        server.client().await,
+        request,
+        logs.clone(),
+        (&fast_tuning()).into(),
+    );
+    (logs, handle)
+}
+
 fn texts(sink: &LogSink) -> Vec<String> {
     sink.read(|b| b.iter().map(|l| l.text.to_string()).collect())
 }
@@ -69,13 +85,12 @@ async fn started() -> KubeServer {
 #[tokio::test]
 async fn follow_shows_lines_as_the_container_writes_them() {
     let server = started().await;
-    let logs = sink(LogLimits::default());
-    let _follow = follow(
-        server.client().await,
+    let (logs, _follow) = following(
+        &server,
         request(ObjectKind::Pod, "user-a", false),
-        logs.clone(),
-        (&fast_tuning()).into(),
-    );
+        LogLimits::default(),
+    )
+    .await;
     wait(&logs, "the three lines written so far", |b| b.len() == 3).await;
     server.write_log("shop", "user-a", "user", &["INFO GET /users/7 200 9ms"]);
     wait(&logs, "the new line", |b| b.len() == 4).await;
@@ -102,13 +117,12 @@ async fn follow_shows_lines_as_the_container_writes_them() {
 #[tokio::test]
 async fn previous_reads_the_crashed_container_and_ends() {
     let server = started().await;
-    let logs = sink(LogLimits::default());
-    let _follow = follow(
-        server.client().await,
+    let (logs, _follow) = following(
+        &server,
         request(ObjectKind::Pod, "user-c", true),
-        logs.clone(),
-        (&fast_tuning()).into(),
-    );
+        LogLimits::default(),
+    )
+    .await;
     wait(&logs, "the end of the previous log", |b| {
         matches!(b.state, LogState::Ended(_))
     })
@@ -121,14 +135,16 @@ async fn previous_reads_the_crashed_container_and_ends() {
     let queries = log_requests(&server);
     assert!(queries[0].contains("previous=true") && !queries[0].contains("follow=true"));
     // A pod that never crashed has no previous container: the server's words come through.
-    let none = sink(LogLimits::default());
-    let _f = follow(
-        server.client().await,
+    let (none, _f) = following(
+        &server,
         request(ObjectKind::Pod, "user-b", true),
-        none.clone(),
-        (&fast_tuning()).into(),
-    );
-    wait(&none, "the refusal", |b| matches!(b.state, LogState::Failed(_))).await;
+        LogLimits::default(),
+    )
+    .await;
+    wait(&none, "the refusal", |b| {
+        matches!(b.state, LogState::Failed(_))
+    })
+    .await;
     let state = none.read(|b| b.state.clone());
     assert!(
         matches!(&state, LogState::Failed(m) if m.contains("previous terminated container")),
@@ -142,13 +158,12 @@ async fn a_server_hiccup_resumes_from_the_last_line_without_repeats_or_gaps() {
     let lines: Vec<String> = (0..50).map(|i| format!("line {i}")).collect();
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     server.write_log("shop", "user-b", "user", &refs);
-    let logs = sink(LogLimits::default());
-    let _follow = follow(
-        server.client().await,
+    let (logs, _follow) = following(
+        &server,
         request(ObjectKind::Pod, "user-b", false),
-        logs.clone(),
-        (&fast_tuning()).into(),
-    );
+        LogLimits::default(),
+    )
+    .await;
     wait(&logs, "the first 50 lines", |b| b.len() == 50).await;
     server.stop();
     wait(&logs, "the stream to notice", |b| {
@@ -182,14 +197,16 @@ async fn a_server_hiccup_resumes_from_the_last_line_without_repeats_or_gaps() {
 async fn a_forbidden_log_names_the_verb_and_resource() {
     let server = started().await;
     server.forbid("pods/log");
-    let logs = sink(LogLimits::default());
-    let _follow = follow(
-        server.client().await,
+    let (logs, _follow) = following(
+        &server,
         request(ObjectKind::Pod, "user-a", false),
-        logs.clone(),
-        (&fast_tuning()).into(),
-    );
-    wait(&logs, "the refusal", |b| matches!(b.state, LogState::Failed(_))).await;
+        LogLimits::default(),
+    )
+    .await;
+    wait(&logs, "the refusal", |b| {
+        matches!(b.state, LogState::Failed(_))
+    })
+    .await;
     let state = logs.read(|b| b.state.clone());
     let LogState::Failed(message) = state else {
         unreachable!()
@@ -204,13 +221,12 @@ async fn a_forbidden_log_names_the_verb_and_resource() {
 #[tokio::test]
 async fn a_pod_deleted_mid_stream_ends_it_saying_so() {
     let server = started().await;
-    let logs = sink(LogLimits::default());
-    let _follow = follow(
-        server.client().await,
+    let (logs, _follow) = following(
+        &server,
         request(ObjectKind::Pod, "user-a", false),
-        logs.clone(),
-        (&fast_tuning()).into(),
-    );
+        LogLimits::default(),
+    )
+    .await;
     wait(&logs, "the lines so far", |b| b.len() == 3).await;
     server.remove("pods", "shop", "user-a");
     wait(&logs, "the end", |b| matches!(b.state, LogState::Ended(_))).await;
@@ -226,20 +242,25 @@ async fn a_pod_deleted_mid_stream_ends_it_saying_so() {
 async fn a_deployment_merges_its_pods_with_a_prefix() {
     let server = started().await;
     server.write_log("shop", "user-b", "user", &["INFO b serving"]);
-    let logs = sink(LogLimits::default());
-    let _follow = follow(
-        server.client().await,
+    let (logs, _follow) = following(
+        &server,
         request(ObjectKind::Deployment, "user", false),
-        logs.clone(),
-        (&fast_tuning()).into(),
-    );
+        LogLimits::default(),
+    )
+    .await;
     // user-a's three, user-b's one, user-c's current one.
     wait(&logs, "every pod's lines", |b| b.len() == 5).await;
     let text = logs.read(|b| b.render(false));
-    assert!(text.contains("[user-a] INFO GET /users/42 200 12ms\n"), "{text}");
+    assert!(
+        text.contains("[user-a] INFO GET /users/42 200 12ms\n"),
+        "{text}"
+    );
     assert!(text.contains("[user-b] INFO b serving\n"), "{text}");
     assert!(text.contains("[user-c] INFO starting"), "{text}");
-    assert!(!text.contains("[admin"), "only the Deployment's pods: {text}");
+    assert!(
+        !text.contains("[admin"),
+        "only the Deployment's pods: {text}"
+    );
     server.write_log("shop", "user-b", "user", &["INFO b again"]);
     wait(&logs, "a later line of one pod", |b| b.len() == 6).await;
 }
@@ -252,17 +273,16 @@ async fn a_million_lines_stay_within_the_buffer_limits() {
         max_lines: 20_000,
         max_bytes: 1 << 20,
     };
-    let logs = sink(limits);
-    let _follow = follow(
-        server.client().await,
-        request(ObjectKind::Pod, "user-b", false),
-        logs.clone(),
-        (&fast_tuning()).into(),
-    );
+    let (logs, _follow) =
+        following(&server, request(ObjectKind::Pod, "user-b", false), limits).await;
     wait(&logs, "the millionth line", |b| b.total() == 1_000_000).await;
     logs.read(|b| {
         assert!(b.bytes() <= limits.max_bytes, "{} bytes", b.bytes());
-        assert!(b.len() <= limits.max_lines && b.len() > 1000, "{} lines", b.len());
+        assert!(
+            b.len() <= limits.max_lines && b.len() > 1000,
+            "{} lines",
+            b.len()
+        );
         assert_eq!(b.dropped().0, 1_000_000 - b.len() as u64);
         assert_eq!(b.iter().last().map(|l| &*l.text), Some("flood 999999"));
         let first = b.iter().next().map(|l| l.text.to_string());

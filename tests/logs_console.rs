@@ -8,20 +8,27 @@ mod support;
 use kubesupport::{KubeServer, fixtures};
 use support::Console;
 
-#[test]
-fn logs_of_a_crashing_pod_previous_search_and_write_to_the_incident() {
+/// The console live on a test server holding the `shop` fixtures and their logs; the runtime
+/// serves the API server for as long as it is kept.
+fn shop_console(rows: u16) -> (tokio::runtime::Runtime, KubeServer, Console) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(KubeServer::start());
     fixtures::shop(&server);
     kubesupport::logs::shop_logs(&server);
     let kubeconfig = server.kubeconfig();
-    let mut c = Console::builder()
+    let c = Console::builder()
         .arg("--context")
         .arg("test")
         .env("KUBECONFIG", kubeconfig.to_str().unwrap())
-        .size(120, 30)
+        .size(120, rows)
         .start();
     c.wait_for("LIVE");
+    (rt, server, c)
+}
+
+#[test]
+fn logs_of_a_crashing_pod_previous_search_and_write_to_the_incident() {
+    let (rt, server, mut c) = shop_console(30);
     c.press(":incident new\r");
     c.wait_for("open incident");
     c.press("User service crash loop\r\r\r\r");
@@ -59,7 +66,10 @@ fn logs_of_a_crashing_pod_previous_search_and_write_to_the_incident() {
     let name = files[0].file_name().unwrap().to_string_lossy().to_string();
     assert!(name.starts_with("pod-shop-user-c-previous-"), "{name}");
     let text = std::fs::read_to_string(&files[0]).unwrap();
-    assert!(text.contains(" fatal error: runtime: out of memory\n"), "{text}");
+    assert!(
+        text.contains(" fatal error: runtime: out of memory\n"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 4, "{text}");
 
     c.press("q");
@@ -73,17 +83,7 @@ fn logs_of_a_crashing_pod_previous_search_and_write_to_the_incident() {
 
 #[test]
 fn describe_shows_the_last_termination_and_events_and_y_the_yaml() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(KubeServer::start());
-    fixtures::shop(&server);
-    let kubeconfig = server.kubeconfig();
-    let mut c = Console::builder()
-        .arg("--context")
-        .arg("test")
-        .env("KUBECONFIG", kubeconfig.to_str().unwrap())
-        .size(120, 40)
-        .start();
-    c.wait_for("LIVE");
+    let (rt, _server, mut c) = shop_console(40);
     c.press("2");
     c.wait_for("CrashLoopBackOff");
     c.press("/user-c\r");
@@ -92,7 +92,10 @@ fn describe_shows_the_last_termination_and_events_and_y_the_yaml() {
     let screen = c.wait_for("Terminated: OOMKilled, exit code 137");
     assert!(screen.contains("Waiting: CrashLoopBackOff"), "{screen}");
     assert!(screen.contains("cpu 250m, memory 256Mi"), "{screen}");
-    assert!(screen.contains("BackOff ×3: BackOff for user-c"), "{screen}");
+    assert!(
+        screen.contains("BackOff ×3: BackOff for user-c"),
+        "{screen}"
+    );
     c.press("y");
     let yaml = c.wait_for("pod shop/user-c as YAML");
     assert!(yaml.contains("name: user-c"), "{yaml}");

@@ -158,25 +158,26 @@ impl LogBuffer {
         self.lines.iter()
     }
 
-    /// The next line after `from` (before it, going back) whose text contains `needle`,
-    /// ignoring case; wraps around the retained lines.
+    /// The next line after line `from` (before it, going back) whose text contains `needle`,
+    /// ignoring case; wraps around the retained lines. A `from` past the end searches back
+    /// from the last line.
     pub fn find(&self, needle: &str, from: u64, forward: bool) -> Option<u64> {
         if needle.is_empty() || self.lines.is_empty() {
             return None;
         }
-        let first = self.first();
-        let n = self.lines.len() as u64;
-        let start = from.clamp(first, first + n - 1) - first;
+        let first = self.first() as i64;
+        let n = self.lines.len() as i64;
+        let at = from as i64 - first;
+        // From outside the retained lines, the search starts at the near end.
+        let start = match (0..n).contains(&at) {
+            true => at,
+            false if forward => -1,
+            false => n,
+        };
         (1..=n)
-            .map(|step| {
-                if forward {
-                    (start + step) % n
-                } else {
-                    (start + n - step % n) % n
-                }
-            })
+            .map(|step| (start + if forward { step } else { -step }).rem_euclid(n) as u64)
             .find(|&i| contains_ignore_case(&self.lines[i as usize].text, needle))
-            .map(|i| first + i)
+            .map(|i| first as u64 + i)
     }
 
     /// The text as `w` writes it: one line each, with time and pod prefix when known.
@@ -293,6 +294,11 @@ mod tests {
         assert_eq!(b.find("error", 2, true), Some(0));
         assert_eq!(b.find("error", 0, false), Some(2));
         assert_eq!(b.find("nope", 0, true), None);
+        assert_eq!(
+            b.find("error", 4, false),
+            Some(2),
+            "from past the end: the last line first"
+        );
         assert_eq!(matches("Error and error", "ERROR"), [(0, 5), (10, 15)]);
     }
 

@@ -53,9 +53,16 @@ pub trait ClusterControl: Send + Sync {
 #[async_trait::async_trait]
 pub trait Inspect: Send + Sync {
     /// Starts following the log into `sink`; it stops when the handle is dropped.
-    fn logs(&self, request: crate::model::inspect::LogRequest, sink: crate::model::inspect::LogSink) -> crate::model::inspect::LogHandle;
+    fn logs(
+        &self,
+        request: crate::model::inspect::LogRequest,
+        sink: crate::model::inspect::LogSink,
+    ) -> crate::model::inspect::LogHandle;
     /// `kubectl describe`'s first part: label, value pairs.
-    async fn describe(&self, object: &crate::model::inspect::ObjectRef) -> Result<Vec<(String, String)>, String>;
+    async fn describe(
+        &self,
+        object: &crate::model::inspect::ObjectRef,
+    ) -> Result<Vec<(String, String)>, String>;
     /// The object as YAML, without `managedFields`.
     async fn yaml(&self, object: &crate::model::inspect::ObjectRef) -> Result<String, String>;
 }

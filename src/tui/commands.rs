@@ -303,10 +303,10 @@ mod tests {
     #[test]
     fn parses_every_word() {
         for w in WORDS {
-            let line = if w == "theme" {
-                "theme mono".to_string()
-            } else {
-                w.to_string()
+            let line = match w {
+                "theme" => "theme mono".to_string(),
+                "logs" => "logs user-c".to_string(),
+                w => w.to_string(),
             };
             assert!(parse(&line).is_ok(), "{w}");
         }
@@ -317,5 +317,13 @@ mod tests {
             "unknown command `nope` (Tab lists commands)"
         );
         assert!(parse("theme").is_err());
+        assert!(parse("logs").is_err());
+        assert_eq!(
+            parse("logs deploy/user app"),
+            Ok(Parsed::Logs {
+                target: "deploy/user".into(),
+                container: Some("app".into())
+            })
+        );
     }
 }

@@ -90,7 +90,8 @@ impl App {
             None => (None, rest),
         };
         let c = &self.data.cluster.data;
-        let fits = |row_ns: &str, row_name: &str| row_name == name && ns.is_none_or(|n| n == row_ns);
+        let fits =
+            |row_ns: &str, row_name: &str| row_name == name && ns.is_none_or(|n| n == row_ns);
         let found = match kind {
             ObjectKind::Deployment => c
                 .deployments
@@ -135,7 +136,10 @@ impl App {
             .data
             .events
             .iter()
-            .filter(|e| e.object == wanted && (object.namespace.is_empty() || e.namespace == object.namespace))
+            .filter(|e| {
+                e.object == wanted
+                    && (object.namespace.is_empty() || e.namespace == object.namespace)
+            })
             .collect();
         events.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
         events

@@ -33,7 +33,8 @@ pub struct LogView {
     rows: Cell<u16>,
 }
 
-const KEYS: &str = "Esc close · / search n/N · p previous · c container · t time · W wrap · G end · w write";
+const KEYS: &str =
+    "Esc close · / search n/N · p previous · c container · t time · W wrap · G end · w write";
 
 impl LogView {
     pub fn new(request: LogRequest, limits: LogLimits) -> LogView {
@@ -54,13 +55,18 @@ impl LogView {
         self.buffer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// `deploy` or `pod`, as `kubectl logs` names them.
+    fn kind_word(&self) -> &'static str {
+        match self.request.object.kind {
+            ObjectKind::Deployment => "deploy",
+            _ => "pod",
+        }
+    }
+
     /// A file name for `w`: `pod-shop-user-c-previous`.
     fn file_stem(&self) -> String {
         let o = &self.request.object;
-        let kind = match o.kind {
-            ObjectKind::Deployment => "deploy",
-            _ => "pod",
-        };
+        let kind = self.kind_word();
         let mut stem = format!("{kind}-{}-{}", o.namespace, o.name);
         if let Some(c) = &self.request.container {
             stem.push('-');
@@ -74,15 +80,15 @@ impl LogView {
 
     fn title(&self) -> String {
         let o = &self.request.object;
-        let kind = match o.kind {
-            ObjectKind::Deployment => "deploy",
-            _ => "pod",
-        };
+        let kind = self.kind_word();
         let mut t = format!("logs {kind} {}/{}", o.namespace, o.name);
         let b = self.buffer();
         if let Some(c) = self.request.container.as_ref().or(b.containers.first()) {
             if b.containers.len() > 1 {
-                t.push_str(&format!(" · container {c} (c: {} more)", b.containers.len() - 1));
+                t.push_str(&format!(
+                    " · container {c} (c: {} more)",
+                    b.containers.len() - 1
+                ));
             } else {
                 t.push_str(&format!(" · container {c}"));
             }
@@ -222,10 +228,8 @@ impl App {
                     request.container = Some(containers[(at + 1) % containers.len()].clone());
                     self.restart_logs(request);
                 } else {
-                    self.message = Some((
-                        crate::model::Level::Ok,
-                        "this pod has one container".into(),
-                    ));
+                    self.message =
+                        Some((crate::model::Level::Ok, "this pod has one container".into()));
                 }
             }
             KeyCode::Char('w') => {
@@ -272,7 +276,11 @@ fn status_line(app: &App, view: &LogView, b: &LogBuffer) -> Line<'static> {
     }
     let (dropped, dropped_bytes) = b.dropped();
     spans.push(Span::styled(
-        format!(" · {} lines, {} kept", b.len(), human_bytes(b.bytes() as u64)),
+        format!(
+            " · {} lines, {} kept",
+            b.len(),
+            human_bytes(b.bytes() as u64)
+        ),
         theme.muted,
     ));
     if dropped > 0 {

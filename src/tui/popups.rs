@@ -48,7 +48,10 @@ pub fn detail(frame: &mut Frame, area: Rect, app: &App, table: TableId) {
         }
         let events = app.events_of(object);
         if events.is_empty() {
-            pairs.push(("Events".into(), "none among the watched Warning events".into()));
+            pairs.push((
+                "Events".into(),
+                "none among the watched Warning events".into(),
+            ));
         }
         for e in events.into_iter().take(5) {
             pairs.push((

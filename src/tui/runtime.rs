@@ -317,8 +317,8 @@ impl Runtime {
         let now = self.parts.clock.now();
         let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
         let path = self.parts.log_dir.join(format!("{stem}-{stamp}.log"));
-        let written = std::fs::create_dir_all(&self.parts.log_dir)
-            .and_then(|()| std::fs::write(&path, text));
+        let written =
+            std::fs::create_dir_all(&self.parts.log_dir).and_then(|()| std::fs::write(&path, text));
         match written {
             Err(e) => self.say(
                 Level::Crit,

@@ -66,14 +66,20 @@ impl KubeServer {
     /// The container writes `lines` now (one timestamp each).
     pub fn write_log(&self, ns: &str, pod: &str, container: &str, lines: &[&str]) {
         let logs = &self.inner.logs;
-        let stamped: Vec<_> = lines.iter().map(|l| (logs.stamp(), l.to_string())).collect();
+        let stamped: Vec<_> = lines
+            .iter()
+            .map(|l| (logs.stamp(), l.to_string()))
+            .collect();
         logs.with(key(ns, pod, container, false), |s| s.lines.extend(stamped));
     }
 
     /// What the container's previous instance wrote before it crashed.
     pub fn write_previous_log(&self, ns: &str, pod: &str, container: &str, lines: &[&str]) {
         let logs = &self.inner.logs;
-        let stamped: Vec<_> = lines.iter().map(|l| (logs.stamp(), l.to_string())).collect();
+        let stamped: Vec<_> = lines
+            .iter()
+            .map(|l| (logs.stamp(), l.to_string()))
+            .collect();
         logs.with(key(ns, pod, container, true), |s| s.lines.extend(stamped));
     }
 
@@ -104,7 +110,11 @@ fn containers(inner: &Inner, target: &Target, pod: &str) -> Result<Vec<String>, 
         target.namespace.clone(),
         pod.to_string(),
     )) else {
-        return Err(status(404, "NotFound", &format!("pods \"{pod}\" not found")));
+        return Err(status(
+            404,
+            "NotFound",
+            &format!("pods \"{pod}\" not found"),
+        ));
     };
     Ok(obj["spec"]["containers"]
         .as_array()
@@ -283,5 +293,10 @@ pub fn shop_logs(server: &KubeServer) {
             "fatal error: runtime: out of memory",
         ],
     );
-    server.write_log("shop", "user-c", "user", &["INFO starting user service 1.4 on :8080"]);
+    server.write_log(
+        "shop",
+        "user-c",
+        "user",
+        &["INFO starting user service 1.4 on :8080"],
+    );
 }

@@ -4,8 +4,8 @@
 
 use super::error::describe;
 use crate::model::inspect::{ObjectKind, ObjectRef};
-use ::kube::api::Api;
 use ::kube::Client;
+use ::kube::api::Api;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStatus, Node, Pod, ResourceRequirements,
@@ -62,8 +62,23 @@ pub fn to_yaml(mut value: serde_json::Value) -> Result<String, String> {
     serde_saphyr::to_string(&value).map_err(|e| format!("cannot write YAML: {e}"))
 }
 
+fn ns_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or(""),
+        meta.name.as_deref().unwrap_or("")
+    )
+}
+
+/// `Condition Ready`, `False (ContainersNotReady)`.
+fn condition(type_: &str, status: &str, reason: Option<&str>) -> (String, String) {
+    let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+    (format!("Condition {type_}"), format!("{status}{why}"))
+}
+
 fn time(t: &Option<Time>) -> String {
-    t.as_ref().map_or_else(String::new, |t| format!(" at {}", t.0))
+    t.as_ref()
+        .map_or_else(String::new, |t| format!(" at {}", t.0))
 }
 
 /// `Terminated: OOMKilled, exit code 137 at …`, `Waiting: CrashLoopBackOff (back-off …)`.
@@ -89,7 +104,14 @@ fn state_words(state: &ContainerState) -> String {
 }
 
 /// `cpu 250m, memory 512Mi`, or `-` when none are set.
-fn quantities(map: Option<&std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>) -> String {
+fn quantities(
+    map: Option<
+        &std::collections::BTreeMap<
+            String,
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+        >,
+    >,
+) -> String {
     match map {
         Some(m) if !m.is_empty() => m
             .iter()
@@ -101,8 +123,14 @@ fn quantities(map: Option<&std::collections::BTreeMap<String, k8s_openapi::apima
 }
 
 fn resources(out: &mut Pairs, r: Option<&ResourceRequirements>) {
-    out.push(("  Requests".into(), quantities(r.and_then(|r| r.requests.as_ref()))));
-    out.push(("  Limits".into(), quantities(r.and_then(|r| r.limits.as_ref()))));
+    out.push((
+        "  Requests".into(),
+        quantities(r.and_then(|r| r.requests.as_ref())),
+    ));
+    out.push((
+        "  Limits".into(),
+        quantities(r.and_then(|r| r.limits.as_ref())),
+    ));
 }
 
 fn container_pairs(out: &mut Pairs, c: &Container, status: Option<&ContainerStatus>) {
@@ -128,14 +156,7 @@ fn container_pairs(out: &mut Pairs, c: &Container, status: Option<&ContainerStat
 pub fn pod_pairs(pod: &Pod) -> Pairs {
     let mut out = Pairs::new();
     let status = pod.status.clone().unwrap_or_default();
-    out.push((
-        "Pod".into(),
-        format!(
-            "{}/{}",
-            pod.metadata.namespace.as_deref().unwrap_or(""),
-            pod.metadata.name.as_deref().unwrap_or("")
-        ),
-    ));
+    out.push(("Pod".into(), ns_name(&pod.metadata)));
     out.push((
         "Node".into(),
         pod.spec
@@ -145,11 +166,7 @@ pub fn pod_pairs(pod: &Pod) -> Pairs {
     ));
     out.push(("Phase".into(), status.phase.clone().unwrap_or_default()));
     for c in status.conditions.iter().flatten() {
-        let why = c.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-        out.push((
-            format!("Condition {}", c.type_),
-            format!("{}{why}", c.status),
-        ));
+        out.push(condition(&c.type_, &c.status, c.reason.as_deref()));
     }
     let statuses = status.container_statuses.unwrap_or_default();
     for c in pod.spec.iter().flat_map(|s| &s.containers) {
@@ -159,7 +176,10 @@ pub fn pod_pairs(pod: &Pod) -> Pairs {
 }
 
 pub fn node_pairs(node: &Node) -> Pairs {
-    let mut out = vec![("Node".to_string(), node.metadata.name.clone().unwrap_or_default())];
+    let mut out = vec![(
+        "Node".to_string(),
+        node.metadata.name.clone().unwrap_or_default(),
+    )];
     let spec = node.spec.clone().unwrap_or_default();
     out.push((
         "Unschedulable".into(),
@@ -168,19 +188,23 @@ pub fn node_pairs(node: &Node) -> Pairs {
     for t in spec.taints.iter().flatten() {
         out.push((
             "Taint".into(),
-            format!("{}={}:{}", t.key, t.value.as_deref().unwrap_or(""), t.effect),
+            format!(
+                "{}={}:{}",
+                t.key,
+                t.value.as_deref().unwrap_or(""),
+                t.effect
+            ),
         ));
     }
     let status = node.status.clone().unwrap_or_default();
     for c in status.conditions.iter().flatten() {
-        let why = c.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-        out.push((
-            format!("Condition {}", c.type_),
-            format!("{}{why}", c.status),
-        ));
+        out.push(condition(&c.type_, &c.status, c.reason.as_deref()));
     }
     out.push(("Capacity".into(), quantities(status.capacity.as_ref())));
-    out.push(("Allocatable".into(), quantities(status.allocatable.as_ref())));
+    out.push((
+        "Allocatable".into(),
+        quantities(status.allocatable.as_ref()),
+    ));
     if let Some(info) = &status.node_info {
         out.push(("Kubelet".into(), info.kubelet_version.clone()));
     }
@@ -188,14 +212,7 @@ pub fn node_pairs(node: &Node) -> Pairs {
 }
 
 pub fn deployment_pairs(d: &Deployment) -> Pairs {
-    let mut out = vec![(
-        "Deployment".to_string(),
-        format!(
-            "{}/{}",
-            d.metadata.namespace.as_deref().unwrap_or(""),
-            d.metadata.name.as_deref().unwrap_or("")
-        ),
-    )];
+    let mut out = vec![("Deployment".to_string(), ns_name(&d.metadata))];
     let spec = d.spec.clone().unwrap_or_default();
     out.push((
         "Strategy".into(),
@@ -215,11 +232,7 @@ pub fn deployment_pairs(d: &Deployment) -> Pairs {
             .join(","),
     ));
     for c in d.status.iter().flat_map(|s| s.conditions.iter().flatten()) {
-        let why = c.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-        out.push((
-            format!("Condition {}", c.type_),
-            format!("{}{why}", c.status),
-        ));
+        out.push(condition(&c.type_, &c.status, c.reason.as_deref()));
     }
     for c in spec.template.spec.iter().flat_map(|s| &s.containers) {
         container_pairs(&mut out, c, None);
@@ -250,15 +263,20 @@ mod tests {
         let get = |k: &str| pairs.iter().find(|(l, _)| l == k).map(|(_, v)| v.as_str());
         assert_eq!(get("Condition Ready"), Some("False (ContainersNotReady)"));
         assert_eq!(get("  State"), Some("Waiting: CrashLoopBackOff"));
-        assert_eq!(get("  Last state"), Some("Terminated: OOMKilled, exit code 137"));
+        assert_eq!(
+            get("  Last state"),
+            Some("Terminated: OOMKilled, exit code 137")
+        );
         assert_eq!(get("  Limits"), Some("memory 512Mi"));
         assert_eq!(get("  Restarts"), Some("4"));
     }
 
     #[test]
     fn yaml_drops_managed_fields() {
-        let yaml = to_yaml(json!({"metadata": {"name": "x", "managedFields": [{"manager": "kubectl"}]},
-                                   "spec": {"replicas": 2}}))
+        let yaml = to_yaml(
+            json!({"metadata": {"name": "x", "managedFields": [{"manager": "kubectl"}]},
+                                   "spec": {"replicas": 2}}),
+        )
         .unwrap();
         assert!(yaml.contains("name: x"), "{yaml}");
         assert!(yaml.contains("replicas: 2"), "{yaml}");

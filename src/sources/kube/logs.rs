@@ -126,9 +126,14 @@ async fn start(client: Client, request: LogRequest, sink: LogSink, tuning: LogTu
             let name = request.object.name.clone();
             let pod = match pods.get(&name).await {
                 Ok(p) => p,
-                Err(e) => return sink.with(|b| b.state = LogState::Failed(log_error(&e, &ns, &name))),
+                Err(e) => {
+                    return sink.with(|b| b.state = LogState::Failed(log_error(&e, &ns, &name)));
+                }
             };
-            let Some(container) = request.container.clone().or_else(|| default_container(&pod))
+            let Some(container) = request
+                .container
+                .clone()
+                .or_else(|| default_container(&pod))
             else {
                 let why = format!("pod {ns}/{name} has no containers");
                 return sink.with(|b| b.state = LogState::Failed(why));
@@ -218,7 +223,12 @@ impl PodStream {
                                             skip -= 1;
                                             continue;
                                         }
-                                        Some(m) if at == m.at => mark = Some(Mark { at, seen: m.seen + 1 }),
+                                        Some(m) if at == m.at => {
+                                            mark = Some(Mark {
+                                                at,
+                                                seen: m.seen + 1,
+                                            })
+                                        }
                                         _ => {
                                             skip = 0;
                                             mark = Some(Mark { at, seen: 1 });
@@ -259,8 +269,15 @@ impl PodStream {
                 Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
                     return LogState::Ended(format!("pod {ns}/{pod} is gone: it is terminating"));
                 }
-                Ok(Some(p)) if matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed")) => {
-                    return LogState::Ended(format!("pod {ns}/{pod} has finished: its containers will not run again"));
+                Ok(Some(p))
+                    if matches!(
+                        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                        Some("Succeeded" | "Failed")
+                    ) =>
+                {
+                    return LogState::Ended(format!(
+                        "pod {ns}/{pod} has finished: its containers will not run again"
+                    ));
                 }
                 Ok(Some(_)) => {}
                 Err(e) if status_code(&e) == Some(403) => {

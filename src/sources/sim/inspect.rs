@@ -25,18 +25,28 @@ fn lock(world: &Mutex<World>) -> std::sync::MutexGuard<'_, World> {
 
 /// A cheap, stable mix of the pod's name and the second, for varied but repeatable lines.
 fn mix(name: &str, sec: i64) -> u64 {
-    name.bytes().fold(sec as u64 ^ 0x9e37_79b9_7f4a_7c15, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    name.bytes()
+        .fold(sec as u64 ^ 0x9e37_79b9_7f4a_7c15, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
 }
 
 fn request_line(pod: &PodRow, sec: i64) -> String {
     let h = mix(&pod.name, sec);
-    let paths = ["/api/products", "/api/cart", "/api/users/me", "/api/orders", "/healthz"];
+    let paths = [
+        "/api/products",
+        "/api/cart",
+        "/api/users/me",
+        "/api/orders",
+        "/healthz",
+    ];
     let path = paths[(h % paths.len() as u64) as usize];
     let ms = 3 + h % 90;
     if h % 41 == 0 {
-        format!("WARN {path} slow upstream: proxysql.shop.svc:6033 took {}ms", 400 + h % 900)
+        format!(
+            "WARN {path} slow upstream: proxysql.shop.svc:6033 took {}ms",
+            400 + h % 900
+        )
     } else {
         format!("INFO GET {path} 200 {ms}ms")
     }
@@ -119,7 +129,12 @@ async fn follow(world: Arc<Mutex<World>>, request: LogRequest, sink: LogSink) {
     for (pod, source) in pods.iter().zip(&sources) {
         let born = pod.created.as_second().max(last);
         for (i, text) in startup(pod).into_iter().enumerate() {
-            push(&sink, *source, Timestamp::from_second(born + i as i64).unwrap_or(now), text);
+            push(
+                &sink,
+                *source,
+                Timestamp::from_second(born + i as i64).unwrap_or(now),
+                text,
+            );
         }
     }
     sink.with(|b| b.state = LogState::Following);
