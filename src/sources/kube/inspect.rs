@@ -58,8 +58,42 @@ pub fn to_yaml(mut value: serde_json::Value) -> Result<String, String> {
         .and_then(serde_json::Value::as_object_mut)
     {
         meta.remove("managedFields");
+        // The whole spec again, env values included.
+        if let Some(a) = meta
+            .get_mut("annotations")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
     }
+    redact_env(&mut value);
     serde_saphyr::to_string(&value).map_err(|e| format!("cannot write YAML: {e}"))
+}
+
+/// Whether an environment variable's name says its value is a credential.
+fn secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["PASS", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "AUTH"]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
+/// Literal values of credential-named `env` entries never reach the screen.
+fn redact_env(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let secret = map
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(secret_name);
+            if secret && let Some(v) = map.get_mut("value") {
+                *v = serde_json::Value::String("<redacted>".into());
+            }
+            map.values_mut().for_each(redact_env);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_env),
+        _ => {}
+    }
 }
 
 fn ns_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
@@ -275,9 +309,16 @@ mod tests {
     fn yaml_drops_managed_fields() {
         let yaml = to_yaml(
             json!({"metadata": {"name": "x", "managedFields": [{"manager": "kubectl"}]},
-                                   "spec": {"replicas": 2}}),
+                   "spec": {"replicas": 2, "containers": [{"name": "app",
+                       "env": [{"name": "DB_PASSWORD", "value": "hunter2"},
+                               {"name": "LOG_LEVEL", "value": "info"}]}]}}),
         )
         .unwrap();
+        assert!(
+            !yaml.contains("hunter2") && yaml.contains("<redacted>"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("info"), "{yaml}");
         assert!(yaml.contains("name: x"), "{yaml}");
         assert!(yaml.contains("replicas: 2"), "{yaml}");
         assert!(!yaml.contains("managedFields"), "{yaml}");
