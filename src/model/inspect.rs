@@ -42,6 +42,9 @@ impl std::fmt::Display for ObjectRef {
     }
 }
 
+/// The describe-style detail of one object: label, value pairs, or why it could not be read.
+pub type Described = (ObjectRef, Result<Vec<(String, String)>, String>);
+
 /// Whose log: one pod, or every pod of a Deployment merged with a pod prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRequest {

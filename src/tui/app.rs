@@ -169,10 +169,7 @@ pub struct App {
     /// Bounds of the log view's buffer (`[logs]` in config.toml).
     pub log_limits: crate::model::logs::LogLimits,
     /// The fetched describe-style detail of the object whose detail is open (`Err`: why not).
-    pub described: Option<(
-        crate::model::inspect::ObjectRef,
-        Result<Vec<(String, String)>, String>,
-    )>,
+    pub described: Option<crate::model::inspect::Described>,
     /// Work for the runtime, drained after every update.
     pub effects: Vec<Effect>,
 }

@@ -141,7 +141,7 @@ impl App {
                     && (object.namespace.is_empty() || e.namespace == object.namespace)
             })
             .collect();
-        events.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
         events
     }
 }

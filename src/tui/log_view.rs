@@ -34,7 +34,7 @@ pub struct LogView {
 }
 
 const KEYS: &str =
-    "Esc close · / search n/N · p previous · c container · t time · W wrap · G end · w write";
+    "Esc · / n N search · p previous · c container · t time · W wrap · G end · w write";
 
 impl LogView {
     pub fn new(request: LogRequest, limits: LogLimits) -> LogView {
@@ -343,14 +343,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &LogView) {
         .title_bottom(Span::styled(format!(" {KEYS} "), app.theme.muted));
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let b = view.buffer();
+    let status_text = status_line(app, view, &b);
+    // A long reason (a 403's message) wraps onto a second row rather than being cut.
+    let status_rows = if status_text.width() > usize::from(inner.width) {
+        2
+    } else {
+        1
+    };
     let [status, body, search] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(status_rows),
         Constraint::Fill(1),
         Constraint::Length(u16::from(view.typing.is_some())),
     ])
     .areas(inner);
-    let b = view.buffer();
-    frame.render_widget(Paragraph::new(status_line(app, view, &b)), status);
+    frame.render_widget(
+        Paragraph::new(status_text).wrap(Wrap { trim: false }),
+        status,
+    );
     view.rows.set(body.height);
     if let Some(field) = &view.typing {
         let [label, input] =

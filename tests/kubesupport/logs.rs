@@ -102,26 +102,22 @@ fn bad_request(message: &str) -> Response<Body> {
     status(400, "BadRequest", message)
 }
 
-/// The pod's container names, or why the log cannot be served.
-fn containers(inner: &Inner, target: &Target, pod: &str) -> Result<Vec<String>, Response<Body>> {
+/// The pod's container names; `None` when there is no such pod.
+fn containers(inner: &Inner, target: &Target, pod: &str) -> Option<Vec<String>> {
     let world = lock(&inner.world);
-    let Some(obj) = world.objects.get(&(
+    let obj = world.objects.get(&(
         "pods".to_string(),
         target.namespace.clone(),
         pod.to_string(),
-    )) else {
-        return Err(status(
-            404,
-            "NotFound",
-            &format!("pods \"{pod}\" not found"),
-        ));
-    };
-    Ok(obj["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str().map(str::to_string))
-        .collect())
+    ))?;
+    Some(
+        obj["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str().map(str::to_string))
+            .collect(),
+    )
 }
 
 pub(super) fn serve(
@@ -140,9 +136,8 @@ pub(super) fn serve(
             ),
         );
     }
-    let names = match containers(inner, target, pod) {
-        Ok(n) => n,
-        Err(response) => return response,
+    let Some(names) = containers(inner, target, pod) else {
+        return status(404, "NotFound", &format!("pods \"{pod}\" not found"));
     };
     let container = match q.get("container") {
         Some(c) if names.contains(c) => c.clone(),

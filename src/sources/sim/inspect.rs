@@ -42,7 +42,7 @@ fn request_line(pod: &PodRow, sec: i64) -> String {
     ];
     let path = paths[(h % paths.len() as u64) as usize];
     let ms = 3 + h % 90;
-    if h % 41 == 0 {
+    if h.is_multiple_of(41) {
         format!(
             "WARN {path} slow upstream: proxysql.shop.svc:6033 took {}ms",
             400 + h % 900
@@ -66,6 +66,19 @@ fn crash(pod: &PodRow) -> Vec<String> {
     lines.push("ERROR cache warm-up: allocating 128Mi for the product index".into());
     lines.push("fatal error: runtime: out of memory".into());
     lines
+}
+
+/// The drill's pods run one container named after their workload: `user` for
+/// `user-7d9c8f6b5-x2x4q` (a ReplicaSet's hash, then the pod's suffix), `kube-proxy` for
+/// `kube-proxy-6k5rj`, `mariadb` for `mariadb-0`.
+fn container_of(pod: &str) -> &str {
+    let Some((rest, _suffix)) = pod.rsplit_once('-') else {
+        return pod;
+    };
+    match rest.rsplit_once('-') {
+        Some((workload, hash)) if (8..=10).contains(&hash.len()) => workload,
+        _ => rest,
+    }
 }
 
 fn pods_of(world: &World, object: &ObjectRef) -> Vec<PodRow> {
@@ -105,7 +118,7 @@ async fn follow(world: Arc<Mutex<World>>, request: LogRequest, sink: LogSink) {
         .iter()
         .map(|p| sink.with(|b| b.source(&p.name)))
         .collect();
-    sink.with(|b| b.containers = vec![request.object.name.clone()]);
+    sink.with(|b| b.containers = vec![container_of(&pods[0].name).to_string()]);
     if request.previous {
         for (pod, source) in pods.iter().zip(&sources) {
             if pod.restarts == 0 {
@@ -189,6 +202,7 @@ impl crate::sources::Inspect for SimInspect {
                         "False (ContainersNotReady)".to_string()
                     },
                 )];
+                out.push(("Container".into(), container_of(&pod.name).to_string()));
                 out.push((
                     "  State".into(),
                     match &pod.waiting_reason {
@@ -238,5 +252,100 @@ impl crate::sources::Inspect for SimInspect {
         serde_saphyr::to_string(&value)
             .map(|y| header + &y)
             .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_are_named_after_the_workload() {
+        assert_eq!(container_of("user-sg9xwz82x-vvrvh"), "user");
+        assert_eq!(container_of("kube-proxy-6k5rj"), "kube-proxy");
+        assert_eq!(container_of("mariadb-0"), "mariadb");
+    }
+
+    #[tokio::test]
+    async fn a_restarted_pod_has_a_previous_log_and_a_serving_one_follows_the_clock() {
+        let world = Arc::new(Mutex::new(World::new(
+            42,
+            Timestamp::from_second(1_800_000_000).unwrap(),
+        )));
+        let pods = lock(&world).cluster().pods;
+        let crashed = pods
+            .iter()
+            .find(|p| p.restarts > 0)
+            .expect("a restarted pod")
+            .clone();
+        let inspect = SimInspect {
+            world: world.clone(),
+        };
+        let sink = LogSink {
+            buffer: Arc::new(Mutex::new(crate::model::logs::LogBuffer::new(
+                Default::default(),
+            ))),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        let object = ObjectRef {
+            kind: ObjectKind::Pod,
+            namespace: crashed.namespace.clone(),
+            name: crashed.name.clone(),
+        };
+        let _h = crate::sources::Inspect::logs(
+            &inspect,
+            LogRequest {
+                object: object.clone(),
+                container: None,
+                previous: true,
+            },
+            sink.clone(),
+        );
+        while !matches!(sink.read(|b| b.state.clone()), LogState::Ended(_)) {
+            sink.wake.notified().await;
+        }
+        assert_eq!(
+            sink.read(|b| b.iter().last().map(|l| l.text.to_string()))
+                .as_deref(),
+            Some("fatal error: runtime: out of memory")
+        );
+        let serving = pods
+            .iter()
+            .find(|p| p.restarts == 0 && p.waiting_reason.is_none() && p.phase == PodPhase::Running)
+            .unwrap()
+            .clone();
+        let sink = LogSink {
+            buffer: Arc::new(Mutex::new(crate::model::logs::LogBuffer::new(
+                Default::default(),
+            ))),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        let object = ObjectRef {
+            kind: ObjectKind::Pod,
+            namespace: serving.namespace.clone(),
+            name: serving.name.clone(),
+        };
+        let _h = crate::sources::Inspect::logs(
+            &inspect,
+            LogRequest {
+                object,
+                container: None,
+                previous: false,
+            },
+            sink.clone(),
+        );
+        while sink.read(|b| b.state != LogState::Following) {
+            sink.wake.notified().await;
+        }
+        let before = sink.read(|b| b.total());
+        lock(&world).step(30);
+        while sink.read(|b| b.total()) == before {
+            sink.wake.notified().await;
+        }
+        assert!(sink.read(|b| {
+            b.iter()
+                .last()
+                .is_some_and(|l| l.text.starts_with("INFO GET ") || l.text.starts_with("WARN "))
+        }));
     }
 }
