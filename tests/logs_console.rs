@@ -56,7 +56,7 @@ fn logs_of_a_crashing_pod_previous_search_and_write_to_the_incident() {
     c.press("/heap\r");
     c.wait_for("/heap");
     c.press("w");
-    let said = c.wait_for("lines of pod shop/user-c");
+    let said = c.wait_for("4 lines of pod shop/user-c");
     let dir = c.data_dir().join("logs");
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}\n{said}", dir.display()))

@@ -33,8 +33,7 @@ pub struct LogView {
     rows: Cell<u16>,
 }
 
-const KEYS: &str =
-    "Esc · / n N search · p previous · c container · t time · W wrap · G end · w write";
+const KEYS: &str = "Esc · / n N · p previous · c container · t time · W wrap · G end · w write";
 
 impl LogView {
     pub fn new(request: LogRequest, limits: LogLimits) -> LogView {

@@ -326,7 +326,7 @@ impl Runtime {
             ),
             Ok(()) => {
                 let lines = text.lines().count();
-                let said = format!("{lines} lines of {what} written to {}", path.display());
+                let said = format!("wrote {} ({lines} lines of {what})", path.display());
                 if note {
                     self.record(Event::Note {
                         text: format!("logs of {what} saved: {}", path.display()),

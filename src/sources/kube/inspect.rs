@@ -96,14 +96,6 @@ fn redact_env(value: &mut serde_json::Value) {
     }
 }
 
-fn ns_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
-    format!(
-        "{}/{}",
-        meta.namespace.as_deref().unwrap_or(""),
-        meta.name.as_deref().unwrap_or("")
-    )
-}
-
 /// `Condition Ready`, `False (ContainersNotReady)`.
 fn condition(type_: &str, status: &str, reason: Option<&str>) -> (String, String) {
     let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
@@ -190,15 +182,7 @@ fn container_pairs(out: &mut Pairs, c: &Container, status: Option<&ContainerStat
 pub fn pod_pairs(pod: &Pod) -> Pairs {
     let mut out = Pairs::new();
     let status = pod.status.clone().unwrap_or_default();
-    out.push(("Pod".into(), ns_name(&pod.metadata)));
-    out.push((
-        "Node".into(),
-        pod.spec
-            .as_ref()
-            .and_then(|s| s.node_name.clone())
-            .unwrap_or_else(|| "-".into()),
-    ));
-    out.push(("Phase".into(), status.phase.clone().unwrap_or_default()));
+    // Name, node and phase are in the row's detail above these lines.
     for c in status.conditions.iter().flatten() {
         out.push(condition(&c.type_, &c.status, c.reason.as_deref()));
     }
@@ -210,10 +194,7 @@ pub fn pod_pairs(pod: &Pod) -> Pairs {
 }
 
 pub fn node_pairs(node: &Node) -> Pairs {
-    let mut out = vec![(
-        "Node".to_string(),
-        node.metadata.name.clone().unwrap_or_default(),
-    )];
+    let mut out = Pairs::new();
     let spec = node.spec.clone().unwrap_or_default();
     out.push((
         "Unschedulable".into(),
@@ -246,7 +227,7 @@ pub fn node_pairs(node: &Node) -> Pairs {
 }
 
 pub fn deployment_pairs(d: &Deployment) -> Pairs {
-    let mut out = vec![("Deployment".to_string(), ns_name(&d.metadata))];
+    let mut out = Pairs::new();
     let spec = d.spec.clone().unwrap_or_default();
     out.push((
         "Strategy".into(),
