@@ -20,6 +20,9 @@ pub struct Config {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub safety: SafetyConfig,
+    /// `[logs]`: how much of a pod's log the log view keeps.
+    #[serde(default)]
+    pub logs: crate::model::logs::LogLimits,
     #[cfg(feature = "live")]
     #[serde(default)]
     pub databases: Vec<crate::sources::db::DbConfig>,

@@ -198,6 +198,7 @@ fn console(
         app.sla = env.cfg.sla.policy();
         app.read_only = env.read_only();
         app.kube_contexts = backend.contexts;
+        app.log_limits = env.cfg.logs;
         let warnings = desk.warnings.clone();
         let mut sources = backend.sources;
         tui::prime(&mut app, &mut sources);
@@ -216,6 +217,8 @@ fn console(
             clusters: backend.clusters,
             alarms: backend.alarms,
             iam: backend.iam,
+            inspect: backend.inspect,
+            log_dir: env.paths.data_dir.join("logs"),
         });
         rt.refresh();
         for w in warnings {

@@ -48,6 +48,25 @@ pub trait ClusterControl: Send + Sync {
     fn use_namespace(&self, namespace: Option<String>) -> Result<String, String>;
 }
 
+/// Logs, describe-style detail and YAML of one object, fetched when the user asks: the live
+/// active context, or the drill world.
+#[async_trait::async_trait]
+pub trait Inspect: Send + Sync {
+    /// Starts following the log into `sink`; it stops when the handle is dropped.
+    fn logs(
+        &self,
+        request: crate::model::inspect::LogRequest,
+        sink: crate::model::inspect::LogSink,
+    ) -> crate::model::inspect::LogHandle;
+    /// `kubectl describe`'s first part: label, value pairs.
+    async fn describe(
+        &self,
+        object: &crate::model::inspect::ObjectRef,
+    ) -> Result<Vec<(String, String)>, String>;
+    /// The object as YAML, without `managedFields`.
+    async fn yaml(&self, object: &crate::model::inspect::ObjectRef) -> Result<String, String>;
+}
+
 /// A change the alarm pane's keys ask for, carried out by the live alarm sources.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlarmChange {

@@ -164,6 +164,12 @@ pub struct App {
     pub notice_offered: Option<usize>,
     /// The kubeconfig's context names, for `:ctx`; empty without live Kubernetes.
     pub kube_contexts: Vec<String>,
+    /// The log view, over the cluster pane while open.
+    pub logs: Option<super::log_view::LogView>,
+    /// Bounds of the log view's buffer (`[logs]` in config.toml).
+    pub log_limits: crate::model::logs::LogLimits,
+    /// The fetched describe-style detail of the object whose detail is open (`Err`: why not).
+    pub described: Option<crate::model::inspect::Described>,
     /// Work for the runtime, drained after every update.
     pub effects: Vec<Effect>,
 }
@@ -203,6 +209,9 @@ impl App {
             read_only: None,
             notice_offered: None,
             kube_contexts: Vec::new(),
+            logs: None,
+            log_limits: crate::model::logs::LogLimits::default(),
+            described: None,
             effects: Vec::new(),
         };
         for id in TableId::ALL {
@@ -240,8 +249,10 @@ impl App {
     /// Turns a key press into an action: text fields take raw keys, otherwise the keymap decides.
     pub fn key_action(&self, ev: KeyEvent) -> Option<Action> {
         let ctrl_c = ev.code == KeyCode::Char('c') && ev.modifiers.contains(KeyModifiers::CONTROL);
-        let typing =
-            !matches!(self.input, Input::Idle) || self.form.is_some() || self.prompt.is_some();
+        let typing = !matches!(self.input, Input::Idle)
+            || self.form.is_some()
+            || self.prompt.is_some()
+            || (self.logs.is_some() && self.help.is_none());
         if typing && !ctrl_c {
             return Some(Action::Key(ev));
         }
@@ -263,6 +274,9 @@ impl App {
             }
             Action::Key(ev) if self.form.is_some() => self.form_key(ev),
             Action::Key(ev) if self.prompt.is_some() => self.prompt_key(ev),
+            Action::Key(ev) if self.logs.is_some() && matches!(self.input, Input::Idle) => {
+                self.log_key(ev)
+            }
             Action::Key(ev) => self.text_key(ev),
             Action::Run(line) => self.run_line(&line),
             Action::Tick(now) => {
@@ -289,6 +303,12 @@ impl App {
                 }
             }
             Action::AlarmHistory { key, text } => self.data.alarm_history = Some((key, text)),
+            Action::Described { object, pairs } => {
+                // Only for the object still on screen.
+                if self.described.as_ref().is_some_and(|(o, _)| *o == object) {
+                    self.described = Some((object, pairs));
+                }
+            }
             Action::Resize => {}
             Action::Cluster(feed) => {
                 self.see(feed.health.last_ok);
@@ -439,6 +459,12 @@ impl App {
                         self.fetch_history();
                     }
                     self.check_user();
+                    self.describe_selected();
+                }
+                Command::Yaml => self.yaml_selected(),
+                Command::Logs => {
+                    self.detail = None;
+                    self.logs_selected();
                 }
                 _ => self.detail = None,
             }
@@ -496,6 +522,8 @@ impl App {
             Command::Silence => self.silence(),
             Command::Silences => self.effects.push(Effect::Silences),
             Command::Unsilence => self.unsilence(),
+            Command::Logs => self.logs_selected(),
+            Command::Yaml => self.yaml_selected(),
         }
     }
 
@@ -578,6 +606,7 @@ impl App {
                 self.fetch_history();
             }
             self.check_user();
+            self.describe_selected();
         }
     }
 
@@ -683,6 +712,7 @@ impl App {
                 self.go(Pane::Trail);
                 self.set_filter(TableId::TrailEvents, query);
             }
+            Ok(commands::Parsed::Logs { target, container }) => self.logs_named(&target, container),
             Ok(commands::Parsed::Nothing) => {}
             Err(msg) => self.message = Some((Level::Warn, msg)),
         }

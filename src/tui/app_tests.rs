@@ -570,3 +570,102 @@ fn a_live_users_detail_asks_iam_and_keeps_only_its_own_answer() {
         "{detail:?}"
     );
 }
+
+#[test]
+fn l_on_a_pod_opens_its_log_view_whose_keys_restart_write_and_close_the_stream() {
+    use crate::model::inspect::ObjectKind;
+    let mut app = app();
+    app.handle_key(key('2'));
+    assert_eq!(app.cluster_tab, ClusterTab::Pods);
+    let pod = app.data.cluster.data.pods[app.view(TableId::Pods).selected_row().unwrap()].clone();
+    app.handle_key(key('l'));
+    let request = match app.effects.as_slice() {
+        [Effect::Logs { request, .. }] => request.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (
+            request.object.kind,
+            request.object.name.as_str(),
+            request.previous
+        ),
+        (ObjectKind::Pod, pod.name.as_str(), false)
+    );
+    assert!(app.logs.is_some() && app.cluster_tab == ClusterTab::Pods);
+    app.effects.clear();
+    // Raw keys while the view is open: `p` is not the dry-run binding here.
+    app.handle_key(key('p'));
+    assert!(
+        matches!(app.effects.as_slice(), [Effect::Logs { request, .. }] if request.previous),
+        "{:?}",
+        app.effects
+    );
+    app.effects.clear();
+    app.logs
+        .as_ref()
+        .unwrap()
+        .buffer()
+        .push_raw(0, "2026-01-01T00:00:00Z boom");
+    app.handle_key(key('w'));
+    match app.effects.as_slice() {
+        [
+            Effect::WriteLogs {
+                stem, text, note, ..
+            },
+        ] => {
+            assert_eq!(
+                *stem,
+                format!("pod-{}-{}-previous", pod.namespace, pod.name)
+            );
+            assert_eq!(text, "2026-01-01T00:00:00Z boom\n");
+            assert!(!note, "no incident open, no timeline note");
+        }
+        other => panic!("{other:?}"),
+    }
+    app.effects.clear();
+    app.handle_key(key('q'));
+    assert!(app.logs.is_none());
+    assert_eq!(app.effects, [Effect::StopLogs]);
+    assert_eq!(app.pane, Pane::Cluster, "q closed the view only");
+}
+
+#[test]
+fn logs_command_finds_the_deployment_and_enter_asks_for_the_describe() {
+    use crate::model::inspect::ObjectKind;
+    let mut app = app();
+    let deploy = app.data.cluster.data.deployments[0].clone();
+    app.update(Action::Run(format!("logs deploy/{}", deploy.name)));
+    match app.effects.as_slice() {
+        [Effect::Logs { request, .. }] => {
+            assert_eq!(request.object.kind, ObjectKind::Deployment);
+            assert_eq!(request.object.namespace, deploy.namespace);
+        }
+        other => panic!("{other:?}"),
+    }
+    app.handle_key(key('q'));
+    app.effects.clear();
+    app.update(Action::Run("logs nope".into()));
+    assert!(app.logs.is_none());
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|(_, m)| m.contains("no pod nope"))
+    );
+    app.handle_key(key('2'));
+    app.handle_key(special(KeyCode::Enter));
+    let object = match app.effects.as_slice() {
+        [Effect::Describe(o)] => o.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(object.kind, ObjectKind::Pod);
+    app.update(Action::Described {
+        object: object.clone(),
+        pairs: Ok(vec![(
+            "  Last state".into(),
+            "Terminated: OOMKilled".into(),
+        )]),
+    });
+    assert!(matches!(&app.described, Some((o, Ok(p))) if *o == object && p.len() == 1));
+    app.handle_key(key('y'));
+    assert_eq!(app.effects.last(), Some(&Effect::Yaml(object)));
+}

@@ -24,6 +24,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_tabs(frame, tabs, app);
     panes::draw(frame, body, app);
     draw_footer(frame, footer, app);
+    if let Some(view) = &app.logs {
+        super::log_view::draw(frame, body, app, view);
+    }
     if let Some(table) = app.detail {
         popups::detail(frame, body, app, table);
     }

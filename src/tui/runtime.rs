@@ -28,6 +28,10 @@ pub struct Runtime {
     tx: mpsc::UnboundedSender<Action>,
     notices: mpsc::UnboundedSender<Attempt>,
     abort: Option<watch::Sender<bool>>,
+    /// The log view's stream; dropping it stops it.
+    log_stream: Option<crate::model::inspect::LogHandle>,
+    /// Woken when log lines arrive, so the loop redraws.
+    pub log_wake: Arc<tokio::sync::Notify>,
     pending: Arc<Mutex<Option<oneshot::Sender<Answer>>>>,
 }
 
@@ -50,6 +54,10 @@ pub struct Parts {
     pub alarms: Option<Arc<dyn AlarmControl>>,
     /// The live IAM cross-check of a user's detail; none in a drill.
     pub iam: Option<Arc<dyn crate::sources::IamProbe>>,
+    /// Logs, describe and YAML: the live active context, or the drill world.
+    pub inspect: Option<Arc<dyn crate::sources::Inspect>>,
+    /// Where `w` in the log view writes (the data dir's `logs/`).
+    pub log_dir: std::path::PathBuf,
 }
 
 impl Runtime {
@@ -64,6 +72,8 @@ impl Runtime {
             tx: tx.clone(),
             notices,
             abort: None,
+            log_stream: None,
+            log_wake: Arc::new(tokio::sync::Notify::new()),
             pending: Arc::new(Mutex::new(None)),
         };
         // Every delivery attempt of a breach notice is journaled, failures included.
@@ -188,6 +198,16 @@ impl Runtime {
             Effect::Silences => self.silences(),
             Effect::AlarmHistory(alarm) => self.alarm_history(*alarm),
             Effect::CheckUser(user) => self.check_user(*user),
+            Effect::Logs { request, buffer } => self.follow_logs(request, buffer),
+            Effect::StopLogs => self.log_stream = None,
+            Effect::WriteLogs {
+                stem,
+                what,
+                text,
+                note,
+            } => self.write_logs(&stem, &what, &text, note),
+            Effect::Describe(object) => self.describe(object),
+            Effect::Yaml(object) => self.yaml(object),
             Effect::Drill(None) => self.list_drills(),
             Effect::Drill(Some(name)) => self.start_drill(&name),
         }
@@ -266,6 +286,82 @@ impl Runtime {
         tokio::spawn(async move {
             let check = probe.check_user(&user).await;
             let _ = tx.send(Action::UserChecked(Box::new(check)));
+        });
+    }
+
+    fn inspect(&self) -> Option<Arc<dyn crate::sources::Inspect>> {
+        if self.parts.inspect.is_none() {
+            self.say(Level::Warn, super::cluster_scope::NO_KUBE);
+        }
+        self.parts.inspect.clone()
+    }
+
+    fn follow_logs(
+        &mut self,
+        request: crate::model::inspect::LogRequest,
+        buffer: crate::model::inspect::SharedLog,
+    ) {
+        // The old stream stops before the new one starts.
+        self.log_stream = None;
+        if let Some(inspect) = self.inspect() {
+            let sink = crate::model::inspect::LogSink {
+                buffer: buffer.0,
+                wake: self.log_wake.clone(),
+            };
+            self.log_stream = Some(inspect.logs(request, sink));
+        }
+    }
+
+    /// The file is named for the pod and the time, so writes never overwrite each other.
+    fn write_logs(&self, stem: &str, what: &str, text: &str, note: bool) {
+        let now = self.parts.clock.now();
+        let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+        let path = self.parts.log_dir.join(format!("{stem}-{stamp}.log"));
+        let written =
+            std::fs::create_dir_all(&self.parts.log_dir).and_then(|()| std::fs::write(&path, text));
+        match written {
+            Err(e) => self.say(
+                Level::Crit,
+                format!("logs NOT written to {}: {e}", path.display()),
+            ),
+            Ok(()) => {
+                let lines = text.lines().count();
+                let said = format!("wrote {} ({lines} lines of {what})", path.display());
+                if note {
+                    self.record(Event::Note {
+                        text: format!("logs of {what} saved: {}", path.display()),
+                    });
+                }
+                self.say(Level::Ok, said);
+            }
+        }
+    }
+
+    fn describe(&self, object: crate::model::inspect::ObjectRef) {
+        let Some(inspect) = self.inspect() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let pairs = inspect.describe(&object).await;
+            let _ = tx.send(Action::Described { object, pairs });
+        });
+    }
+
+    fn yaml(&self, object: crate::model::inspect::ObjectRef) {
+        let Some(inspect) = self.inspect() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let action = match inspect.yaml(&object).await {
+                Ok(text) => Action::Show {
+                    title: format!("{object} as YAML"),
+                    text,
+                },
+                Err(e) => Action::Say(Level::Crit, e),
+            };
+            let _ = tx.send(action);
         });
     }
 

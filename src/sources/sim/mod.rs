@@ -16,6 +16,7 @@ mod db;
 mod dice;
 mod fault;
 mod iam;
+pub mod inspect;
 mod large;
 mod ops;
 mod traffic;
