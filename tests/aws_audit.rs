@@ -238,8 +238,27 @@ async fn the_review_finds_exactly_the_planted_problems() {
     }
     assert_eq!(
         trail.events.iter().filter(|e| e.id.is_some()).count(),
-        7,
+        13,
         "each event once"
+    );
+    // bob's key probing what it may read: six refused read-only calls in five minutes, only
+    // found by asking LookupEvents for ReadOnly=true too.
+    let bursts = opsdeck::model::trail::denial_bursts(&trail.events);
+    assert_eq!(
+        bursts
+            .iter()
+            .map(|b| (b.user.as_str(), b.count))
+            .collect::<Vec<_>>(),
+        [("bob", 6)]
+    );
+    let report = opsdeck::audit::report::AuditReport::new("live", &iam, &trail, Timestamp::now());
+    assert!(
+        report
+            .risky_events
+            .iter()
+            .any(|e| e.user == "bob" && e.risk == "burst of access denied"),
+        "{:?}",
+        report.risky_events
     );
     // The detail's live cross-check: judy gets a second key and loses nothing else after the
     // report was read; the check marks exactly that.

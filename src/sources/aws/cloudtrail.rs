@@ -381,7 +381,8 @@ impl TrailReader {
         Ok(out)
     }
 
-    /// Write events (policy changes, trail changes, keys, root) and console sign-ins.
+    /// Write events (policy changes, trail changes, keys, root), console sign-ins, and the
+    /// read calls that were refused (each identity's AccessDenied bursts are among them).
     async fn risky_events(
         &self,
         region: &str,
@@ -399,6 +400,7 @@ impl TrailReader {
         for (key, value) in [
             (LookupAttributeKey::ReadOnly, "false"),
             (LookupAttributeKey::EventName, "ConsoleLogin"),
+            (LookupAttributeKey::ReadOnly, "true"),
         ] {
             match self.lookup(region, key, value, since, LOOKUP_PAGES).await {
                 Ok(found) => out.extend(found),

@@ -412,7 +412,7 @@ impl IamReader {
     pub async fn check_user(&self, user: &IamUser) -> UserCheck {
         let name = user.name.as_str();
         let at = Timestamp::now();
-        let result: Result<Vec<CheckedField>, AwsError> = async {
+        let result: Result<(Vec<CheckedField>, Vec<String>), AwsError> = async {
             let mfa = self
                 .client
                 .list_mfa_devices()
@@ -452,6 +452,7 @@ impl IamReader {
             ];
             let reported: Vec<&AccessKey> = user.access_keys.iter().filter(|k| k.active).collect();
             let mut live_active = 0;
+            let mut suffixes = Vec::new();
             for (n, k) in keys.access_key_metadata().iter().enumerate() {
                 let id = k.access_key_id().unwrap_or_default();
                 let suffix: String = id
@@ -462,6 +463,7 @@ impl IamReader {
                     .into_iter()
                     .rev()
                     .collect();
+                suffixes.push(suffix.clone());
                 let active = k.status().is_some_and(|s| s.as_str() == "Active");
                 live_active += usize::from(active);
                 let used = self
@@ -492,20 +494,22 @@ impl IamReader {
                     live: live_active.to_string(),
                 },
             );
-            Ok(fields)
+            Ok((fields, suffixes))
         }
         .await;
         match result {
-            Ok(fields) => UserCheck {
+            Ok((fields, key_suffixes)) => UserCheck {
                 user: name.into(),
                 at,
                 fields,
+                key_suffixes,
                 error: None,
             },
             Err(e) => UserCheck {
                 user: name.into(),
                 at,
                 fields: vec![],
+                key_suffixes: vec![],
                 error: Some(e.line().to_string()),
             },
         }
@@ -685,7 +689,8 @@ pub fn merge_report(snap: &mut IamSnapshot, rows: &[ReportRow], generated: Times
                 Some(AccessKey {
                     // The report names keys by slot only; ListAccessKeys (the live check)
                     // has the ids.
-                    id_suffix: format!("#{}", n + 1),
+                    id_suffix: String::new(),
+                    slot: n as u8 + 1,
                     active: k.active.is_true(),
                     created,
                     last_used: k.last_used_date.value(),
