@@ -169,6 +169,12 @@ pub enum Event {
         step: String,
         why: String,
     },
+    /// The operator said no to an optional step: it was skipped and the run went on.
+    Declined {
+        run: u32,
+        step: String,
+        why: String,
+    },
     RunFinished {
         run: u32,
         outcome: RunOutcome,

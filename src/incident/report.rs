@@ -293,6 +293,7 @@ pub fn timeline_text(event: &Event) -> Option<String> {
         Event::Refused { step, why, .. } => {
             format!("step {step} refused before any change: {why}")
         }
+        Event::Declined { step, why, .. } => format!("step {step} declined, skipped: {why}"),
         Event::RunFinished { outcome, .. } => format!("playbook {}", outcome.text()),
         Event::Notice { n, .. } => format!("breach notice {n} written"),
         Event::NoticeSent { n, channel, error } => match error {

@@ -128,6 +128,7 @@ impl Incident {
             | Event::Alarm { .. }
             | Event::Trail { .. }
             | Event::AlarmChange { .. }
+            | Event::Declined { .. }
             | Event::Report { .. } => {}
             Event::Milestone { milestone } => {
                 let slot = match milestone {

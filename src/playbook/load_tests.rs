@@ -98,7 +98,7 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
         (
             "unknown step field",
             head("steps:\n  - id: a\n    manual: x\n    when: always\n"),
-            "6:5: unknown field `when`, expected one of id, description, action, check, wait, manual, timeout, retries, on_failure, confirm, override",
+            "6:5: unknown field `when`, expected one of id, description, action, check, wait, manual, timeout, retries, on_failure, confirm, optional, override",
         ),
         (
             "unknown op",

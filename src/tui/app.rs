@@ -128,6 +128,15 @@ pub enum Input {
     },
 }
 
+/// One new thing in CloudTrail worth a reviewer's (or an incident's) attention.
+struct TrailNews {
+    time: Timestamp,
+    user: String,
+    call: String,
+    source_ip: String,
+    risk: String,
+}
+
 pub struct App {
     pub origin: Origin,
     pub pane: Pane,
@@ -170,6 +179,9 @@ pub struct App {
     pub log_limits: crate::model::logs::LogLimits,
     /// The fetched describe-style detail of the object whose detail is open (`Err`: why not).
     pub described: Option<crate::model::inspect::Described>,
+    /// Risky CloudTrail events (and denial bursts) that arrived since the Trail pane was
+    /// last looked at: its tab shows the count.
+    pub trail_news: usize,
     /// Work for the runtime, drained after every update.
     pub effects: Vec<Effect>,
 }
@@ -204,6 +216,7 @@ impl App {
             sla: SlaPolicy::default(),
             run: None,
             prompt: None,
+            trail_news: 0,
             plan: None,
             form: None,
             read_only: None,
@@ -349,8 +362,13 @@ impl App {
             }
             Action::Trail(feed) => {
                 self.see(feed.health.last_ok);
-                if self.data.incident.is_some() {
-                    self.journal_trail_events(&feed.data);
+                // A first read brings 90 days: history, not news.
+                if self.data.trail.health.last_ok.is_some() {
+                    let news = self.trail_news(&feed.data);
+                    if self.pane != Pane::Trail {
+                        self.trail_news += news.len();
+                    }
+                    self.journal_trail_events(news);
                 }
                 self.data.set_trail(feed, self.now);
                 self.refresh(TableId::TrailEvents);
@@ -377,35 +395,64 @@ impl App {
             user: user.name.clone(),
             at: self.now,
             fields: vec![],
+            key_suffixes: vec![],
             error: Some("asking IAM…".into()),
         });
         self.effects.push(Effect::CheckUser(Box::new(user.clone())));
     }
 
+    /// What `new` brings that the console has not seen: risky events, and bursts of
+    /// AccessDenied an identity did not have before, oldest first.
+    fn trail_news(&self, new: &crate::model::trail::TrailSnapshot) -> Vec<TrailNews> {
+        use crate::model::trail::{TrailEvent, denial_bursts};
+        let old = &self.data.trail.data.events;
+        let key = |e: &TrailEvent| (e.id.clone(), e.time, e.user.clone(), e.event_name.clone());
+        let seen: std::collections::BTreeSet<_> = old.iter().map(key).collect();
+        let mut out: Vec<TrailNews> = new
+            .events
+            .iter()
+            .rev()
+            .filter(|e| !seen.contains(&key(e)))
+            .filter_map(|e| {
+                e.risk().map(|(_, why)| TrailNews {
+                    time: e.time,
+                    user: e.user.clone(),
+                    call: e.event_name.clone(),
+                    source_ip: e.source_ip.clone(),
+                    risk: why.to_string(),
+                })
+            })
+            .collect();
+        let before: Vec<String> = denial_bursts(old).into_iter().map(|b| b.user).collect();
+        out.extend(
+            denial_bursts(&new.events)
+                .into_iter()
+                .filter(|b| !before.contains(&b.user))
+                .map(|b| TrailNews {
+                    time: b.last,
+                    user: b.user,
+                    call: format!("{} refused calls since {}", b.count, b.first),
+                    source_ip: String::new(),
+                    risk: "burst of access denied".into(),
+                }),
+        );
+        out
+    }
+
     /// During an incident every new risky CloudTrail event goes on its timeline: new to this
-    /// console and not older than the incident's recognition (a first read brings 90 days).
-    fn journal_trail_events(&mut self, new: &crate::model::trail::TrailSnapshot) {
+    /// console and not older than the incident's recognition.
+    fn journal_trail_events(&mut self, news: Vec<TrailNews>) {
         let Some(since) = self.data.incident.as_ref().map(|i| i.recognised_at) else {
             return;
         };
-        let old = &self.data.trail.data.events;
-        let key = |e: &crate::model::trail::TrailEvent| {
-            (e.id.clone(), e.time, e.user.clone(), e.event_name.clone())
-        };
-        let seen: std::collections::BTreeSet<_> = old.iter().map(key).collect();
-        for e in new.events.iter().rev() {
-            if e.time < since || seen.contains(&key(e)) {
-                continue;
-            }
-            if let Some((_, why)) = e.risk() {
-                self.effects
-                    .push(Effect::Record(crate::incident::event::Event::Trail {
-                        user: e.user.clone(),
-                        call: e.event_name.clone(),
-                        source_ip: e.source_ip.clone(),
-                        risk: why.to_string(),
-                    }));
-            }
+        for n in news.into_iter().filter(|n| n.time >= since) {
+            self.effects
+                .push(Effect::Record(crate::incident::event::Event::Trail {
+                    user: n.user,
+                    call: n.call,
+                    source_ip: n.source_ip,
+                    risk: n.risk,
+                }));
         }
     }
 
@@ -559,6 +606,9 @@ impl App {
 
     pub fn go(&mut self, pane: Pane) {
         self.pane = pane;
+        if pane == Pane::Trail {
+            self.trail_news = 0;
+        }
     }
 
     fn cycle_tab(&mut self, delta: isize) {

@@ -527,13 +527,37 @@ fn a_live_users_detail_asks_iam_and_keeps_only_its_own_answer() {
         administrator_access: vec![],
         created: now(),
     };
+    // The report knows alice's keys by column only.
+    let report_key = |slot: u8| crate::model::iam::AccessKey {
+        id_suffix: String::new(),
+        slot,
+        active: true,
+        created: now(),
+        last_used: None,
+    };
+    let alice = crate::model::iam::IamUser {
+        access_keys: vec![report_key(1), report_key(2)],
+        ..user("alice")
+    };
     let iam = crate::model::iam::IamSnapshot {
-        users: vec![user("alice"), user("bob")],
+        users: vec![alice, user("bob")],
         report: crate::model::iam::ReportState::Complete { generated: now() },
         ..Default::default()
     };
     app.update(Action::Iam(feed(iam)));
     app.update(Action::Command(Command::Pane(6)));
+    let keys = |app: &App| -> Vec<String> {
+        let rows = crate::tui::panes::iam::UserRows(
+            &app.data.iam.data.users,
+            app.data.user_check.as_ref(),
+        );
+        crate::tui::table::Rows::detail(&rows, 0, now())
+            .into_iter()
+            .filter(|(k, _)| *k == "Access key")
+            .map(|(_, v)| v.split(" active").next().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(keys(&app), ["key 1", "key 2"], "not #1/#2");
     app.effects.clear();
     app.update(Action::Command(Command::Open));
     assert!(
@@ -550,6 +574,7 @@ fn a_live_users_detail_asks_iam_and_keeps_only_its_own_answer() {
                 report: "0".into(),
                 live: "1".into(),
             }],
+            key_suffixes: vec!["5RPI".into(), "Q7ZX".into()],
             error: None,
         }))
     };
@@ -569,6 +594,88 @@ fn a_live_users_detail_asks_iam_and_keeps_only_its_own_answer() {
             .any(|(k, v)| *k == "Live check" && v == "≠ active keys: report 0, IAM now 1"),
         "{detail:?}"
     );
+    assert_eq!(
+        keys(&app),
+        ["…5RPI (key 1)", "…Q7ZX (key 2)"],
+        "the live check names the keys"
+    );
+}
+
+/// The screen as text, as a terminal of `width`×`height` shows it.
+fn render(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| crate::tui::draw::draw(f, app)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    (0..height)
+        .map(|y| (0..width).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn new_risky_events_and_denial_bursts_mark_the_trail_tab_and_the_timeline() {
+    let mut app = app();
+    let denied = |id: usize, mins_ago: i64| crate::model::trail::TrailEvent {
+        time: now() - jiff::SignedDuration::from_mins(mins_ago),
+        user: "probe".into(),
+        event_name: "ListSecrets".into(),
+        source_ip: "198.51.100.23".into(),
+        region: "us-east-1".into(),
+        mfa_used: None,
+        error: Some("AccessDenied".into()),
+        id: Some(format!("d{id}")),
+        identity_type: Some("IAMUser".into()),
+    };
+    let trail = |events: Vec<crate::model::trail::TrailEvent>| {
+        Action::Trail(std::sync::Arc::new(crate::model::Feed {
+            data: crate::model::trail::TrailSnapshot {
+                events,
+                ..Default::default()
+            },
+            health: crate::model::Health::ok(now()),
+        }))
+    };
+    let _dir = open_incident(&mut app);
+    app.update(trail(vec![denied(0, 300)]));
+    // Looking at the pane clears the count.
+    app.update(Action::Command(Command::Pane(7)));
+    app.update(Action::Command(Command::Pane(1)));
+    assert_eq!(app.trail_news, 0);
+    app.effects.clear();
+    let burst: Vec<_> = (1..=5).map(|i| denied(i, -(i as i64))).collect();
+    app.update(trail(burst.clone()));
+    assert_eq!(app.trail_news, 6, "five refusals and their burst");
+    let journaled: Vec<String> = app
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(crate::incident::event::Event::Trail { call, risk, .. }) => {
+                Some(format!("{risk}: {call}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(journaled.len(), 6, "{journaled:?}");
+    assert!(
+        journaled
+            .last()
+            .unwrap()
+            .starts_with("burst of access denied: 5 refused calls since"),
+        "{journaled:?}"
+    );
+    let tabs = render(&mut app, 100, 30);
+    assert!(tabs.contains("Trail+6"), "{tabs}");
+    app.update(Action::Command(Command::Pane(7)));
+    assert_eq!(app.trail_news, 0, "seen");
+    let pane = render(&mut app, 100, 30);
+    assert!(
+        pane.contains("AccessDenied bursts (≥5 in 10 min): probe 5×"),
+        "{pane}"
+    );
+    app.effects.clear();
+    app.update(trail(burst));
+    assert!(app.effects.is_empty(), "a burst is news once");
 }
 
 #[test]

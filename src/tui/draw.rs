@@ -131,6 +131,13 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
             pane.short()
         };
         spans.push(Span::styled(title, style));
+        if *pane == Pane::Trail && app.trail_news > 0 {
+            // New risky events since the pane was last looked at.
+            spans.push(Span::styled(
+                format!("+{}", app.trail_news.min(99)),
+                theme.warn,
+            ));
+        }
         match level {
             Some(l @ (Level::Warn | Level::Crit)) => {
                 spans.push(Span::styled(l.marker(), theme.level(l)))
