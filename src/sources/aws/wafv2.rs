@@ -5,14 +5,14 @@
 
 use super::{Aws, AwsError, Kind, op_error};
 use crate::model::waf::{RuleKind, WafRule, WafSnapshot, WebAcl};
-use crate::ops::{Mode, Op, OpError, Ops, Outcome};
+use crate::ops::{Mode, Op, OpError, Ops, Outcome, addresses};
 use crate::sources::Tx;
 use async_trait::async_trait;
 use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::types::{Rule, Scope, Statement};
+use ipnet::IpNet;
 use jiff::Timestamp;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -409,51 +409,6 @@ pub fn spawn(aws: Aws, tx: Tx<WafSnapshot>, every: Duration, poke: Arc<Notify>) 
     });
 }
 
-/// An address or CIDR as WAF's IP sets hold it: `203.0.113.7` becomes `203.0.113.7/32`.
-/// Host bits beyond the prefix are refused: AWS would reject the set.
-pub fn cidr(text: &str) -> Result<(IpAddr, u8), String> {
-    let text = text.trim();
-    let (addr, prefix) = match text.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (text, None),
-    };
-    let ip: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("`{text}` is not an IPv4 or IPv6 address or CIDR"))?;
-    let max: u8 = if ip.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        None => max,
-        Some(p) => match p.parse::<u8>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                return Err(format!(
-                    "`{text}`: the prefix length must be 1 to {max} for an {} address",
-                    if ip.is_ipv4() { "IPv4" } else { "IPv6" }
-                ));
-            }
-        },
-    };
-    let host_bits_set = match ip {
-        IpAddr::V4(v4) => u32::from(v4) & u32::MAX.checked_shr(prefix.into()).unwrap_or(0) != 0,
-        IpAddr::V6(v6) => u128::from(v6) & u128::MAX.checked_shr(prefix.into()).unwrap_or(0) != 0,
-    };
-    if host_bits_set {
-        return Err(format!(
-            "`{text}` has bits set past /{prefix}: write the network address (AWS WAF refuses it)"
-        ));
-    }
-    Ok((ip, prefix))
-}
-
-fn cidr_text((ip, prefix): (IpAddr, u8)) -> String {
-    format!("{ip}/{prefix}")
-}
-
-/// The set holds `entry`, however AWS spelled it (IPv6 case and zero compression vary).
-fn holds(addresses: &[String], entry: (IpAddr, u8)) -> bool {
-    addresses.iter().any(|a| cidr(a).ok() == Some(entry))
-}
-
 /// How often a lost lock-token race is re-read and retried before giving up.
 const LOCK_RETRIES: usize = 5;
 
@@ -484,8 +439,8 @@ impl WafOps {
     }
 
     /// The web ACL `acl` (`NAME`, or `NAME@REGION` / `NAME@CLOUDFRONT` where the name is
-    /// used in more than one place) and its first Block rule on an IP set of `ip`'s family.
-    async fn target(&self, acl: &str, ip: IpAddr) -> Result<Target, OpError> {
+    /// used in more than one place) and its first Block rule on an IP set of `v4`'s family.
+    async fn target(&self, acl: &str, v4: bool) -> Result<Target, OpError> {
         let (name, at) = match acl.split_once('@') {
             Some((n, a)) => (n, Some(a)),
             None => (acl, None),
@@ -528,7 +483,7 @@ impl WafOps {
             .map_err(op_error)?;
         let mut rules: Vec<&Rule> = web.rules().iter().collect();
         rules.sort_by_key(|r| r.priority());
-        let family = if ip.is_ipv4() { "IPV4" } else { "IPV6" };
+        let family = if v4 { "IPV4" } else { "IPV6" };
         for r in rules {
             let blocks = r.action().is_some_and(|a| a.block().is_some());
             let Some(arn) = r
@@ -570,6 +525,8 @@ impl WafOps {
         )))
     }
 
+    /// Every address of `ip` in (or out of) the IP set its family is blocked with: one
+    /// read-modify-write per set.
     async fn change(
         &self,
         acl: &str,
@@ -577,9 +534,33 @@ impl WafOps {
         block: bool,
         mode: Mode,
     ) -> Result<Outcome, OpError> {
-        let entry = cidr(ip).map_err(OpError::Refused)?;
-        let text = cidr_text(entry);
-        let t = self.target(acl, entry.0).await?;
+        let nets = addresses::parse(ip).map_err(OpError::Refused)?;
+        let (v4, v6): (Vec<IpNet>, Vec<IpNet>) = nets.into_iter().partition(|n| n.addr().is_ipv4());
+        let mut summaries = Vec::new();
+        let mut calls = Vec::new();
+        for (family, group) in [(true, v4), (false, v6)] {
+            if group.is_empty() {
+                continue;
+            }
+            let t = self.target(acl, family).await?;
+            let done = self.change_set(&t, &group, block, mode).await?;
+            summaries.push(done.summary);
+            calls.extend(done.calls);
+        }
+        Ok(Outcome {
+            summary: summaries.join("; "),
+            calls,
+        })
+    }
+
+    async fn change_set(
+        &self,
+        t: &Target,
+        nets: &[IpNet],
+        block: bool,
+        mode: Mode,
+    ) -> Result<Outcome, OpError> {
+        let text = addresses::join(nets);
         let scope = t.place.scope.as_str().to_string();
         let get = format!(
             "wafv2 GetIPSet Name={} Scope={scope} ({})",
@@ -588,24 +569,32 @@ impl WafOps {
         let (mut before, mut token) = ip_set(&self.aws, &t.place, &t.set, &t.id)
             .await
             .map_err(op_error)?;
+        let settled = |addresses: &[String]| {
+            nets.iter()
+                .all(|&n| addresses::holds(addresses, n) == block)
+        };
         let after_of = |addresses: &[String]| -> Vec<String> {
             if block {
                 let mut v = addresses.to_vec();
-                v.push(text.clone());
+                v.extend(
+                    nets.iter()
+                        .filter(|&&n| !addresses::holds(addresses, n))
+                        .map(IpNet::to_string),
+                );
                 v
             } else {
                 addresses
                     .iter()
-                    .filter(|a| cidr(a).ok() != Some(entry))
+                    .filter(|a| !nets.iter().any(|&n| addresses::holds(&[a.as_str()], n)))
                     .cloned()
                     .collect()
             }
         };
-        if holds(&before, entry) == block {
+        if settled(&before) {
             return Ok(Outcome {
                 summary: format!(
                     "{text} {} in {} (rule {} of {}); nothing to change",
-                    if block { "is already" } else { "is not" },
+                    if block { "already" } else { "not" },
                     t.set,
                     t.rule,
                     t.acl
@@ -667,7 +656,7 @@ impl WafOps {
                     (before, token) = ip_set(&self.aws, &t.place, &t.set, &t.id)
                         .await
                         .map_err(op_error)?;
-                    if holds(&before, entry) == block {
+                    if settled(&before) {
                         break;
                     }
                 }
@@ -684,11 +673,17 @@ impl WafOps {
         let (now, _) = ip_set(&self.aws, &t.place, &t.set, &t.id)
             .await
             .map_err(op_error)?;
-        if holds(&now, entry) != block {
+        let wrong: Vec<IpNet> = nets
+            .iter()
+            .copied()
+            .filter(|&n| addresses::holds(&now, n) != block)
+            .collect();
+        if !wrong.is_empty() {
             return Err(OpError::Failed(format!(
-                "GetIPSet {} {} {text} after UpdateIPSet",
+                "GetIPSet {} {} {} after UpdateIPSet",
                 t.set,
-                if block { "still lacks" } else { "still holds" }
+                if block { "still lacks" } else { "still holds" },
+                addresses::join(&wrong)
             )));
         }
         if let Some(p) = &self.poke {
@@ -725,35 +720,6 @@ impl Ops for WafOps {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_and_cidrs_of_both_families() {
-        let ok = |t: &str| cidr_text(cidr(t).unwrap());
-        assert_eq!(ok("203.0.113.7"), "203.0.113.7/32");
-        assert_eq!(ok(" 198.51.100.0/24 "), "198.51.100.0/24");
-        assert_eq!(ok("2001:DB8::1"), "2001:db8::1/128");
-        assert_eq!(ok("2001:db8:0:0::/64"), "2001:db8::/64");
-        for (bad, says) in [
-            ("203.0.113", "not an IPv4 or IPv6 address"),
-            ("example.com", "not an IPv4 or IPv6 address"),
-            ("203.0.113.7/33", "1 to 32 for an IPv4"),
-            ("203.0.113.7/0", "1 to 32 for an IPv4"),
-            ("2001:db8::/129", "1 to 128 for an IPv6"),
-            ("203.0.113.7/24", "bits set past /24"),
-            ("2001:db8::1/64", "bits set past /64"),
-        ] {
-            let err = cidr(bad).unwrap_err();
-            assert!(err.contains(says), "{bad}: {err}");
-        }
-        assert!(holds(
-            &["2001:0DB8:0000::0001/128".into()],
-            cidr("2001:db8::1").unwrap()
-        ));
-        assert!(!holds(
-            &["203.0.113.0/24".into()],
-            cidr("203.0.113.0/25").unwrap()
-        ));
-    }
 
     #[test]
     fn ip_set_arns_name_scope_region_and_id() {
