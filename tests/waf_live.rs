@@ -364,7 +364,10 @@ async fn web_acls_of_two_regions_and_cloudfront_with_every_rule_kind() {
         .iter()
         .find(|s| s.area == Area::Waf)
         .unwrap();
-    assert_eq!(waf.counts, "3 ACLs · 7 rules · rates not read");
+    assert_eq!(
+        waf.counts, "3 ACLs · 7 rules · 0/min allowed · 0/min blocked",
+        "rates read: no metric data is no traffic"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -664,4 +667,197 @@ async fn a_forbidden_call_is_named_once_and_not_asked_again() {
         asked,
         "not asked again"
     );
+}
+
+/// An AWS WAF log record in the format WAF writes to CloudWatch Logs (headers, labels and
+/// the rate-based list included), for `ip` at `ms`.
+fn waf_record(ms: i64, ip: &str, action: &str, rule: &str) -> String {
+    let rate = if rule == "rate-limit-100" {
+        r#"[{"rateBasedRuleId":"arn:aws:wafv2:ap-northeast-2:123456789012:regional/ratebasedrule/rate-limit-100/r1","rateBasedRuleName":"rate-limit-100","limitKey":"IP","maxRateAllowed":100,"evaluationWindowSec":"60"}]"#
+    } else {
+        "[]"
+    };
+    format!(
+        r#"{{"timestamp":{ms},"formatVersion":1,"webaclId":"arn:aws:wafv2:ap-northeast-2:123456789012:regional/webacl/shop-web-acl/x","terminatingRuleId":"{rule}","terminatingRuleType":"REGULAR","action":"{action}","terminatingRuleMatchDetails":[],"httpSourceName":"ALB","httpSourceId":"123456789012-app/shop/1","ruleGroupList":[],"rateBasedRuleList":{rate},"nonTerminatingMatchingRules":[],"requestHeadersInserted":null,"responseCodeSent":null,"httpRequest":{{"clientIp":"{ip}","country":"KR","headers":[{{"name":"Host","value":"shop.example.com"}}],"uri":"/search","args":"q=1%27%20OR%201=1","httpVersion":"HTTP/1.1","httpMethod":"GET","requestId":"r-{ms}"}}}}"#
+    )
+}
+
+/// AWS/WAFV2 sums for the shop ACL, one datum per minute `minutes_ago`, as WAF publishes
+/// them (WebACL, Region, Rule dimensions).
+async fn put_waf_metric(aws: &Aws, name: &str, rule: &str, points: &[(i64, f64)]) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let minute = jiff::Timestamp::now().as_second().div_euclid(60) * 60;
+    let data: Vec<MetricDatum> = points
+        .iter()
+        .map(|&(ago, v)| {
+            MetricDatum::builder()
+                .metric_name(name)
+                .dimensions(Dimension::builder().name("WebACL").value("shop-web-acl").build())
+                .dimensions(Dimension::builder().name("Region").value("ap-northeast-2").build())
+                .dimensions(Dimension::builder().name("Rule").value(rule).build())
+                .timestamp(aws_smithy_types::DateTime::from_secs(minute - ago * 60 + 10))
+                .value(v)
+                .unit(aws_sdk_cloudwatch::types::StandardUnit::Count)
+                .build()
+        })
+        .collect();
+    for chunk in data.chunks(20) {
+        aws.cloudwatch("ap-northeast-2")
+            .put_metric_data()
+            .namespace("AWS/WAFV2")
+            .set_metric_data(Some(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Writes `records` to `aws-waf-logs-shop` and points the shop ACL's logging at it.
+async fn waf_logging(aws: &Aws, records: &[String]) {
+    let logs = aws.logs("ap-northeast-2");
+    logs.create_log_group()
+        .log_group_name("aws-waf-logs-shop")
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name("aws-waf-logs-shop")
+        .log_stream_name("ap-northeast-2_shop-web-acl_0")
+        .send()
+        .await
+        .unwrap();
+    put_records(aws, records).await;
+    let waf = aws.wafv2("ap-northeast-2");
+    let acls = waf.list_web_acls().scope(Scope::Regional).send().await.unwrap();
+    let shop = acls
+        .web_acls()
+        .iter()
+        .find(|a| a.name() == Some("shop-web-acl"))
+        .unwrap();
+    waf.put_logging_configuration()
+        .logging_configuration(
+            aws_sdk_wafv2::types::LoggingConfiguration::builder()
+                .resource_arn(shop.arn().unwrap())
+                .log_destination_configs(
+                    "arn:aws:logs:ap-northeast-2:123456789012:log-group:aws-waf-logs-shop",
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn put_records(aws: &Aws, records: &[String]) {
+    let events: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let ms = serde_json::from_str::<serde_json::Value>(r)
+                .ok()
+                .and_then(|v| v["timestamp"].as_i64())
+                .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(ms)
+                .message(r)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    aws.logs("ap-northeast-2")
+        .put_log_events()
+        .log_group_name("aws-waf-logs-shop")
+        .log_stream_name("ap-northeast-2_shop-web-acl_0")
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rates_per_acl_and_rule_and_the_blocked_clients_of_the_logs() {
+    let (_m, aws) = started().await;
+    seed(&aws).await;
+    // Half an hour of 20 blocked a minute, then 400 in the last minutes (and in the one
+    // still counting, so a minute passing mid-test keeps the surge the last point).
+    let mut blocked: Vec<(i64, f64)> = (3..33).map(|ago| (ago, 20.0)).collect();
+    blocked.extend([(2, 400.0), (1, 400.0), (0, 400.0)]);
+    put_waf_metric(&aws, "BlockedRequests", "ALL", &blocked).await;
+    let allowed: Vec<(i64, f64)> = (0..33).map(|ago| (ago, 1000.0)).collect();
+    put_waf_metric(&aws, "AllowedRequests", "ALL", &allowed).await;
+    put_waf_metric(&aws, "CountedRequests", "ALL", &[(1, 7.0), (0, 7.0)]).await;
+    let by_rate_rule: Vec<(i64, f64)> = (1..11).map(|ago| (ago, 30.0)).collect();
+    put_waf_metric(&aws, "BlockedRequests", "rate-limit-100", &by_rate_rule).await;
+
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut records = vec![
+        waf_record(now - 9000, "192.0.2.200", "ALLOW", "Default_Action"),
+        waf_record(now - 8000, "203.0.113.7", "BLOCK", "AWS-AWSManagedRulesCommonRuleSet"),
+        waf_record(now - 7000, "198.51.100.9", "BLOCK", "rate-limit-100"),
+        waf_record(now - 6000, "203.0.113.7", "BLOCK", "AWS-AWSManagedRulesCommonRuleSet"),
+        "not json at all".to_string(),
+        waf_record(now - 5000, "192.0.2.1", "BLOCK", "blocked-ips"),
+        waf_record(now - 4000, "203.0.113.7", "BLOCK", "AWS-AWSManagedRulesCommonRuleSet"),
+        waf_record(now - 3000, "198.51.100.9", "BLOCK", "rate-limit-100"),
+        // Older than the offer's ten minutes: not read.
+    ];
+    records.insert(0, waf_record(now - 20 * 60_000, "192.0.2.99", "BLOCK", "rate-limit-100"));
+    waf_logging(&aws, &records).await;
+
+    let mut reader = WafReader::new(&aws);
+    let read = reader.read().await;
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let snap = &read.snapshot;
+    assert_eq!(snap.rates.len(), 60, "an hour of minutes");
+    let last = *snap.rates.last().unwrap();
+    assert_eq!((last.allowed, last.blocked, last.counted), (1000, 400, 7));
+    assert_eq!(snap.surge(), Some((400, 20)), "{:?}", snap.rates);
+    let shop = &snap.acls[0];
+    let rate_rule = shop.rules.iter().find(|r| r.name == "rate-limit-100").unwrap();
+    assert_eq!(rate_rule.blocked, Some(300));
+    let ip_rule = shop.rules.iter().find(|r| r.name == "blocked-ips").unwrap();
+    assert_eq!(ip_rule.blocked, Some(0), "read, and nothing blocked");
+
+    let seen: Vec<(&str, &str)> = snap
+        .recent_blocked
+        .iter()
+        .map(|b| (b.client_ip.as_str(), b.rule.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("198.51.100.9", "rate-limit-100"),
+            ("203.0.113.7", "AWS-AWSManagedRulesCommonRuleSet"),
+            ("192.0.2.1", "blocked-ips"),
+            ("203.0.113.7", "AWS-AWSManagedRulesCommonRuleSet"),
+            ("198.51.100.9", "rate-limit-100"),
+            ("203.0.113.7", "AWS-AWSManagedRulesCommonRuleSet"),
+        ],
+        "blocked only, newest first, filtered by opsdeck"
+    );
+    assert_eq!(snap.recent_blocked[0].uri, "/search?q=1%27%20OR%201=1");
+    assert_eq!(
+        (snap.top_ips[0].key.as_str(), snap.top_ips[0].count),
+        ("203.0.113.7", 3)
+    );
+    assert_eq!(snap.top_rules[0].key, "AWS-AWSManagedRulesCommonRuleSet");
+    assert_eq!(
+        snap.requests_from.as_deref(),
+        Some("WAF logs aws-waf-logs-shop · no WAF logging for search-web-acl, edge-web-acl")
+    );
+    assert_eq!(
+        snap.attackers(jiff::Timestamp::now(), 5),
+        ["203.0.113.7", "198.51.100.9"],
+        "what an IP set already stops is not offered"
+    );
+
+    // The next poll re-reads the late-arrival margin: nothing twice, the new record added.
+    put_records(
+        &aws,
+        &[waf_record(now - 1000, "2001:db8::66", "BLOCK", "rate-limit-100")],
+    )
+    .await;
+    let again = reader.read().await;
+    assert_eq!(again.snapshot.recent_blocked.len(), 7);
+    assert_eq!(again.snapshot.recent_blocked[0].client_ip, "2001:db8::66");
 }

@@ -13,9 +13,13 @@ pub struct WafSnapshot {
     pub top_rules: Vec<Count>,
     /// Most recent first.
     pub recent_blocked: Vec<BlockedRequest>,
+    /// Where the blocked requests and the tops come from (`WAF logs aws-waf-logs-shop`,
+    /// `sampled requests`), so nobody mistakes a sample for the whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_from: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WebAcl {
     pub name: String,
     pub scope: String,
@@ -23,7 +27,7 @@ pub struct WebAcl {
     pub rules: Vec<WafRule>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RuleKind {
     Managed {
@@ -51,15 +55,19 @@ pub enum RuleKind {
     GeoMatch {
         countries: Vec<String>,
     },
+    #[default]
     Custom,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WafRule {
     pub name: String,
     pub priority: u32,
     pub kind: RuleKind,
     pub action: String,
+    /// Requests the rule blocked over the last hour, when its metric was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<u64>,
 }
 
 impl WafRule {
@@ -110,6 +118,8 @@ fn window_text(secs: u32) -> String {
 pub struct RatePoint {
     pub allowed: u64,
     pub blocked: u64,
+    /// Matched by a rule in count mode: what a rule would block once switched on.
+    pub counted: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -128,7 +138,39 @@ pub struct BlockedRequest {
     pub rule: String,
 }
 
+/// How far back the offered attackers go: the ones blocking them is about now.
+pub const ATTACKERS_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
 impl WafSnapshot {
+    /// The clients blocked or rate-limited most since `now - ATTACKERS_WINDOW`, most first,
+    /// leaving out those an IP set already stops: what `waf-block-ip` offers.
+    pub fn attackers(&self, now: Timestamp, at_most: usize) -> Vec<String> {
+        let since = now - ATTACKERS_WINDOW;
+        let ip_set_rules: Vec<&str> = self
+            .acls
+            .iter()
+            .flat_map(|a| &a.rules)
+            .filter(|r| matches!(r.kind, RuleKind::IpSet { .. }))
+            .map(|r| r.name.as_str())
+            .collect();
+        let mut counts: Vec<(String, u64)> = Vec::new();
+        let mut stopped: Vec<&str> = Vec::new();
+        for b in self.recent_blocked.iter().filter(|b| b.time >= since) {
+            if ip_set_rules.contains(&b.rule.as_str()) {
+                stopped.push(&b.client_ip);
+                continue;
+            }
+            match counts.iter_mut().find(|(ip, _)| *ip == b.client_ip) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((b.client_ip.clone(), 1)),
+            }
+        }
+        counts.retain(|(ip, _)| !stopped.contains(&ip.as_str()));
+        // Stable: equal counts keep the order of the most recent first.
+        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        counts.into_iter().take(at_most).map(|(ip, _)| ip).collect()
+    }
+
     /// A surge: the last minute blocked more than three times the median of the window
     /// before it (and enough requests that it is not noise).
     pub fn surge(&self) -> Option<(u64, u64)> {

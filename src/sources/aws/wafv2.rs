@@ -3,7 +3,10 @@
 //! the size of each referenced IP set; and blocking or unblocking an address in the IP set
 //! an ACL blocks, read-modify-write with the set's lock token.
 
+use super::waf_log::Retained;
+use super::waf_rates::{self, AclMetrics, AclRates};
 use super::{Aws, AwsError, Kind, op_error};
+use crate::config::WafConfig;
 use crate::model::waf::{RuleKind, WafRule, WafSnapshot, WebAcl};
 use crate::ops::{Mode, Op, OpError, Ops, Outcome, addresses};
 use crate::sources::Tx;
@@ -11,7 +14,7 @@ use async_trait::async_trait;
 use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::types::{Rule, Scope, Statement};
 use ipnet::IpNet;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,15 +69,45 @@ pub struct Read {
     pub errors: Vec<String>,
 }
 
+/// One web ACL as listed, with what its metrics and logs are found by.
+#[derive(Clone)]
+struct Watched {
+    acl: WebAcl,
+    arn: String,
+    metrics: AclMetrics,
+}
+
+/// Where an ACL's log records are: a CloudWatch Logs group in a region.
+type LogGroup = (String, String);
+
 /// Reads every place, keeping what a failing place last showed.
 pub struct WafReader {
     aws: Aws,
     places: Vec<Place>,
-    last: HashMap<Place, Vec<WebAcl>>,
+    last: HashMap<Place, Vec<Watched>>,
     /// Calls refused for good here (unsupported, forbidden), by place and action: asked
     /// once, then reported without asking.
     refused: HashMap<(Place, &'static str), String>,
+    /// `[waf] log_group`: every ACL logs there, in its own region.
+    log_group: Option<String>,
+    /// Each ACL's log group from GetLoggingConfiguration (`None`: logging is off), asked
+    /// once per ACL: a logging configuration changes about never.
+    logging: HashMap<String, Option<LogGroup>>,
+    /// Per log group, the newest event time read (ms): the next read starts a little
+    /// before it, for records CloudWatch Logs delivers late.
+    cursors: HashMap<LogGroup, i64>,
+    retained: Retained,
+    /// The last rates of each ACL (by ARN), kept on screen when a read fails.
+    rates: HashMap<String, AclRates>,
 }
+
+/// How far back the first read of a log group goes: the attackers offered are this recent.
+const FIRST_LOOK: SignedDuration = crate::model::waf::ATTACKERS_WINDOW;
+/// Records may reach CloudWatch Logs this late; re-read so they are not missed.
+const LATE: SignedDuration = SignedDuration::from_mins(2);
+/// FilterLogEvents pages per group per poll: a flood is caught up with over a few polls
+/// instead of one unbounded read.
+const LOG_PAGES: usize = 10;
 
 fn action_of(rule: &Rule) -> String {
     if let Some(a) = rule.action() {
@@ -129,6 +162,23 @@ fn ip_set_of(arn: &str) -> Option<(Place, String, String)> {
         _ => return None,
     };
     Some((place, name.to_string(), id.to_string()))
+}
+
+/// The group an `arn:aws:logs:REGION:ACCOUNT:log-group:NAME[:*]` logging destination
+/// names; destinations of other kinds (S3, Firehose) are not read here.
+fn log_group_arn(arn: &str) -> Option<LogGroup> {
+    let mut parts = arn.splitn(7, ':');
+    let (_, _, service, region, _, kind) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let name = parts.next()?.trim_end_matches(":*");
+    (service == "logs" && kind == "log-group" && !name.is_empty())
+        .then(|| (region.to_string(), name.to_string()))
 }
 
 fn kind_of(s: Option<&Statement>) -> RuleKind {
@@ -263,29 +313,210 @@ impl WafReader {
             places: Place::all(aws),
             last: HashMap::new(),
             refused: HashMap::new(),
+            log_group: None,
+            logging: HashMap::new(),
+            cursors: HashMap::new(),
+            retained: Retained::default(),
+            rates: HashMap::new(),
         }
     }
 
-    /// One round over every place. A place that fails keeps its last ACLs on screen.
+    /// What `[waf]` says about the AWS side.
+    pub fn configured(mut self, cfg: &WafConfig) -> WafReader {
+        self.log_group = cfg.log_group.clone();
+        self
+    }
+
+    /// One round over every place: the ACLs, their rates, the blocked requests of their
+    /// logs. A place that fails keeps its last ACLs and rates on screen.
     pub async fn read(&mut self) -> Read {
+        let now = Timestamp::now();
         let mut errors = Vec::new();
-        let mut acls = Vec::new();
+        let mut by_place: Vec<(Place, Vec<Watched>)> = Vec::new();
+        // Places that answered: one that did not is not asked for its rates and logs too,
+        // each waiting out the same timeout.
+        let mut answered: Vec<(Place, Vec<Watched>)> = Vec::new();
         for place in self.places.clone() {
             match self.place(&place, &mut errors).await {
                 Some(found) => {
-                    acls.extend(found.iter().cloned());
-                    self.last.insert(place, found);
+                    self.last.insert(place.clone(), found.clone());
+                    answered.push((place.clone(), found.clone()));
+                    by_place.push((place, found));
                 }
-                None => acls.extend(self.last.get(&place).into_iter().flatten().cloned()),
+                None => {
+                    let last = self.last.get(&place).cloned().unwrap_or_default();
+                    by_place.push((place, last));
+                }
             }
         }
+        for (place, watched) in &answered {
+            self.read_rates(place, watched, now, &mut errors).await;
+        }
+        let from = self.read_logs(&answered, now, &mut errors).await;
+        let mut acls = Vec::new();
+        let mut rated: Vec<&[crate::model::waf::RatePoint]> = Vec::new();
+        for w in by_place.iter().flat_map(|(_, w)| w) {
+            let mut acl = w.acl.clone();
+            if let Some(r) = self.rates.get(&w.arn) {
+                for (rule, n) in acl.rules.iter_mut().zip(&r.rule_blocked) {
+                    rule.blocked = Some(*n);
+                }
+                rated.push(&r.points);
+            }
+            acls.push(acl);
+        }
+        let (top_ips, top_rules) = self.retained.tops();
         Read {
             snapshot: WafSnapshot {
                 acls,
-                ..WafSnapshot::default()
+                rates: waf_rates::total(&rated),
+                top_ips,
+                top_rules,
+                recent_blocked: self.retained.recent(),
+                requests_from: from,
             },
             errors,
         }
+    }
+
+    /// GetMetricData for every ACL of `place`; on failure the last rates stay.
+    async fn read_rates(
+        &mut self,
+        place: &Place,
+        watched: &[Watched],
+        now: Timestamp,
+        errors: &mut Vec<String>,
+    ) {
+        const ACTION: &str = "cloudwatch:GetMetricData";
+        if watched.is_empty() {
+            return;
+        }
+        if let Some(line) = self.refused(place, ACTION) {
+            errors.push(line.clone());
+            return;
+        }
+        let metrics: Vec<AclMetrics> = watched.iter().map(|w| w.metrics.clone()).collect();
+        match waf_rates::read(&self.aws, &place.region, &metrics, now).await {
+            Ok(rates) => {
+                for (w, r) in watched.iter().zip(rates) {
+                    self.rates.insert(w.arn.clone(), r);
+                }
+            }
+            Err(e) => {
+                let line = self.failed(place, ACTION, e);
+                errors.push(format!("rates {line}"));
+            }
+        }
+    }
+
+    /// The log group each ACL logs to, `[waf] log_group` first.
+    async fn log_group_of(&mut self, place: &Place, w: &Watched, errors: &mut Vec<String>) -> Option<LogGroup> {
+        const ACTION: &str = "wafv2:GetLoggingConfiguration";
+        if let Some(g) = &self.log_group {
+            return Some((place.region.clone(), g.clone()));
+        }
+        if let Some(known) = self.logging.get(&w.arn) {
+            return known.clone();
+        }
+        if let Some(line) = self.refused(place, ACTION) {
+            errors.push(line.clone());
+            return None;
+        }
+        let asked = self
+            .aws
+            .wafv2(&place.region)
+            .get_logging_configuration()
+            .resource_arn(&w.arn)
+            .send()
+            .await;
+        let group = match asked {
+            Ok(out) => out
+                .logging_configuration()
+                .and_then(|c| c.log_destination_configs().iter().find_map(|d| log_group_arn(d))),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_waf_nonexistent_item_exception()) =>
+            {
+                None
+            }
+            Err(e) => {
+                let e = self.aws.error(&place.region, ACTION, &e);
+                errors.push(self.failed(place, ACTION, e));
+                return None;
+            }
+        };
+        self.logging.insert(w.arn.clone(), group.clone());
+        group
+    }
+
+    /// FilterLogEvents on every ACL's log group since its cursor; returns what the pane
+    /// says its requests come from.
+    async fn read_logs(
+        &mut self,
+        by_place: &[(Place, Vec<Watched>)],
+        now: Timestamp,
+        errors: &mut Vec<String>,
+    ) -> Option<String> {
+        let mut groups: Vec<LogGroup> = Vec::new();
+        let mut unlogged: Vec<String> = Vec::new();
+        for (place, watched) in by_place {
+            for w in watched {
+                match self.log_group_of(place, w, errors).await {
+                    Some(g) if !groups.contains(&g) => groups.push(g),
+                    Some(_) => {}
+                    None => unlogged.push(w.acl.name.clone()),
+                }
+            }
+        }
+        for g in &groups {
+            if let Err(e) = self.read_group(g, now).await {
+                errors.push(format!("WAF logs {} ({}): {e}", g.1, g.0));
+            }
+        }
+        self.retained.expire(now);
+        let mut from: Vec<String> = Vec::new();
+        if !groups.is_empty() {
+            let names: Vec<&str> = groups.iter().map(|g| g.1.as_str()).collect();
+            from.push(format!("WAF logs {}", names.join(", ")));
+        }
+        if !unlogged.is_empty() {
+            from.push(format!("no WAF logging for {}", unlogged.join(", ")));
+        }
+        (!from.is_empty()).then(|| from.join(" · "))
+    }
+
+    async fn read_group(&mut self, g: &LogGroup, now: Timestamp) -> Result<(), AwsError> {
+        let first = (now - FIRST_LOOK).as_millisecond();
+        let start = self
+            .cursors
+            .get(g)
+            .map_or(first, |&c| (c - LATE.as_millis() as i64).max(first));
+        let client = self.aws.logs(&g.0);
+        let mut token: Option<String> = None;
+        let mut newest = start;
+        for _ in 0..LOG_PAGES {
+            let out = client
+                .filter_log_events()
+                .log_group_name(&g.1)
+                .start_time(start)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.aws.error(&g.0, "logs:FilterLogEvents", &e))?;
+            newest = out
+                .events()
+                .iter()
+                .filter_map(|e| e.timestamp())
+                .fold(newest, i64::max);
+            self.retained
+                .add(out.events().iter().filter_map(|e| e.message()));
+            match out.next_token() {
+                Some(t) if !t.is_empty() && !out.events().is_empty() => token = Some(t.into()),
+                _ => break,
+            }
+        }
+        self.cursors.insert(g.clone(), newest);
+        Ok(())
     }
 
     /// A call refused for good is not asked again; its line stays.
@@ -301,7 +532,7 @@ impl WafReader {
         line
     }
 
-    async fn place(&mut self, place: &Place, errors: &mut Vec<String>) -> Option<Vec<WebAcl>> {
+    async fn place(&mut self, place: &Place, errors: &mut Vec<String>) -> Option<Vec<Watched>> {
         if let Some(line) = self.refused(place, "wafv2:ListWebACLs") {
             errors.push(line.clone());
             // Forbidden or unsupported: an empty place, said so, rather than stale rows.
@@ -333,6 +564,19 @@ impl WafReader {
             let mut rules: Vec<&Rule> = acl.rules().iter().collect();
             rules.sort_by_key(|r| r.priority());
             let mut out = Vec::with_capacity(rules.len());
+            let metrics = AclMetrics {
+                acl: acl
+                    .visibility_config()
+                    .map_or_else(|| acl.name().to_string(), |v| v.metric_name().to_string()),
+                region: (place.scope != Scope::Cloudfront).then(|| place.region.clone()),
+                rules: rules
+                    .iter()
+                    .map(|r| {
+                        r.visibility_config()
+                            .map_or_else(|| r.name().to_string(), |v| v.metric_name().to_string())
+                    })
+                    .collect(),
+            };
             for r in rules {
                 let mut kind = kind_of(r.statement());
                 if let (RuleKind::IpSet { addresses, .. }, Some(arn)) = (
@@ -348,6 +592,7 @@ impl WafReader {
                     priority: u32::try_from(r.priority()).unwrap_or(0),
                     kind,
                     action: action_of(r),
+                    blocked: None,
                 });
             }
             let default_action = match acl.default_action() {
@@ -355,11 +600,15 @@ impl WafReader {
                 Some(d) if d.allow().is_some() => "Allow",
                 _ => "?",
             };
-            acls.push(WebAcl {
-                name: acl.name().to_string(),
-                scope: place.label(),
-                default_action: default_action.into(),
-                rules: out,
+            acls.push(Watched {
+                acl: WebAcl {
+                    name: acl.name().to_string(),
+                    scope: place.label(),
+                    default_action: default_action.into(),
+                    rules: out,
+                },
+                arn: acl.arn().to_string(),
+                metrics,
             });
         }
         Some(acls)
@@ -395,9 +644,8 @@ impl WafReader {
 }
 
 /// Polls every `every`, or at once when `poke` is notified (after a block or unblock).
-pub fn spawn(aws: Aws, tx: Tx<WafSnapshot>, every: Duration, poke: Arc<Notify>) {
+pub fn spawn(mut reader: WafReader, tx: Tx<WafSnapshot>, every: Duration, poke: Arc<Notify>) {
     tokio::spawn(async move {
-        let mut reader = WafReader::new(&aws);
         while !tx.is_closed() {
             let read = reader.read().await;
             crate::sources::publish_partial(&tx, read.snapshot, Timestamp::now(), &read.errors);
@@ -720,6 +968,23 @@ impl Ops for WafOps {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logging_destinations_name_their_log_group() {
+        assert_eq!(
+            log_group_arn("arn:aws:logs:ap-northeast-2:123456789012:log-group:aws-waf-logs-shop"),
+            Some(("ap-northeast-2".into(), "aws-waf-logs-shop".into()))
+        );
+        assert_eq!(
+            log_group_arn("arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-edge:*"),
+            Some(("us-east-1".into(), "aws-waf-logs-edge".into()))
+        );
+        assert_eq!(log_group_arn("arn:aws:s3:::aws-waf-logs-bucket"), None);
+        assert_eq!(
+            log_group_arn("arn:aws:firehose:us-east-1:1:deliverystream/aws-waf-logs-x"),
+            None
+        );
+    }
 
     #[test]
     fn ip_set_arns_name_scope_region_and_id() {

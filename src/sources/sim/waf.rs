@@ -288,6 +288,7 @@ impl WafSim {
             .map(|m| RatePoint {
                 allowed: m.allowed,
                 blocked: m.blocked,
+                counted: 0,
             })
             .collect()
     }
@@ -332,6 +333,7 @@ impl WafSim {
                 .iter()
                 .map(|b| self.blocked_request(b, start))
                 .collect(),
+            requests_from: None,
         }
     }
 }
@@ -349,6 +351,7 @@ fn acl() -> WebAcl {
                 priority: i as u32,
                 kind: (r.kind)(),
                 action: "Block".into(),
+                blocked: None,
             })
             .collect(),
     }
