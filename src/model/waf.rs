@@ -171,6 +171,40 @@ impl WafSnapshot {
         counts.into_iter().take(at_most).map(|(ip, _)| ip).collect()
     }
 
+    /// The newest request seen from any address `nets` cover was stopped by an IP-set rule.
+    /// `Err` says what was seen instead, or that nothing was: then the block is not
+    /// verified.
+    pub fn stopped_by_ip_set(&self, nets: &[ipnet::IpNet]) -> Result<(), String> {
+        let newest = self.recent_blocked.iter().find(|b| {
+            b.client_ip
+                .parse()
+                .is_ok_and(|ip| crate::ops::addresses::covers(nets, ip))
+        });
+        let Some(b) = newest else {
+            return Err(format!(
+                "not verified: no request from {} seen yet{}",
+                crate::ops::addresses::join(nets),
+                self.requests_from
+                    .as_ref()
+                    .map(|f| format!(" ({f})"))
+                    .unwrap_or_default()
+            ));
+        };
+        let ip_set_rule = self
+            .acls
+            .iter()
+            .flat_map(|a| &a.rules)
+            .any(|r| r.name == b.rule && matches!(r.kind, RuleKind::IpSet { .. }));
+        if ip_set_rule {
+            Ok(())
+        } else {
+            Err(format!(
+                "not verified: the newest request from {} ({}) was stopped by {}, not an IP set",
+                b.client_ip, b.time, b.rule
+            ))
+        }
+    }
+
     /// A surge: the last minute blocked more than three times the median of the window
     /// before it (and enough requests that it is not noise).
     pub fn surge(&self) -> Option<(u64, u64)> {

@@ -71,7 +71,9 @@ pub fn parse(text: &str) -> Result<Line, String> {
     let rule = r
         .rate_based_rule_list
         .iter()
-        .find(|x| !x.rate_based_rule_name.is_empty() && x.rate_based_rule_name == r.terminating_rule_id)
+        .find(|x| {
+            !x.rate_based_rule_name.is_empty() && x.rate_based_rule_name == r.terminating_rule_id
+        })
         .map_or(r.terminating_rule_id, |x| x.rate_based_rule_name.clone());
     let h = r.http_request;
     let uri = if h.args.is_empty() {
@@ -131,6 +133,8 @@ impl Retained {
         let mut kept: Vec<BlockedRequest> = std::mem::take(&mut self.requests).into();
         kept.dedup();
         kept.truncate(RETAINED);
+        // A flood's read may have grown it far past what is kept.
+        kept.shrink_to_fit();
         self.requests = kept.into();
     }
 
@@ -206,23 +210,36 @@ mod tests {
         RATE_LIMITED
             .replace("1764640000123", &ms.to_string())
             .replace("203.0.113.7", ip)
-            .replace(r#""terminatingRuleId":"rate-limit-100""#, &format!(r#""terminatingRuleId":"{rule}""#))
+            .replace(
+                r#""terminatingRuleId":"rate-limit-100""#,
+                &format!(r#""terminatingRuleId":"{rule}""#),
+            )
     }
 
     #[test]
     fn retained_is_newest_first_once_each_bounded_and_ranked() {
         let base = 1_764_640_000_000;
         let mut r = Retained::default();
-        let first = [at(base, "203.0.113.7", "sqli"), at(base + 1000, "198.51.100.9", "sqli")];
+        let first = [
+            at(base, "203.0.113.7", "sqli"),
+            at(base + 1000, "198.51.100.9", "sqli"),
+        ];
         r.add(first.iter().map(String::as_str));
         // The next read overlaps the last second of the first.
-        let second = [at(base + 1000, "198.51.100.9", "sqli"), at(base + 2000, "203.0.113.7", "blocked-ips"), "garbage".to_string()];
+        let second = [
+            at(base + 1000, "198.51.100.9", "sqli"),
+            at(base + 2000, "203.0.113.7", "blocked-ips"),
+            "garbage".to_string(),
+        ];
         r.add(second.iter().map(String::as_str));
         let ips: Vec<&str> = r.recent().iter().map(|b| b.client_ip.as_str()).collect();
         assert_eq!(ips, ["203.0.113.7", "198.51.100.9", "203.0.113.7"]);
         assert_eq!(r.malformed, 1);
         let (top_ips, top_rules) = r.tops();
-        assert_eq!((top_ips[0].key.as_str(), top_ips[0].count), ("203.0.113.7", 2));
+        assert_eq!(
+            (top_ips[0].key.as_str(), top_ips[0].count),
+            ("203.0.113.7", 2)
+        );
         assert_eq!((top_rules[0].key.as_str(), top_rules[0].count), ("sqli", 2));
 
         let flood: Vec<String> = (0..RETAINED as i64 + 500)

@@ -41,14 +41,16 @@ enum Series {
 }
 
 fn query(id: String, m: &AclMetrics, name: &str, rule: &str) -> MetricDataQuery {
+    // WebACL, Region, Rule: the order WAF lists them in. AWS matches dimensions as a set;
+    // moto (whose dimension ordering is broken) only matches them in the order put.
     let mut metric = Metric::builder()
         .namespace("AWS/WAFV2")
         .metric_name(name)
-        .dimensions(Dimension::builder().name("WebACL").value(&m.acl).build())
-        .dimensions(Dimension::builder().name("Rule").value(rule).build());
+        .dimensions(Dimension::builder().name("WebACL").value(&m.acl).build());
     if let Some(r) = &m.region {
         metric = metric.dimensions(Dimension::builder().name("Region").value(r).build());
     }
+    let metric = metric.dimensions(Dimension::builder().name("Rule").value(rule).build());
     MetricDataQuery::builder()
         .id(id)
         .metric_stat(
@@ -109,7 +111,8 @@ pub async fn read(
                 .await
                 .map_err(|e| aws.error(region, "cloudwatch:GetMetricData", &e))?;
             for result in answer.metric_data_results() {
-                let Some((_, acl, series, _)) = chunk.iter().find(|q| Some(q.0.as_str()) == result.id())
+                let Some((_, acl, series, _)) =
+                    chunk.iter().find(|q| Some(q.0.as_str()) == result.id())
                 else {
                     continue;
                 };

@@ -136,15 +136,7 @@ fn action_of(rule: &Rule) -> String {
 /// The IP set an `arn:aws:wafv2:REGION:ACCOUNT:regional/ipset/NAME/ID` names, with the
 /// scope and region it is asked in.
 fn ip_set_of(arn: &str) -> Option<(Place, String, String)> {
-    let mut parts = arn.splitn(6, ':');
-    let (_, _, _, region, _, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
+    let (_, region, resource) = arn_parts(arn)?;
     let mut r = resource.split('/');
     let (scope, kind, name, id) = (r.next()?, r.next()?, r.next()?, r.next()?);
     if kind != "ipset" {
@@ -167,8 +159,15 @@ fn ip_set_of(arn: &str) -> Option<(Place, String, String)> {
 /// The group an `arn:aws:logs:REGION:ACCOUNT:log-group:NAME[:*]` logging destination
 /// names; destinations of other kinds (S3, Firehose) are not read here.
 fn log_group_arn(arn: &str) -> Option<LogGroup> {
-    let mut parts = arn.splitn(7, ':');
-    let (_, _, service, region, _, kind) = (
+    let (service, region, resource) = arn_parts(arn)?;
+    let name = resource.strip_prefix("log-group:")?.trim_end_matches(":*");
+    (service == "logs" && !name.is_empty()).then(|| (region.to_string(), name.to_string()))
+}
+
+/// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` → (service, region, resource).
+fn arn_parts(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, _, service, region, _, resource) = (
         parts.next()?,
         parts.next()?,
         parts.next()?,
@@ -176,9 +175,7 @@ fn log_group_arn(arn: &str) -> Option<LogGroup> {
         parts.next()?,
         parts.next()?,
     );
-    let name = parts.next()?.trim_end_matches(":*");
-    (service == "logs" && kind == "log-group" && !name.is_empty())
-        .then(|| (region.to_string(), name.to_string()))
+    Some((service, region, resource))
 }
 
 fn kind_of(s: Option<&Statement>) -> RuleKind {
@@ -410,7 +407,12 @@ impl WafReader {
     }
 
     /// The log group each ACL logs to, `[waf] log_group` first.
-    async fn log_group_of(&mut self, place: &Place, w: &Watched, errors: &mut Vec<String>) -> Option<LogGroup> {
+    async fn log_group_of(
+        &mut self,
+        place: &Place,
+        w: &Watched,
+        errors: &mut Vec<String>,
+    ) -> Option<LogGroup> {
         const ACTION: &str = "wafv2:GetLoggingConfiguration";
         if let Some(g) = &self.log_group {
             return Some((place.region.clone(), g.clone()));
@@ -430,9 +432,11 @@ impl WafReader {
             .send()
             .await;
         let group = match asked {
-            Ok(out) => out
-                .logging_configuration()
-                .and_then(|c| c.log_destination_configs().iter().find_map(|d| log_group_arn(d))),
+            Ok(out) => out.logging_configuration().and_then(|c| {
+                c.log_destination_configs()
+                    .iter()
+                    .find_map(|d| log_group_arn(d))
+            }),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_waf_nonexistent_item_exception()) =>
