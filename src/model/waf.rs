@@ -240,6 +240,7 @@ mod tests {
                 .map(|&b| RatePoint {
                     allowed: 1000,
                     blocked: b,
+                    counted: 0,
                 })
                 .collect(),
             ..Default::default()
@@ -272,6 +273,7 @@ mod tests {
                 key: "IP".into(),
             },
             action: "Block".into(),
+            blocked: None,
         };
         assert_eq!(rule.describe(), "rate 100 req/1min per IP");
     }

@@ -232,7 +232,8 @@ mod tests {
             "garbage".to_string(),
         ];
         r.add(second.iter().map(String::as_str));
-        let ips: Vec<&str> = r.recent().iter().map(|b| b.client_ip.as_str()).collect();
+        let recent = r.recent();
+        let ips: Vec<&str> = recent.iter().map(|b| b.client_ip.as_str()).collect();
         assert_eq!(ips, ["203.0.113.7", "198.51.100.9", "203.0.113.7"]);
         assert_eq!(r.malformed, 1);
         let (top_ips, top_rules) = r.tops();
