@@ -373,11 +373,25 @@ async fn web_acls_of_two_regions_and_cloudfront_with_every_rule_kind() {
 async fn an_unreachable_endpoint_keeps_the_acls_with_the_reason() {
     let (mut m, aws) = started().await;
     seed(&aws).await;
+    let now = jiff::Timestamp::now().as_millisecond();
+    waf_logging(
+        &aws,
+        &[waf_record(now - 2000, "203.0.113.7", "BLOCK", "rate-limit-100")],
+    )
+    .await;
+    put_waf_metric(&aws, "BlockedRequests", "ALL", &[(1, 40.0), (0, 40.0)]).await;
     let mut reader = WafReader::new(&aws);
-    assert_eq!(reader.read().await.snapshot.acls.len(), 3);
+    let before = reader.read().await.snapshot;
+    assert_eq!(before.acls.len(), 3);
+    assert_eq!(before.recent_blocked.len(), 1);
     m.stop();
     let read = reader.read().await;
     assert_eq!(read.snapshot.acls.len(), 3, "the last ACLs stay on screen");
+    assert_eq!(read.snapshot.rates, before.rates, "and their rates");
+    assert_eq!(
+        read.snapshot.recent_blocked, before.recent_blocked,
+        "and the blocked requests read before"
+    );
     assert_eq!(read.errors.len(), 3, "{:?}", read.errors);
     assert!(
         read.errors[0].starts_with("REGIONAL ap-northeast-2: "),

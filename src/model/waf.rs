@@ -167,7 +167,7 @@ impl WafSnapshot {
         }
         counts.retain(|(ip, _)| !stopped.contains(&ip.as_str()));
         // Stable: equal counts keep the order of the most recent first.
-        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
         counts.into_iter().take(at_most).map(|(ip, _)| ip).collect()
     }
 
