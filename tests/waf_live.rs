@@ -376,7 +376,12 @@ async fn an_unreachable_endpoint_keeps_the_acls_with_the_reason() {
     let now = jiff::Timestamp::now().as_millisecond();
     waf_logging(
         &aws,
-        &[waf_record(now - 2000, "203.0.113.7", "BLOCK", "rate-limit-100")],
+        &[waf_record(
+            now - 2000,
+            "203.0.113.7",
+            "BLOCK",
+            "rate-limit-100",
+        )],
     )
     .await;
     put_waf_metric(&aws, "BlockedRequests", "ALL", &[(1, 40.0), (0, 40.0)]).await;
