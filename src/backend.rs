@@ -144,7 +144,8 @@ pub async fn live(env: &Env) -> Backend {
                 aws::cloudtrail::spawn(aws.clone(), publishers.trail.clone(), TRAIL_EVERY);
                 iam = Some(Arc::new(aws::iam::IamReader::new(&aws)));
                 let poke = Arc::new(tokio::sync::Notify::new());
-                aws::wafv2::spawn(aws.clone(), publishers.waf.clone(), WAF_EVERY, poke.clone());
+                let reader = aws::wafv2::WafReader::new(&aws).configured(&env.cfg.waf);
+                aws::wafv2::spawn(reader, publishers.waf.clone(), WAF_EVERY, poke.clone());
                 let waf = aws::wafv2::WafOps::new(aws.clone()).poking(poke);
                 router = router.route(Area::Waf, Arc::new(waf));
                 let keys = aws::keys::KeyOps::new(aws).updating(publishers.iam.clone());

@@ -39,6 +39,8 @@ pub struct Config {
     #[cfg(feature = "live")]
     #[serde(default)]
     pub alarms: crate::sources::alarms::AlarmsConfig,
+    #[serde(default)]
+    pub waf: WafConfig,
 }
 
 /// A duration written like `2h`, `30m` or `90s`.
@@ -129,6 +131,39 @@ impl SafetyConfig {
         self.anti_flap
             .map_or(SignedDuration::from_mins(30), |s| s.0)
     }
+}
+
+/// `[waf]`: what the WAF area watches besides every web ACL of every `[aws]` region.
+///
+/// ```toml
+/// [waf]
+/// log_group = "aws-waf-logs-shop"                               # else GetLoggingConfiguration
+/// modsecurity_audit_log = "/var/log/nginx/modsec_audit.json"    # a self-hosted WAF
+/// modsecurity_deny_file = "/etc/nginx/opsdeck-deny.conf"        # what block-ip writes for it
+/// modsecurity_reload = ["nginx", "-s", "reload"]                # argv, no shell
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WafConfig {
+    /// The CloudWatch Logs group AWS WAF logs to, in each ACL's region; absent, each ACL's
+    /// own logging configuration names it.
+    #[serde(default, deserialize_with = "waf_log_group")]
+    pub log_group: Option<String>,
+    pub modsecurity_audit_log: Option<PathBuf>,
+    pub modsecurity_deny_file: Option<PathBuf>,
+    #[serde(default)]
+    pub modsecurity_reload: Vec<String>,
+}
+
+/// AWS WAF only logs to groups named `aws-waf-logs-…`: another name is a typo here.
+fn waf_log_group<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name = String::deserialize(d)?;
+    if !name.starts_with("aws-waf-logs-") || name.chars().any(char::is_whitespace) {
+        return Err(serde::de::Error::custom(format!(
+            "`{name}` is not a WAF log group: AWS WAF logs only to groups named aws-waf-logs-…"
+        )));
+    }
+    Ok(Some(name))
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -222,6 +257,23 @@ mod tests {
                 .is_none()
         );
         assert!(load(&dir.path().join("config.toml"), true).is_err());
+    }
+
+    #[test]
+    fn waf_names_its_log_group_and_modsecurity() {
+        let cfg = load_text("[waf]\nlog_group = \"aws-waf-logs-shop\"\nmodsecurity_audit_log = \"/var/log/nginx/modsec_audit.json\"\nmodsecurity_deny_file = \"/etc/nginx/opsdeck-deny.conf\"\nmodsecurity_reload = [\"nginx\", \"-s\", \"reload\"]\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(cfg.waf.log_group.as_deref(), Some("aws-waf-logs-shop"));
+        assert_eq!(cfg.waf.modsecurity_reload, ["nginx", "-s", "reload"]);
+        assert_eq!(Config::default().waf, WafConfig::default());
+        let err = load_text("[waf]\nlog_group = \"shop-logs\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config.toml:2:13: `shop-logs` is not a WAF log group"),
+            "{err}"
+        );
     }
 
     #[test]

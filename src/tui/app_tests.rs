@@ -776,3 +776,67 @@ fn logs_command_finds_the_deployment_and_enter_asks_for_the_describe() {
     app.handle_key(key('y'));
     assert_eq!(app.effects.last(), Some(&Effect::Yaml(object)));
 }
+
+/// `waf-block-ip` opens with the clients the WAF blocked or rate-limited most in the last ten
+/// minutes, leaving out those an IP set already stops; another playbook's `ip` does not.
+#[test]
+fn waf_block_ip_offers_the_top_attackers_pre_filled() {
+    use crate::model::waf::{BlockedRequest, RuleKind, WafRule, WafSnapshot, WebAcl};
+    let mut a = app();
+    let blocked = |secs_ago: i64, ip: &str, rule: &str| BlockedRequest {
+        time: now() - jiff::SignedDuration::from_secs(secs_ago),
+        client_ip: ip.into(),
+        country: "KR".into(),
+        method: "GET".into(),
+        uri: "/".into(),
+        rule: rule.into(),
+    };
+    a.update(Action::Waf(feed(WafSnapshot {
+        acls: vec![WebAcl {
+            name: "shop-web-acl".into(),
+            rules: vec![WafRule {
+                name: "blocked-ips".into(),
+                kind: RuleKind::IpSet {
+                    set: "blocked-ips-v4".into(),
+                    addresses: Some(1),
+                },
+                ..WafRule::default()
+            }],
+            ..WebAcl::default()
+        }],
+        recent_blocked: vec![
+            blocked(10, "198.51.100.9", "rate-limit-100"),
+            blocked(20, "203.0.113.7", "sqli"),
+            blocked(30, "203.0.113.7", "sqli"),
+            blocked(40, "192.0.2.1", "blocked-ips"),
+            blocked(50, "192.0.2.1", "sqli"),
+            // Older than ten minutes: yesterday's attacker is not offered.
+            blocked(900, "192.0.2.44", "sqli"),
+        ],
+        ..WafSnapshot::default()
+    })));
+    a.go(Pane::Playbooks);
+    let pick = |a: &App, name: &str| {
+        a.data
+            .playbooks
+            .iter()
+            .position(|p| p.name == name)
+            .unwrap_or_else(|| panic!("{name} is shipped"))
+    };
+    let block = pick(&a, "waf-block-ip");
+    a.select(TableId::Playbooks, block);
+    a.start_playbook(true);
+    let form = a.form.take().expect("the inputs form");
+    let ip = form.fields.iter().position(|f| f.label == "ip").unwrap();
+    assert_eq!(form.value(ip), "203.0.113.7, 198.51.100.9");
+    let unblock = pick(&a, "waf-unblock-ip");
+    a.select(TableId::Playbooks, unblock);
+    a.start_playbook(true);
+    let form = a.form.take().expect("the inputs form");
+    let ip = form.fields.iter().position(|f| f.label == "ip").unwrap();
+    assert_eq!(
+        form.value(ip),
+        "",
+        "an unblock is not offered the attackers"
+    );
+}

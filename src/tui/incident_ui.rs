@@ -13,6 +13,9 @@ use crate::playbook::catalog;
 use crate::playbook::run::{Answer, Prompt};
 use crossterm::event::{KeyCode, KeyEvent};
 
+/// How many of the top attackers `waf-block-ip` offers pre-filled.
+const OFFERED_ATTACKERS: usize = 5;
+
 impl App {
     fn say(&mut self, level: Level, text: impl Into<String>) {
         self.message = Some((level, text.into()));
@@ -111,6 +114,10 @@ impl App {
                 return;
             }
         };
+        let blocks = playbook.steps.iter().any(|s| {
+            matches!(&s.kind, crate::playbook::load::StepKind::Action(v) if v.get("block_ip").is_some())
+        });
+        let attackers = self.data.waf.data.attackers(self.now, OFFERED_ATTACKERS);
         let fields = playbook
             .inputs
             .iter()
@@ -118,6 +125,8 @@ impl App {
                 let default = match (i.name.as_str(), &self.data.cluster.data.namespace) {
                     // Operations default to the namespace the console watches (`:ns`).
                     ("namespace", Some(ns)) => ns.clone(),
+                    // Blocking offers who the WAF stopped most in the last ten minutes.
+                    ("ip", _) if blocks && !attackers.is_empty() => attackers.join(", "),
                     _ => i
                         .default
                         .as_ref()
