@@ -117,12 +117,12 @@ fn a_killed_console_comes_back_with_the_incident_its_deadline_and_the_interrupte
     c.press("Checkout slow\r\r\r\r");
     c.wait_for("SLA OK");
     c.press("9");
-    let before = c.wait_for("deadline");
+    let before = c.wait_for("until");
     let deadline = before
         .lines()
-        .find(|l| l.contains("deadline"))
+        .find(|l| l.contains("until"))
         .unwrap()
-        .split("deadline")
+        .split("until")
         .nth(1)
         .unwrap()
         .trim()
@@ -143,7 +143,7 @@ fn a_killed_console_comes_back_with_the_incident_its_deadline_and_the_interrupte
     again.press("9");
     let after = again.wait_for("interrupted at soak");
     assert!(
-        after.contains(&format!("deadline {deadline}")),
+        after.contains(&format!("until {deadline}")),
         "deadline moved:\n{after}"
     );
     assert!(after.contains("Checkout slow"));

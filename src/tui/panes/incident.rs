@@ -160,6 +160,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             theme.muted,
         ),
     ];
+    if inc.service.is_none() && !app.services.list.is_empty() {
+        lines.push(Line::styled(
+            ":service NAME tags the service hit: its RTO and budget apply",
+            theme.muted,
+        ));
+    }
     lines.extend(budget_lines(app, inc.service.as_deref()));
     for run in inc.runs.iter().filter(|r| r.interrupted_at().is_some()) {
         let step = run
@@ -185,7 +191,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     use super::super::action::Command as C;
     lines.push(Line::styled(
         format!(
-            "{} acknowledged · {} mitigated · {} breach notice · {} resolve · :note TEXT · :service NAME",
+            "{} acknowledged · {} mitigated · {} breach notice · {} resolve · :note TEXT",
             keys(C::Acknowledge),
             keys(C::Mitigate),
             keys(C::BreachNotice),
