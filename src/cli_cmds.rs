@@ -329,7 +329,9 @@ pub fn report(env: &Env, id: Option<&str>) -> anyhow::Result<ExitCode> {
     let inc = desk.load(&id).map_err(|e| UsageError(e.to_string()))?;
     let policy = env.cfg.sla.policy();
     let want_final = inc.prevention.is_some() && !inc.is_open();
-    let path = report::write(&inc, &policy, desk.dir(), want_final).map_err(UsageError)?;
+    let services = env.services(inc.drill.is_some());
+    let path =
+        report::write(&inc, &policy, &services, desk.dir(), want_final).map_err(UsageError)?;
     print!("{}", std::fs::read_to_string(&path)?);
     eprintln!("written to {}", path.display());
     Ok(ExitCode::SUCCESS)

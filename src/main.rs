@@ -92,6 +92,17 @@ impl Env {
         )?)
     }
 
+    /// The configured services; a drill without any uses the drill world's.
+    pub fn services(&self, drill: bool) -> opsdeck::incident::objectives::Services {
+        self.cfg.services(|| {
+            if drill {
+                opsdeck::sources::sim::services()
+            } else {
+                Vec::new()
+            }
+        })
+    }
+
     /// The database roles consoles last saw, for naming a primary that is already dead.
     pub fn db_roles(&self) -> opsdeck::sources::db::RoleMemory {
         opsdeck::sources::db::RoleMemory::in_file(self.paths.data_dir.join("db-roles.json"))
@@ -196,6 +207,8 @@ fn console(
         );
         app.problems = problems;
         app.sla = env.cfg.sla.policy();
+        let services = env.services(!live);
+        app.services = services.clone();
         app.read_only = env.read_only();
         app.kube_contexts = backend.contexts;
         app.log_limits = env.cfg.logs;
@@ -208,6 +221,7 @@ fn console(
             sources: sources.clone(),
             clock: backend.clock,
             sla: env.cfg.sla.policy(),
+            services,
             channels,
             read_only: env.read_only(),
             anti_flap: env.cfg.safety.anti_flap(),

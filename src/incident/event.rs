@@ -116,6 +116,11 @@ pub enum Event {
     Note {
         text: String,
     },
+    /// The service the incident hits: its RTO runs next to the SLA and it spends that
+    /// service's availability budget. A later tag replaces an earlier one.
+    Service {
+        service: String,
+    },
     Alarm {
         name: String,
         state: String,

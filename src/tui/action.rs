@@ -217,6 +217,8 @@ pub enum Action {
     Trail(Arc<Feed<TrailSnapshot>>),
     /// The open incident as the journal now tells it (`None` once resolved).
     Incident(Option<Box<Incident>>),
+    /// Every incident but the open one, for the availability budget.
+    Past(Vec<Incident>),
     /// Progress of the running (or last) playbook.
     Progress(RunView),
     /// The running playbook asks the operator something.

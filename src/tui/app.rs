@@ -12,6 +12,7 @@ use super::table::TableView;
 use super::theme::{Theme, ThemeStore};
 use crate::diag::FileError;
 use crate::incident::clock::SlaPolicy;
+use crate::incident::objectives::Services;
 use crate::model::Level;
 use crate::playbook::run::{Prompt, RunView};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -160,6 +161,8 @@ pub struct App {
     pub now: Timestamp,
     pub quit: bool,
     pub sla: SlaPolicy,
+    /// RTOs and availability targets.
+    pub services: Services,
     /// The running or last playbook run.
     pub run: Option<RunView>,
     /// A yes/no question from the running playbook (text questions use a form).
@@ -214,6 +217,7 @@ impl App {
             now,
             quit: false,
             sla: SlaPolicy::default(),
+            services: Services::default(),
             run: None,
             prompt: None,
             trail_news: 0,
@@ -300,6 +304,7 @@ impl App {
                 self.data.incident = incident;
                 self.refresh(TableId::Timeline);
             }
+            Action::Past(past) => self.data.past = past,
             Action::Progress(view) => self.run = Some(view),
             Action::Ask(prompt) => self.ask(prompt),
             Action::Show { title, text } => self.plan = Some((title, text, 0)),
@@ -754,6 +759,7 @@ impl App {
                     self.note();
                 }
             }
+            Ok(commands::Parsed::Service(name)) => self.tag_service(&name),
             Ok(commands::Parsed::Drill(name)) => self.effects.push(Effect::Drill(name)),
             Ok(commands::Parsed::Context(name)) => self.use_context(name),
             Ok(commands::Parsed::Namespace(namespace)) => self.use_namespace(namespace),

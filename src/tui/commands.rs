@@ -13,6 +13,8 @@ pub enum Parsed {
     NewIncident,
     /// A note for the timeline; empty opens the note form.
     Note(String),
+    /// `:service NAME`: tag the open incident with the service it hits.
+    Service(String),
     Drill(Option<String>),
     /// `:ctx NAME`: the cluster pane and operations move to that kubeconfig context.
     Context(String),
@@ -98,6 +100,10 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
                 .to_string(),
         ),
         "drill" => Parsed::Drill(arg.map(str::to_string)),
+        "service" => match arg {
+            Some(name) => Parsed::Service(name.to_string()),
+            None => return Err("usage: :service NAME (the service the incident hits)".into()),
+        },
         "ctx" | "context" | "contexts" => match arg {
             Some(name) => Parsed::Context(name.to_string()),
             None => Parsed::Contexts,

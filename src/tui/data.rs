@@ -37,6 +37,8 @@ pub struct Data {
     pub playbooks: Vec<Entry>,
     /// The open incident, as last journaled.
     pub incident: Option<Box<Incident>>,
+    /// The other incidents journaled (timelines dropped): what spent the availability budget.
+    pub past: Vec<Incident>,
     /// Whether metrics.k8s.io reports pod usage: the pod table grows CPU/MEM columns.
     pub pod_metrics: bool,
     /// `(cluster, member)` for each row of the DB members table.
@@ -71,6 +73,7 @@ impl Data {
                 .collect(),
             playbooks,
             incident: None,
+            past: Vec::new(),
             pod_metrics: false,
             db_rows: Vec::new(),
             alarm_history: None,

@@ -93,20 +93,21 @@ fn sla_line(app: &App) -> Line<'static> {
     let Some(inc) = app.data.incident.as_deref() else {
         return Line::styled("○ no active incident ", theme.muted);
     };
-    let status = app.sla.status(inc.recognised_at, app.now);
-    let style = match status.stage {
-        Stage::Ok => theme.ok,
-        Stage::Warn => theme.warn,
-        Stage::Breached => theme.crit,
+    // The countdown that runs out first: the RTO when the service has a shorter one.
+    let Some(first) = app.countdowns().into_iter().next() else {
+        return Line::default();
     };
-    let marker = match status.stage {
+    let marker = match first.status.stage {
         Stage::Ok => "●",
         Stage::Warn => "!",
         Stage::Breached => "✗",
     };
     Line::from(vec![
         Span::styled(format!("{} ", inc.severity.name()), theme.title),
-        Span::styled(format!("{marker} {status} "), style),
+        Span::styled(
+            format!("{marker} {first} "),
+            super::panes::incident::stage_style(app, first.status.stage),
+        ),
     ])
 }
 

@@ -6,7 +6,8 @@ use super::effects::Effect;
 use super::forms::{Form, FormKind};
 use super::panes::TableId;
 use crate::incident::clock::Stage;
-use crate::incident::event::{Milestone, Severity};
+use crate::incident::event::{Event, Milestone, Severity};
+use crate::incident::objectives::{Budget, Countdown};
 use crate::model::Level;
 use crate::model::alarm::Severity as AlarmSeverity;
 use crate::playbook::catalog;
@@ -17,6 +18,36 @@ use crossterm::event::{KeyCode, KeyEvent};
 const OFFERED_ATTACKERS: usize = 5;
 
 impl App {
+    /// The open incident's SLA and RTO countdowns, the one that runs out first first.
+    pub fn countdowns(&self) -> Vec<Countdown> {
+        self.data
+            .incident
+            .as_deref()
+            .map(|inc| self.services.countdowns(&self.sla, inc, self.now))
+            .unwrap_or_default()
+    }
+
+    /// This month's availability budgets: a drill's own incidents in a drill, real ones live.
+    pub fn budgets(&self) -> Vec<Budget> {
+        let mut incidents = self.data.past.clone();
+        incidents.extend(self.data.incident.as_deref().cloned());
+        let drills = matches!(self.origin, super::app::Origin::Drill { .. });
+        self.services.month(&incidents, self.now, drills)
+    }
+
+    /// `:service NAME`: the open incident hits this service.
+    pub(super) fn tag_service(&mut self, name: &str) {
+        if !self.need_incident() {
+            return;
+        }
+        match self.services.check(name) {
+            Ok(_) => self.effects.push(Effect::Record(Event::Service {
+                service: name.to_string(),
+            })),
+            Err(e) => self.say(Level::Warn, e),
+        }
+    }
+
     fn say(&mut self, level: Level, text: impl Into<String>) {
         self.message = Some((level, text.into()));
     }

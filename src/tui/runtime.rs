@@ -8,6 +8,7 @@ use crate::incident::clock::{Clock, SlaPolicy};
 use crate::incident::desk::Desk;
 use crate::incident::event::{DrillTag, Event, Milestone, RunOutcome};
 use crate::incident::notify::{self, Attempt, Channel, Notice};
+use crate::incident::objectives::Services;
 use crate::incident::report;
 use crate::model::Level;
 use crate::ops::Ops;
@@ -22,8 +23,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub struct Runtime {
     pub parts: Parts,
-    /// The drill in progress, whose tag goes on the incident opened for it.
-    drill: Option<DrillTag>,
+    /// The drill in progress, whose tag (and service) go on the incident opened for it.
+    drill: Option<(DrillTag, Option<String>)>,
     drill_task: Option<tokio::task::JoinHandle<()>>,
     tx: mpsc::UnboundedSender<Action>,
     notices: mpsc::UnboundedSender<Attempt>,
@@ -42,6 +43,7 @@ pub struct Parts {
     pub sources: Sources,
     pub clock: Arc<dyn Clock>,
     pub sla: SlaPolicy,
+    pub services: Services,
     pub channels: Vec<Channel>,
     pub read_only: Option<String>,
     pub anti_flap: SignedDuration,
@@ -107,6 +109,25 @@ impl Runtime {
     /// The open incident as the journal now has it, for the screen.
     pub fn refresh(&self) {
         send_incident(&self.parts.desk, &self.tx);
+        self.send_past();
+    }
+
+    /// The incidents other than the open one, read again when one opens or is resolved.
+    fn send_past(&self) {
+        let Ok(desk) = self.parts.desk.lock() else {
+            return;
+        };
+        let active = desk.active().map(|i| i.id.clone());
+        let past = desk
+            .incidents()
+            .into_iter()
+            .filter(|i| Some(&i.id) != active.as_ref())
+            .map(|mut i| {
+                i.entries.clear();
+                i
+            })
+            .collect();
+        let _ = self.tx.send(Action::Past(past));
     }
 
     fn say(&self, level: Level, text: impl Into<String>) {
@@ -120,7 +141,7 @@ impl Runtime {
     pub fn apply(&mut self, effect: Effect) {
         match effect {
             Effect::OpenIncident(mut new) => {
-                new.drill = self.drill.clone();
+                new.drill = self.drill.as_ref().map(|(tag, _)| tag.clone());
                 let opened = self
                     .parts
                     .desk
@@ -132,10 +153,17 @@ impl Runtime {
                             .map_err(|e| e.to_string())
                     });
                 match opened {
-                    Ok(id) => self.say(
-                        Level::Ok,
-                        format!("incident {id} opened: the SLA clock is running"),
-                    ),
+                    Ok(id) => {
+                        if let Some((_, Some(service))) = &self.drill {
+                            self.record(Event::Service {
+                                service: service.clone(),
+                            });
+                        }
+                        self.say(
+                            Level::Ok,
+                            format!("incident {id} opened: the SLA clock is running"),
+                        )
+                    }
                     Err(e) => self.say(Level::Crit, e),
                 }
                 self.refresh();
@@ -455,7 +483,7 @@ impl Runtime {
         if let Some(previous) = self.drill_task.take() {
             previous.abort();
         }
-        self.drill = Some(drill.tag());
+        self.drill = Some((drill.tag(), drill.scenario.service.clone()));
         let (desk, clock, tx) = (
             self.parts.desk.clone(),
             self.parts.clock.clone(),
@@ -591,7 +619,8 @@ impl Runtime {
                 d.milestone(Milestone::Resolved, now)
                     .map_err(|e| e.to_string())?;
                 let inc = d.load(&id).map_err(|e| e.to_string())?;
-                let path = report::write(&inc, &self.parts.sla, d.dir(), true)?;
+                let path =
+                    report::write(&inc, &self.parts.sla, &self.parts.services, d.dir(), true)?;
                 d.append_to(
                     &id,
                     Event::Report {

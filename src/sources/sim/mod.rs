@@ -50,6 +50,24 @@ pub(crate) fn at(start: Timestamp, s: Sec) -> Timestamp {
         .unwrap_or(bound)
 }
 
+/// The drill world's services and the numbers their customers' documents set: the shopping
+/// mall promises 99 %; billing 99.9 % and a 30-minute RTO.
+pub fn services() -> Vec<crate::incident::objectives::Service> {
+    use crate::incident::objectives::Service;
+    vec![
+        Service {
+            name: "shop".into(),
+            availability: Some(99.0),
+            rto: None,
+        },
+        Service {
+            name: "billing".into(),
+            availability: Some(99.9),
+            rto: Some(SignedDuration::from_mins(30)),
+        },
+    ]
+}
+
 /// How often the alarms are evaluated, in simulated seconds.
 const ALARM_PERIOD: Sec = 10;
 
