@@ -10,6 +10,10 @@ pub struct Entry {
     pub seq: u64,
     pub at: Timestamp,
     pub who: Who,
+    /// SHA-256 (hex) of the previous line of the journal: a deleted or edited entry breaks
+    /// the chain. Absent on the first entry and in journals written before the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
     #[serde(flatten)]
     pub event: Event,
 }
