@@ -165,7 +165,9 @@ pub fn verify(path: &Path) -> Result<Verdict, JournalError> {
     }));
     for (n, _, e) in &lines {
         if e.is_none() {
-            verdict.breaks.push(format!("line {n}: not a journal entry"));
+            verdict
+                .breaks
+                .push(format!("line {n}: not a journal entry"));
         }
     }
     Ok(verdict)

@@ -9,3 +9,4 @@ pub mod journal;
 pub mod notify;
 pub mod report;
 pub mod state;
+pub mod team;
