@@ -201,11 +201,30 @@ pub enum Event {
     Prevention {
         text: String,
     },
+    /// `:role comms`, `:handover USER`: who commands the incident, who talks to customers.
+    Role {
+        role: Role,
+        user: String,
+    },
+    /// Two consoles opened an incident for the same thing while partitioned: `from`'s entries
+    /// now belong to `into`, and the earlier recognition time holds.
+    Merged {
+        from: String,
+        into: String,
+        recognised_at: Timestamp,
+    },
     Report {
         path: String,
         #[serde(rename = "final")]
         is_final: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Commander,
+    Comms,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,9 @@
 //! logic over any [`store::Store`], and the location syntax. The S3 store lives with the
 //! AWS sources.
 
+pub mod book;
 pub mod config;
+pub mod follow;
 pub mod log;
 pub mod presence;
 pub mod store;
