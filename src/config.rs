@@ -20,6 +20,9 @@ pub struct Config {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub safety: SafetyConfig,
+    /// Present, incidents are shared through the team journal.
+    #[serde(default)]
+    pub team: Option<crate::incident::team::config::TeamConfig>,
     #[cfg(feature = "live")]
     #[serde(default)]
     pub databases: Vec<crate::sources::db::DbConfig>,

@@ -387,7 +387,7 @@ async fn a_partition_loses_nothing_uploads_once_and_offers_the_merge() {
         let inc = d.active().unwrap();
         assert_eq!(inc.id, id_a);
         assert_eq!(inc.recognised_at, early);
-        assert_eq!(inc.merged, [id_b.clone()]);
+        assert_eq!(inc.merged, std::slice::from_ref(&id_b));
         let notes = inc
             .entries
             .iter()

@@ -137,7 +137,7 @@ impl<S: Store> Follower<S> {
             Err(e @ TeamError::Broken(_)) => self.status.broken = Some(e.to_string()),
         }
         let new = &self.log.entries()[self.absorbed..];
-        let changed = match desk.lock() {
+        match desk.lock() {
             Ok(mut d) => {
                 let changed = d.absorb(new).unwrap_or_else(|e| {
                     tracing::warn!("saving the team journal: {e}");
@@ -148,8 +148,7 @@ impl<S: Store> Follower<S> {
                 changed || !new.is_empty()
             }
             Err(_) => false,
-        };
-        changed
+        }
     }
 
     async fn heartbeat(&mut self, console: &str, now: Timestamp) -> Result<(), TeamError> {
