@@ -7,6 +7,7 @@ pub mod desk;
 pub mod event;
 pub mod journal;
 pub mod notify;
+pub mod objectives;
 pub mod report;
 pub mod state;
 pub mod team;

@@ -32,6 +32,8 @@ mod error;
 pub mod iam;
 pub mod keys;
 pub mod team;
+pub mod waf_log;
+pub mod waf_rates;
 pub mod wafv2;
 
 pub use error::{AwsError, Kind, classify};
