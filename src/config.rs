@@ -22,11 +22,9 @@ pub struct Config {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub safety: SafetyConfig,
-<<<<<<< HEAD
     /// Present, incidents are shared through the team journal.
     #[serde(default)]
     pub team: Option<crate::incident::team::config::TeamConfig>,
-=======
     /// `[logs]`: how much of a pod's log the log view keeps.
     #[serde(default)]
     pub logs: crate::model::logs::LogLimits,
@@ -35,7 +33,6 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     #[serde(default)]
     pub budget: BudgetConfig,
->>>>>>> main
     #[cfg(feature = "live")]
     #[serde(default)]
     pub databases: Vec<crate::sources::db::DbConfig>,

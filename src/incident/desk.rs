@@ -166,7 +166,8 @@ impl Desk {
         })
     }
 
-    /// Every incident, oldest first: the team's with `[team]`, else this desk's.
+    /// Every incident, oldest first, open or resolved (the availability budget reads them):
+    /// the team's with `[team]`, else this desk's.
     pub fn incidents(&self) -> Vec<Incident> {
         match &self.team {
             Some(book) => book
@@ -388,15 +389,6 @@ impl Desk {
         let (entries, _) = super::journal::read(&path)?;
         Incident::replay(&entries)
             .ok_or_else(|| DeskError::Unknown(id.into(), self.dir.display().to_string()))
-    }
-
-    /// Every incident journaled here, open or resolved (the availability budget reads them).
-    pub fn incidents(&self) -> Vec<Incident> {
-        self.journal_paths()
-            .iter()
-            .filter_map(|p| super::journal::read(p).ok())
-            .filter_map(|(entries, _)| Incident::replay(&entries))
-            .collect()
     }
 
     /// The most recent incident, open or not.

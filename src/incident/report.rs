@@ -2,12 +2,8 @@
 //! SLA verdict and, for drills, the score. Markdown, from the journal alone.
 
 use super::clock::{SlaPolicy, hms};
-<<<<<<< HEAD
 use super::event::{Event, Milestone, Role};
-=======
-use super::event::{Event, Milestone};
 use super::objectives::{Services, short};
->>>>>>> main
 use super::state::Incident;
 use jiff::{SignedDuration, Timestamp};
 use std::fmt::Write;
