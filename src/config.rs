@@ -22,6 +22,9 @@ pub struct Config {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub safety: SafetyConfig,
+    /// Present, incidents are shared through the team journal.
+    #[serde(default)]
+    pub team: Option<crate::incident::team::config::TeamConfig>,
     /// `[logs]`: how much of a pod's log the log view keeps.
     #[serde(default)]
     pub logs: crate::model::logs::LogLimits,

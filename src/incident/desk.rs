@@ -5,6 +5,8 @@
 use super::event::{DrillTag, Entry, Event, Milestone, Severity, Who};
 use super::journal::{Journal, JournalError};
 use super::state::Incident;
+use super::team::book::Book;
+use super::team::log::Stored;
 use jiff::Timestamp;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +17,9 @@ pub struct Desk {
     changes: Option<Journal>,
     /// What replay had to work around, for the screen.
     pub warnings: Vec<String>,
+    /// With `[team]`: the team journal as far as this console has it, and what it has not
+    /// uploaded yet. The incidents shown are the team's.
+    team: Option<Book>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +56,7 @@ impl Desk {
             active: None,
             changes: None,
             warnings: vec![],
+            team: None,
         };
         for path in desk.journal_paths() {
             let (journal, entries, warnings) = Journal::open(&path)?;
@@ -70,6 +76,134 @@ impl Desk {
         Ok(desk)
     }
 
+    /// A desk whose incidents are shared through the team journal as console `console`.
+    /// Local journals are written first, as always; the entries the team journal lacks are
+    /// found again here and uploaded by the follower.
+    pub fn open_team(dir: &Path, who: Who, console: String) -> Result<Desk, DeskError> {
+        let mut desk = Desk::open(dir, who)?;
+        let mut book = Book::open(dir, console);
+        for path in desk.journal_paths() {
+            let Some(id) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+                continue;
+            };
+            for e in super::journal::read(&path)?.0 {
+                book.wrote(&id, &e);
+            }
+        }
+        desk.team = Some(book);
+        desk.refresh_team()?;
+        Ok(desk)
+    }
+
+    pub fn team(&self) -> Option<&Book> {
+        self.team.as_ref()
+    }
+
+    /// Takes in entries the follower fetched or uploaded; returns whether the open incident
+    /// (or which one is open) changed.
+    pub fn absorb(&mut self, new: &[Stored]) -> Result<bool, DeskError> {
+        let Some(book) = &mut self.team else {
+            return Ok(false);
+        };
+        book.absorb(new).map_err(|source| JournalError {
+            path: self.dir.join("team.jsonl"),
+            source,
+        })?;
+        let before = self.active().cloned();
+        self.refresh_team()?;
+        Ok(before.as_ref() != self.active())
+    }
+
+    /// Forgets the saved team journal (it disagreed with the store).
+    pub fn reset_team(&mut self) -> Result<(), DeskError> {
+        if let Some(book) = &mut self.team {
+            book.reset().map_err(|source| JournalError {
+                path: self.dir.join("team.jsonl"),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Picks the team's open incident: the one already shown while it stays open, else the
+    /// newest open one.
+    fn refresh_team(&mut self) -> Result<(), DeskError> {
+        let Some(book) = &self.team else {
+            return Ok(());
+        };
+        let open = book.open_ids();
+        let current = self.active.as_ref().map(|(i, _)| i.id.clone());
+        let pick = match current {
+            Some(id) if open.contains(&id) => Some(id),
+            _ => open.last().cloned(),
+        };
+        let Some(id) = pick else {
+            self.active = None;
+            return Ok(());
+        };
+        let Some(incident) = book.incident(&id) else {
+            self.active = None;
+            return Ok(());
+        };
+        match &mut self.active {
+            Some((inc, _)) if inc.id == id => *inc = incident,
+            _ => {
+                let journal = self.local_journal(&id)?;
+                self.active = Some((incident, journal));
+            }
+        }
+        Ok(())
+    }
+
+    /// This console's own journal of incident `id`, created when it first writes to an
+    /// incident another console opened.
+    fn local_journal(&self, id: &str) -> Result<Journal, DeskError> {
+        let path = self.dir.join(format!("{id}.jsonl"));
+        Ok(if path.exists() {
+            Journal::open(&path)?.0
+        } else {
+            Journal::create(&path)?
+        })
+    }
+
+    /// Every incident, oldest first, open or resolved (the availability budget reads them):
+    /// the team's with `[team]`, else this desk's.
+    pub fn incidents(&self) -> Vec<Incident> {
+        match &self.team {
+            Some(book) => book
+                .ids()
+                .iter()
+                .filter_map(|id| book.incident(id))
+                .collect(),
+            None => self
+                .journal_paths()
+                .iter()
+                .filter_map(|p| Incident::replay(&super::journal::read(p).ok()?.0))
+                .collect(),
+        }
+    }
+
+    /// Two open incidents for the same alarm (opened while partitioned): which survives.
+    pub fn merge_offers(&self) -> Vec<(String, String)> {
+        self.team
+            .as_ref()
+            .map(Book::merge_offers)
+            .unwrap_or_default()
+    }
+
+    /// Merges `other` into `keep`: journaled in `keep`, the earlier recognition holds.
+    pub fn merge(&mut self, keep: &str, other: &str, at: Timestamp) -> Result<Entry, DeskError> {
+        let (k, o) = (self.load(keep)?, self.load(other)?);
+        let event = Event::Merged {
+            from: o.id.clone(),
+            into: k.id.clone(),
+            recognised_at: k.recognised_at.min(o.recognised_at),
+        };
+        let entry = self.append_to(keep, event, at)?;
+        self.refresh_team()?;
+        Ok(entry)
+    }
+
     fn journal_paths(&self) -> Vec<PathBuf> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .into_iter()
@@ -78,7 +212,7 @@ impl Desk {
             .map(|e| e.path())
             .filter(|p| {
                 p.extension().is_some_and(|x| x == "jsonl")
-                    && p.file_stem().is_some_and(|s| s != "changes")
+                    && p.file_stem().is_some_and(|s| s != "changes" && s != "team")
             })
             .collect();
         paths.sort();
@@ -128,9 +262,17 @@ impl Desk {
         }
         let prefix = if new.drill.is_some() { "DRILL" } else { "INC" };
         let stamp = recognised_at.strftime("%Y%m%d-%H%M%S");
+        // In a team, consoles cut off from each other must not pick the same id.
+        let stamp = match &self.team {
+            Some(book) => format!(
+                "{stamp}-{}",
+                book.console.rsplit('.').next().unwrap_or_default()
+            ),
+            None => stamp.to_string(),
+        };
         let mut id = format!("{prefix}-{stamp}");
         let mut n = 2;
-        while self.dir.join(format!("{id}.jsonl")).exists() {
+        while self.has(&id) {
             id = format!("{prefix}-{stamp}-{n}");
             n += 1;
         }
@@ -149,7 +291,12 @@ impl Desk {
         let incident = Incident::replay(std::slice::from_ref(&entry)).ok_or_else(|| {
             DeskError::Invalid("the opening entry did not open an incident".into())
         })?;
-        Ok(&self.active.insert((incident, journal)).0)
+        self.active = Some((incident, journal));
+        if let Some(book) = &mut self.team {
+            book.wrote(&id, &entry);
+            self.refresh_team()?;
+        }
+        self.active().ok_or(DeskError::NoIncident)
     }
 
     /// Journals `event` (fsync'd) and folds it into the active incident; without one it goes
@@ -158,6 +305,11 @@ impl Desk {
         match &mut self.active {
             Some((incident, journal)) => {
                 let entry = journal.append(at, &self.who, event)?;
+                if let Some(book) = &mut self.team {
+                    book.wrote(&incident.id, &entry);
+                    self.refresh_team()?;
+                    return Ok(entry);
+                }
                 incident.apply(&entry);
                 if !incident.is_open() {
                     self.active = None;
@@ -199,25 +351,34 @@ impl Desk {
     }
 
     /// Journals into a resolved incident (its report being written).
-    pub fn append_to(&self, id: &str, event: Event, at: Timestamp) -> Result<Entry, DeskError> {
-        let path = self.dir.join(format!("{id}.jsonl"));
-        if !path.exists() {
+    pub fn append_to(&mut self, id: &str, event: Event, at: Timestamp) -> Result<Entry, DeskError> {
+        if !self.has(id) {
             return Err(DeskError::Unknown(
                 id.into(),
                 self.dir.display().to_string(),
             ));
         }
-        let (mut journal, _, _) = Journal::open(&path)?;
-        Ok(journal.append(at, &self.who, event)?)
+        let entry = self.local_journal(id)?.append(at, &self.who, event)?;
+        if let Some(book) = &mut self.team {
+            book.wrote(id, &entry);
+            self.refresh_team()?;
+        }
+        Ok(entry)
     }
 
-    /// Whether incident `id` is journaled here.
+    /// Whether incident `id` is journaled here (or, in a team, in the team journal).
     pub fn has(&self, id: &str) -> bool {
         self.dir.join(format!("{id}.jsonl")).exists()
+            || self.team.as_ref().is_some_and(|b| b.has(id))
     }
 
     /// Any incident by id, open or resolved (for reports).
     pub fn load(&self, id: &str) -> Result<Incident, DeskError> {
+        if let Some(book) = &self.team {
+            return book
+                .incident(id)
+                .ok_or_else(|| DeskError::Unknown(id.into(), "the team journal".into()));
+        }
         let path = self.dir.join(format!("{id}.jsonl"));
         if !path.exists() {
             return Err(DeskError::Unknown(
@@ -230,17 +391,11 @@ impl Desk {
             .ok_or_else(|| DeskError::Unknown(id.into(), self.dir.display().to_string()))
     }
 
-    /// Every incident journaled here, open or resolved (the availability budget reads them).
-    pub fn incidents(&self) -> Vec<Incident> {
-        self.journal_paths()
-            .iter()
-            .filter_map(|p| super::journal::read(p).ok())
-            .filter_map(|(entries, _)| Incident::replay(&entries))
-            .collect()
-    }
-
     /// The most recent incident, open or not.
     pub fn latest(&self) -> Option<String> {
+        if let Some(book) = &self.team {
+            return book.ids().pop();
+        }
         self.journal_paths()
             .last()
             .and_then(|p| p.file_stem())

@@ -10,6 +10,10 @@ pub struct Entry {
     pub seq: u64,
     pub at: Timestamp,
     pub who: Who,
+    /// SHA-256 (hex) of the previous line of the journal: a deleted or edited entry breaks
+    /// the chain. Absent on the first entry and in journals written before the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
     #[serde(flatten)]
     pub event: Event,
 }
@@ -208,11 +212,30 @@ pub enum Event {
     Prevention {
         text: String,
     },
+    /// `:role comms`, `:handover USER`: who commands the incident, who talks to customers.
+    Role {
+        role: Role,
+        user: String,
+    },
+    /// Two consoles opened an incident for the same thing while partitioned: `from`'s entries
+    /// now belong to `into`, and the earlier recognition time holds.
+    Merged {
+        from: String,
+        into: String,
+        recognised_at: Timestamp,
+    },
     Report {
         path: String,
         #[serde(rename = "final")]
         is_final: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Commander,
+    Comms,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

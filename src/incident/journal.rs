@@ -2,6 +2,7 @@
 //! and fsync'd before the thing it records takes effect, so after a dropped SSH session, a
 //! kill -9 or a power cut the console replays exactly what happened.
 
+use super::chain::{self, Link, Verdict};
 use super::event::{Entry, Event, Who};
 use jiff::Timestamp;
 use std::fs::{File, OpenOptions};
@@ -12,6 +13,8 @@ pub struct Journal {
     path: PathBuf,
     file: File,
     next_seq: u64,
+    /// The hash of the last line, which the next entry names.
+    last: Option<String>,
 }
 
 /// Something replay noticed and worked around; shown to the user, never fatal.
@@ -55,6 +58,7 @@ impl Journal {
             path: path.to_path_buf(),
             file,
             next_seq: 1,
+            last: None,
         })
     }
 
@@ -65,7 +69,12 @@ impl Journal {
             path: path.to_path_buf(),
             source,
         };
-        let (entries, warnings, good_len) = replay(path).map_err(err)?;
+        let Replayed {
+            entries,
+            warnings,
+            good_len,
+            last,
+        } = replay(path).map_err(err)?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -83,6 +92,7 @@ impl Journal {
                 path: path.to_path_buf(),
                 file,
                 next_seq,
+                last,
             },
             entries,
             warnings,
@@ -104,12 +114,14 @@ impl Journal {
             seq: self.next_seq,
             at,
             who: who.clone(),
+            prev: self.last.clone(),
             event,
         };
         let mut line = serde_json::to_vec(&entry).map_err(|e| JournalError {
             path: self.path.clone(),
             source: io::Error::other(e),
         })?;
+        let hash = chain::digest(&line);
         line.push(b'\n');
         let err = |source| JournalError {
             path: self.path.clone(),
@@ -118,6 +130,7 @@ impl Journal {
         self.file.write_all(&line).map_err(err)?;
         self.file.sync_data().map_err(err)?;
         self.next_seq = self.next_seq.saturating_add(1);
+        self.last = Some(hash);
         Ok(entry)
     }
 }
@@ -125,21 +138,58 @@ impl Journal {
 /// Reads a journal without opening it for writing (reports, history look-ups).
 pub fn read(path: &Path) -> Result<(Vec<Entry>, Vec<ReplayWarning>), JournalError> {
     replay(path)
-        .map(|(entries, warnings, _)| (entries, warnings))
+        .map(|r| (r.entries, r.warnings))
         .map_err(|source| JournalError {
             path: path.to_path_buf(),
             source,
         })
 }
 
-/// Entries, warnings, and the length of the file up to the end of the last good line.
-fn replay(path: &Path) -> io::Result<(Vec<Entry>, Vec<ReplayWarning>, u64)> {
+/// Checks the journal's hash chain line by line; an unreadable line is a break too.
+pub fn verify(path: &Path) -> Result<Verdict, JournalError> {
+    let err = |source| JournalError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = std::fs::read(path).map_err(err)?;
+    let lines: Vec<(usize, &[u8], Option<Entry>)> = text
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| (i + 1, l, serde_json::from_slice::<Entry>(l).ok()))
+        .collect();
+    let mut verdict = chain::verify(lines.iter().map(|(n, body, e)| Link {
+        place: format!("line {n}"),
+        body,
+        prev: e.as_ref().and_then(|e| e.prev.as_deref()),
+    }));
+    for (n, _, e) in &lines {
+        if e.is_none() {
+            verdict
+                .breaks
+                .push(format!("line {n}: not a journal entry"));
+        }
+    }
+    Ok(verdict)
+}
+
+struct Replayed {
+    entries: Vec<Entry>,
+    warnings: Vec<ReplayWarning>,
+    /// The length of the file up to the end of the last good line.
+    good_len: u64,
+    /// The hash of the last good line.
+    last: Option<String>,
+}
+
+fn replay(path: &Path) -> io::Result<Replayed> {
     let mut reader = BufReader::new(File::open(path)?);
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
     let (mut offset, mut good_len) = (0u64, 0u64);
     let mut buf = Vec::new();
     let mut line_no = 0;
+    let mut last = None;
     loop {
         buf.clear();
         let n = reader.read_until(b'\n', &mut buf)?;
@@ -154,6 +204,7 @@ fn replay(path: &Path) -> io::Result<(Vec<Entry>, Vec<ReplayWarning>, u64)> {
             (true, Ok(entry)) => {
                 entries.push(entry);
                 good_len = offset;
+                last = Some(chain::digest(&buf[..buf.len() - 1]));
             }
             (false, _) => warnings.push(ReplayWarning {
                 line: line_no,
@@ -167,10 +218,16 @@ fn replay(path: &Path) -> io::Result<(Vec<Entry>, Vec<ReplayWarning>, u64)> {
                     message: format!("unreadable entry skipped: {e}"),
                 });
                 good_len = offset;
+                last = Some(chain::digest(&buf[..buf.len() - 1]));
             }
         }
     }
-    Ok((entries, warnings, good_len))
+    Ok(Replayed {
+        entries,
+        warnings,
+        good_len,
+        last,
+    })
 }
 
 /// Makes the new file's directory entry durable too.
@@ -270,6 +327,31 @@ mod tests {
         let (after, _) = read(&path).unwrap();
         assert_eq!(after.len(), 3);
         assert_eq!(after[0], entries[0]);
+    }
+
+    #[test]
+    fn the_chain_verifies_across_reopening_and_catches_an_edit_or_a_deletion() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("INC-5.jsonl");
+        let mut j = Journal::create(&path).unwrap();
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("a")).unwrap();
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("b")).unwrap();
+        drop(j);
+        let (mut j, _, _) = Journal::open(&path).unwrap();
+        j.append(Timestamp::UNIX_EPOCH, &who(), note("c")).unwrap();
+        let v = verify(&path).unwrap();
+        assert!(v.verified(), "{v:?}");
+        assert_eq!(v.entries, 3);
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("\"text\":\"b\"", "\"text\":\"B\"")).unwrap();
+        let v = verify(&path).unwrap();
+        assert_eq!(v.breaks.len(), 1, "{v:?}");
+        assert!(v.breaks[0].starts_with("line 3:"), "{v:?}");
+
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+        assert!(verify(&path).unwrap().breaks[0].starts_with("line 2:"));
     }
 
     #[test]

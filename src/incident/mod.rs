@@ -1,6 +1,7 @@
 //! Incidents: the SLA clock, the journal that survives a dropped session, the timeline and
 //! the post-incident report.
 
+pub mod chain;
 pub mod clock;
 pub mod desk;
 pub mod event;
@@ -9,3 +10,4 @@ pub mod notify;
 pub mod objectives;
 pub mod report;
 pub mod state;
+pub mod team;

@@ -2,7 +2,7 @@
 //! SLA verdict and, for drills, the score. Markdown, from the journal alone.
 
 use super::clock::{SlaPolicy, hms};
-use super::event::{Event, Milestone};
+use super::event::{Event, Milestone, Role};
 use super::objectives::{Services, short};
 use super::state::Incident;
 use jiff::{SignedDuration, Timestamp};
@@ -145,6 +145,13 @@ pub fn render(
     );
     objectives(&mut out, inc, services);
     let _ = writeln!(out, "| Breach notices | {} |", inc.notices.len());
+    let _ = writeln!(out, "| Commander | {} |", cell(&inc.commander));
+    if !inc.merged.is_empty() {
+        let _ = writeln!(out, "| Merged in | {} |", inc.merged.join(", "));
+    }
+    if let Some(v) = &inc.integrity {
+        let _ = writeln!(out, "| Journal integrity | {} |", cell(v));
+    }
 
     if let Some(s) = score(inc, policy) {
         let _ = writeln!(out, "\n## Drill score\n\n| measure | value |\n|---|---|");
@@ -350,6 +357,22 @@ pub fn timeline_text(event: &Event) -> Option<String> {
             Some(e) => format!("breach notice {n} NOT sent via {channel}: {e}"),
         },
         Event::Recovered { condition } => format!("recovered: {condition}"),
+        Event::Role {
+            role: Role::Commander,
+            user,
+        } => format!("{user} is now the incident commander"),
+        Event::Role {
+            role: Role::Comms,
+            user,
+        } => format!("{user} is now on comms"),
+        Event::Merged {
+            from,
+            recognised_at,
+            ..
+        } => format!(
+            "{from} merged into this incident; recognition {}",
+            recognised_at.strftime("%H:%M:%S")
+        ),
         Event::Cause { .. }
         | Event::Impact { .. }
         | Event::Prevention { .. }

@@ -1,6 +1,6 @@
 //! An incident as the journal tells it: replaying the entries rebuilds the whole state.
 
-use super::event::{DrillTag, Entry, Event, Milestone, RunOutcome, Severity};
+use super::event::{DrillTag, Entry, Event, Milestone, Role, RunOutcome, Severity};
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 
@@ -27,6 +27,14 @@ pub struct Incident {
     pub notices: Vec<Notice>,
     pub runs: Vec<Run>,
     pub overrides: usize,
+    /// Who commands the incident: whoever opened it, until a handover.
+    pub commander: String,
+    /// Who talks to customers besides the commander.
+    pub comms: Vec<String>,
+    /// Incidents merged into this one.
+    pub merged: Vec<String>,
+    /// What checking the journal's hash chain said, when it was checked.
+    pub integrity: Option<String>,
     /// Every entry, in order: the timeline.
     pub entries: Vec<Entry>,
 }
@@ -113,6 +121,10 @@ impl Incident {
                 notices: vec![],
                 runs: vec![],
                 overrides: 0,
+                commander: e.who.user.clone(),
+                comms: vec![],
+                merged: vec![],
+                integrity: None,
                 entries: vec![],
             }),
             _ => None,
@@ -218,6 +230,29 @@ impl Incident {
             Event::Recovered { .. } => {
                 self.recovered_at.get_or_insert(e.at);
             }
+            Event::Role {
+                role: Role::Commander,
+                user,
+            } => {
+                self.comms.retain(|c| c != user);
+                self.commander = user.clone();
+            }
+            Event::Role {
+                role: Role::Comms,
+                user,
+            } => {
+                if !self.comms.contains(user) {
+                    self.comms.push(user.clone());
+                }
+            }
+            Event::Merged {
+                from,
+                recognised_at,
+                ..
+            } => {
+                self.merged.push(from.clone());
+                self.recognised_at = self.recognised_at.min(*recognised_at);
+            }
             Event::Cause { text } => self.cause = Some(text.clone()),
             Event::Impact { text } => self.impact = Some(text.clone()),
             Event::Prevention { text } => self.prevention = Some(text.clone()),
@@ -278,6 +313,18 @@ impl Incident {
 
     pub fn next_run_number(&self) -> u32 {
         self.runs.iter().map(|r| r.run).max().unwrap_or(0) + 1
+    }
+
+    /// Whether `user` may send the breach notice: the commander or comms, so it goes out once.
+    pub fn speaks_for(&self, user: &str) -> bool {
+        self.commander == user || self.comms.iter().any(|c| c == user)
+    }
+
+    /// The playbook runs still going, for the header of every console.
+    pub fn running(&self) -> impl Iterator<Item = &Run> {
+        self.runs
+            .iter()
+            .filter(|r| r.outcome.is_none() && r.refused.is_none())
     }
 
     pub fn next_notice_number(&self) -> u32 {

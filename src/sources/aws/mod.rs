@@ -31,6 +31,7 @@ pub mod cloudwatch;
 mod error;
 pub mod iam;
 pub mod keys;
+pub mod team;
 pub mod waf_log;
 pub mod waf_rates;
 pub mod wafv2;
@@ -197,6 +198,17 @@ clients! {
 }
 
 impl Aws {
+    /// S3 in `region` (the team journal). Path-style addressing when an endpoint is set:
+    /// an emulator on 127.0.0.1 has no per-bucket host names.
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let sdk = self.sdk(region);
+        let conf = aws_sdk_s3::config::Builder::from(&sdk)
+            .retry_classifier(NotImplementedHere)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
     /// Loads the profile's configuration through the SDK's chain. Fails only when no region
     /// is known at all; missing or expired credentials show on the first call instead.
     ///

@@ -1,0 +1,168 @@
+//! The console's follower: every round it uploads what this console wrote and the team
+//! journal lacks, then fetches what the others wrote, and says how the store is doing.
+
+use super::log::{TeamError, TeamLog};
+use super::presence;
+use super::store::Store;
+use crate::incident::desk::Desk;
+use jiff::{SignedDuration, Timestamp};
+use std::sync::Mutex;
+
+/// How often the store is listed for the others' entries when nothing is waiting.
+pub const POLL: SignedDuration = SignedDuration::from_secs(2);
+/// How often this console's heartbeat is written and the others' are listed.
+pub const HEARTBEAT: SignedDuration = SignedDuration::from_secs(10);
+
+/// What the header says about the team journal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamStatus {
+    pub location: String,
+    /// Since when the store has not answered, and its last error.
+    pub unreachable: Option<(Timestamp, String)>,
+    /// This console's entries not uploaded yet.
+    pub waiting: usize,
+    /// The store's journal is not what was written (edited, deleted): following stopped.
+    pub broken: Option<String>,
+    /// Other consoles seen in the last 30 s.
+    pub others: Vec<String>,
+}
+
+impl TeamStatus {
+    /// The header's line; `None` when all is well and nobody else is here.
+    pub fn line(&self) -> Option<String> {
+        if let Some(b) = &self.broken {
+            return Some(format!("team journal: {b}"));
+        }
+        if let Some((since, _)) = &self.unreachable {
+            return Some(format!(
+                "team journal unreachable since {} — {} {} waiting",
+                since.strftime("%H:%M"),
+                self.waiting,
+                if self.waiting == 1 {
+                    "entry"
+                } else {
+                    "entries"
+                }
+            ));
+        }
+        (!self.others.is_empty()).then(|| format!("with {}", self.others.join(", ")))
+    }
+}
+
+pub struct Follower<S> {
+    store: S,
+    prefix: String,
+    log: TeamLog,
+    /// How many of the log's entries the desk has taken in.
+    absorbed: usize,
+    last_listed: Option<Timestamp>,
+    last_heartbeat: Option<Timestamp>,
+    pub status: TeamStatus,
+}
+
+impl<S: Store> Follower<S> {
+    /// Resumes from the desk's saved copy; one that does not chain is dropped and fetched
+    /// again.
+    pub fn new(store: S, location: &super::config::Location, desk: &mut Desk) -> Follower<S> {
+        let prefix = location.prefix.clone();
+        let bodies = desk.team().map(|b| b.bodies()).unwrap_or_default();
+        let log = match TeamLog::resume(&prefix, bodies) {
+            Ok(log) => log,
+            Err(e) => {
+                tracing::warn!("saved team journal dropped: {e}");
+                let _ = desk.reset_team();
+                TeamLog::new(&prefix)
+            }
+        };
+        Follower {
+            store,
+            absorbed: log.entries().len(),
+            log,
+            prefix,
+            last_listed: None,
+            last_heartbeat: None,
+            status: TeamStatus {
+                location: location.to_string(),
+                ..TeamStatus::default()
+            },
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// One round, if one is due: at once when this console has entries waiting, else every
+    /// [`POLL`]. Returns whether the desk's incidents changed.
+    pub async fn round(&mut self, desk: &Mutex<Desk>, now: Timestamp) -> bool {
+        let (pending, console, active) = match desk.lock() {
+            Ok(d) => (
+                d.team().map(|b| b.pending().to_vec()).unwrap_or_default(),
+                d.team().map(|b| b.console.clone()).unwrap_or_default(),
+                d.active().map(|i| i.id.clone()),
+            ),
+            Err(_) => return false,
+        };
+        let due = self
+            .last_listed
+            .is_none_or(|t| now.duration_since(t) >= POLL);
+        if self.status.broken.is_some() || (pending.is_empty() && !due) {
+            return false;
+        }
+        let mut result = Ok(());
+        if due {
+            self.last_listed = Some(now);
+            result = self.log.sync(&self.store).await.map(|_| ());
+        }
+        for (origin, entry) in &pending {
+            if result.is_err() {
+                break;
+            }
+            let incident = origin.incident.clone();
+            result = self
+                .log
+                .publish(&self.store, origin.clone(), &incident, entry)
+                .await
+                .map(|_| ());
+        }
+        if result.is_ok() && active.is_some() {
+            result = self.heartbeat(&console, now).await;
+        }
+        match result {
+            Ok(()) => self.status.unreachable = None,
+            Err(TeamError::Store(e)) => {
+                let since = self.status.unreachable.as_ref().map_or(now, |(t, _)| *t);
+                self.status.unreachable = Some((since, e.0));
+            }
+            Err(e @ TeamError::Broken(_)) => self.status.broken = Some(e.to_string()),
+        }
+        let new = &self.log.entries()[self.absorbed..];
+        match desk.lock() {
+            Ok(mut d) => {
+                let changed = d.absorb(new).unwrap_or_else(|e| {
+                    tracing::warn!("saving the team journal: {e}");
+                    false
+                });
+                self.absorbed = self.log.entries().len();
+                self.status.waiting = d.team().map_or(0, |b| b.pending().len());
+                changed || !new.is_empty()
+            }
+            Err(_) => false,
+        }
+    }
+
+    async fn heartbeat(&mut self, console: &str, now: Timestamp) -> Result<(), TeamError> {
+        if self
+            .last_heartbeat
+            .is_some_and(|t| now.duration_since(t) < HEARTBEAT)
+        {
+            return Ok(());
+        }
+        self.last_heartbeat = Some(now);
+        let key = presence::key(&self.prefix, console);
+        self.store.put(&key, now.to_string().into_bytes()).await?;
+        let listed = self.store.list(&presence::dir(&self.prefix), None).await?;
+        self.status.others = presence::others(&self.prefix, &listed, console, now);
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! The team journal's store on S3: conditional PutObject claims an entry's key, a listing
+//! after the last key follows the others.
+
+use super::Aws;
+use crate::incident::team::config::Location;
+use crate::incident::team::store::{Claim, Listed, Store, StoreError};
+use aws_sdk_s3::primitives::ByteStream;
+use jiff::Timestamp;
+
+pub struct S3Store {
+    aws: Aws,
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Store {
+    /// The store at `location`, asked in the home region of `[aws]`.
+    pub fn new(aws: &Aws, location: &Location) -> S3Store {
+        S3Store {
+            client: aws.s3(aws.home_region()),
+            aws: aws.clone(),
+            bucket: location.bucket.clone(),
+        }
+    }
+
+    fn error<E>(
+        &self,
+        action: &str,
+        e: &aws_smithy_runtime_api::client::result::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    ) -> StoreError
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let line = self.aws.error(self.aws.home_region(), action, e);
+        StoreError(format!("s3://{}: {}", self.bucket, line.line()))
+    }
+}
+
+impl Store for S3Store {
+    async fn claim(&self, key: &str, body: Vec<u8>) -> Result<Claim, StoreError> {
+        let sent = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Claim::Created),
+            // 412: the key exists. 409: another conditional write to it is in flight; either
+            // way someone else has the number.
+            Err(e)
+                if matches!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 409)
+                ) =>
+            {
+                Ok(Claim::Taken)
+            }
+            Err(e) => Err(self.error("s3:PutObject", &e)),
+        }
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error("s3:PutObject", &e))
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.error("s3:GetObject", &e))?;
+        let bytes = out.body.collect().await.map_err(|e| {
+            StoreError(format!("s3://{}/{key}: reading the body: {e}", self.bucket))
+        })?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn list(&self, prefix: &str, after: Option<&str>) -> Result<Vec<Listed>, StoreError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_start_after(after.map(str::to_string))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.error("s3:ListBucket", &e))?;
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                let modified = o
+                    .last_modified()
+                    .and_then(|t| Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok())
+                    .unwrap_or(Timestamp::UNIX_EPOCH);
+                out.push(Listed {
+                    key: key.to_string(),
+                    modified,
+                });
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
