@@ -40,6 +40,7 @@ fn incident(service: &str, severity: Severity, from: &str, to: Option<&str>) -> 
             seq: 1,
             at: ts(from),
             who: who.clone(),
+            prev: None,
             event: Event::Opened {
                 id: format!("INC-{from}"),
                 title: "down".into(),
@@ -55,6 +56,7 @@ fn incident(service: &str, severity: Severity, from: &str, to: Option<&str>) -> 
             seq: 2,
             at: ts(from),
             who: who.clone(),
+            prev: None,
             event: Event::Service {
                 service: service.into(),
             },
@@ -65,6 +67,7 @@ fn incident(service: &str, severity: Severity, from: &str, to: Option<&str>) -> 
             seq: 3,
             at: ts(to),
             who,
+            prev: None,
             event: Event::Milestone {
                 milestone: Milestone::Mitigated,
             },
