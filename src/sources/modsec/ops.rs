@@ -266,9 +266,7 @@ impl ModSecOps {
                 if block { "to" } else { "from" },
                 file.display(),
                 now.entries().len(),
-                reloaded
-                    .said
-                    .replacen("exited", "reloaded nginx, exited", 1)
+                format_args!("reloaded nginx ({})", reloaded.said)
             ),
             calls,
         })
