@@ -54,7 +54,7 @@ pub fn merge(parts: &[Arc<Feed<WafSnapshot>>]) -> Option<Feed<WafSnapshot>> {
         .iter()
         .flat_map(|s| s.recent_blocked.iter().cloned())
         .collect();
-    recent.sort_by(|a, b| b.time.cmp(&a.time));
+    recent.sort_by_key(|b| std::cmp::Reverse(b.time));
     recent.truncate(RECENT);
     let errors: Vec<&str> = live
         .iter()
