@@ -2,22 +2,20 @@
 //! `http` block): one `deny ADDR;` line per blocked address or CIDR. Lines opsdeck did not
 //! write (comments, `allow` lines, someone's hand edits) are kept as they are.
 
-use crate::sources::aws::wafv2::cidr;
+use crate::ops::addresses::parse_one;
+use ipnet::IpNet;
 use std::io::Write;
-use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-pub type Entry = (IpAddr, u8);
+pub type Entry = IpNet;
 
 /// `deny 203.0.113.7;` for a host, `deny 198.51.100.0/24;` for a network, as nginx reads them.
 pub fn line(entry: Entry) -> String {
-    let (ip, prefix) = entry;
-    let full = if ip.is_ipv4() { 32 } else { 128 };
-    if prefix == full {
-        format!("deny {ip};")
+    if entry.prefix_len() == entry.max_prefix_len() {
+        format!("deny {};", entry.addr())
     } else {
-        format!("deny {ip}/{prefix};")
+        format!("deny {entry};")
     }
 }
 
@@ -25,7 +23,7 @@ pub fn line(entry: Entry) -> String {
 fn entry_of(text: &str) -> Option<Entry> {
     let rest = text.trim().strip_prefix("deny")?;
     let addr = rest.trim().strip_suffix(';')?.trim();
-    cidr(addr).ok()
+    parse_one(addr).ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -131,8 +129,8 @@ mod tests {
         )
         .unwrap();
         let file = DenyFile::read(&path).unwrap();
-        let ip = cidr("203.0.113.7").unwrap();
-        let v6 = cidr("2001:db8::/64").unwrap();
+        let ip = parse_one("203.0.113.7").unwrap();
+        let v6 = parse_one("2001:db8::/64").unwrap();
         let blocked = file.with(ip).with(v6).with(ip);
         blocked.write(&path).unwrap();
         assert_eq!(

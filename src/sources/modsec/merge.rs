@@ -37,6 +37,7 @@ fn rates(parts: &[&WafSnapshot]) -> Vec<RatePoint> {
         for (slot, point) in out[skip..].iter_mut().zip(&p.rates) {
             slot.allowed += point.allowed;
             slot.blocked += point.blocked;
+            slot.counted += point.counted;
         }
     }
     out
@@ -77,6 +78,14 @@ pub fn merge(parts: &[Arc<Feed<WafSnapshot>>]) -> Option<Feed<WafSnapshot>> {
             top_ips: counts(&snaps, |s| &s.top_ips),
             top_rules: counts(&snaps, |s| &s.top_rules),
             recent_blocked: recent,
+            requests_from: Some(
+                snaps
+                    .iter()
+                    .filter_map(|s| s.requests_from.as_deref())
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+            )
+            .filter(|f| !f.is_empty()),
         },
         health,
     })
@@ -130,6 +139,7 @@ mod tests {
                     .map(|&b| RatePoint {
                         allowed: 1,
                         blocked: b,
+                        counted: 0,
                     })
                     .collect(),
                 top_ips: vec![Count {
@@ -145,6 +155,7 @@ mod tests {
                     uri: "/".into(),
                     rule: "r".into(),
                 }],
+                requests_from: None,
             },
             health: Health::ok(time),
         })

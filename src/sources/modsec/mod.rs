@@ -129,6 +129,7 @@ impl Reader {
                     addresses,
                 },
                 action: "Block".into(),
+                blocked: None,
             });
         }
         rules.push(WafRule {
@@ -148,6 +149,7 @@ impl Reader {
                 None => "?",
             }
             .into(),
+            blocked: None,
         });
         Read {
             snapshot: WafSnapshot {
@@ -161,6 +163,10 @@ impl Reader {
                 top_ips: self.tally.top_ips(now),
                 top_rules: self.tally.top_rules(now),
                 recent_blocked: self.tally.recent(),
+                requests_from: Some(format!(
+                    "ModSecurity audit log {}",
+                    self.cfg.audit_log.display()
+                )),
             },
             errors,
         }

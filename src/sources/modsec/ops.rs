@@ -5,8 +5,8 @@
 
 use super::deny::{self, DenyFile, Entry};
 use super::{ACL, ModSec};
+use crate::ops::addresses;
 use crate::ops::{Mode, Op, OpError, Ops, Outcome};
-use crate::sources::aws::wafv2::cidr;
 use async_trait::async_trait;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -21,21 +21,13 @@ const SETTLE: Duration = Duration::from_secs(10);
 
 /// One or more addresses or CIDRs, separated by commas or spaces.
 fn entries(text: &str) -> Result<Vec<Entry>, OpError> {
-    let list: Vec<Entry> = text
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|t| !t.is_empty())
-        .map(cidr)
-        .collect::<Result<_, _>>()
-        .map_err(OpError::Refused)?;
-    if list.is_empty() {
-        return Err(OpError::Refused("no address or CIDR given".into()));
-    }
-    Ok(list)
+    addresses::parse(text).map_err(OpError::Refused)
 }
 
 /// The address a check request is sent from: the host itself, or a network's first host.
-fn probe_address((ip, prefix): Entry) -> IpAddr {
-    match ip {
+fn probe_address(net: Entry) -> IpAddr {
+    let prefix = net.prefix_len();
+    match net.addr() {
         IpAddr::V4(v4) if prefix < 31 => IpAddr::V4(Ipv4Addr::from(u32::from(v4) + 1)),
         IpAddr::V6(v6) if prefix < 127 => IpAddr::V6(Ipv6Addr::from(u128::from(v6) + 1)),
         other => other,
