@@ -4,15 +4,17 @@
 use crate::Env;
 use opsdeck::incident::clock::{Clock, SystemClock};
 use opsdeck::model::summary::Area;
+use opsdeck::model::waf::WafSnapshot;
 use opsdeck::ops::route::Router;
 use opsdeck::ops::{Ops, ReadOnly};
 use opsdeck::sources::alarms::LiveAlarms;
 use opsdeck::sources::alertmanager::Alertmanager;
 use opsdeck::sources::aws::Aws;
 use opsdeck::sources::drill::WorldClock;
+use opsdeck::sources::modsec::{self, ModSec};
 use opsdeck::sources::sim::{SimOps, World};
 use opsdeck::sources::{
-    AlarmControl, ClusterControl, IamProbe, Inspect, Publishers, Sources, aws, db, kube,
+    AlarmControl, ClusterControl, IamProbe, Inspect, Publishers, Sources, Tx, aws, db, kube,
     publish_error, publish_off,
 };
 use opsdeck::tui::app::Origin;
@@ -24,6 +26,8 @@ const IAM_EVERY: Duration = Duration::from_secs(300);
 const TRAIL_EVERY: Duration = Duration::from_secs(60);
 /// Web ACLs change by hand, rarely; a block or unblock re-polls at once.
 const WAF_EVERY: Duration = Duration::from_secs(60);
+/// The audit log is a local file: read often, so a blocked attack shows within a second.
+const MODSEC_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Backend {
     pub origin: Origin,
@@ -131,10 +135,20 @@ pub async fn live(env: &Env) -> Backend {
             clusters = Some(fleet);
         }
     }
+    let modsec = ModSec::from_config(&env.cfg.waf);
+    let (aws_waf, modsec_waf) = waf_senders(&publishers, modsec.is_some() && env.cfg.aws.is_some());
+    let mut aws_waf_ops: Option<Arc<dyn Ops>> = None;
     match &env.cfg.aws {
         None => {
-            for area in [Area::Iam, Area::Trail, Area::Waf] {
+            for area in [Area::Iam, Area::Trail] {
                 not_configured(&publishers, area, "add [aws] to the config");
+            }
+            if modsec.is_none() {
+                not_configured(
+                    &publishers,
+                    Area::Waf,
+                    "add [aws] or [waf] modsecurity_audit_log to the config",
+                );
             }
         }
         Some(cfg) => match aws::Aws::load(cfg).await {
@@ -145,18 +159,35 @@ pub async fn live(env: &Env) -> Backend {
                 iam = Some(Arc::new(aws::iam::IamReader::new(&aws)));
                 let poke = Arc::new(tokio::sync::Notify::new());
                 let reader = aws::wafv2::WafReader::new(&aws).configured(&env.cfg.waf);
-                aws::wafv2::spawn(reader, publishers.waf.clone(), WAF_EVERY, poke.clone());
-                let waf = aws::wafv2::WafOps::new(aws.clone()).poking(poke);
-                router = router.route(Area::Waf, Arc::new(waf));
+                aws::wafv2::spawn(reader, aws_waf.clone(), WAF_EVERY, poke.clone());
+                aws_waf_ops = Some(Arc::new(aws::wafv2::WafOps::new(aws.clone()).poking(poke)));
                 let keys = aws::keys::KeyOps::new(aws).updating(publishers.iam.clone());
                 router = router.route(Area::Iam, Arc::new(keys));
             }
             Err(why) => {
                 publish_error(&publishers.iam, why.clone());
                 publish_error(&publishers.trail, why.clone());
-                publish_error(&publishers.waf, why);
+                publish_error(&aws_waf, why);
             }
         },
+    }
+    match modsec {
+        Some(cfg) => {
+            what.push(modsec::ACL.into());
+            let poke = Arc::new(tokio::sync::Notify::new());
+            modsec::spawn(cfg.clone(), modsec_waf, MODSEC_EVERY, poke.clone());
+            let ops = modsec::ops::ModSecOps::new(cfg).poking(poke);
+            let by_acl = modsec::ops::ByAcl {
+                modsec: Arc::new(ops),
+                aws: aws_waf_ops,
+            };
+            router = router.route(Area::Waf, Arc::new(by_acl));
+        }
+        None => {
+            if let Some(ops) = aws_waf_ops {
+                router = router.route(Area::Waf, ops);
+            }
+        }
     }
     let alarms = match live_alarms(env).await {
         None => {
@@ -194,6 +225,18 @@ pub async fn live(env: &Env) -> Backend {
         alarms,
         iam,
     }
+}
+
+/// Where the AWS and ModSecurity parts of the WAF area publish: the area's own sender when
+/// at most one is configured, else one each, merged into it.
+fn waf_senders(p: &Publishers, both: bool) -> (Tx<WafSnapshot>, Tx<WafSnapshot>) {
+    if !both {
+        return (p.waf.clone(), p.waf.clone());
+    }
+    let (aws, aws_rx) = tokio::sync::watch::channel(Arc::default());
+    let (modsec, modsec_rx) = tokio::sync::watch::channel(Arc::default());
+    modsec::merge::spawn(vec![aws_rx, modsec_rx], p.waf.clone());
+    (aws, modsec)
 }
 
 /// The alarm sources the config names (`[aws]` for CloudWatch, `[[alertmanagers]]`), or

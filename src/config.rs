@@ -49,8 +49,109 @@ pub struct Config {
     #[cfg(feature = "live")]
     #[serde(default)]
     pub alarms: crate::sources::alarms::AlarmsConfig,
+    #[cfg(feature = "live")]
     #[serde(default)]
     pub waf: WafConfig,
+}
+
+/// `[waf]`: what the WAF area watches besides the AWS web ACLs.
+///
+/// ```toml
+/// [waf]
+/// modsecurity_audit_log = "/var/log/nginx/modsec_audit.json"   # SecAuditLogFormat JSON
+/// modsecurity_deny_file = "/etc/nginx/opsdeck-deny.conf"        # what block-ip writes
+/// modsecurity_reload = ["nginx", "-s", "reload"]                # argv, no shell
+/// modsecurity_check_url = "http://127.0.0.1/"  # optional: block-ip checks nginx refuses
+/// ```
+#[cfg(feature = "live")]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawWafConfig")]
+pub struct WafConfig {
+    /// The CloudWatch Logs group AWS WAF logs to, in each ACL's region; absent, each ACL's
+    /// own logging configuration names it.
+    pub log_group: Option<String>,
+    /// ModSecurity's JSON audit log: present, the self-hosted WAF is watched.
+    pub modsecurity_audit_log: Option<PathBuf>,
+    /// The file of `deny ADDR;` lines nginx includes, with the command that makes nginx
+    /// read it again: both or neither.
+    pub modsecurity_deny: Option<(PathBuf, Vec<String>)>,
+    /// A clean page nginx serves, asked from a blocked address to see it refused.
+    pub modsecurity_check_url: Option<reqwest::Url>,
+}
+
+#[cfg(feature = "live")]
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWafConfig {
+    #[serde(default, deserialize_with = "waf_log_group")]
+    log_group: Option<String>,
+    modsecurity_audit_log: Option<PathBuf>,
+    modsecurity_deny_file: Option<PathBuf>,
+    modsecurity_reload: Option<Vec<String>>,
+    modsecurity_check_url: Option<String>,
+}
+
+#[cfg(feature = "live")]
+impl TryFrom<RawWafConfig> for WafConfig {
+    type Error = String;
+
+    fn try_from(raw: RawWafConfig) -> Result<Self, String> {
+        let modsecurity_deny = match (raw.modsecurity_deny_file, raw.modsecurity_reload) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(
+                    "`modsecurity_deny_file` needs `modsecurity_reload`, the command \
+                            that makes nginx read it (like [\"nginx\", \"-s\", \"reload\"])"
+                        .into(),
+                );
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "`modsecurity_reload` needs `modsecurity_deny_file`, the file it makes \
+                     nginx read"
+                        .into(),
+                );
+            }
+            (Some(file), Some(argv)) => {
+                if argv.first().is_none_or(|a| a.trim().is_empty()) {
+                    return Err("`modsecurity_reload` is an argv: a program and its \
+                                arguments, like [\"nginx\", \"-s\", \"reload\"]"
+                        .into());
+                }
+                if file.file_name().is_none() {
+                    return Err(format!(
+                        "`modsecurity_deny_file` `{}` is not a file name",
+                        file.display()
+                    ));
+                }
+                Some((file, argv))
+            }
+        };
+        let modsecurity_check_url = match raw.modsecurity_check_url {
+            None => None,
+            Some(text) => match reqwest::Url::parse(&text) {
+                Ok(url) if url.scheme() == "http" || url.scheme() == "https" => Some(url),
+                _ => {
+                    return Err(format!(
+                        "`modsecurity_check_url` `{text}` is not an http:// or https:// URL"
+                    ));
+                }
+            },
+        };
+        if modsecurity_check_url.is_some() && modsecurity_deny.is_none() {
+            return Err(
+                "`modsecurity_check_url` checks what block-ip writes: it needs \
+                 `modsecurity_deny_file` and `modsecurity_reload`"
+                    .into(),
+            );
+        }
+        Ok(WafConfig {
+            log_group: raw.log_group,
+            modsecurity_audit_log: raw.modsecurity_audit_log,
+            modsecurity_deny,
+            modsecurity_check_url,
+        })
+    }
 }
 
 /// A duration written like `2h`, `30m` or `90s`.
@@ -217,29 +318,8 @@ impl SafetyConfig {
     }
 }
 
-/// `[waf]`: what the WAF area watches besides every web ACL of every `[aws]` region.
-///
-/// ```toml
-/// [waf]
-/// log_group = "aws-waf-logs-shop"                               # else GetLoggingConfiguration
-/// modsecurity_audit_log = "/var/log/nginx/modsec_audit.json"    # a self-hosted WAF
-/// modsecurity_deny_file = "/etc/nginx/opsdeck-deny.conf"        # what block-ip writes for it
-/// modsecurity_reload = ["nginx", "-s", "reload"]                # argv, no shell
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WafConfig {
-    /// The CloudWatch Logs group AWS WAF logs to, in each ACL's region; absent, each ACL's
-    /// own logging configuration names it.
-    #[serde(default, deserialize_with = "waf_log_group")]
-    pub log_group: Option<String>,
-    pub modsecurity_audit_log: Option<PathBuf>,
-    pub modsecurity_deny_file: Option<PathBuf>,
-    #[serde(default)]
-    pub modsecurity_reload: Vec<String>,
-}
-
 /// AWS WAF only logs to groups named `aws-waf-logs-…`: another name is a typo here.
+#[cfg(feature = "live")]
 fn waf_log_group<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let name = String::deserialize(d)?;
     if !name.starts_with("aws-waf-logs-") || name.chars().any(char::is_whitespace) {
@@ -343,13 +423,17 @@ mod tests {
         assert!(load(&dir.path().join("config.toml"), true).is_err());
     }
 
+    #[cfg(feature = "live")]
     #[test]
     fn waf_names_its_log_group_and_modsecurity() {
         let cfg = load_text("[waf]\nlog_group = \"aws-waf-logs-shop\"\nmodsecurity_audit_log = \"/var/log/nginx/modsec_audit.json\"\nmodsecurity_deny_file = \"/etc/nginx/opsdeck-deny.conf\"\nmodsecurity_reload = [\"nginx\", \"-s\", \"reload\"]\n")
             .unwrap()
             .unwrap();
         assert_eq!(cfg.waf.log_group.as_deref(), Some("aws-waf-logs-shop"));
-        assert_eq!(cfg.waf.modsecurity_reload, ["nginx", "-s", "reload"]);
+        assert_eq!(
+            cfg.waf.modsecurity_deny.as_ref().unwrap().1,
+            ["nginx", "-s", "reload"]
+        );
         assert_eq!(Config::default().waf, WafConfig::default());
         let err = load_text("[waf]\nlog_group = \"shop-logs\"\n")
             .unwrap_err()
@@ -412,6 +496,50 @@ mod tests {
             err.contains("config.toml:2:1: unknown field `profiles`"),
             "{err}"
         );
+    }
+
+    #[cfg(feature = "live")]
+    #[test]
+    fn waf_table_reads_modsecurity_and_locates_its_mistakes() {
+        let cfg = load_text(
+            "[waf]\nmodsecurity_audit_log = \"/var/log/nginx/modsec_audit.json\"\n\
+             modsecurity_deny_file = \"/etc/nginx/opsdeck-deny.conf\"\n\
+             modsecurity_reload = [\"nginx\", \"-s\", \"reload\"]\n",
+        )
+        .unwrap()
+        .unwrap();
+        let (file, argv) = cfg.waf.modsecurity_deny.unwrap();
+        assert_eq!(file, Path::new("/etc/nginx/opsdeck-deny.conf"));
+        assert_eq!(argv, ["nginx", "-s", "reload"]);
+        assert_eq!(
+            cfg.waf.modsecurity_audit_log.as_deref(),
+            Some(Path::new("/var/log/nginx/modsec_audit.json"))
+        );
+        for (text, says) in [
+            (
+                "[waf]\nmodsecurity_deny_file = \"/etc/nginx/d.conf\"\n",
+                "config.toml:1:1: `modsecurity_deny_file` needs `modsecurity_reload`",
+            ),
+            (
+                "[waf]\nmodsecurity_deny_file = \"d.conf\"\nmodsecurity_reload = []\n",
+                "config.toml:1:1: `modsecurity_reload` is an argv",
+            ),
+            (
+                "[waf]\nmodsecurity_reload = \"nginx -s reload\"\n",
+                "config.toml:2:22: invalid type: string \"nginx -s reload\", expected a sequence",
+            ),
+            (
+                "[waf]\nmodsecurity_deny_file = \"d\"\nmodsecurity_reload = [\"x\"]\nmodsecurity_check_url = \"localhost\"\n",
+                "`modsecurity_check_url` `localhost` is not an http:// or https:// URL",
+            ),
+            (
+                "[waf]\nmodsecurity_auditlog = \"x\"\n",
+                "config.toml:2:1: unknown field `modsecurity_auditlog`",
+            ),
+        ] {
+            let err = load_text(text).unwrap_err().to_string();
+            assert!(err.contains(says), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -73,6 +73,7 @@ impl Env {
             || self.cfg.kube.is_some()
             || self.cfg.aws.is_some()
             || !self.cfg.alertmanagers.is_empty()
+            || self.cfg.waf.modsecurity_audit_log.is_some()
     }
 
     /// The incidents and changes of the live systems.

@@ -13,6 +13,8 @@ pub mod db;
 pub mod drill;
 #[cfg(feature = "live")]
 pub mod kube;
+#[cfg(feature = "live")]
+pub mod modsec;
 pub mod sim;
 
 use crate::model::alarm::{Alarm, AlarmSnapshot};
