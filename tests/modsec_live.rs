@@ -164,7 +164,14 @@ async fn block_ip_makes_nginx_refuse_the_address_and_unblock_serves_it_again() {
     );
     assert_eq!(nginx.status_from(attacker, "/").await, 200);
 
-    let (_publishers, sources) = Publishers::channels();
+    // The console's ModSecurity source, so the playbook's verify step sees nginx's answers.
+    let (publishers, sources) = Publishers::channels();
+    modsec::spawn(
+        cfg(&nginx),
+        publishers.waf.clone(),
+        Duration::from_millis(200),
+        Arc::new(tokio::sync::Notify::new()),
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut desk = Desk::open(
         &dir.path().join("incidents"),
@@ -216,7 +223,7 @@ async fn block_ip_makes_nginx_refuse_the_address_and_unblock_serves_it_again() {
         .iter()
         .find(|b| b.client_ip == "127.0.0.2")
         .unwrap();
-    assert_eq!(refused.rule, "nginx deny list");
+    assert_eq!(refused.rule, modsec::DENY_RULE);
     assert!(matches!(
         snap.acls[0].rules[0].kind,
         RuleKind::IpSet {

@@ -143,14 +143,22 @@ impl AuditRecord {
         rest.trim_end_matches(')').trim().parse().ok()
     }
 
+    /// Refused without a CRS verdict: nginx's `deny` list stopped it. Rules that only
+    /// score (920350, a numeric Host header) may still have matched on the way.
+    pub fn denied_by_list(&self) -> bool {
+        self.status == 403 && !self.messages.iter().any(|m| is_verdict(&m.rule))
+    }
+
     /// What refused the request, for the blocked-requests table: the attack's rule id and
-    /// message, then the anomaly block with its score. No rule at all means nginx's
-    /// `deny` list refused it before ModSecurity judged it.
+    /// message, then the anomaly block with its score; for the deny list, the deny rule's
+    /// name, as AWS names the IP-set rule that terminated a request.
     pub fn reason(&self) -> String {
+        if self.denied_by_list() {
+            return super::DENY_RULE.into();
+        }
         let attack = self.messages.iter().find(|m| !is_verdict(&m.rule));
         let mut text = match attack {
             Some(m) => format!("{} {}", m.rule, m.message),
-            None if self.messages.is_empty() => return "nginx deny list".into(),
             None => String::new(),
         };
         if let Some(score) = self.anomaly_score() {
@@ -190,7 +198,7 @@ mod tests {
         assert_eq!(r.crs_version.as_deref(), Some("3.3.4"));
         let d = AuditRecord::parse(DENIED.as_bytes(), &TimeZone::UTC).unwrap();
         assert!(d.blocked());
-        assert_eq!(d.reason(), "nginx deny list");
+        assert_eq!(d.reason(), super::super::DENY_RULE);
     }
 
     #[test]

@@ -68,8 +68,8 @@ impl Tally {
         }
         minute.point.blocked += 1;
         bump(&mut minute.ips, &r.client_ip);
-        if r.messages.is_empty() {
-            bump(&mut minute.rules, "nginx deny list");
+        if r.denied_by_list() {
+            bump(&mut minute.rules, super::DENY_RULE);
         }
         for m in &r.messages {
             bump(&mut minute.rules, &m.rule);
