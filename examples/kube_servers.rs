@@ -25,6 +25,7 @@ async fn main() -> std::io::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let (first, second) = (KubeServer::start().await, KubeServer::start().await);
     fixtures::shop(&first);
+    kubesupport::logs::shop_logs(&first);
     fixtures::payments(&second);
     let kubeconfig = kubeconfig_for(&[("first", &first), ("second", &second)], &dir);
     println!(

@@ -12,8 +12,8 @@ use opsdeck::sources::aws::Aws;
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::sim::{SimOps, World};
 use opsdeck::sources::{
-    AlarmControl, ClusterControl, IamProbe, Publishers, Sources, aws, db, kube, publish_error,
-    publish_off,
+    AlarmControl, ClusterControl, IamProbe, Inspect, Publishers, Sources, aws, db, kube,
+    publish_error, publish_off,
 };
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
@@ -40,6 +40,8 @@ pub struct Backend {
     pub alarms: Option<Arc<dyn AlarmControl>>,
     /// The IAM detail's live cross-check; none in a drill or without [aws].
     pub iam: Option<Arc<dyn IamProbe>>,
+    /// Pod logs, describe and YAML: the active context, or the drill world.
+    pub inspect: Option<Arc<dyn Inspect>>,
 }
 
 /// The operations, behind the read-only guard when the console is read-only.
@@ -57,6 +59,9 @@ pub fn drill(env: &Env, speed: u32, start: jiff::Timestamp) -> Backend {
         sources: opsdeck::sources::drill::spawn(world.clone(), speed),
         ops: guard(env, SimOps::new(world.clone())),
         clock: Arc::new(WorldClock(world.clone())),
+        inspect: Some(Arc::new(opsdeck::sources::sim::inspect::SimInspect {
+            world: world.clone(),
+        })),
         world: Some(world),
         contexts: Vec::new(),
         clusters: None,
@@ -139,7 +144,8 @@ pub async fn live(env: &Env) -> Backend {
                 aws::cloudtrail::spawn(aws.clone(), publishers.trail.clone(), TRAIL_EVERY);
                 iam = Some(Arc::new(aws::iam::IamReader::new(&aws)));
                 let poke = Arc::new(tokio::sync::Notify::new());
-                aws::wafv2::spawn(aws.clone(), publishers.waf.clone(), WAF_EVERY, poke.clone());
+                let reader = aws::wafv2::WafReader::new(&aws).configured(&env.cfg.waf);
+                aws::wafv2::spawn(reader, publishers.waf.clone(), WAF_EVERY, poke.clone());
                 let waf = aws::wafv2::WafOps::new(aws.clone()).poking(poke);
                 router = router.route(Area::Waf, Arc::new(waf));
                 let keys = aws::keys::KeyOps::new(aws).updating(publishers.iam.clone());
@@ -183,6 +189,7 @@ pub async fn live(env: &Env) -> Backend {
         contexts: clusters
             .as_ref()
             .map_or_else(Vec::new, |_| kube::context_names()),
+        inspect: clusters.clone().map(|f| f as Arc<dyn Inspect>),
         clusters: clusters.map(|f| f as Arc<dyn ClusterControl>),
         alarms,
         iam,

@@ -36,11 +36,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Print one snapshot of every area (drill or live) and exit.
+    /// Print one snapshot of every area (drill or live) and exit: 0 when every configured
+    /// area answered in full, 1 when one did not (the snapshot is printed either way).
     Status {
         /// Machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// How long to wait for each area's first complete answer.
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        timeout: crate::config::Span,
     },
     /// Start a drill scenario in the console; without a name, list the scenarios.
     Drill {
@@ -73,6 +77,13 @@ pub enum Cmd {
     Incident {
         #[command(subcommand)]
         cmd: IncidentCmd,
+    },
+    /// Print the shell completion script: `opsdeck completions bash > /etc/bash_completion.d/opsdeck`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (`opsdeck man | man -l -`), or write one page per subcommand to DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -125,4 +136,21 @@ fn parse_input(text: &str) -> Result<(String, String), String> {
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| format!("`{text}` is not name=value"))
+}
+
+/// The completion script for `shell`, covering every subcommand and option.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "opsdeck", out);
+}
+
+/// The manual page of `opsdeck` itself, listing every subcommand.
+pub fn man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)
+}
+
+/// One page per command and subcommand (`opsdeck.1`, `opsdeck-playbook-run.1`, …) in `dir`.
+pub fn man_pages(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), dir)
 }

@@ -10,7 +10,6 @@ use opsdeck::incident::event::RunOutcome;
 use opsdeck::incident::report;
 use opsdeck::model::iam::IamSnapshot;
 use opsdeck::model::trail::TrailSnapshot;
-use opsdeck::model::waf::WafSnapshot;
 use opsdeck::playbook::load::Playbook;
 use opsdeck::playbook::run::{self, Answer, Ask, Channels, Context, Prompt, RunView};
 use opsdeck::playbook::{plan, run::describe};
@@ -330,7 +329,9 @@ pub fn report(env: &Env, id: Option<&str>) -> anyhow::Result<ExitCode> {
     let inc = desk.load(&id).map_err(|e| UsageError(e.to_string()))?;
     let policy = env.cfg.sla.policy();
     let want_final = inc.prevention.is_some() && !inc.is_open();
-    let path = report::write(&inc, &policy, desk.dir(), want_final).map_err(UsageError)?;
+    let services = env.services(inc.drill.is_some());
+    let path =
+        report::write(&inc, &policy, &services, desk.dir(), want_final).map_err(UsageError)?;
     print!("{}", std::fs::read_to_string(&path)?);
     eprintln!("written to {}", path.display());
     Ok(ExitCode::SUCCESS)
@@ -399,22 +400,9 @@ async fn live_review(cfg: &AwsConfig) -> anyhow::Result<AuditReport> {
     Ok(AuditReport::new("live", &iam, &trail, Timestamp::now()))
 }
 
-/// Reads IAM and CloudTrail once, waiting for the credential report: `opsdeck audit` and
-/// `opsdeck status` report the first complete snapshot of each.
-/// One read of every web ACL for `opsdeck status`: the ACLs, and what failed.
-pub async fn read_waf(cfg: &AwsConfig) -> (WafSnapshot, Vec<String>) {
-    match Aws::load(cfg).await {
-        Ok(aws) => {
-            let read = opsdeck::sources::aws::wafv2::WafReader::new(&aws)
-                .read()
-                .await;
-            (read.snapshot, read.errors)
-        }
-        Err(why) => (WafSnapshot::default(), vec![why]),
-    }
-}
-
-pub async fn read_security(cfg: &AwsConfig) -> anyhow::Result<(IamSnapshot, TrailSnapshot)> {
+/// Reads IAM and CloudTrail once, waiting for the credential report: `opsdeck audit`
+/// reports the first complete snapshot of each.
+async fn read_security(cfg: &AwsConfig) -> anyhow::Result<(IamSnapshot, TrailSnapshot)> {
     let aws = Aws::load(cfg).await.map_err(|e| anyhow::anyhow!(e))?;
     let iam = IamReader::new(&aws);
     let trail = TrailReader::new(&aws);

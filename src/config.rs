@@ -2,6 +2,8 @@
 
 use crate::diag::FileError;
 use crate::incident::clock::SlaPolicy;
+use crate::incident::event::Severity;
+use crate::incident::objectives::{Service, Services};
 use directories::ProjectDirs;
 use jiff::SignedDuration;
 use serde::Deserialize;
@@ -20,6 +22,14 @@ pub struct Config {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub safety: SafetyConfig,
+    /// `[logs]`: how much of a pod's log the log view keeps.
+    #[serde(default)]
+    pub logs: crate::model::logs::LogLimits,
+    /// The customers' recovery objectives, per service.
+    #[serde(default, deserialize_with = "unique_services")]
+    pub services: Vec<ServiceConfig>,
+    #[serde(default)]
+    pub budget: BudgetConfig,
     #[cfg(feature = "live")]
     #[serde(default)]
     pub databases: Vec<crate::sources::db::DbConfig>,
@@ -36,21 +46,30 @@ pub struct Config {
     #[cfg(feature = "live")]
     #[serde(default)]
     pub alarms: crate::sources::alarms::AlarmsConfig,
+    #[serde(default)]
+    pub waf: WafConfig,
 }
 
 /// A duration written like `2h`, `30m` or `90s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub SignedDuration);
 
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
+impl std::str::FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Span, String> {
         match text.parse::<SignedDuration>() {
             Ok(v) if v.is_positive() => Ok(Span(v)),
-            _ => Err(serde::de::Error::custom(format!(
-                "`{text}` is not a duration like 2h, 30m or 90s"
-            ))),
+            _ => Err(format!("`{text}` is not a duration like 2h, 30m or 90s")),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -72,6 +91,80 @@ impl SlaConfig {
                 .warn_at
                 .as_ref()
                 .map_or(default.warn_at, |w| w.iter().map(|s| s.0).collect()),
+        }
+    }
+}
+
+/// `[[services]]`: what the customers' documents promise for one service.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub name: String,
+    /// Percent of the month the service is up, e.g. `99.9`.
+    pub availability: Option<Availability>,
+    pub rto: Option<Span>,
+}
+
+/// An availability target in percent, strictly between 0 and 100.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Availability(pub f64);
+
+impl<'de> Deserialize<'de> for Availability {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if v > 0.0 && v < 100.0 {
+            Ok(Availability(v))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "availability `{v}` is not a percentage like 99.9 (between 0 and 100)"
+            )))
+        }
+    }
+}
+
+fn unique_services<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ServiceConfig>, D::Error> {
+    let list = Vec::<ServiceConfig>::deserialize(d)?;
+    for (i, s) in list.iter().enumerate() {
+        if list[..i].iter().any(|t| t.name == s.name) {
+            return Err(serde::de::Error::custom(format!(
+                "service `{}` is configured twice",
+                s.name
+            )));
+        }
+    }
+    Ok(list)
+}
+
+/// `[budget]`: which incidents spend the availability budget.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Default: sev1 and sev2.
+    pub severities: Option<Vec<Severity>>,
+}
+
+impl Config {
+    /// The configured services, or `fallback` (the drill world's) when none are.
+    pub fn services(&self, fallback: impl FnOnce() -> Vec<Service>) -> Services {
+        let list = if self.services.is_empty() {
+            fallback()
+        } else {
+            self.services
+                .iter()
+                .map(|s| Service {
+                    name: s.name.clone(),
+                    availability: s.availability.map(|a| a.0),
+                    rto: s.rto.map(|r| r.0),
+                })
+                .collect()
+        };
+        Services {
+            list,
+            severities: self
+                .budget
+                .severities
+                .clone()
+                .unwrap_or_else(|| Services::default().severities),
         }
     }
 }
@@ -119,6 +212,39 @@ impl SafetyConfig {
         self.anti_flap
             .map_or(SignedDuration::from_mins(30), |s| s.0)
     }
+}
+
+/// `[waf]`: what the WAF area watches besides every web ACL of every `[aws]` region.
+///
+/// ```toml
+/// [waf]
+/// log_group = "aws-waf-logs-shop"                               # else GetLoggingConfiguration
+/// modsecurity_audit_log = "/var/log/nginx/modsec_audit.json"    # a self-hosted WAF
+/// modsecurity_deny_file = "/etc/nginx/opsdeck-deny.conf"        # what block-ip writes for it
+/// modsecurity_reload = ["nginx", "-s", "reload"]                # argv, no shell
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WafConfig {
+    /// The CloudWatch Logs group AWS WAF logs to, in each ACL's region; absent, each ACL's
+    /// own logging configuration names it.
+    #[serde(default, deserialize_with = "waf_log_group")]
+    pub log_group: Option<String>,
+    pub modsecurity_audit_log: Option<PathBuf>,
+    pub modsecurity_deny_file: Option<PathBuf>,
+    #[serde(default)]
+    pub modsecurity_reload: Vec<String>,
+}
+
+/// AWS WAF only logs to groups named `aws-waf-logs-…`: another name is a typo here.
+fn waf_log_group<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name = String::deserialize(d)?;
+    if !name.starts_with("aws-waf-logs-") || name.chars().any(char::is_whitespace) {
+        return Err(serde::de::Error::custom(format!(
+            "`{name}` is not a WAF log group: AWS WAF logs only to groups named aws-waf-logs-…"
+        )));
+    }
+    Ok(Some(name))
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -215,6 +341,23 @@ mod tests {
     }
 
     #[test]
+    fn waf_names_its_log_group_and_modsecurity() {
+        let cfg = load_text("[waf]\nlog_group = \"aws-waf-logs-shop\"\nmodsecurity_audit_log = \"/var/log/nginx/modsec_audit.json\"\nmodsecurity_deny_file = \"/etc/nginx/opsdeck-deny.conf\"\nmodsecurity_reload = [\"nginx\", \"-s\", \"reload\"]\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(cfg.waf.log_group.as_deref(), Some("aws-waf-logs-shop"));
+        assert_eq!(cfg.waf.modsecurity_reload, ["nginx", "-s", "reload"]);
+        assert_eq!(Config::default().waf, WafConfig::default());
+        let err = load_text("[waf]\nlog_group = \"shop-logs\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config.toml:2:13: `shop-logs` is not a WAF log group"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn reads_every_field() {
         let cfg = load_text("[ui]\ntheme = \"light\"\n[drill]\nseed = 7\nspeed = 10\n")
             .unwrap()
@@ -264,6 +407,58 @@ mod tests {
             .to_string();
         assert!(
             err.contains("config.toml:2:1: unknown field `profiles`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn services_and_budget_are_read_and_their_mistakes_located() {
+        let cfg = load_text(
+            "[[services]]\nname = \"billing\"\navailability = 99.9\nrto = \"30m\"\n\
+             [[services]]\nname = \"mall\"\navailability = 99\n[budget]\nseverities = [\"sev1\"]\n",
+        )
+        .unwrap()
+        .unwrap();
+        let services = cfg.services(Vec::new);
+        assert_eq!(services.severities, [Severity::Sev1]);
+        assert_eq!(
+            services.list,
+            [
+                Service {
+                    name: "billing".into(),
+                    availability: Some(99.9),
+                    rto: Some(SignedDuration::from_mins(30)),
+                },
+                Service {
+                    name: "mall".into(),
+                    availability: Some(99.0),
+                    rto: None,
+                },
+            ]
+        );
+        let fallback = Config::default().services(|| services.list.clone());
+        assert_eq!(
+            fallback.list.len(),
+            2,
+            "without [[services]] the fallback applies"
+        );
+        assert_eq!(fallback.severities, [Severity::Sev1, Severity::Sev2]);
+        let err = load_text("[[services]]\nname = \"billing\"\navailability = 100\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config.toml:3:16: availability `100` is not a percentage like 99.9"),
+            "{err}"
+        );
+        let err = load_text("[[services]]\nname = \"a\"\n[[services]]\nname = \"a\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("service `a` is configured twice"), "{err}");
+        let err = load_text("[budget]\nseverities = [\"sev9\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config.toml:2:15: unknown variant `sev9`"),
             "{err}"
         );
     }

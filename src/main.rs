@@ -8,8 +8,6 @@ use opsdeck::incident::desk::Desk;
 use opsdeck::incident::event::Who;
 use opsdeck::incident::notify::Channel;
 use opsdeck::playbook::catalog;
-use opsdeck::sources::sim::World;
-use opsdeck::status::Status;
 use opsdeck::tui::runtime::{Parts, Runtime};
 use opsdeck::tui::{
     self, app::App, data::Data, keymap::Keymap, theme::ThemeError, theme::ThemeStore,
@@ -19,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 mod backend;
 mod cli_cmds;
+mod status_cmd;
 
 /// Seed of the drill world when neither `--seed` nor the config names one.
 const DEFAULT_SEED: u64 = 42;
@@ -93,6 +92,17 @@ impl Env {
         )?)
     }
 
+    /// The configured services; a drill without any uses the drill world's.
+    pub fn services(&self, drill: bool) -> opsdeck::incident::objectives::Services {
+        self.cfg.services(|| {
+            if drill {
+                opsdeck::sources::sim::services()
+            } else {
+                Vec::new()
+            }
+        })
+    }
+
     /// The database roles consoles last saw, for naming a primary that is already dead.
     pub fn db_roles(&self) -> opsdeck::sources::db::RoleMemory {
         opsdeck::sources::db::RoleMemory::in_file(self.paths.data_dir.join("db-roles.json"))
@@ -118,51 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         seed,
     };
     match &cli.command {
-        Some(Cmd::Status { json }) => {
-            let status = if env.live() {
-                let rt = tokio::runtime::Runtime::new()?;
-                let memory = env.db_roles();
-                let (db, alarms) = rt.block_on(async {
-                    let polls = env
-                        .cfg
-                        .databases
-                        .iter()
-                        .map(|d| opsdeck::sources::db::status_once(d, &memory));
-                    // Waits for the alarm sources' first answer, as the console does.
-                    let alarms = async {
-                        match backend::live_alarms(&env).await {
-                            Some(mut live) => Some(live.round(true).await),
-                            None => None,
-                        }
-                    };
-                    futures::join!(futures::future::join_all(polls), alarms)
-                });
-                let status = Status::of_live(
-                    opsdeck::model::db::DbSnapshot { clusters: db },
-                    alarms,
-                    Timestamp::now(),
-                );
-                match &env.cfg.aws {
-                    Some(aws) => {
-                        let (waf, failed) = rt.block_on(cli_cmds::read_waf(aws));
-                        let status = status.with_waf(waf, &failed);
-                        match rt.block_on(cli_cmds::read_security(aws)) {
-                            Ok((iam, trail)) => status.with_security(iam, trail, Timestamp::now()),
-                            Err(e) => status.security_failing(&format!("{e:#}")),
-                        }
-                    }
-                    None => status,
-                }
-            } else {
-                Status::of_drill(&World::new(seed, Timestamp::now()), seed)
-            };
-            if *json {
-                println!("{}", status.json()?);
-            } else {
-                print!("{}", status.text());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Cmd::Status { json, timeout }) => status_cmd::status(&env, *json, timeout.0),
         Some(Cmd::Drill { scenario: None, .. }) => cli_cmds::list_drills(),
         Some(Cmd::Drill {
             scenario: Some(name),
@@ -181,6 +147,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Incident {
             cmd: IncidentCmd::Report { id },
         }) => cli_cmds::report(&env, id.as_deref()),
+        Some(Cmd::Completions { shell }) => {
+            opsdeck::cli::completions(*shell, &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Man { dir: None }) => {
+            opsdeck::cli::man(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Man { dir: Some(dir) }) => {
+            opsdeck::cli::man_pages(dir)
+                .with_context(|| format!("writing the manual pages to {}", dir.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         None => {
             console(&cli, &env, None, env.cfg.drill.speed.unwrap_or(1)).map(|()| ExitCode::SUCCESS)
         }
@@ -228,8 +207,11 @@ fn console(
         );
         app.problems = problems;
         app.sla = env.cfg.sla.policy();
+        let services = env.services(!live);
+        app.services = services.clone();
         app.read_only = env.read_only();
         app.kube_contexts = backend.contexts;
+        app.log_limits = env.cfg.logs;
         let warnings = desk.warnings.clone();
         let mut sources = backend.sources;
         tui::prime(&mut app, &mut sources);
@@ -239,6 +221,7 @@ fn console(
             sources: sources.clone(),
             clock: backend.clock,
             sla: env.cfg.sla.policy(),
+            services,
             channels,
             read_only: env.read_only(),
             anti_flap: env.cfg.safety.anti_flap(),
@@ -248,6 +231,8 @@ fn console(
             clusters: backend.clusters,
             alarms: backend.alarms,
             iam: backend.iam,
+            inspect: backend.inspect,
+            log_dir: env.paths.data_dir.join("logs"),
         });
         rt.refresh();
         for w in warnings {

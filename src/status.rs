@@ -1,14 +1,19 @@
 //! `opsdeck status`: one snapshot of every area, as text for people or JSON for scripts.
+//! It reads the same `Sources` the console reads and derives its lines as the console does,
+//! so every area the console shows (drill or live) is here too, with no second code path.
 
-use crate::audit::{self, Finding};
+use crate::audit::Finding;
 use crate::model::alarm::AlarmSnapshot;
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
 use crate::model::iam::IamSnapshot;
-use crate::model::summary::{self, AreaSummary};
+use crate::model::summary::{Area, AreaSummary, ContextHealth};
 use crate::model::trail::TrailSnapshot;
 use crate::model::waf::WafSnapshot;
-use crate::sources::sim::World;
+use crate::model::{Feed, Health};
+use crate::sources::Sources;
+use crate::tui::app::Origin;
+use crate::tui::data::Data;
 use jiff::Timestamp;
 use serde::Serialize;
 use std::fmt::Write;
@@ -19,7 +24,11 @@ pub struct Status {
     pub seed: Option<u64>,
     pub at: Timestamp,
     pub summaries: Vec<AreaSummary>,
+    /// Per area, in `Area::ALL` order: what its source had said when the status was taken.
+    pub answers: Vec<AreaAnswer>,
     pub findings: Vec<Finding>,
+    /// One line per watched Kubernetes context; empty without live Kubernetes.
+    pub contexts: Vec<ContextHealth>,
     pub cluster: ClusterSnapshot,
     pub db: DbSnapshot,
     pub waf: WafSnapshot,
@@ -28,143 +37,121 @@ pub struct Status {
     pub trail: TrailSnapshot,
 }
 
-impl Status {
-    pub fn of_drill(world: &World, seed: u64) -> Status {
-        let (cluster, db, waf, alarms, iam, trail) = (
-            world.cluster(),
-            world.db(),
-            world.waf(),
-            world.alarms(),
-            world.iam(),
-            world.trail(),
-        );
-        let iam_findings = audit::iam_findings(&iam, &trail, world.now());
-        let trail_findings = audit::trail_findings(&trail, &iam.account_id, world.now());
-        let summaries = vec![
-            summary::cluster(&cluster),
-            summary::db(&db),
-            summary::waf(&waf),
-            summary::alarms(&alarms),
-            audit::iam_summary(&iam, &iam_findings),
-            audit::trail_summary(&trail, &trail_findings),
-        ];
-        let mut findings = iam_findings;
-        findings.extend(trail_findings);
-        audit::sort(&mut findings);
-        Status {
-            mode: "drill",
-            seed: Some(seed),
-            at: world.now(),
-            summaries,
-            findings,
-            cluster,
-            db,
-            waf,
-            alarms,
-            iam,
-            trail,
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AreaAnswer {
+    pub area: Area,
+    pub state: Answer,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_ok: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// Its whole first answer arrived and nothing in it failed.
+    Complete,
+    /// Data arrived, but not all of it in time (a list still paging, a report generating).
+    Partial,
+    /// Data arrived, but a part of the area (or a later read) failed: it is not current.
+    Stale,
+    /// It answered only with an error.
+    Failed,
+    /// Nothing arrived before the timeout.
+    NoAnswer,
+    NotConfigured,
+}
+
+impl Answer {
+    /// `data`: something arrived, even if only from some of the area's parts (one of two
+    /// alarm sources); `silent`: the area had not answered whole when the wait ended.
+    fn of(health: &Health, data: bool, silent: bool) -> Answer {
+        match (health.off.is_some(), data, &health.last_error) {
+            (true, ..) => Answer::NotConfigured,
+            (false, true, Some(_)) => Answer::Stale,
+            (false, false, Some(_)) => Answer::Failed,
+            (false, true, None) if silent => Answer::Partial,
+            (false, true, None) => Answer::Complete,
+            (false, false, None) => Answer::NoAnswer,
         }
     }
 
-    /// Live: what the configured sources report; the rest is marked as not configured.
-    /// `alarms` is the alarm sources' first answer with the lines of those that failed.
-    pub fn of_live(
-        db: DbSnapshot,
-        alarms: Option<(AlarmSnapshot, Vec<String>)>,
-        at: Timestamp,
-    ) -> Status {
-        let unconfigured = |area| AreaSummary {
-            area,
-            level: crate::model::Level::Off,
-            counts: "not configured".into(),
-            worst: None,
+    /// Everything that is configured gave its whole, current answer.
+    pub fn settled(self) -> bool {
+        matches!(self, Answer::Complete | Answer::NotConfigured)
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Answer::Complete => "complete",
+            Answer::Partial => "partial",
+            Answer::Stale => "stale",
+            Answer::Failed => "failed",
+            Answer::NoAnswer => "no answer",
+            Answer::NotConfigured => "not configured",
+        }
+    }
+}
+
+impl Status {
+    /// What `sources` hold now; `silent` are the areas that had not answered whole when
+    /// the wait for them ended (see `Sources::settled`).
+    pub fn of(sources: &Sources, origin: &Origin, silent: &[Area], at: Timestamp) -> Status {
+        let snaps = sources.snapshots();
+        let contexts = sources.contexts.borrow().clone();
+        let data = Data::of(snaps, contexts.clone(), at);
+        let arrived = |area| match area {
+            Area::Cluster => arrived(&data.cluster),
+            Area::Db => arrived(&data.db),
+            Area::Waf => arrived(&data.waf),
+            Area::Alarms => arrived(&data.alarms),
+            Area::Iam => arrived(&data.iam),
+            Area::Trail => arrived(&data.trail),
         };
-        let summaries = crate::model::summary::Area::ALL
+        let answers = Area::ALL
             .iter()
-            .map(|&area| match (area, &alarms) {
-                (crate::model::summary::Area::Db, _) => summary::db(&db),
-                (crate::model::summary::Area::Alarms, Some((snap, failing))) => {
-                    summary::alarms_of_sources(snap, failing)
+            .map(|&area| {
+                let health = data.health(area);
+                let mut answer = AreaAnswer {
+                    area,
+                    state: Answer::of(health, arrived(area), silent.contains(&area)),
+                    last_ok: health.last_ok,
+                    error: health.last_error.clone(),
+                };
+                if area == Area::Cluster {
+                    worst_context(&mut answer, &contexts);
                 }
-                (other, _) => unconfigured(other),
+                answer
             })
             .collect();
+        let mut findings = data.findings.clone();
+        findings.extend(data.trail_findings.iter().cloned());
+        crate::audit::sort(&mut findings);
+        let (mode, seed) = match origin {
+            Origin::Drill { seed } => ("drill", Some(*seed)),
+            Origin::Live { .. } => ("live", None),
+        };
         Status {
-            mode: "live",
-            seed: None,
+            mode,
+            seed,
             at,
-            summaries,
-            findings: vec![],
-            cluster: Default::default(),
-            db,
-            waf: Default::default(),
-            alarms: alarms.map(|(a, _)| a).unwrap_or_default(),
-            iam: Default::default(),
-            trail: Default::default(),
+            summaries: data.summaries.clone(),
+            answers,
+            findings,
+            contexts: contexts.to_vec(),
+            cluster: data.cluster.data.clone(),
+            db: data.db.data.clone(),
+            waf: data.waf.data.clone(),
+            alarms: data.alarms.data.clone(),
+            iam: data.iam.data.clone(),
+            trail: data.trail.data.clone(),
         }
     }
 
-    /// The live IAM and CloudTrail review in place of their "not configured" lines.
-    pub fn with_security(
-        mut self,
-        iam: IamSnapshot,
-        trail: TrailSnapshot,
-        at: Timestamp,
-    ) -> Status {
-        let iam_findings = audit::iam_findings(&iam, &trail, at);
-        let trail_findings = audit::trail_findings(&trail, &iam.account_id, at);
-        for s in &mut self.summaries {
-            match s.area {
-                crate::model::summary::Area::Iam => *s = audit::iam_summary(&iam, &iam_findings),
-                crate::model::summary::Area::Trail => {
-                    *s = audit::trail_summary(&trail, &trail_findings)
-                }
-                _ => {}
-            }
-        }
-        self.findings = iam_findings;
-        self.findings.extend(trail_findings);
-        audit::sort(&mut self.findings);
-        self.iam = iam;
-        self.trail = trail;
-        self
-    }
-
-    /// The live web ACLs in place of the WAF's "not configured" line; `errors` are the
-    /// parts that could not be read.
-    pub fn with_waf(mut self, waf: WafSnapshot, errors: &[String]) -> Status {
-        let mut s = summary::waf(&waf);
-        if !errors.is_empty() {
-            s.level = if waf.acls.is_empty() {
-                s.counts = "failing".into();
-                crate::model::Level::Crit
-            } else {
-                s.level.max(crate::model::Level::Warn)
-            };
-            s.worst = Some(errors.join("; "));
-        }
-        for slot in &mut self.summaries {
-            if slot.area == crate::model::summary::Area::Waf {
-                *slot = s.clone();
-            }
-        }
-        self.waf = waf;
-        self
-    }
-
-    /// The AWS account could not be read: both areas say why.
-    pub fn security_failing(mut self, why: &str) -> Status {
-        for s in &mut self.summaries {
-            if matches!(
-                s.area,
-                crate::model::summary::Area::Iam | crate::model::summary::Area::Trail
-            ) {
-                s.level = crate::model::Level::Crit;
-                s.counts = "failing".into();
-                s.worst = Some(why.to_string());
-            }
-        }
-        self
+    /// Every configured area gave its whole, current answer: the exit code is 0.
+    pub fn settled(&self) -> bool {
+        self.answers.iter().all(|a| a.state.settled())
     }
 
     pub fn text(&self) -> String {
@@ -189,10 +176,127 @@ impl Status {
                 let _ = writeln!(out, "{:15}└ {w}", "");
             }
         }
+        let unsettled: Vec<String> = self
+            .answers
+            .iter()
+            .filter(|a| !a.state.settled())
+            .map(|a| format!("{} {}", a.area.title(), a.state.word()))
+            .collect();
+        if !unsettled.is_empty() {
+            let _ = writeln!(out, "not current: {}", unsettled.join(", "));
+        }
         out
     }
 
     pub fn json(&self) -> serde_json::Result<String> {
         serde_json::to_string_pretty(self)
+    }
+}
+
+/// Data came: a success, or a part of the area while another part failed.
+fn arrived<T: Default + PartialEq>(feed: &Feed<T>) -> bool {
+    feed.health.last_ok.is_some() || feed.data != T::default()
+}
+
+/// A context other than the active one that failed makes the cluster area not current
+/// either: a script asking about two regions must not be told both answered.
+fn worst_context(answer: &mut AreaAnswer, contexts: &[ContextHealth]) {
+    for c in contexts.iter().filter(|c| !c.active) {
+        let state = match (&c.error, c.last_ok) {
+            (Some(_), Some(_)) => Answer::Stale,
+            (Some(_), None) => Answer::Failed,
+            (None, None) => Answer::NoAnswer,
+            (None, Some(_)) if c.loading => Answer::Partial,
+            (None, Some(_)) => continue,
+        };
+        if answer.state.settled() {
+            answer.state = state;
+            answer.error = c
+                .error
+                .as_ref()
+                .map(|e| format!("context {}: {e}", c.context));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::{Publishers, publish, publish_error, publish_off};
+
+    fn health(ok: bool, err: bool, off: bool) -> Health {
+        Health {
+            last_ok: ok.then_some(Timestamp::UNIX_EPOCH),
+            last_error: err.then(|| "connection refused".into()),
+            off: off.then(|| "add [kube]".into()),
+        }
+    }
+
+    #[test]
+    fn each_way_a_source_can_stand_has_its_own_answer() {
+        let cases = [
+            (health(true, false, false), true, false, Answer::Complete),
+            (health(true, false, false), true, true, Answer::Partial),
+            (health(true, true, false), true, false, Answer::Stale),
+            (health(false, true, false), true, false, Answer::Stale),
+            (health(false, true, false), false, false, Answer::Failed),
+            (health(false, false, false), false, true, Answer::NoAnswer),
+            (
+                health(false, false, true),
+                false,
+                false,
+                Answer::NotConfigured,
+            ),
+        ];
+        for (h, data, silent, want) in cases {
+            let got = Answer::of(&h, data, silent);
+            assert_eq!(got, want, "{h:?} data={data} silent={silent}");
+        }
+    }
+
+    #[test]
+    fn a_failing_area_is_printed_and_unsettles_the_status() {
+        let (p, s) = Publishers::channels();
+        publish_off(&p.cluster, "add [kube] to the config".into());
+        publish_error(&p.db, "orders-pg: connection refused".into());
+        publish(&p.waf, WafSnapshot::default(), Timestamp::UNIX_EPOCH);
+        publish_off(&p.alarms, "x".into());
+        publish_off(&p.iam, "x".into());
+        publish_off(&p.trail, "x".into());
+        let live = Origin::Live { what: "db".into() };
+        let st = Status::of(&s, &live, &[], Timestamp::UNIX_EPOCH);
+        assert!(!st.settled());
+        let db = &st.answers[1];
+        assert_eq!((db.area, db.state), (Area::Db, Answer::Failed));
+        assert!(
+            st.text().ends_with("not current: DB failed\n"),
+            "{}",
+            st.text()
+        );
+        let json: serde_json::Value = serde_json::from_str(&st.json().unwrap()).unwrap();
+        assert_eq!(json["answers"][1]["state"], "failed");
+        assert_eq!(json["answers"][0]["state"], "not_configured");
+        assert_eq!(json["answers"][2]["state"], "complete");
+        assert_eq!(json["mode"], "live");
+    }
+
+    #[test]
+    fn a_second_context_that_is_down_makes_the_cluster_area_failed() {
+        let mut answer = AreaAnswer {
+            area: Area::Cluster,
+            state: Answer::Complete,
+            last_ok: Some(Timestamp::UNIX_EPOCH),
+            error: None,
+        };
+        let up = ContextHealth {
+            context: "kr".into(),
+            active: true,
+            last_ok: Some(Timestamp::UNIX_EPOCH),
+            ..Default::default()
+        };
+        let down = crate::model::summary::context_failed("jp", None, false, "refused".into());
+        worst_context(&mut answer, &[up, down]);
+        assert_eq!(answer.state, Answer::Failed);
+        assert_eq!(answer.error.as_deref(), Some("context jp: refused"));
     }
 }

@@ -61,12 +61,29 @@ fn status_json_waits_for_the_alarms_and_names_an_expired_sso_session() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
+    // The JSON is printed, and the exit code says not every configured area answered.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let state = |area: &str| {
+        v["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["area"] == area)
+            .map(|a| a["state"].clone())
+    };
+    assert_eq!(
+        state("alarms").unwrap(),
+        "stale",
+        "one of two sources failed"
+    );
+    assert_eq!(state("iam").unwrap(), "failed");
+    assert_eq!(state("db").unwrap(), "not_configured");
     assert_eq!(v["mode"], "live");
     let alarms = &v["alarms"]["alarms"];
     assert_eq!(alarms[0]["name"], "HighErrorRate", "{text}");

@@ -6,9 +6,12 @@
 //! (not captured from an account), served by the wrapper in place of moto's missing handler.
 //! Everything else is moto's own answer.
 
+#[path = "alarmsupport/mod.rs"]
+mod alarmsupport;
 #[path = "support/aws_account.rs"]
 mod aws_account;
 
+use alarmsupport::{Scripted, iam_error};
 use aws_account::Account;
 use jiff::Timestamp;
 use opsdeck::audit;
@@ -27,12 +30,23 @@ async fn the_review_finds_exactly_the_planted_problems() {
     let account = Account::start("review", Some("lookup_events.json"));
     let aws = account.aws().await;
     let iam_reader = IamReader::new(&aws);
-    let mut first = None;
-    let iam = live_iam::read(&iam_reader, |s| first = Some(s.clone()))
+    let mut early = Vec::new();
+    let iam = live_iam::read(&iam_reader, |s| early.push(s.clone()))
         .await
         .expect("IAM read");
-    let first = first.expect("a snapshot before the credential report");
+    let first = early
+        .first()
+        .expect("a snapshot before the credential report");
     assert_eq!(first.report, ReportState::Generating { attempts: 0 });
+    // moto answers the first GenerateCredentialReport STARTED: the wait is counted.
+    let attempts: Vec<_> = early.iter().map(|s| s.report.clone()).collect();
+    assert_eq!(
+        attempts,
+        [
+            ReportState::Generating { attempts: 0 },
+            ReportState::Generating { attempts: 1 }
+        ]
+    );
     assert_eq!(
         first.users.len(),
         11,
@@ -224,8 +238,27 @@ async fn the_review_finds_exactly_the_planted_problems() {
     }
     assert_eq!(
         trail.events.iter().filter(|e| e.id.is_some()).count(),
-        7,
+        13,
         "each event once"
+    );
+    // bob's key probing what it may read: six refused read-only calls in five minutes, only
+    // found by asking LookupEvents for ReadOnly=true too.
+    let bursts = opsdeck::model::trail::denial_bursts(&trail.events);
+    assert_eq!(
+        bursts
+            .iter()
+            .map(|b| (b.user.as_str(), b.count))
+            .collect::<Vec<_>>(),
+        [("bob", 6)]
+    );
+    let report = opsdeck::audit::report::AuditReport::new("live", &iam, &trail, Timestamp::now());
+    assert!(
+        report
+            .risky_events
+            .iter()
+            .any(|e| e.user == "bob" && e.risk == "burst of access denied"),
+        "{:?}",
+        report.risky_events
     );
     // The detail's live cross-check: judy gets a second key and loses nothing else after the
     // report was read; the check marks exactly that.
@@ -305,5 +338,168 @@ async fn lookup_events_moto_lacks_is_unsupported_and_not_asked_again() {
         log().matches("\" 500 ").count(),
         asked,
         "LookupEvents is not asked again"
+    );
+}
+
+/// GenerateCredentialReport's answer while AWS writes the report (IAM API reference).
+const STARTED: &str = "<GenerateCredentialReportResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n  <GenerateCredentialReportResult>\n    <Description>No report exists. Starting a new report generation task</Description>\n    <State>STARTED</State>\n  </GenerateCredentialReportResult>\n  <ResponseMetadata>\n    <RequestId>29f47818-99f5-11e1-a4c3-27EXAMPLE804</RequestId>\n  </ResponseMetadata>\n</GenerateCredentialReportResponse>\n";
+
+/// The credential report's answers moto never gives (it says STARTED, then COMPLETE), in
+/// AWS's Query-protocol format, ahead of moto: limit exceeded, not present, in progress,
+/// expired. Each is followed to the next call with a growing wait, and each wait is
+/// counted where the pane reads it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_credential_report_poll_follows_every_answer_with_backoff() {
+    use opsdeck::sources::credential_report::poll::Poller;
+    let account = Account::start("review", None);
+    let proxy = Scripted::start(
+        &account.url,
+        vec![
+            (
+                "GenerateCredentialReport",
+                "409 Conflict",
+                iam_error(
+                    "LimitExceeded",
+                    "The request was rejected because it attempted to create resources beyond the current AWS account limits.",
+                ),
+            ),
+            (
+                "GetCredentialReport",
+                "410 Gone",
+                iam_error(
+                    "ReportNotPresent",
+                    "The request was rejected because the credential report does not exist. To generate a credential report, use GenerateCredentialReport.",
+                ),
+            ),
+            ("GenerateCredentialReport", "200 OK", STARTED.to_string()),
+            (
+                "GetCredentialReport",
+                "404 Not Found",
+                iam_error(
+                    "ReportInProgress",
+                    "The request was rejected because the credential report is still being generated.",
+                ),
+            ),
+            (
+                "GetCredentialReport",
+                "410 Gone",
+                iam_error(
+                    "ReportExpired",
+                    "The request was rejected because the most recent credential report has expired. To generate a new credential report, use GenerateCredentialReport.",
+                ),
+            ),
+        ],
+    );
+    let aws = account.aws_at(&proxy.url).await;
+    let reader = IamReader::new(&aws);
+    let mut waits = Vec::new();
+    let first = std::time::Duration::from_millis(40);
+    let (rows, _) = reader
+        .credential_report(Poller::default().first_wait(first), |n| waits.push(n))
+        .await
+        .expect("the report, in the end");
+    assert!(rows.iter().any(|r| r.user == "alice"), "moto's report");
+    let asked: Vec<String> = proxy
+        .actions()
+        .into_iter()
+        .filter(|a| a.contains("CredentialReport"))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            "GenerateCredentialReport", // LimitExceeded: wait for the one being written
+            "GetCredentialReport",      // ReportNotPresent: generate again
+            "GenerateCredentialReport", // STARTED
+            "GetCredentialReport",      // ReportInProgress
+            "GetCredentialReport",      // ReportExpired: generate again
+            "GenerateCredentialReport", // moto: STARTED
+            "GetCredentialReport",      // moto: the report
+        ]
+    );
+    assert_eq!(waits, [1, 2, 3, 4, 5, 6]);
+    // The wait before each call doubles.
+    let times: Vec<std::time::Instant> = proxy
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(a, _)| a.contains("CredentialReport"))
+        .map(|(_, t)| *t)
+        .collect();
+    for (n, pair) in times.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= first * (1 << n), "wait {n}: {gap:?}");
+    }
+}
+
+/// One IAM section denied (GetAccountPasswordPolicy, 403 AccessDenied as AWS words it): the
+/// rest of the review still shows, the section names the action, and the export marks its
+/// checks not evaluated instead of failing them on "no policy" or passing them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_denied_password_policy_is_not_evaluated_and_the_rest_still_shows() {
+    let account = Account::start("review", Some("lookup_events.json"));
+    let denied = iam_error(
+        "AccessDenied",
+        "User: arn:aws:iam::123456789012:user/reviewer is not authorized to perform: iam:GetAccountPasswordPolicy on resource: * because no identity-based policy allows the iam:GetAccountPasswordPolicy action",
+    );
+    let proxy = Scripted::start(
+        &account.url,
+        vec![("GetAccountPasswordPolicy", "403 Forbidden", denied)],
+    );
+    let aws = account.aws_at(&proxy.url).await;
+    let iam = live_iam::read(&IamReader::new(&aws), |_| {})
+        .await
+        .expect("the rest of IAM reads");
+    assert_eq!(iam.users.len(), 11);
+    assert!(matches!(iam.report, ReportState::Complete { .. }));
+    let section: Vec<_> = iam
+        .unavailable
+        .iter()
+        .filter(|u| u.section == "password policy")
+        .collect();
+    assert_eq!(section.len(), 1, "{:?}", iam.unavailable);
+    assert!(
+        section[0].why.contains("iam:GetAccountPasswordPolicy"),
+        "{}",
+        section[0].why
+    );
+    let trail = TrailReader::new(&aws)
+        .read()
+        .await
+        .expect("CloudTrail read");
+    let report = opsdeck::audit::report::AuditReport::new("live", &iam, &trail, Timestamp::now());
+    let checks: Vec<&str> = report.findings.iter().map(|f| f.check).collect();
+    assert!(
+        !checks.iter().any(|c| c.starts_with("iam_password_policy")),
+        "{checks:?}"
+    );
+    for still in [
+        "iam_user_mfa_enabled_console_access",
+        "iam_user_two_active_access_key",
+        "cloudtrail_log_file_validation_enabled",
+    ] {
+        assert!(checks.contains(&still), "{still} in {checks:?}");
+    }
+    let skipped: Vec<(&str, Option<&str>)> = report
+        .not_evaluated
+        .iter()
+        .map(|n| (n.check, n.cis))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("iam_password_policy_minimum_length_14", Some("1.7")),
+            ("iam_password_policy_reuse_24", Some("1.8"))
+        ]
+    );
+    assert!(
+        report.not_evaluated[0]
+            .why
+            .contains("iam:GetAccountPasswordPolicy")
+    );
+    let md = report.markdown();
+    assert!(
+        md.contains("| `iam_password_policy_minimum_length_14` | 1.7 | password policy |"),
+        "{md}"
     );
 }

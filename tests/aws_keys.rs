@@ -24,7 +24,14 @@ use opsdeck::sources::aws::keys::KeyOps;
 use opsdeck::sources::{Publishers, publish};
 use std::sync::{Arc, Mutex};
 
-async fn run(ctx: &Context, name: &str, inputs: &[(&str, &str)]) -> (RunOutcome, Vec<Prompt>) {
+/// Runs a shipped playbook, typing every target and answering yes to every other question
+/// except the confirmations of the steps in `decline`.
+async fn run(
+    ctx: &Context,
+    name: &str,
+    inputs: &[(&str, &str)],
+    decline: &'static [&'static str],
+) -> (RunOutcome, Vec<Prompt>) {
     let playbook = catalog::shipped(name).unwrap_or_else(|| panic!("{name} is shipped"));
     let given: Vec<(String, String)> = inputs
         .iter()
@@ -33,6 +40,7 @@ async fn run(ctx: &Context, name: &str, inputs: &[(&str, &str)]) -> (RunOutcome,
     let vars = plan::inputs(&playbook, &given).unwrap();
     let (outcome, view, prompts) = run::execute_answering(ctx, &playbook, vars, |p| match p {
         Prompt::TypeTarget { target, .. } => Answer::Text(target.clone()),
+        Prompt::Confirm { step, .. } if decline.contains(&step.as_str()) => Answer::No,
         _ => Answer::Yes,
     })
     .await;
@@ -40,12 +48,19 @@ async fn run(ctx: &Context, name: &str, inputs: &[(&str, &str)]) -> (RunOutcome,
     (outcome, prompts)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_leaked_key_is_reviewed_cut_off_contained_and_rolled_back() {
-    let account = Account::start("review", Some("lookup_events.json"));
+/// alice's key, the IAM source the playbook updates, and an executor context with an open
+/// incident, against `account`.
+async fn setup(
+    account: &Account,
+) -> (
+    opsdeck::sources::aws::Aws,
+    String,
+    opsdeck::sources::Sources,
+    Context,
+    tempfile::TempDir,
+) {
     let aws = account.aws().await;
     let key = account.keys["alice"].clone();
-    let suffix = &key[key.len() - 4..];
     let (publishers, sources) = Publishers::channels();
     let iam = live_iam::read(&IamReader::new(&aws), |_| {})
         .await
@@ -83,10 +98,19 @@ async fn a_leaked_key_is_reviewed_cut_off_contained_and_rolled_back() {
         anti_flap: SignedDuration::from_mins(30),
         speed: 1,
     };
+    (aws, key, sources, ctx, dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leaked_key_is_reviewed_cut_off_contained_and_rolled_back() {
+    let account = Account::start("review", Some("lookup_events.json"));
+    let (aws, key, sources, ctx, _dir) = setup(&account).await;
+    let suffix = &key[key.len() - 4..];
     let (_, prompts) = run(
         &ctx,
         "deactivate-access-key",
         &[("user", "alice"), ("key_suffix", suffix)],
+        &[],
     )
     .await;
     assert!(
@@ -168,6 +192,7 @@ async fn a_leaked_key_is_reviewed_cut_off_contained_and_rolled_back() {
             ("key_suffix", suffix),
             ("reason", "false alarm: the paste was a test key"),
         ],
+        &[],
     )
     .await;
     let keys = client
@@ -185,4 +210,52 @@ async fn a_leaked_key_is_reviewed_cut_off_contained_and_rolled_back() {
         matches!(&e.event, Event::RunStarted { inputs, .. } if inputs.get("reason").is_some_and(|r| r.contains("false alarm")))
     });
     assert!(reason, "the rollback's reason is journaled");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declined_containment_step_is_skipped_and_the_next_still_runs() {
+    let account = Account::start("review", Some("lookup_events.json"));
+    let (aws, key, _sources, ctx, _dir) = setup(&account).await;
+    let suffix = &key[key.len() - 4..];
+    let (_, prompts) = run(
+        &ctx,
+        "deactivate-access-key",
+        &[("user", "alice"), ("key_suffix", suffix)],
+        &["no-console"],
+    )
+    .await;
+    let asked: Vec<&str> = prompts
+        .iter()
+        .filter_map(|p| match p {
+            Prompt::Confirm { step, .. } => Some(step.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, ["no-console", "deny-all"], "{prompts:?}");
+    let client = aws.iam("us-east-1");
+    let login = client.get_login_profile().user_name("alice").send().await;
+    assert!(login.is_ok(), "declined: the console password is kept");
+    let deny = client
+        .get_user_policy()
+        .user_name("alice")
+        .policy_name("opsdeck-deny-all")
+        .send()
+        .await
+        .expect("the step after the declined one ran");
+    assert!(deny.policy_document().contains("Deny"));
+    let timeline: Vec<String> = {
+        let desk = ctx.desk.lock().unwrap();
+        desk.active()
+            .unwrap()
+            .entries
+            .iter()
+            .filter_map(|e| timeline_text(&e.event))
+            .collect()
+    };
+    let said = timeline.join("\n");
+    assert!(
+        said.contains("step no-console declined, skipped: not confirmed"),
+        "{said}"
+    );
+    assert!(said.contains("playbook finished ok"), "{said}");
 }

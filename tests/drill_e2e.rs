@@ -1,7 +1,8 @@
 //! A whole drill through the real binary, as a trainee does it: the primary database dies,
 //! the incident is opened from the alarm, failover-mariadb runs with the member's name typed
 //! to confirm, the world recovers, the incident is resolved with prevention measures, and the
-//! report says the SLA was met and carries the score.
+//! report says the SLA was met, carries the score and what the incident spent of the shop's
+//! availability budget.
 
 mod support;
 
@@ -53,7 +54,12 @@ fn db_primary_down_drill_from_alarm_to_report() {
     c.wait_for("the world has recovered");
 
     c.press("9");
-    c.wait_for("recovered 0");
+    let pane = c.wait_for("recovered 0");
+    // The scenario hits the shop: its 99 % budget is on the incident pane, being spent.
+    assert!(
+        pane.contains("budget shop 99 %:") && pane.contains("of 7h 18m 18s used this month"),
+        "{pane}"
+    );
     c.press("R");
     c.wait_for("resolve incident");
     c.press("EBS volume of mariadb-0 failed\r4 minutes of checkout errors\rEBS health alarm; monthly failover drill\r");
@@ -76,6 +82,11 @@ fn db_primary_down_drill_from_alarm_to_report() {
     assert!(text.contains("**met**"), "{text}");
     assert!(text.contains("## Drill score"), "{text}");
     assert!(text.contains("| SLA met | yes |"), "{text}");
+    assert!(text.contains("| Service | shop |"), "{text}");
+    assert!(
+        text.contains("| Availability budget | 99 % allows 7h 18m 18s of downtime a month: this incident used "),
+        "{text}"
+    );
     assert!(
         text.contains("EBS health alarm; monthly failover drill"),
         "{text}"
@@ -106,12 +117,12 @@ fn a_killed_console_comes_back_with_the_incident_its_deadline_and_the_interrupte
     c.press("Checkout slow\r\r\r\r");
     c.wait_for("SLA OK");
     c.press("9");
-    let before = c.wait_for("deadline");
+    let before = c.wait_for("until");
     let deadline = before
         .lines()
-        .find(|l| l.contains("deadline"))
+        .find(|l| l.contains("until"))
         .unwrap()
-        .split("deadline")
+        .split("until")
         .nth(1)
         .unwrap()
         .trim()
@@ -132,7 +143,7 @@ fn a_killed_console_comes_back_with_the_incident_its_deadline_and_the_interrupte
     again.press("9");
     let after = again.wait_for("interrupted at soak");
     assert!(
-        after.contains(&format!("deadline {deadline}")),
+        after.contains(&format!("until {deadline}")),
         "deadline moved:\n{after}"
     );
     assert!(after.contains("Checkout slow"));

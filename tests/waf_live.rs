@@ -15,7 +15,6 @@ use aws_sdk_wafv2::types::{
 };
 use jiff::SignedDuration;
 use moto::Moto;
-use opsdeck::incident::clock::SystemClock;
 use opsdeck::incident::desk::{Desk, NewIncident};
 use opsdeck::incident::event::{RunOutcome, Severity, Who};
 use opsdeck::incident::report::timeline_text;
@@ -352,8 +351,11 @@ async fn web_acls_of_two_regions_and_cloudfront_with_every_rule_kind() {
     );
 
     // `opsdeck status --json` carries the same ACLs.
-    let status = opsdeck::status::Status::of_live(Default::default(), None, jiff::Timestamp::now())
-        .with_waf(read.snapshot.clone(), &read.errors);
+    let (publishers, sources) = opsdeck::sources::Publishers::channels();
+    let now = jiff::Timestamp::now();
+    opsdeck::sources::publish_partial(&publishers.waf, read.snapshot.clone(), now, &read.errors);
+    let live = opsdeck::tui::app::Origin::Live { what: "aws".into() };
+    let status = opsdeck::status::Status::of(&sources, &live, &[], now);
     let json: serde_json::Value = serde_json::from_str(&status.json().unwrap()).unwrap();
     assert_eq!(
         json["waf"]["acls"][0]["rules"][2]["kind"]["type"],
@@ -364,18 +366,40 @@ async fn web_acls_of_two_regions_and_cloudfront_with_every_rule_kind() {
         .iter()
         .find(|s| s.area == Area::Waf)
         .unwrap();
-    assert_eq!(waf.counts, "3 ACLs · 7 rules · rates not read");
+    assert_eq!(
+        waf.counts, "3 ACLs · 7 rules · 0/min allowed · 0/min blocked",
+        "rates read: no metric data is no traffic"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_endpoint_keeps_the_acls_with_the_reason() {
     let (mut m, aws) = started().await;
     seed(&aws).await;
+    let now = jiff::Timestamp::now().as_millisecond();
+    waf_logging(
+        &aws,
+        &[waf_record(
+            now - 2000,
+            "203.0.113.7",
+            "BLOCK",
+            "rate-limit-100",
+        )],
+    )
+    .await;
+    put_waf_metric(&aws, "BlockedRequests", "ALL", &[(1, 40.0), (0, 40.0)]).await;
     let mut reader = WafReader::new(&aws);
-    assert_eq!(reader.read().await.snapshot.acls.len(), 3);
+    let before = reader.read().await.snapshot;
+    assert_eq!(before.acls.len(), 3);
+    assert_eq!(before.recent_blocked.len(), 1);
     m.stop();
     let read = reader.read().await;
     assert_eq!(read.snapshot.acls.len(), 3, "the last ACLs stay on screen");
+    assert_eq!(read.snapshot.rates, before.rates, "and their rates");
+    assert_eq!(
+        read.snapshot.recent_blocked, before.recent_blocked,
+        "and the blocked requests read before"
+    );
     assert_eq!(read.errors.len(), 3, "{:?}", read.errors);
     assert!(
         read.errors[0].starts_with("REGIONAL ap-northeast-2: "),
@@ -513,6 +537,77 @@ async fn a_lost_lock_token_race_rereads_and_both_addresses_end_up_in_the_set() {
     );
 }
 
+/// What a playbook run has in the console: the WAF pane fed by a live reader polling moto,
+/// an open incident's journal, `ops` for the WAF, waits `speed` times faster.
+fn playbook_context(
+    aws: &Aws,
+    ops: Arc<WafOps>,
+    speed: u32,
+) -> (Context, Publishers, tempfile::TempDir) {
+    /// The runner's deadlines by a clock `speed` times faster than the wall's.
+    struct Fast(std::time::Instant, jiff::Timestamp, u32);
+    impl opsdeck::incident::clock::Clock for Fast {
+        fn now(&self) -> jiff::Timestamp {
+            let fast = self.0.elapsed() * self.2;
+            self.1 + SignedDuration::try_from(fast).unwrap()
+        }
+    }
+    let (publishers, sources) = Publishers::channels();
+    opsdeck::sources::aws::wafv2::spawn(
+        WafReader::new(aws),
+        publishers.waf.clone(),
+        std::time::Duration::from_millis(300),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut desk = Desk::open(
+        &dir.path().join("incidents"),
+        Who {
+            user: "kim".into(),
+            from: Some("bastion".into()),
+        },
+    )
+    .unwrap();
+    desk.open_incident(
+        NewIncident {
+            title: "injection probes from 203.0.113.7".into(),
+            severity: Severity::Sev2,
+            alarm: None,
+            detected_at: None,
+            recognised: None,
+            drill: None,
+        },
+        jiff::Timestamp::now(),
+    )
+    .unwrap();
+    let ctx = Context {
+        ops: Arc::new(Router::default().route(Area::Waf, ops)),
+        snapshots: Arc::new(move || sources.snapshots()),
+        desk: Arc::new(Mutex::new(desk)),
+        clock: Arc::new(Fast(
+            std::time::Instant::now(),
+            jiff::Timestamp::now(),
+            speed,
+        )),
+        read_only: None,
+        anti_flap: SignedDuration::from_mins(30),
+        speed,
+    };
+    (ctx, publishers, dir)
+}
+
+fn timeline(ctx: &Context) -> String {
+    let desk = ctx.desk.lock().unwrap();
+    let said: Vec<String> = desk
+        .active()
+        .unwrap()
+        .entries
+        .iter()
+        .filter_map(|e| timeline_text(&e.event))
+        .collect();
+    said.join("\n")
+}
+
 async fn run_playbook(ctx: &Context, name: &str, inputs: &[(&str, &str)]) -> Vec<Prompt> {
     let playbook = catalog::shipped(name).unwrap_or_else(|| panic!("{name} is shipped"));
     let given: Vec<(String, String)> = inputs
@@ -552,43 +647,35 @@ async fn block_then_unblock_through_the_shipped_playbooks() {
         "a dry run changes nothing"
     );
 
-    let (_publishers, sources) = Publishers::channels();
-    let dir = tempfile::tempdir().unwrap();
-    let mut desk = Desk::open(
-        &dir.path().join("incidents"),
-        Who {
-            user: "kim".into(),
-            from: Some("bastion".into()),
-        },
-    )
-    .unwrap();
-    desk.open_incident(
-        NewIncident {
-            title: "injection probes from 203.0.113.7".into(),
-            severity: Severity::Sev2,
-            alarm: None,
-            detected_at: None,
-            recognised: None,
-            drill: None,
-        },
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
-    let s = sources.clone();
-    let ctx = Context {
-        ops: Arc::new(Router::default().route(Area::Waf, ops)),
-        snapshots: Arc::new(move || s.snapshots()),
-        desk: Arc::new(Mutex::new(desk)),
-        clock: Arc::new(SystemClock),
-        read_only: None,
-        anti_flap: SignedDuration::from_mins(30),
-        speed: 1,
-    };
+    // moto enforces no WAF: once the address is in the set, write what WAF logs of its next
+    // request (stopped by the IP-set rule), as the real service would.
+    waf_logging(&aws, &[]).await;
+    let emulated = aws.clone();
+    let set = id.clone();
+    let waf_logs = tokio::spawn(async move {
+        loop {
+            if addresses(&emulated, &set)
+                .await
+                .contains(&"203.0.113.7/32".to_string())
+            {
+                let ms = jiff::Timestamp::now().as_millisecond();
+                put_records(
+                    &emulated,
+                    &[waf_record(ms, "203.0.113.7", "BLOCK", "blocked-ips")],
+                )
+                .await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    let (ctx, publishers, _dir) = playbook_context(&aws, ops, 6);
     run_playbook(&ctx, "waf-block-ip", &[("ip", "203.0.113.7")]).await;
     assert_eq!(
         addresses(&aws, &id).await,
         ["192.0.2.0/24", "203.0.113.7/32"]
     );
+    waf_logs.await.unwrap();
     let prompts = run_playbook(&ctx, "waf-unblock-ip", &[("ip", "203.0.113.7")]).await;
     assert!(
         matches!(&prompts[0], Prompt::TypeTarget { target, .. } if target == "203.0.113.7"),
@@ -600,16 +687,7 @@ async fn block_then_unblock_through_the_shipped_playbooks() {
         "the rollback restores the set"
     );
 
-    let said: Vec<String> = {
-        let desk = ctx.desk.lock().unwrap();
-        desk.active()
-            .unwrap()
-            .entries
-            .iter()
-            .filter_map(|e| timeline_text(&e.event))
-            .collect()
-    };
-    let said = said.join("\n");
+    let said = timeline(&ctx);
     assert!(
         said.contains("added 203.0.113.7/32 to blocked-ips-v4 (2 addresses), rule blocked-ips of shop-web-acl; verified with GetIPSet (as arn:aws:sts::123456789012:"),
         "{said}"
@@ -618,6 +696,39 @@ async fn block_then_unblock_through_the_shipped_playbooks() {
         said.contains("removed 203.0.113.7/32 from blocked-ips-v4 (1 addresses)"),
         "{said}"
     );
+    drop(publishers);
+}
+
+/// A block whose addresses send nothing afterwards is in the set but not verified: the run
+/// says so and is not "finished ok".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_block_no_request_confirms_is_not_verified() {
+    let (_m, aws) = started().await;
+    let id = seed(&aws).await;
+    waf_logging(&aws, &[]).await;
+    // The three-minute wait in a few seconds.
+    let (ctx, publishers, _dir) = playbook_context(&aws, Arc::new(WafOps::new(aws.clone())), 60);
+    let playbook = catalog::shipped("waf-block-ip").unwrap();
+    let vars = plan::inputs(
+        &playbook,
+        &[("ip".to_string(), "203.0.113.7, 203.0.113.8".to_string())],
+    )
+    .unwrap();
+    let (outcome, view, _) = run::execute_answering(&ctx, &playbook, vars, |_| Answer::Yes).await;
+    assert_eq!(
+        addresses(&aws, &id).await,
+        ["192.0.2.0/24", "203.0.113.7/32", "203.0.113.8/32"]
+    );
+    assert!(
+        matches!(outcome, RunOutcome::Unmet(_)),
+        "{outcome:?} {view:#?}"
+    );
+    let said = timeline(&ctx);
+    assert!(
+        said.contains("not verified: no request from 203.0.113.7/32, 203.0.113.8/32 seen yet (WAF logs aws-waf-logs-shop"),
+        "{said}"
+    );
+    drop(publishers);
 }
 
 /// AWS's answer when the identity may not list web ACLs (JSON protocol, recorded format:
@@ -664,4 +775,244 @@ async fn a_forbidden_call_is_named_once_and_not_asked_again() {
         asked,
         "not asked again"
     );
+}
+
+/// An AWS WAF log record in the format WAF writes to CloudWatch Logs (headers, labels and
+/// the rate-based list included), for `ip` at `ms`.
+fn waf_record(ms: i64, ip: &str, action: &str, rule: &str) -> String {
+    let rate = if rule == "rate-limit-100" {
+        r#"[{"rateBasedRuleId":"arn:aws:wafv2:ap-northeast-2:123456789012:regional/ratebasedrule/rate-limit-100/r1","rateBasedRuleName":"rate-limit-100","limitKey":"IP","maxRateAllowed":100,"evaluationWindowSec":"60"}]"#
+    } else {
+        "[]"
+    };
+    format!(
+        r#"{{"timestamp":{ms},"formatVersion":1,"webaclId":"arn:aws:wafv2:ap-northeast-2:123456789012:regional/webacl/shop-web-acl/x","terminatingRuleId":"{rule}","terminatingRuleType":"REGULAR","action":"{action}","terminatingRuleMatchDetails":[],"httpSourceName":"ALB","httpSourceId":"123456789012-app/shop/1","ruleGroupList":[],"rateBasedRuleList":{rate},"nonTerminatingMatchingRules":[],"requestHeadersInserted":null,"responseCodeSent":null,"httpRequest":{{"clientIp":"{ip}","country":"KR","headers":[{{"name":"Host","value":"shop.example.com"}}],"uri":"/search","args":"q=1%27%20OR%201=1","httpVersion":"HTTP/1.1","httpMethod":"GET","requestId":"r-{ms}"}}}}"#
+    )
+}
+
+/// AWS/WAFV2 sums for the shop ACL, one datum per minute `minutes_ago`, as WAF publishes
+/// them (WebACL, Region, Rule dimensions).
+async fn put_waf_metric(aws: &Aws, name: &str, rule: &str, points: &[(i64, f64)]) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let minute = jiff::Timestamp::now().as_second().div_euclid(60) * 60;
+    let data: Vec<MetricDatum> = points
+        .iter()
+        .map(|&(ago, v)| {
+            MetricDatum::builder()
+                .metric_name(name)
+                .dimensions(
+                    Dimension::builder()
+                        .name("WebACL")
+                        .value("shop-web-acl")
+                        .build(),
+                )
+                .dimensions(
+                    Dimension::builder()
+                        .name("Region")
+                        .value("ap-northeast-2")
+                        .build(),
+                )
+                .dimensions(Dimension::builder().name("Rule").value(rule).build())
+                .timestamp(aws_smithy_types::DateTime::from_secs(
+                    minute - ago * 60 + 10,
+                ))
+                .value(v)
+                .unit(aws_sdk_cloudwatch::types::StandardUnit::Count)
+                .build()
+        })
+        .collect();
+    for chunk in data.chunks(20) {
+        aws.cloudwatch("ap-northeast-2")
+            .put_metric_data()
+            .namespace("AWS/WAFV2")
+            .set_metric_data(Some(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Writes `records` to `aws-waf-logs-shop` and points the shop ACL's logging at it.
+async fn waf_logging(aws: &Aws, records: &[String]) {
+    let logs = aws.logs("ap-northeast-2");
+    logs.create_log_group()
+        .log_group_name("aws-waf-logs-shop")
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name("aws-waf-logs-shop")
+        .log_stream_name("ap-northeast-2_shop-web-acl_0")
+        .send()
+        .await
+        .unwrap();
+    put_records(aws, records).await;
+    let waf = aws.wafv2("ap-northeast-2");
+    let acls = waf
+        .list_web_acls()
+        .scope(Scope::Regional)
+        .send()
+        .await
+        .unwrap();
+    let shop = acls
+        .web_acls()
+        .iter()
+        .find(|a| a.name() == Some("shop-web-acl"))
+        .unwrap();
+    waf.put_logging_configuration()
+        .logging_configuration(
+            aws_sdk_wafv2::types::LoggingConfiguration::builder()
+                .resource_arn(shop.arn().unwrap())
+                .log_destination_configs(
+                    "arn:aws:logs:ap-northeast-2:123456789012:log-group:aws-waf-logs-shop",
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn put_records(aws: &Aws, records: &[String]) {
+    let mut last = 0;
+    let events: Vec<_> = records
+        .iter()
+        .map(|r| {
+            // A line that is no record goes in where it was written.
+            let ms = serde_json::from_str::<serde_json::Value>(r)
+                .ok()
+                .and_then(|v| v["timestamp"].as_i64())
+                .unwrap_or(last);
+            last = ms;
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(ms)
+                .message(r)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    aws.logs("ap-northeast-2")
+        .put_log_events()
+        .log_group_name("aws-waf-logs-shop")
+        .log_stream_name("ap-northeast-2_shop-web-acl_0")
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rates_per_acl_and_rule_and_the_blocked_clients_of_the_logs() {
+    let (_m, aws) = started().await;
+    seed(&aws).await;
+    // Half an hour of 20 blocked a minute, then 400 in the last minutes (and in the one
+    // still counting, so a minute passing mid-test keeps the surge the last point).
+    let mut blocked: Vec<(i64, f64)> = (3..33).map(|ago| (ago, 20.0)).collect();
+    blocked.extend([(2, 400.0), (1, 400.0), (0, 400.0)]);
+    put_waf_metric(&aws, "BlockedRequests", "ALL", &blocked).await;
+    let allowed: Vec<(i64, f64)> = (0..33).map(|ago| (ago, 1000.0)).collect();
+    put_waf_metric(&aws, "AllowedRequests", "ALL", &allowed).await;
+    put_waf_metric(&aws, "CountedRequests", "ALL", &[(1, 7.0), (0, 7.0)]).await;
+    let by_rate_rule: Vec<(i64, f64)> = (1..11).map(|ago| (ago, 30.0)).collect();
+    put_waf_metric(&aws, "BlockedRequests", "rate-limit-100", &by_rate_rule).await;
+
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut records = vec![
+        waf_record(now - 9000, "192.0.2.200", "ALLOW", "Default_Action"),
+        waf_record(
+            now - 8000,
+            "203.0.113.7",
+            "BLOCK",
+            "AWS-AWSManagedRulesCommonRuleSet",
+        ),
+        waf_record(now - 7000, "198.51.100.9", "BLOCK", "rate-limit-100"),
+        waf_record(
+            now - 6000,
+            "203.0.113.7",
+            "BLOCK",
+            "AWS-AWSManagedRulesCommonRuleSet",
+        ),
+        "not json at all".to_string(),
+        waf_record(now - 5000, "192.0.2.1", "BLOCK", "blocked-ips"),
+        waf_record(
+            now - 4000,
+            "203.0.113.7",
+            "BLOCK",
+            "AWS-AWSManagedRulesCommonRuleSet",
+        ),
+        waf_record(now - 3000, "198.51.100.9", "BLOCK", "rate-limit-100"),
+        // Older than the offer's ten minutes: not read.
+    ];
+    records.insert(
+        0,
+        waf_record(now - 20 * 60_000, "192.0.2.99", "BLOCK", "rate-limit-100"),
+    );
+    waf_logging(&aws, &records).await;
+
+    let mut reader = WafReader::new(&aws);
+    let read = reader.read().await;
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let snap = &read.snapshot;
+    assert_eq!(snap.rates.len(), 60, "an hour of minutes");
+    let last = *snap.rates.last().unwrap();
+    assert_eq!((last.allowed, last.blocked, last.counted), (1000, 400, 7));
+    assert_eq!(snap.surge(), Some((400, 20)), "{:?}", snap.rates);
+    let shop = &snap.acls[0];
+    let rate_rule = shop
+        .rules
+        .iter()
+        .find(|r| r.name == "rate-limit-100")
+        .unwrap();
+    assert_eq!(rate_rule.blocked, Some(300));
+    let ip_rule = shop.rules.iter().find(|r| r.name == "blocked-ips").unwrap();
+    assert_eq!(ip_rule.blocked, Some(0), "read, and nothing blocked");
+
+    let seen: Vec<(&str, &str)> = snap
+        .recent_blocked
+        .iter()
+        .map(|b| (b.client_ip.as_str(), b.rule.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("198.51.100.9", "rate-limit-100"),
+            ("203.0.113.7", "AWS-AWSManagedRulesCommonRuleSet"),
+            ("192.0.2.1", "blocked-ips"),
+            ("203.0.113.7", "AWS-AWSManagedRulesCommonRuleSet"),
+            ("198.51.100.9", "rate-limit-100"),
+            ("203.0.113.7", "AWS-AWSManagedRulesCommonRuleSet"),
+        ],
+        "blocked only, newest first, filtered by opsdeck"
+    );
+    assert_eq!(snap.recent_blocked[0].uri, "/search?q=1%27%20OR%201=1");
+    assert_eq!(
+        (snap.top_ips[0].key.as_str(), snap.top_ips[0].count),
+        ("203.0.113.7", 3)
+    );
+    assert_eq!(snap.top_rules[0].key, "AWS-AWSManagedRulesCommonRuleSet");
+    assert_eq!(
+        snap.requests_from.as_deref(),
+        Some("WAF logs aws-waf-logs-shop · no WAF logging for search-web-acl, edge-web-acl")
+    );
+    assert_eq!(
+        snap.attackers(jiff::Timestamp::now(), 5),
+        ["203.0.113.7", "198.51.100.9"],
+        "what an IP set already stops is not offered"
+    );
+
+    // The next poll re-reads the late-arrival margin: nothing twice, the new record added.
+    put_records(
+        &aws,
+        &[waf_record(
+            now - 1000,
+            "2001:db8::66",
+            "BLOCK",
+            "rate-limit-100",
+        )],
+    )
+    .await;
+    let again = reader.read().await;
+    assert_eq!(again.snapshot.recent_blocked.len(), 7);
+    assert_eq!(again.snapshot.recent_blocked[0].client_ip, "2001:db8::66");
 }

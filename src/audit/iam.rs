@@ -306,7 +306,7 @@ fn user_findings(out: &mut Vec<Finding>, u: &IamUser, now: Timestamp, credential
     }
     let active: Vec<_> = u.access_keys.iter().filter(|k| k.active).collect();
     if active.len() > 1 {
-        let suffixes: Vec<String> = active.iter().map(|k| format!("…{}", k.id_suffix)).collect();
+        let suffixes: Vec<String> = active.iter().map(|k| k.label()).collect();
         push(
             &c::TWO_KEYS,
             format!("{} active access keys", active.len()),
@@ -317,15 +317,18 @@ fn user_findings(out: &mut Vec<Finding>, u: &IamUser, now: Timestamp, credential
         let key = |check: &Check, msg: String, evidence: String| {
             Finding::new(check, &u.arn, &u.name, msg)
                 .evidence(evidence)
-                .qualified(&format!("key-{}", k.id_suffix))
+                .qualified(&match k.id_suffix.as_str() {
+                    "" => format!("key-{}", k.slot),
+                    suffix => format!("key-{suffix}"),
+                })
         };
         let age = days_between(k.created, now);
         if age > KEY_MAX_AGE_DAYS {
             out.push(key(
                 &c::KEY_ROTATION,
                 format!(
-                    "access key …{} is {age} days old (rotate within {KEY_MAX_AGE_DAYS})",
-                    k.id_suffix
+                    "access key {} is {age} days old (rotate within {KEY_MAX_AGE_DAYS})",
+                    k.label()
                 ),
                 format!("access_key last_rotated {}", ago(k.created, now)),
             ));
@@ -335,8 +338,8 @@ fn user_findings(out: &mut Vec<Finding>, u: &IamUser, now: Timestamp, credential
             None if at_setup => out.push(key(
                 &c::SETUP_KEY,
                 format!(
-                    "access key …{} created at user setup and never used",
-                    k.id_suffix
+                    "access key {} created at user setup and never used",
+                    k.label()
                 ),
                 format!(
                     "user created {}, key created {}, last_used_date N/A",
@@ -345,14 +348,14 @@ fn user_findings(out: &mut Vec<Finding>, u: &IamUser, now: Timestamp, credential
             )),
             None if age >= UNUSED_DAYS => out.push(key(
                 &c::KEY_UNUSED,
-                format!("access key …{} never used in {age} days", k.id_suffix),
+                format!("access key {} never used in {age} days", k.label()),
                 format!("key created {}, last_used_date N/A", ago(k.created, now)),
             )),
             Some(used) if days_between(used, now) >= UNUSED_DAYS => out.push(key(
                 &c::KEY_UNUSED,
                 format!(
-                    "access key …{} unused for {} days",
-                    k.id_suffix,
+                    "access key {} unused for {} days",
+                    k.label(),
                     days_between(used, now)
                 ),
                 format!("last_used_date {}", ago(used, now)),

@@ -33,6 +33,7 @@ fn user(name: &str) -> IamUser {
 fn key(suffix: &str, created: i64, used: Option<i64>) -> AccessKey {
     AccessKey {
         id_suffix: suffix.into(),
+        slot: 1,
         active: true,
         created: days_ago(created),
         last_used: used.map(days_ago),

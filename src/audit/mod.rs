@@ -78,23 +78,90 @@ pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
 }
 
-/// IAM findings; CloudTrail's sign-ins feed the shared-account check.
-pub fn iam_findings(snap: &IamSnapshot, trail: &TrailSnapshot, now: Timestamp) -> Vec<Finding> {
-    let mut out = iam::findings(snap, trail, now);
+/// The checks each section the sources read feeds (`Unavailable::section`): when that
+/// section could not be read, its checks would judge an empty default, so they are not
+/// evaluated at all.
+const SECTION_CHECKS: &[(&str, &[&Check])] = &[
+    (
+        "root",
+        &[
+            &checks::ROOT_MFA,
+            &checks::ROOT_HARDWARE_MFA,
+            &checks::ROOT_KEYS,
+        ],
+    ),
+    ("virtual MFA devices", &[&checks::ROOT_HARDWARE_MFA]),
+    (
+        "password policy",
+        &[&checks::PASSWORD_LENGTH, &checks::PASSWORD_REUSE],
+    ),
+    ("roles", &[&checks::SUPPORT_ROLE]),
+    (
+        "monitoring",
+        &[
+            &checks::WATCH_UNAUTHORIZED,
+            &checks::WATCH_NO_MFA,
+            &checks::WATCH_ROOT,
+            &checks::WATCH_POLICY,
+            &checks::WATCH_TRAIL,
+            &checks::WATCH_AUTH_FAILURES,
+        ],
+    ),
+];
+
+/// A check the review could not run, and the unreadable section (with the AWS action and
+/// its answer) that stopped it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotEvaluated {
+    pub check: &'static str,
+    pub cis: Option<&'static str>,
+    pub section: String,
+    pub why: String,
+}
+
+/// The checks `unavailable` sections keep from being evaluated, in check order.
+pub fn not_evaluated(unavailable: &[crate::model::iam::Unavailable]) -> Vec<NotEvaluated> {
+    let mut out: Vec<NotEvaluated> = Vec::new();
+    for u in unavailable {
+        for (_, list) in SECTION_CHECKS.iter().filter(|(s, _)| *s == u.section) {
+            for c in *list {
+                if !out.iter().any(|n| n.check == c.id) {
+                    out.push(NotEvaluated {
+                        check: c.id,
+                        cis: c.cis,
+                        section: u.section.clone(),
+                        why: u.why.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let order = |id: &str| checks::ALL.iter().position(|c| c.id == id);
+    out.sort_by_key(|n| order(n.check));
+    out
+}
+
+/// Drops what an unreadable section's checks said about its empty default, then sorts.
+fn settle(mut out: Vec<Finding>, unavailable: &[crate::model::iam::Unavailable]) -> Vec<Finding> {
+    let skipped = not_evaluated(unavailable);
+    out.retain(|f| !skipped.iter().any(|n| n.check == f.check));
     sort(&mut out);
     out
 }
 
+/// IAM findings; CloudTrail's sign-ins feed the shared-account check.
+pub fn iam_findings(snap: &IamSnapshot, trail: &TrailSnapshot, now: Timestamp) -> Vec<Finding> {
+    settle(iam::findings(snap, trail, now), &snap.unavailable)
+}
+
 pub fn trail_findings(snap: &TrailSnapshot, account: &str, now: Timestamp) -> Vec<Finding> {
-    let mut out = trail::findings(snap, account, now);
-    sort(&mut out);
-    out
+    settle(trail::findings(snap, account, now), &snap.unavailable)
 }
 
 /// The whole review, as `opsdeck audit` reports it.
 pub fn review(iam: &IamSnapshot, trail: &TrailSnapshot, now: Timestamp) -> Vec<Finding> {
-    let mut out = iam::findings(iam, trail, now);
-    out.extend(trail::findings(trail, &iam.account_id, now));
+    let mut out = iam_findings(iam, trail, now);
+    out.extend(trail_findings(trail, &iam.account_id, now));
     sort(&mut out);
     out
 }

@@ -54,6 +54,8 @@ pub struct AuditReport {
     pub risky_events: Vec<RiskyEvent>,
     /// What could not be read, so an absent finding is not read as a pass.
     pub unavailable: Vec<Unavailable>,
+    /// The checks those sections kept from running: neither passed nor failed.
+    pub not_evaluated: Vec<super::NotEvaluated>,
 }
 
 /// `3 h 40 m`, `2 d 4 h`, `12 m`, `40 s`.
@@ -145,6 +147,7 @@ impl AuditReport {
         });
         let mut unavailable = iam.unavailable.clone();
         unavailable.extend(trail.unavailable.iter().cloned());
+        let not_evaluated = super::not_evaluated(&unavailable);
         AuditReport {
             schema_version: SCHEMA_VERSION,
             tool: "opsdeck",
@@ -158,6 +161,7 @@ impl AuditReport {
             findings,
             risky_events,
             unavailable,
+            not_evaluated,
         }
     }
 
@@ -215,6 +219,15 @@ impl AuditReport {
         }
         for u in &self.unavailable {
             let _ = writeln!(out, "not checked: {}: {}", u.section, u.why);
+        }
+        for n in &self.not_evaluated {
+            let _ = writeln!(
+                out,
+                "not evaluated: {} (CIS {}): {} unreadable",
+                n.check,
+                n.cis.unwrap_or("-"),
+                n.section
+            );
         }
         out
     }
@@ -306,6 +319,23 @@ impl AuditReport {
             let _ = writeln!(out, "## Not checked\n");
             for u in &self.unavailable {
                 let _ = writeln!(out, "- {}: {}", u.section, cell(&u.why));
+            }
+            out.push('\n');
+        }
+        if !self.not_evaluated.is_empty() {
+            let _ = writeln!(
+                out,
+                "## Not evaluated\n\nNeither passed nor failed: the section each needs could not be read.\n\n| Check | CIS v5.0.0 | Section | Why |\n|---|---|---|---|"
+            );
+            for n in &self.not_evaluated {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} |",
+                    n.check,
+                    n.cis.unwrap_or("-"),
+                    n.section,
+                    cell(&n.why)
+                );
             }
             out.push('\n');
         }

@@ -22,6 +22,9 @@ struct RawScenario {
     #[serde(default)]
     description: String,
     severity: String,
+    /// The service it hits: its RTO and availability budget apply.
+    #[serde(default)]
+    service: Option<String>,
     faults: Vec<RawFault>,
     #[serde(default)]
     alarms: Vec<String>,
@@ -43,6 +46,7 @@ pub struct Scenario {
     pub title: String,
     pub description: String,
     pub severity: Severity,
+    pub service: Option<String>,
     /// Faults with their time after the drill starts, in order.
     pub faults: Vec<(SignedDuration, Fault)>,
     /// Alarms that should fire: what the trainees are expected to notice.
@@ -78,6 +82,7 @@ pub fn parse(name: &str, path: &Path, text: &str) -> Result<Scenario, FileError>
         title: raw.title,
         description: raw.description.trim().into(),
         severity,
+        service: raw.service,
         faults,
         alarms: raw.alarms,
         playbooks: raw.playbooks,

@@ -88,13 +88,20 @@ pub fn hms(d: SignedDuration) -> String {
     format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
+impl SlaStatus {
+    /// `SLA OK 1:50:00 left`, or the same words for another countdown (`RTO …`).
+    pub fn describe(&self, name: &str) -> String {
+        match self.stage {
+            Stage::Ok => format!("{name} OK {} left", hms(self.remaining)),
+            Stage::Warn => format!("{name} WARN {} left", hms(self.remaining)),
+            Stage::Breached => format!("{name} BREACHED +{}", hms(self.remaining)),
+        }
+    }
+}
+
 impl fmt::Display for SlaStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.stage {
-            Stage::Ok => write!(f, "SLA OK {} left", hms(self.remaining)),
-            Stage::Warn => write!(f, "SLA WARN {} left", hms(self.remaining)),
-            Stage::Breached => write!(f, "SLA BREACHED +{}", hms(self.remaining)),
-        }
+        f.write_str(&self.describe("SLA"))
     }
 }
 

@@ -230,6 +230,15 @@ impl Desk {
             .ok_or_else(|| DeskError::Unknown(id.into(), self.dir.display().to_string()))
     }
 
+    /// Every incident journaled here, open or resolved (the availability budget reads them).
+    pub fn incidents(&self) -> Vec<Incident> {
+        self.journal_paths()
+            .iter()
+            .filter_map(|p| super::journal::read(p).ok())
+            .filter_map(|(entries, _)| Incident::replay(&entries))
+            .collect()
+    }
+
     /// The most recent incident, open or not.
     pub fn latest(&self) -> Option<String> {
         self.journal_paths()

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::incident::clock::SlaPolicy;
+use crate::incident::objectives::Services;
 use crate::incident::report;
 use jiff::SignedDuration;
 
@@ -167,11 +168,11 @@ fn the_report_says_whether_the_sla_was_met_and_refuses_final_without_prevention(
     let policy = SlaPolicy::default();
     let inc = desk.active().unwrap().clone();
     assert!(
-        report::render(&inc, &policy, true)
+        report::render(&inc, &policy, &Services::default(), true)
             .unwrap_err()
             .contains("needs prevention measures")
     );
-    let draft = report::render(&inc, &policy, false).unwrap();
+    let draft = report::render(&inc, &policy, &Services::default(), false).unwrap();
     assert!(draft.contains("DRAFT"));
     assert!(
         draft.contains("**met**, recovered 0:41:00 before the deadline"),
@@ -191,7 +192,7 @@ fn the_report_says_whether_the_sla_was_met_and_refuses_final_without_prevention(
     )
     .unwrap();
     let inc = desk.active().unwrap().clone();
-    let fin = report::render(&inc, &policy, true).unwrap();
+    let fin = report::render(&inc, &policy, &Services::default(), true).unwrap();
     assert!(fin.contains("## Prevention\n\nalarm on EBS burst balance"));
     assert!(fin.contains("## Cause\n\nEBS volume failure"));
 
@@ -200,7 +201,7 @@ fn the_report_says_whether_the_sla_was_met_and_refuses_final_without_prevention(
         ..policy
     };
     assert!(
-        report::render(&inc, &late, true)
+        report::render(&inc, &late, &Services::default(), true)
             .unwrap()
             .contains("**missed** by 0:19:00")
     );

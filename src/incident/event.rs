@@ -116,6 +116,11 @@ pub enum Event {
     Note {
         text: String,
     },
+    /// The service the incident hits: its RTO runs next to the SLA and it spends that
+    /// service's availability budget. A later tag replaces an earlier one.
+    Service {
+        service: String,
+    },
     Alarm {
         name: String,
         state: String,
@@ -165,6 +170,12 @@ pub enum Event {
     },
     /// A guard refused the run's step before the run changed anything.
     Refused {
+        run: u32,
+        step: String,
+        why: String,
+    },
+    /// The operator said no to an optional step: it was skipped and the run went on.
+    Declined {
         run: u32,
         step: String,
         why: String,

@@ -6,5 +6,6 @@ pub mod desk;
 pub mod event;
 pub mod journal;
 pub mod notify;
+pub mod objectives;
 pub mod report;
 pub mod state;

@@ -3,6 +3,7 @@
 
 use super::clock::{SlaPolicy, hms};
 use super::event::{Event, Milestone};
+use super::objectives::{Services, short};
 use super::state::Incident;
 use jiff::{SignedDuration, Timestamp};
 use std::fmt::Write;
@@ -63,7 +64,12 @@ fn cell(text: &str) -> String {
 }
 
 /// Renders the report. A final report needs prevention measures; without them it is a draft.
-pub fn render(inc: &Incident, policy: &SlaPolicy, want_final: bool) -> Result<String, String> {
+pub fn render(
+    inc: &Incident,
+    policy: &SlaPolicy,
+    services: &Services,
+    want_final: bool,
+) -> Result<String, String> {
     let prevention = inc.prevention.as_deref().filter(|p| !p.trim().is_empty());
     if want_final && prevention.is_none() {
         return Err(format!(
@@ -137,6 +143,7 @@ pub fn render(inc: &Incident, policy: &SlaPolicy, want_final: bool) -> Result<St
         hms(policy.length),
         when(Some(deadline))
     );
+    objectives(&mut out, inc, services);
     let _ = writeln!(out, "| Breach notices | {} |", inc.notices.len());
 
     if let Some(s) = score(inc, policy) {
@@ -248,6 +255,47 @@ pub fn render(inc: &Incident, policy: &SlaPolicy, want_final: bool) -> Result<St
     Ok(out)
 }
 
+/// The service's RTO verdict and what this incident spent of its monthly budget.
+fn objectives(out: &mut String, inc: &Incident, services: &Services) {
+    if let Some(service) = &inc.service {
+        let _ = writeln!(out, "| Service | {} |", cell(service));
+    }
+    if let Some((rto, met)) = services.rto_met(inc) {
+        let verdict = match met {
+            Some((true, margin)) => format!("**met**, recovered {} before it", hms(margin)),
+            Some((false, margin)) => format!("**missed** by {}", hms(margin)),
+            None => "open".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| Recovery time objective | {} from recognition, deadline {}: {verdict} |",
+            hms(rto),
+            when(inc.recognised_at.saturating_add(rto).ok())
+        );
+    }
+    let Some(spend) = recovered_at(inc).and_then(|at| services.spent_by(inc, at)) else {
+        if let Some(service) = inc.service.as_deref().and_then(|s| services.find(s))
+            && service.availability.is_some()
+        {
+            let why = if services.severities.contains(&inc.severity) {
+                "open: still spending"
+            } else {
+                "not counted at this severity"
+            };
+            let _ = writeln!(out, "| Availability budget | {why} |");
+        }
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "| Availability budget | {} % allows {} of downtime a month: this incident used {} ({:.1} % of the month's budget) |",
+        spend.availability,
+        short(spend.allowance),
+        short(spend.used),
+        spend.percent()
+    );
+}
+
 pub fn timeline_text(event: &Event) -> Option<String> {
     Some(match event {
         Event::Opened {
@@ -259,6 +307,7 @@ pub fn timeline_text(event: &Event) -> Option<String> {
             Milestone::Resolved => "resolved".into(),
         },
         Event::Note { text } => format!("note: {text}"),
+        Event::Service { service } => format!("service: {service}"),
         Event::Alarm {
             name,
             state,
@@ -293,6 +342,7 @@ pub fn timeline_text(event: &Event) -> Option<String> {
         Event::Refused { step, why, .. } => {
             format!("step {step} refused before any change: {why}")
         }
+        Event::Declined { step, why, .. } => format!("step {step} declined, skipped: {why}"),
         Event::RunFinished { outcome, .. } => format!("playbook {}", outcome.text()),
         Event::Notice { n, .. } => format!("breach notice {n} written"),
         Event::NoticeSent { n, channel, error } => match error {
@@ -311,10 +361,11 @@ pub fn timeline_text(event: &Event) -> Option<String> {
 pub fn write(
     inc: &Incident,
     policy: &SlaPolicy,
+    services: &Services,
     dir: &std::path::Path,
     want_final: bool,
 ) -> Result<std::path::PathBuf, String> {
-    let text = render(inc, policy, want_final)?;
+    let text = render(inc, policy, services, want_final)?;
     let path = dir.join(format!("{}.md", inc.id));
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)

@@ -10,6 +10,8 @@ pub struct Incident {
     pub title: String,
     pub severity: Severity,
     pub alarm: Option<String>,
+    /// The service tagged, if any (see `Event::Service`).
+    pub service: Option<String>,
     pub detected_at: Option<Timestamp>,
     pub recognised_at: Timestamp,
     pub recognised_reason: Option<String>,
@@ -95,6 +97,7 @@ impl Incident {
                 title: title.clone(),
                 severity: *severity,
                 alarm: alarm.clone(),
+                service: None,
                 detected_at: *detected_at,
                 recognised_at: *recognised_at,
                 recognised_reason: recognised_reason.clone(),
@@ -128,7 +131,9 @@ impl Incident {
             | Event::Alarm { .. }
             | Event::Trail { .. }
             | Event::AlarmChange { .. }
+            | Event::Declined { .. }
             | Event::Report { .. } => {}
+            Event::Service { service } => self.service = Some(service.clone()),
             Event::Milestone { milestone } => {
                 let slot = match milestone {
                     Milestone::Acknowledged => &mut self.acknowledged_at,

@@ -60,10 +60,24 @@ impl Mfa {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccessKey {
     /// Only the last four characters are kept: the console never holds a whole key id.
+    /// Empty while only the credential report (which has no key ids) has been read.
     pub id_suffix: String,
+    /// The credential report's column for it: `access_key_1_*` or `access_key_2_*`.
+    pub slot: u8,
     pub active: bool,
     pub created: Timestamp,
     pub last_used: Option<Timestamp>,
+}
+
+impl AccessKey {
+    /// `…ABCD` where the key id is known, else the report's `key 1` / `key 2`.
+    pub fn label(&self) -> String {
+        if self.id_suffix.is_empty() {
+            format!("key {}", self.slot)
+        } else {
+            format!("…{}", self.id_suffix)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -170,5 +184,7 @@ pub struct UserCheck {
     pub user: String,
     pub at: Timestamp,
     pub fields: Vec<CheckedField>,
+    /// The last four characters of each key ListAccessKeys lists, in the report's order.
+    pub key_suffixes: Vec<String>,
     pub error: Option<String>,
 }

@@ -4,6 +4,8 @@ pub mod alarm;
 pub mod cluster;
 pub mod db;
 pub mod iam;
+pub mod inspect;
+pub mod logs;
 pub mod summary;
 pub mod trail;
 pub mod waf;

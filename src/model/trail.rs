@@ -304,13 +304,7 @@ impl TrailEvent {
             {
                 Some((Level::Warn, "IAM policy change"))
             }
-            _ if self
-                .error
-                .as_deref()
-                .is_some_and(|e| e.contains("AccessDenied")) =>
-            {
-                Some((Level::Warn, "access denied"))
-            }
+            _ if denied(self) => Some((Level::Warn, "access denied")),
             _ => None,
         }
     }
@@ -363,6 +357,11 @@ mod tests {
             event("kim", "PutEventSelectors").risk().unwrap().1,
             "trail tampering"
         );
+        let ec2 = TrailEvent {
+            error: Some("Client.UnauthorizedOperation: You are not authorized".into()),
+            ..event("bob", "DescribeInstances")
+        };
+        assert_eq!(ec2.risk().unwrap().1, "access denied", "EC2's word for it");
         let by_root = TrailEvent {
             identity_type: Some("Root".into()),
             ..event("123456789012", "ListBuckets")

@@ -13,9 +13,13 @@ pub struct WafSnapshot {
     pub top_rules: Vec<Count>,
     /// Most recent first.
     pub recent_blocked: Vec<BlockedRequest>,
+    /// Where the blocked requests and the tops come from (`WAF logs aws-waf-logs-shop`,
+    /// `sampled requests`), so nobody mistakes a sample for the whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_from: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WebAcl {
     pub name: String,
     pub scope: String,
@@ -23,7 +27,7 @@ pub struct WebAcl {
     pub rules: Vec<WafRule>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RuleKind {
     Managed {
@@ -51,15 +55,19 @@ pub enum RuleKind {
     GeoMatch {
         countries: Vec<String>,
     },
+    #[default]
     Custom,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WafRule {
     pub name: String,
     pub priority: u32,
     pub kind: RuleKind,
     pub action: String,
+    /// Requests the rule blocked over the last hour, when its metric was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<u64>,
 }
 
 impl WafRule {
@@ -110,6 +118,8 @@ fn window_text(secs: u32) -> String {
 pub struct RatePoint {
     pub allowed: u64,
     pub blocked: u64,
+    /// Matched by a rule in count mode: what a rule would block once switched on.
+    pub counted: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -128,7 +138,73 @@ pub struct BlockedRequest {
     pub rule: String,
 }
 
+/// How far back the offered attackers go: the ones blocking them is about now.
+pub const ATTACKERS_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
 impl WafSnapshot {
+    /// The clients blocked or rate-limited most since `now - ATTACKERS_WINDOW`, most first,
+    /// leaving out those an IP set already stops: what `waf-block-ip` offers.
+    pub fn attackers(&self, now: Timestamp, at_most: usize) -> Vec<String> {
+        let since = now - ATTACKERS_WINDOW;
+        let ip_set_rules: Vec<&str> = self
+            .acls
+            .iter()
+            .flat_map(|a| &a.rules)
+            .filter(|r| matches!(r.kind, RuleKind::IpSet { .. }))
+            .map(|r| r.name.as_str())
+            .collect();
+        let mut counts: Vec<(String, u64)> = Vec::new();
+        let mut stopped: Vec<&str> = Vec::new();
+        for b in self.recent_blocked.iter().filter(|b| b.time >= since) {
+            if ip_set_rules.contains(&b.rule.as_str()) {
+                stopped.push(&b.client_ip);
+                continue;
+            }
+            match counts.iter_mut().find(|(ip, _)| *ip == b.client_ip) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((b.client_ip.clone(), 1)),
+            }
+        }
+        counts.retain(|(ip, _)| !stopped.contains(&ip.as_str()));
+        // Stable: equal counts keep the order of the most recent first.
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+        counts.into_iter().take(at_most).map(|(ip, _)| ip).collect()
+    }
+
+    /// The newest request seen from any address `nets` cover was stopped by an IP-set rule.
+    /// `Err` says what was seen instead, or that nothing was: then the block is not
+    /// verified.
+    pub fn stopped_by_ip_set(&self, nets: &[ipnet::IpNet]) -> Result<(), String> {
+        let newest = self.recent_blocked.iter().find(|b| {
+            b.client_ip
+                .parse()
+                .is_ok_and(|ip| crate::ops::addresses::covers(nets, ip))
+        });
+        let Some(b) = newest else {
+            return Err(format!(
+                "not verified: no request from {} seen yet{}",
+                crate::ops::addresses::join(nets),
+                self.requests_from
+                    .as_ref()
+                    .map(|f| format!(" ({f})"))
+                    .unwrap_or_default()
+            ));
+        };
+        let ip_set_rule = self
+            .acls
+            .iter()
+            .flat_map(|a| &a.rules)
+            .any(|r| r.name == b.rule && matches!(r.kind, RuleKind::IpSet { .. }));
+        if ip_set_rule {
+            Ok(())
+        } else {
+            Err(format!(
+                "not verified: the newest request from {} ({}) was stopped by {}, not an IP set",
+                b.client_ip, b.time, b.rule
+            ))
+        }
+    }
+
     /// A surge: the last minute blocked more than three times the median of the window
     /// before it (and enough requests that it is not noise).
     pub fn surge(&self) -> Option<(u64, u64)> {
@@ -164,6 +240,7 @@ mod tests {
                 .map(|&b| RatePoint {
                     allowed: 1000,
                     blocked: b,
+                    counted: 0,
                 })
                 .collect(),
             ..Default::default()
@@ -196,6 +273,7 @@ mod tests {
                 key: "IP".into(),
             },
             action: "Block".into(),
+            blocked: None,
         };
         assert_eq!(rule.describe(), "rate 100 req/1min per IP");
     }

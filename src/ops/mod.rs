@@ -2,6 +2,7 @@
 //! dry-run, written to the incident journal before it runs, and applied by whichever `Ops`
 //! backs the console — the live backends or the drill world.
 
+pub mod addresses;
 pub mod route;
 
 use crate::model::summary::Area;

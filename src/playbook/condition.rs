@@ -61,6 +61,12 @@ pub enum Condition {
     },
     /// No surge of blocked requests.
     WafCalm {},
+    /// What the WAF logs (or samples) show of `ip` (addresses/CIDRs, as `block_ip` takes
+    /// them): its newest request is stopped by an IP-set rule. No request since means not
+    /// verified, never met.
+    WafStops {
+        ip: String,
+    },
     KeyInactive {
         user: String,
         key_suffix: String,
@@ -242,6 +248,10 @@ impl Condition {
                 None => Ok(Bindings::new()),
                 Some((now, median)) => Err(format!("blocked surge {now}/min (median {median})")),
             },
+            Condition::WafStops { ip } => {
+                let nets = crate::ops::addresses::parse(ip)?;
+                s.waf.data.stopped_by_ip_set(&nets).map(|_| Bindings::new())
+            }
             Condition::KeyInactive { user, key_suffix } => {
                 let u = s
                     .iam
@@ -315,6 +325,9 @@ impl Condition {
             Condition::AlarmOk { name } => format!("alarm {name} OK"),
             Condition::AlarmFiring { name } => format!("alarm {name} firing"),
             Condition::WafCalm {} => "no surge of blocked requests".into(),
+            Condition::WafStops { ip } => {
+                format!("requests from {ip} stopped by the IP-set rule")
+            }
             Condition::KeyInactive { user, key_suffix } => {
                 format!("key …{key_suffix} of {user} inactive")
             }

@@ -90,6 +90,8 @@ pub struct Step {
     pub retries: u32,
     pub on_failure: OnFailure,
     pub confirm: Confirm,
+    /// A no to the confirmation skips this step instead of ending the run.
+    pub optional: bool,
     pub overridable: bool,
 }
 
@@ -421,6 +423,15 @@ fn step(
             ));
         }
     };
+    if raw.optional && confirm == Confirm::None {
+        return Err(cx.err(
+            at,
+            format!(
+                "{}: an optional step needs a confirmation (the operator's no skips it)",
+                field("optional")
+            ),
+        ));
+    }
     if confirm == Confirm::TypeTarget && raw.action.is_none() {
         return Err(cx.err(
             at,
@@ -438,6 +449,7 @@ fn step(
         retries: raw.retries,
         on_failure,
         confirm,
+        optional: raw.optional,
         overridable: raw.overridable,
     })
 }

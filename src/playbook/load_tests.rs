@@ -98,7 +98,7 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
         (
             "unknown step field",
             head("steps:\n  - id: a\n    manual: x\n    when: always\n"),
-            "6:5: unknown field `when`, expected one of id, description, action, check, wait, manual, timeout, retries, on_failure, confirm, override",
+            "6:5: unknown field `when`, expected one of id, description, action, check, wait, manual, timeout, retries, on_failure, confirm, optional, override",
         ),
         (
             "unknown op",
@@ -162,7 +162,7 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
         (
             "unknown condition",
             head("steps:\n  - id: a\n    check: { db_happy: { cluster: c } }\n"),
-            "5:12: steps.a.check: unknown variant `db_happy`, expected one of `all`, `any`, `not`, `deployment_ready`, `hpa_not_at_max`, `pods_healthy`, `nodes_ready`, `writable_primary`, `primary_fenced`, `replicas_following`, `best_replica`, `alarm_ok`, `alarm_firing`, `waf_calm`, `key_inactive`, `trail_logging`",
+            "5:12: steps.a.check: unknown variant `db_happy`, expected one of `all`, `any`, `not`, `deployment_ready`, `hpa_not_at_max`, `pods_healthy`, `nodes_ready`, `writable_primary`, `primary_fenced`, `replicas_following`, `best_replica`, `alarm_ok`, `alarm_firing`, `waf_calm`, `waf_stops`, `key_inactive`, `trail_logging`",
         ),
         (
             "condition missing field",

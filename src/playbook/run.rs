@@ -422,7 +422,9 @@ impl Runner<'_> {
         if op.is_some() {
             self.preflight(i).await?;
         }
-        self.confirm(i, step, &what, op.as_ref()).await?;
+        if !self.confirm(i, step, &what, op.as_ref()).await? {
+            return Ok(());
+        }
         self.journal(Event::StepStarted {
             run: self.run,
             step: step.id.clone(),
@@ -620,15 +622,17 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// Asks for the step's confirmation: `true` goes ahead, `false` skips an optional step
+    /// the operator declined (journaled); declining any other step stops the run.
     async fn confirm(
         &mut self,
         i: usize,
         step: &Step,
         what: &str,
         op: Option<&Op>,
-    ) -> Result<(), Failure> {
+    ) -> Result<bool, Failure> {
         let prompt = match (step.confirm, op) {
-            (Confirm::None, _) => return Ok(()),
+            (Confirm::None, _) => return Ok(true),
             (Confirm::TypeTarget, Some(op)) => Prompt::TypeTarget {
                 step: step.id.clone(),
                 what: what.into(),
@@ -643,20 +647,30 @@ impl Runner<'_> {
             Prompt::TypeTarget { target, .. } => Some(target.clone()),
             _ => None,
         };
-        match (self.ask(i, prompt).await?, target) {
-            (Answer::Yes, None) => Ok(()),
-            (Answer::Text(t), Some(target)) if t.trim() == target => Ok(()),
+        let why = match (self.ask(i, prompt).await?, target) {
+            (Answer::Yes, None) => return Ok(true),
+            (Answer::Text(t), Some(target)) if t.trim() == target => return Ok(true),
             (Answer::Text(t), Some(target)) => {
-                Err(self.declined(i, format!("typed `{t}`, not `{target}`: not confirmed")))
+                format!("typed `{t}`, not `{target}`: not confirmed")
             }
-            _ => Err(self.declined(i, "not confirmed".into())),
+            _ => "not confirmed".to_string(),
+        };
+        if !step.optional {
+            // Saying no stops the run: nothing was done, and it is not a failure to retry.
+            self.set(i, StepStatus::Skipped, Some(why));
+            return Err(Failure::Aborted);
         }
-    }
-
-    /// Saying no stops the run: nothing was done, and it is not a failure to retry.
-    fn declined(&mut self, i: usize, why: String) -> Failure {
-        self.set(i, StepStatus::Skipped, Some(why));
-        Failure::Aborted
+        self.journal(Event::Declined {
+            run: self.run,
+            step: step.id.clone(),
+            why: why.clone(),
+        })?;
+        self.set(
+            i,
+            StepStatus::Skipped,
+            Some(format!("{why}: optional, skipped")),
+        );
+        Ok(false)
     }
 
     fn resolve(&self, kind: &StepKind) -> Result<Resolved, String> {

@@ -813,3 +813,61 @@ async fn checks_bind_values_for_later_steps() {
         view.steps[0].output
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn declining_an_optional_step_skips_it_and_the_run_goes_on() {
+    let h = harness(vec![], 0);
+    let pb = playbook(&format!(
+        "{}{}{}",
+        action("a", "    confirm: yes-no\n    optional: true\n"),
+        action("b", "    confirm: yes-no\n    optional: true\n"),
+        action("c", "")
+    ));
+    let (outcome, view, prompts) = run(&h, &pb, 0, vec![Answer::No, Answer::Yes], None).await;
+    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    let done: Vec<String> = h
+        .ops
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|op| op.target().to_string())
+        .collect();
+    assert_eq!(done, ["b", "c"], "the declined step did nothing");
+    assert_eq!(
+        statuses(&view),
+        [StepStatus::Skipped, StepStatus::Ok, StepStatus::Ok]
+    );
+    assert_eq!(
+        view.steps[0].output.last().unwrap(),
+        "not confirmed: optional, skipped"
+    );
+    assert_eq!(
+        events(&h),
+        [
+            "run",
+            "Declined { run: 1, step: \"a\", why: \"not confirmed\" }",
+            "start b",
+            "ok b",
+            "start c",
+            "ok c",
+            "end Ok"
+        ]
+    );
+}
+
+#[test]
+fn an_optional_step_must_be_confirmed() {
+    let text = format!(
+        "title: T\nseverity: sev1\nsteps:\n{}",
+        action("a", "    optional: true\n")
+    );
+    let err = parse("t", Path::new("t.yaml"), &text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("steps.a.optional: an optional step needs a confirmation"),
+        "{err}"
+    );
+}

@@ -54,6 +54,9 @@ pub struct RawStep {
     pub retries: u32,
     pub on_failure: Option<Spanned<serde_json::Value>>,
     pub confirm: Option<Spanned<String>>,
+    /// Declining the step's confirmation skips it (journaled) and the run goes on.
+    #[serde(default)]
+    pub optional: bool,
     /// A failed check may be overridden by the operator with a reason (journaled).
     #[serde(default, rename = "override")]
     pub overridable: bool,

@@ -48,6 +48,25 @@ pub trait ClusterControl: Send + Sync {
     fn use_namespace(&self, namespace: Option<String>) -> Result<String, String>;
 }
 
+/// Logs, describe-style detail and YAML of one object, fetched when the user asks: the live
+/// active context, or the drill world.
+#[async_trait::async_trait]
+pub trait Inspect: Send + Sync {
+    /// Starts following the log into `sink`; it stops when the handle is dropped.
+    fn logs(
+        &self,
+        request: crate::model::inspect::LogRequest,
+        sink: crate::model::inspect::LogSink,
+    ) -> crate::model::inspect::LogHandle;
+    /// `kubectl describe`'s first part: label, value pairs.
+    async fn describe(
+        &self,
+        object: &crate::model::inspect::ObjectRef,
+    ) -> Result<Vec<(String, String)>, String>;
+    /// The object as YAML, without `managedFields`.
+    async fn yaml(&self, object: &crate::model::inspect::ObjectRef) -> Result<String, String>;
+}
+
 /// A change the alarm pane's keys ask for, carried out by the live alarm sources.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlarmChange {
@@ -118,24 +137,73 @@ pub struct Snapshots {
     pub trail: Arc<Feed<TrailSnapshot>>,
 }
 
-/// Waits until `rx`'s source has answered once, for at most `within`.
-async fn answered<T>(mut rx: Rx<T>, within: std::time::Duration) -> bool {
-    tokio::time::timeout(within, rx.wait_for(|f| f.health.answered()))
+/// Whether a snapshot is its source's whole answer rather than the first part of it: the
+/// first pages of a Kubernetes list, IAM users before the credential report.
+pub trait Whole {
+    fn whole(&self) -> bool {
+        true
+    }
+}
+
+impl Whole for DbSnapshot {}
+impl Whole for WafSnapshot {}
+impl Whole for AlarmSnapshot {}
+impl Whole for TrailSnapshot {}
+
+impl Whole for ClusterSnapshot {
+    fn whole(&self) -> bool {
+        self.loading.is_empty()
+    }
+}
+
+impl Whole for IamSnapshot {
+    fn whole(&self) -> bool {
+        !matches!(
+            self.report,
+            crate::model::iam::ReportState::Generating { .. }
+        )
+    }
+}
+
+/// The source has said all it will say for now: its whole answer, an error, or that
+/// nothing feeds it.
+fn answered_whole<T: Whole>(feed: &Feed<T>) -> bool {
+    let h = &feed.health;
+    h.off.is_some() || h.last_error.is_some() || (h.last_ok.is_some() && feed.data.whole())
+}
+
+/// Waits until `rx`'s source has answered whole once, for at most `within`.
+async fn answered<T: Whole>(mut rx: Rx<T>, within: std::time::Duration) -> bool {
+    tokio::time::timeout(within, rx.wait_for(|f| answered_whole(f)))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
+/// Every watched context has listed everything once or failed (none without Kubernetes).
+async fn contexts_answered(mut rx: ContextsRx, within: std::time::Duration) -> bool {
+    let all = |lines: &Arc<Vec<ContextHealth>>| {
+        lines
+            .iter()
+            .all(|c| c.error.is_some() || (c.last_ok.is_some() && !c.loading))
+    };
+    tokio::time::timeout(within, rx.wait_for(all))
         .await
         .is_ok_and(|r| r.is_ok())
 }
 
 impl Sources {
-    /// Waits until every area has answered once, for at most `within`, so that a command
-    /// acting once (a playbook run from the command line) never judges the systems by
-    /// tables that are empty only because nothing arrived yet. Returns the areas still
-    /// silent then.
+    /// Waits until every area has answered whole once, for at most `within`, so that a
+    /// command acting once (a playbook run, `opsdeck status`) never judges the systems by
+    /// tables that are empty or half only because nothing more arrived yet. Returns the
+    /// areas still silent then.
     pub async fn settled(&self, within: std::time::Duration) -> Vec<Area> {
+        let cluster = futures::future::join(
+            answered(self.cluster.clone(), within),
+            contexts_answered(self.contexts.clone(), within),
+        )
+        .map(|(active, all)| active && all);
         let waits = [
-            (
-                Area::Cluster,
-                answered(self.cluster.clone(), within).boxed(),
-            ),
+            (Area::Cluster, cluster.boxed()),
             (Area::Db, answered(self.db.clone(), within).boxed()),
             (Area::Waf, answered(self.waf.clone(), within).boxed()),
             (Area::Alarms, answered(self.alarms.clone(), within).boxed()),

@@ -52,10 +52,14 @@ pub enum Command {
     Silences,
     /// Expire the selected alert's silences, or enable a CloudWatch alarm's actions again.
     Unsilence,
+    /// The selected pod's (or Deployment's pods') log.
+    Logs,
+    /// The selected pod, node or Deployment as YAML.
+    Yaml,
 }
 
 impl Command {
-    pub const ALL: [Command; 37] = [
+    pub const ALL: [Command; 39] = [
         Command::Quit,
         Command::Back,
         Command::Help,
@@ -93,6 +97,8 @@ impl Command {
         Command::Silence,
         Command::Silences,
         Command::Unsilence,
+        Command::Logs,
+        Command::Yaml,
     ];
 
     pub fn name(self) -> &'static str {
@@ -134,6 +140,8 @@ impl Command {
             Command::Silence => "silence",
             Command::Silences => "silences",
             Command::Unsilence => "unsilence",
+            Command::Logs => "logs",
+            Command::Yaml => "yaml",
         }
     }
 
@@ -183,6 +191,8 @@ impl Command {
             Command::Silence => "alarm: silence it (CloudWatch: disable its actions)",
             Command::Silences => "alarm: list the Alertmanagers' silences",
             Command::Unsilence => "alarm: expire its silences (CloudWatch: enable its actions)",
+            Command::Logs => "cluster: logs of the selected pod (or Deployment's pods)",
+            Command::Yaml => "cluster: the selected pod, node or Deployment as YAML",
         }
     }
 }
@@ -207,6 +217,8 @@ pub enum Action {
     Trail(Arc<Feed<TrailSnapshot>>),
     /// The open incident as the journal now tells it (`None` once resolved).
     Incident(Option<Box<Incident>>),
+    /// Every incident but the open one, for the availability budget.
+    Past(Vec<Incident>),
     /// Progress of the running (or last) playbook.
     Progress(RunView),
     /// The running playbook asks the operator something.
@@ -224,5 +236,10 @@ pub enum Action {
     AlarmHistory {
         key: String,
         text: String,
+    },
+    /// The describe-style detail of the object whose detail is open.
+    Described {
+        object: crate::model::inspect::ObjectRef,
+        pairs: Result<Vec<(String, String)>, String>,
     },
 }

@@ -12,6 +12,7 @@ use super::table::TableView;
 use super::theme::{Theme, ThemeStore};
 use crate::diag::FileError;
 use crate::incident::clock::SlaPolicy;
+use crate::incident::objectives::Services;
 use crate::model::Level;
 use crate::playbook::run::{Prompt, RunView};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -140,6 +141,15 @@ pub enum Input {
     },
 }
 
+/// One new thing in CloudTrail worth a reviewer's (or an incident's) attention.
+struct TrailNews {
+    time: Timestamp,
+    user: String,
+    call: String,
+    source_ip: String,
+    risk: String,
+}
+
 pub struct App {
     pub origin: Origin,
     pub pane: Pane,
@@ -163,6 +173,8 @@ pub struct App {
     pub now: Timestamp,
     pub quit: bool,
     pub sla: SlaPolicy,
+    /// RTOs and availability targets.
+    pub services: Services,
     /// The running or last playbook run.
     pub run: Option<RunView>,
     /// A yes/no question from the running playbook (text questions use a form).
@@ -176,6 +188,15 @@ pub struct App {
     pub notice_offered: Option<usize>,
     /// The kubeconfig's context names, for `:ctx`; empty without live Kubernetes.
     pub kube_contexts: Vec<String>,
+    /// The log view, over the cluster pane while open.
+    pub logs: Option<super::log_view::LogView>,
+    /// Bounds of the log view's buffer (`[logs]` in config.toml).
+    pub log_limits: crate::model::logs::LogLimits,
+    /// The fetched describe-style detail of the object whose detail is open (`Err`: why not).
+    pub described: Option<crate::model::inspect::Described>,
+    /// Risky CloudTrail events (and denial bursts) that arrived since the Trail pane was
+    /// last looked at: its tab shows the count.
+    pub trail_news: usize,
     /// Work for the runtime, drained after every update.
     pub effects: Vec<Effect>,
 }
@@ -208,13 +229,18 @@ impl App {
             now,
             quit: false,
             sla: SlaPolicy::default(),
+            services: Services::default(),
             run: None,
             prompt: None,
+            trail_news: 0,
             plan: None,
             form: None,
             read_only: None,
             notice_offered: None,
             kube_contexts: Vec::new(),
+            logs: None,
+            log_limits: crate::model::logs::LogLimits::default(),
+            described: None,
             effects: Vec::new(),
         };
         for id in TableId::ALL {
@@ -252,8 +278,10 @@ impl App {
     /// Turns a key press into an action: text fields take raw keys, otherwise the keymap decides.
     pub fn key_action(&self, ev: KeyEvent) -> Option<Action> {
         let ctrl_c = ev.code == KeyCode::Char('c') && ev.modifiers.contains(KeyModifiers::CONTROL);
-        let typing =
-            !matches!(self.input, Input::Idle) || self.form.is_some() || self.prompt.is_some();
+        let typing = !matches!(self.input, Input::Idle)
+            || self.form.is_some()
+            || self.prompt.is_some()
+            || (self.logs.is_some() && self.help.is_none());
         if typing && !ctrl_c {
             return Some(Action::Key(ev));
         }
@@ -275,6 +303,9 @@ impl App {
             }
             Action::Key(ev) if self.form.is_some() => self.form_key(ev),
             Action::Key(ev) if self.prompt.is_some() => self.prompt_key(ev),
+            Action::Key(ev) if self.logs.is_some() && matches!(self.input, Input::Idle) => {
+                self.log_key(ev)
+            }
             Action::Key(ev) => self.text_key(ev),
             Action::Run(line) => self.run_line(&line),
             Action::Tick(now) => {
@@ -285,6 +316,7 @@ impl App {
                 self.data.incident = incident;
                 self.refresh(TableId::Timeline);
             }
+            Action::Past(past) => self.data.past = past,
             Action::Progress(view) => self.run = Some(view),
             Action::Ask(prompt) => self.ask(prompt),
             Action::Show { title, text } => self.plan = Some((title, text, 0)),
@@ -301,6 +333,12 @@ impl App {
                 }
             }
             Action::AlarmHistory { key, text } => self.data.alarm_history = Some((key, text)),
+            Action::Described { object, pairs } => {
+                // Only for the object still on screen.
+                if self.described.as_ref().is_some_and(|(o, _)| *o == object) {
+                    self.described = Some((object, pairs));
+                }
+            }
             Action::Resize => {}
             Action::Cluster(feed) => {
                 self.see(feed.health.last_ok);
@@ -341,8 +379,13 @@ impl App {
             }
             Action::Trail(feed) => {
                 self.see(feed.health.last_ok);
-                if self.data.incident.is_some() {
-                    self.journal_trail_events(&feed.data);
+                // A first read brings 90 days: history, not news.
+                if self.data.trail.health.last_ok.is_some() {
+                    let news = self.trail_news(&feed.data);
+                    if self.pane != Pane::Trail {
+                        self.trail_news += news.len();
+                    }
+                    self.journal_trail_events(news);
                 }
                 self.data.set_trail(feed, self.now);
                 self.refresh(TableId::TrailEvents);
@@ -369,35 +412,64 @@ impl App {
             user: user.name.clone(),
             at: self.now,
             fields: vec![],
+            key_suffixes: vec![],
             error: Some("asking IAM…".into()),
         });
         self.effects.push(Effect::CheckUser(Box::new(user.clone())));
     }
 
+    /// What `new` brings that the console has not seen: risky events, and bursts of
+    /// AccessDenied an identity did not have before, oldest first.
+    fn trail_news(&self, new: &crate::model::trail::TrailSnapshot) -> Vec<TrailNews> {
+        use crate::model::trail::{TrailEvent, denial_bursts};
+        let old = &self.data.trail.data.events;
+        let key = |e: &TrailEvent| (e.id.clone(), e.time, e.user.clone(), e.event_name.clone());
+        let seen: std::collections::BTreeSet<_> = old.iter().map(key).collect();
+        let mut out: Vec<TrailNews> = new
+            .events
+            .iter()
+            .rev()
+            .filter(|e| !seen.contains(&key(e)))
+            .filter_map(|e| {
+                e.risk().map(|(_, why)| TrailNews {
+                    time: e.time,
+                    user: e.user.clone(),
+                    call: e.event_name.clone(),
+                    source_ip: e.source_ip.clone(),
+                    risk: why.to_string(),
+                })
+            })
+            .collect();
+        let before: Vec<String> = denial_bursts(old).into_iter().map(|b| b.user).collect();
+        out.extend(
+            denial_bursts(&new.events)
+                .into_iter()
+                .filter(|b| !before.contains(&b.user))
+                .map(|b| TrailNews {
+                    time: b.last,
+                    user: b.user,
+                    call: format!("{} refused calls since {}", b.count, b.first),
+                    source_ip: String::new(),
+                    risk: "burst of access denied".into(),
+                }),
+        );
+        out
+    }
+
     /// During an incident every new risky CloudTrail event goes on its timeline: new to this
-    /// console and not older than the incident's recognition (a first read brings 90 days).
-    fn journal_trail_events(&mut self, new: &crate::model::trail::TrailSnapshot) {
+    /// console and not older than the incident's recognition.
+    fn journal_trail_events(&mut self, news: Vec<TrailNews>) {
         let Some(since) = self.data.incident.as_ref().map(|i| i.recognised_at) else {
             return;
         };
-        let old = &self.data.trail.data.events;
-        let key = |e: &crate::model::trail::TrailEvent| {
-            (e.id.clone(), e.time, e.user.clone(), e.event_name.clone())
-        };
-        let seen: std::collections::BTreeSet<_> = old.iter().map(key).collect();
-        for e in new.events.iter().rev() {
-            if e.time < since || seen.contains(&key(e)) {
-                continue;
-            }
-            if let Some((_, why)) = e.risk() {
-                self.effects
-                    .push(Effect::Record(crate::incident::event::Event::Trail {
-                        user: e.user.clone(),
-                        call: e.event_name.clone(),
-                        source_ip: e.source_ip.clone(),
-                        risk: why.to_string(),
-                    }));
-            }
+        for n in news.into_iter().filter(|n| n.time >= since) {
+            self.effects
+                .push(Effect::Record(crate::incident::event::Event::Trail {
+                    user: n.user,
+                    call: n.call,
+                    source_ip: n.source_ip,
+                    risk: n.risk,
+                }));
         }
     }
 
@@ -451,6 +523,12 @@ impl App {
                         self.fetch_history();
                     }
                     self.check_user();
+                    self.describe_selected();
+                }
+                Command::Yaml => self.yaml_selected(),
+                Command::Logs => {
+                    self.detail = None;
+                    self.logs_selected();
                 }
                 _ => self.detail = None,
             }
@@ -508,6 +586,8 @@ impl App {
             Command::Silence => self.silence(),
             Command::Silences => self.effects.push(Effect::Silences),
             Command::Unsilence => self.unsilence(),
+            Command::Logs => self.logs_selected(),
+            Command::Yaml => self.yaml_selected(),
         }
     }
 
@@ -543,6 +623,9 @@ impl App {
 
     pub fn go(&mut self, pane: Pane) {
         self.pane = pane;
+        if pane == Pane::Trail {
+            self.trail_news = 0;
+        }
     }
 
     fn cycle_tab(&mut self, delta: isize) {
@@ -590,6 +673,7 @@ impl App {
                 self.fetch_history();
             }
             self.check_user();
+            self.describe_selected();
         }
     }
 
@@ -687,6 +771,7 @@ impl App {
                     self.note();
                 }
             }
+            Ok(commands::Parsed::Service(name)) => self.tag_service(&name),
             Ok(commands::Parsed::Drill(name)) => self.effects.push(Effect::Drill(name)),
             Ok(commands::Parsed::Context(name)) => self.use_context(name),
             Ok(commands::Parsed::Namespace(namespace)) => self.use_namespace(namespace),
@@ -695,6 +780,7 @@ impl App {
                 self.go(Pane::Trail);
                 self.set_filter(TableId::TrailEvents, query);
             }
+            Ok(commands::Parsed::Logs { target, container }) => self.logs_named(&target, container),
             Ok(commands::Parsed::Nothing) => {}
             Err(msg) => self.message = Some((Level::Warn, msg)),
         }

@@ -527,13 +527,37 @@ fn a_live_users_detail_asks_iam_and_keeps_only_its_own_answer() {
         administrator_access: vec![],
         created: now(),
     };
+    // The report knows alice's keys by column only.
+    let report_key = |slot: u8| crate::model::iam::AccessKey {
+        id_suffix: String::new(),
+        slot,
+        active: true,
+        created: now(),
+        last_used: None,
+    };
+    let alice = crate::model::iam::IamUser {
+        access_keys: vec![report_key(1), report_key(2)],
+        ..user("alice")
+    };
     let iam = crate::model::iam::IamSnapshot {
-        users: vec![user("alice"), user("bob")],
+        users: vec![alice, user("bob")],
         report: crate::model::iam::ReportState::Complete { generated: now() },
         ..Default::default()
     };
     app.update(Action::Iam(feed(iam)));
     app.update(Action::Command(Command::Pane(6)));
+    let keys = |app: &App| -> Vec<String> {
+        let rows = crate::tui::panes::iam::UserRows(
+            &app.data.iam.data.users,
+            app.data.user_check.as_ref(),
+        );
+        crate::tui::table::Rows::detail(&rows, 0, now())
+            .into_iter()
+            .filter(|(k, _)| *k == "Access key")
+            .map(|(_, v)| v.split(" active").next().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(keys(&app), ["key 1", "key 2"], "not #1/#2");
     app.effects.clear();
     app.update(Action::Command(Command::Open));
     assert!(
@@ -550,6 +574,7 @@ fn a_live_users_detail_asks_iam_and_keeps_only_its_own_answer() {
                 report: "0".into(),
                 live: "1".into(),
             }],
+            key_suffixes: vec!["5RPI".into(), "Q7ZX".into()],
             error: None,
         }))
     };
@@ -568,5 +593,250 @@ fn a_live_users_detail_asks_iam_and_keeps_only_its_own_answer() {
             .iter()
             .any(|(k, v)| *k == "Live check" && v == "≠ active keys: report 0, IAM now 1"),
         "{detail:?}"
+    );
+    assert_eq!(
+        keys(&app),
+        ["…5RPI (key 1)", "…Q7ZX (key 2)"],
+        "the live check names the keys"
+    );
+}
+
+/// The screen as text, as a terminal of `width`×`height` shows it.
+fn render(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| crate::tui::draw::draw(f, app)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    (0..height)
+        .map(|y| (0..width).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn new_risky_events_and_denial_bursts_mark_the_trail_tab_and_the_timeline() {
+    let mut app = app();
+    let denied = |id: usize, mins_ago: i64| crate::model::trail::TrailEvent {
+        time: now() - jiff::SignedDuration::from_mins(mins_ago),
+        user: "probe".into(),
+        event_name: "ListSecrets".into(),
+        source_ip: "198.51.100.23".into(),
+        region: "us-east-1".into(),
+        mfa_used: None,
+        error: Some("AccessDenied".into()),
+        id: Some(format!("d{id}")),
+        identity_type: Some("IAMUser".into()),
+    };
+    let trail = |events: Vec<crate::model::trail::TrailEvent>| {
+        Action::Trail(std::sync::Arc::new(crate::model::Feed {
+            data: crate::model::trail::TrailSnapshot {
+                events,
+                ..Default::default()
+            },
+            health: crate::model::Health::ok(now()),
+        }))
+    };
+    let _dir = open_incident(&mut app);
+    app.update(trail(vec![denied(0, 300)]));
+    // Looking at the pane clears the count.
+    app.update(Action::Command(Command::Pane(7)));
+    app.update(Action::Command(Command::Pane(1)));
+    assert_eq!(app.trail_news, 0);
+    app.effects.clear();
+    let burst: Vec<_> = (1..=5).map(|i| denied(i, -(i as i64))).collect();
+    app.update(trail(burst.clone()));
+    assert_eq!(app.trail_news, 6, "five refusals and their burst");
+    let journaled: Vec<String> = app
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(crate::incident::event::Event::Trail { call, risk, .. }) => {
+                Some(format!("{risk}: {call}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(journaled.len(), 6, "{journaled:?}");
+    assert!(
+        journaled
+            .last()
+            .unwrap()
+            .starts_with("burst of access denied: 5 refused calls since"),
+        "{journaled:?}"
+    );
+    let tabs = render(&mut app, 100, 30);
+    assert!(tabs.contains("Trail+6"), "{tabs}");
+    app.update(Action::Command(Command::Pane(7)));
+    assert_eq!(app.trail_news, 0, "seen");
+    let pane = render(&mut app, 100, 30);
+    assert!(
+        pane.contains("AccessDenied bursts (≥5 in 10 min): probe 5×"),
+        "{pane}"
+    );
+    app.effects.clear();
+    app.update(trail(burst));
+    assert!(app.effects.is_empty(), "a burst is news once");
+}
+
+#[test]
+fn l_on_a_pod_opens_its_log_view_whose_keys_restart_write_and_close_the_stream() {
+    use crate::model::inspect::ObjectKind;
+    let mut app = app();
+    app.handle_key(key('2'));
+    assert_eq!(app.cluster_tab, ClusterTab::Pods);
+    let pod = app.data.cluster.data.pods[app.view(TableId::Pods).selected_row().unwrap()].clone();
+    app.handle_key(key('l'));
+    let request = match app.effects.as_slice() {
+        [Effect::Logs { request, .. }] => request.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (
+            request.object.kind,
+            request.object.name.as_str(),
+            request.previous
+        ),
+        (ObjectKind::Pod, pod.name.as_str(), false)
+    );
+    assert!(app.logs.is_some() && app.cluster_tab == ClusterTab::Pods);
+    app.effects.clear();
+    // Raw keys while the view is open: `p` is not the dry-run binding here.
+    app.handle_key(key('p'));
+    assert!(
+        matches!(app.effects.as_slice(), [Effect::Logs { request, .. }] if request.previous),
+        "{:?}",
+        app.effects
+    );
+    app.effects.clear();
+    app.logs
+        .as_ref()
+        .unwrap()
+        .buffer()
+        .push_raw(0, "2026-01-01T00:00:00Z boom");
+    app.handle_key(key('w'));
+    match app.effects.as_slice() {
+        [
+            Effect::WriteLogs {
+                stem, text, note, ..
+            },
+        ] => {
+            assert_eq!(
+                *stem,
+                format!("pod-{}-{}-previous", pod.namespace, pod.name)
+            );
+            assert_eq!(text, "2026-01-01T00:00:00Z boom\n");
+            assert!(!note, "no incident open, no timeline note");
+        }
+        other => panic!("{other:?}"),
+    }
+    app.effects.clear();
+    app.handle_key(key('q'));
+    assert!(app.logs.is_none());
+    assert_eq!(app.effects, [Effect::StopLogs]);
+    assert_eq!(app.pane, Pane::Cluster, "q closed the view only");
+}
+
+#[test]
+fn logs_command_finds_the_deployment_and_enter_asks_for_the_describe() {
+    use crate::model::inspect::ObjectKind;
+    let mut app = app();
+    let deploy = app.data.cluster.data.deployments[0].clone();
+    app.update(Action::Run(format!("logs deploy/{}", deploy.name)));
+    match app.effects.as_slice() {
+        [Effect::Logs { request, .. }] => {
+            assert_eq!(request.object.kind, ObjectKind::Deployment);
+            assert_eq!(request.object.namespace, deploy.namespace);
+        }
+        other => panic!("{other:?}"),
+    }
+    app.handle_key(key('q'));
+    app.effects.clear();
+    app.update(Action::Run("logs nope".into()));
+    assert!(app.logs.is_none());
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|(_, m)| m.contains("no pod nope"))
+    );
+    app.handle_key(key('2'));
+    app.handle_key(special(KeyCode::Enter));
+    let object = match app.effects.as_slice() {
+        [Effect::Describe(o)] => o.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(object.kind, ObjectKind::Pod);
+    app.update(Action::Described {
+        object: object.clone(),
+        pairs: Ok(vec![(
+            "  Last state".into(),
+            "Terminated: OOMKilled".into(),
+        )]),
+    });
+    assert!(matches!(&app.described, Some((o, Ok(p))) if *o == object && p.len() == 1));
+    app.handle_key(key('y'));
+    assert_eq!(app.effects.last(), Some(&Effect::Yaml(object)));
+}
+
+/// `waf-block-ip` opens with the clients the WAF blocked or rate-limited most in the last ten
+/// minutes, leaving out those an IP set already stops; another playbook's `ip` does not.
+#[test]
+fn waf_block_ip_offers_the_top_attackers_pre_filled() {
+    use crate::model::waf::{BlockedRequest, RuleKind, WafRule, WafSnapshot, WebAcl};
+    let mut a = app();
+    let blocked = |secs_ago: i64, ip: &str, rule: &str| BlockedRequest {
+        time: now() - jiff::SignedDuration::from_secs(secs_ago),
+        client_ip: ip.into(),
+        country: "KR".into(),
+        method: "GET".into(),
+        uri: "/".into(),
+        rule: rule.into(),
+    };
+    a.update(Action::Waf(feed(WafSnapshot {
+        acls: vec![WebAcl {
+            name: "shop-web-acl".into(),
+            rules: vec![WafRule {
+                name: "blocked-ips".into(),
+                kind: RuleKind::IpSet {
+                    set: "blocked-ips-v4".into(),
+                    addresses: Some(1),
+                },
+                ..WafRule::default()
+            }],
+            ..WebAcl::default()
+        }],
+        recent_blocked: vec![
+            blocked(10, "198.51.100.9", "rate-limit-100"),
+            blocked(20, "203.0.113.7", "sqli"),
+            blocked(30, "203.0.113.7", "sqli"),
+            blocked(40, "192.0.2.1", "blocked-ips"),
+            blocked(50, "192.0.2.1", "sqli"),
+            // Older than ten minutes: yesterday's attacker is not offered.
+            blocked(900, "192.0.2.44", "sqli"),
+        ],
+        ..WafSnapshot::default()
+    })));
+    a.go(Pane::Playbooks);
+    let pick = |a: &App, name: &str| {
+        a.data
+            .playbooks
+            .iter()
+            .position(|p| p.name == name)
+            .unwrap_or_else(|| panic!("{name} is shipped"))
+    };
+    let block = pick(&a, "waf-block-ip");
+    a.select(TableId::Playbooks, block);
+    a.start_playbook(true);
+    let form = a.form.take().expect("the inputs form");
+    let ip = form.fields.iter().position(|f| f.label == "ip").unwrap();
+    assert_eq!(form.value(ip), "203.0.113.7, 198.51.100.9");
+    let unblock = pick(&a, "waf-unblock-ip");
+    a.select(TableId::Playbooks, unblock);
+    a.start_playbook(true);
+    let form = a.form.take().expect("the inputs form");
+    let ip = form.fields.iter().position(|f| f.label == "ip").unwrap();
+    assert_eq!(
+        form.value(ip),
+        "",
+        "an unblock is not offered the attackers"
     );
 }

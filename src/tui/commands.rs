@@ -13,6 +13,8 @@ pub enum Parsed {
     NewIncident,
     /// A note for the timeline; empty opens the note form.
     Note(String),
+    /// `:service NAME`: tag the open incident with the service it hits.
+    Service(String),
     Drill(Option<String>),
     /// `:ctx NAME`: the cluster pane and operations move to that kubeconfig context.
     Context(String),
@@ -22,11 +24,16 @@ pub enum Parsed {
     Contexts,
     /// `:trail user=alice since=2h`: the Trail pane, its events filtered so.
     Trail(String),
+    /// `:logs POD [CONTAINER]`, `:logs deploy/NAME`: the log view (`ns/name` works too).
+    Logs {
+        target: String,
+        container: Option<String>,
+    },
     Nothing,
 }
 
 /// Every command word, in the order completion offers them.
-pub const WORDS: [&str; 21] = [
+pub const WORDS: [&str; 22] = [
     "overview",
     "cluster",
     "nodes",
@@ -41,6 +48,7 @@ pub const WORDS: [&str; 21] = [
     "iam",
     "findings",
     "trail",
+    "logs",
     "playbooks",
     "ctx",
     "ns",
@@ -92,6 +100,10 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
                 .to_string(),
         ),
         "drill" => Parsed::Drill(arg.map(str::to_string)),
+        "service" => match arg {
+            Some(name) => Parsed::Service(name.to_string()),
+            None => return Err("usage: :service NAME (the service the incident hits)".into()),
+        },
         "ctx" | "context" | "contexts" => match arg {
             Some(name) => Parsed::Context(name.to_string()),
             None => Parsed::Contexts,
@@ -105,6 +117,13 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
                     "`{other}` is not a namespace name (lowercase letters, digits, '-'; :ns all for every namespace)"
                 ));
             }
+        },
+        "logs" | "log" => match arg {
+            Some(target) => Parsed::Logs {
+                target: target.to_string(),
+                container: words.next().map(str::to_string),
+            },
+            None => return Err("usage: :logs POD [CONTAINER] or :logs deploy/NAME".into()),
         },
         "theme" => match arg {
             Some(name) => Parsed::Theme(name.to_string()),
@@ -139,7 +158,7 @@ pub struct Choices<'a> {
 }
 
 /// Words completed with a trailing space: they take an argument.
-const TAKES_ARGUMENT: [&str; 3] = ["theme", "ctx", "ns"];
+const TAKES_ARGUMENT: [&str; 4] = ["theme", "ctx", "ns", "logs"];
 
 pub fn complete(line: &str, choices: &Choices) -> Completion {
     let drills = || {
@@ -290,10 +309,10 @@ mod tests {
     #[test]
     fn parses_every_word() {
         for w in WORDS {
-            let line = if w == "theme" {
-                "theme mono".to_string()
-            } else {
-                w.to_string()
+            let line = match w {
+                "theme" => "theme mono".to_string(),
+                "logs" => "logs user-c".to_string(),
+                w => w.to_string(),
             };
             assert!(parse(&line).is_ok(), "{w}");
         }
@@ -304,5 +323,13 @@ mod tests {
             "unknown command `nope` (Tab lists commands)"
         );
         assert!(parse("theme").is_err());
+        assert!(parse("logs").is_err());
+        assert_eq!(
+            parse("logs deploy/user app"),
+            Ok(Parsed::Logs {
+                target: "deploy/user".into(),
+                container: Some("app".into())
+            })
+        );
     }
 }

@@ -37,6 +37,8 @@ pub struct Data {
     pub playbooks: Vec<Entry>,
     /// The open incident, as last journaled.
     pub incident: Option<Box<Incident>>,
+    /// The other incidents journaled (timelines dropped): what spent the availability budget.
+    pub past: Vec<Incident>,
     /// Whether metrics.k8s.io reports pod usage: the pod table grows CPU/MEM columns.
     pub pod_metrics: bool,
     /// `(cluster, member)` for each row of the DB members table.
@@ -71,12 +73,30 @@ impl Data {
                 .collect(),
             playbooks,
             incident: None,
+            past: Vec::new(),
             pod_metrics: false,
             db_rows: Vec::new(),
             alarm_history: None,
             user_check: None,
         };
         data.set_iam(Arc::default(), now);
+        data
+    }
+
+    /// Every area at once, derived as the console derives it: what `opsdeck status` prints.
+    pub fn of(
+        snaps: crate::sources::Snapshots,
+        contexts: Arc<Vec<ContextHealth>>,
+        now: Timestamp,
+    ) -> Data {
+        let mut data = Data::new(Vec::new(), now);
+        data.set_cluster(snaps.cluster);
+        data.set_contexts(contexts);
+        data.set_db(snaps.db);
+        data.set_waf(snaps.waf);
+        data.set_alarms(snaps.alarms);
+        data.set_iam(snaps.iam, now);
+        data.set_trail(snaps.trail, now);
         data
     }
 

@@ -24,6 +24,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_tabs(frame, tabs, app);
     panes::draw(frame, body, app);
     draw_footer(frame, footer, app);
+    if let Some(view) = &app.logs {
+        super::log_view::draw(frame, body, app, view);
+    }
     if let Some(table) = app.detail {
         popups::detail(frame, body, app, table);
     }
@@ -90,20 +93,21 @@ fn sla_line(app: &App) -> Line<'static> {
     let Some(inc) = app.data.incident.as_deref() else {
         return Line::styled("○ no active incident ", theme.muted);
     };
-    let status = app.sla.status(inc.recognised_at, app.now);
-    let style = match status.stage {
-        Stage::Ok => theme.ok,
-        Stage::Warn => theme.warn,
-        Stage::Breached => theme.crit,
+    // The countdown that runs out first: the RTO when the service has a shorter one.
+    let Some(first) = app.countdowns().into_iter().next() else {
+        return Line::default();
     };
-    let marker = match status.stage {
+    let marker = match first.status.stage {
         Stage::Ok => "●",
         Stage::Warn => "!",
         Stage::Breached => "✗",
     };
     Line::from(vec![
         Span::styled(format!("{} ", inc.severity.name()), theme.title),
-        Span::styled(format!("{marker} {status} "), style),
+        Span::styled(
+            format!("{marker} {first} "),
+            super::panes::incident::stage_style(app, first.status.stage),
+        ),
     ])
 }
 
@@ -128,6 +132,13 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
             pane.short()
         };
         spans.push(Span::styled(title, style));
+        if *pane == Pane::Trail && app.trail_news > 0 {
+            // New risky events since the pane was last looked at.
+            spans.push(Span::styled(
+                format!("+{}", app.trail_news.min(99)),
+                theme.warn,
+            ));
+        }
         match level {
             Some(l @ (Level::Warn | Level::Crit)) => {
                 spans.push(Span::styled(l.marker(), theme.level(l)))

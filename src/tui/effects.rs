@@ -53,4 +53,22 @@ pub enum Effect {
     AlarmHistory(Box<crate::model::alarm::Alarm>),
     /// Ask IAM about the user whose detail is open, to compare with the credential report.
     CheckUser(Box<crate::model::iam::IamUser>),
+    /// Follow this log into the view's buffer, in place of any stream before.
+    Logs {
+        request: crate::model::inspect::LogRequest,
+        buffer: crate::model::inspect::SharedLog,
+    },
+    StopLogs,
+    /// Write the log view's lines to a file in the data dir, and note it on the timeline.
+    WriteLogs {
+        stem: String,
+        /// `pod shop/x · container app`, for the note.
+        what: String,
+        text: String,
+        note: bool,
+    },
+    /// Fetch the describe-style detail of the object whose detail opens.
+    Describe(crate::model::inspect::ObjectRef),
+    /// Fetch the object as YAML, shown in a text popup.
+    Yaml(crate::model::inspect::ObjectRef),
 }

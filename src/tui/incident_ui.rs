@@ -6,14 +6,48 @@ use super::effects::Effect;
 use super::forms::{Form, FormKind};
 use super::panes::TableId;
 use crate::incident::clock::Stage;
-use crate::incident::event::{Milestone, Severity};
+use crate::incident::event::{Event, Milestone, Severity};
+use crate::incident::objectives::{Budget, Countdown};
 use crate::model::Level;
 use crate::model::alarm::Severity as AlarmSeverity;
 use crate::playbook::catalog;
 use crate::playbook::run::{Answer, Prompt};
 use crossterm::event::{KeyCode, KeyEvent};
 
+/// How many of the top attackers `waf-block-ip` offers pre-filled.
+const OFFERED_ATTACKERS: usize = 5;
+
 impl App {
+    /// The open incident's SLA and RTO countdowns, the one that runs out first first.
+    pub fn countdowns(&self) -> Vec<Countdown> {
+        self.data
+            .incident
+            .as_deref()
+            .map(|inc| self.services.countdowns(&self.sla, inc, self.now))
+            .unwrap_or_default()
+    }
+
+    /// This month's availability budgets: a drill's own incidents in a drill, real ones live.
+    pub fn budgets(&self) -> Vec<Budget> {
+        let mut incidents = self.data.past.clone();
+        incidents.extend(self.data.incident.as_deref().cloned());
+        let drills = matches!(self.origin, super::app::Origin::Drill { .. });
+        self.services.month(&incidents, self.now, drills)
+    }
+
+    /// `:service NAME`: the open incident hits this service.
+    pub(super) fn tag_service(&mut self, name: &str) {
+        if !self.need_incident() {
+            return;
+        }
+        match self.services.check(name) {
+            Ok(_) => self.effects.push(Effect::Record(Event::Service {
+                service: name.to_string(),
+            })),
+            Err(e) => self.say(Level::Warn, e),
+        }
+    }
+
     fn say(&mut self, level: Level, text: impl Into<String>) {
         self.message = Some((level, text.into()));
     }
@@ -111,6 +145,10 @@ impl App {
                 return;
             }
         };
+        let blocks = playbook.steps.iter().any(|s| {
+            matches!(&s.kind, crate::playbook::load::StepKind::Action(v) if v.get("block_ip").is_some())
+        });
+        let attackers = self.data.waf.data.attackers(self.now, OFFERED_ATTACKERS);
         let fields = playbook
             .inputs
             .iter()
@@ -118,6 +156,8 @@ impl App {
                 let default = match (i.name.as_str(), &self.data.cluster.data.namespace) {
                     // Operations default to the namespace the console watches (`:ns`).
                     ("namespace", Some(ns)) => ns.clone(),
+                    // Blocking offers who the WAF stopped most in the last ten minutes.
+                    ("ip", _) if blocks && !attackers.is_empty() => attackers.join(", "),
                     _ => i
                         .default
                         .as_ref()

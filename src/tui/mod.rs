@@ -11,7 +11,9 @@ pub mod draw;
 pub mod effects;
 pub mod forms;
 mod incident_ui;
+mod inspect_ui;
 pub mod keymap;
+pub mod log_view;
 pub mod panes;
 pub mod popups;
 pub mod runtime;
@@ -62,6 +64,7 @@ pub async fn run(
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut dirty = true;
+    let log_wake = runtime.log_wake.clone();
     let mut last_draw: Option<Instant> = None;
     while !app.quit {
         let due = last_draw.map_or_else(Instant::now, |t| t + FRAME);
@@ -94,6 +97,7 @@ pub async fn run(
             Ok(()) = sources.iam.changed() => { app.update(Action::Iam(take!(sources.iam))); dirty = true; }
             Ok(()) = sources.trail.changed() => { app.update(Action::Trail(take!(sources.trail))); dirty = true; }
             Some(action) = results.recv() => { step(&mut app, &mut runtime, action); dirty = true; }
+            () = log_wake.notified() => dirty = true,
             _ = clock.tick(), if app.needs_tick() => {
                 let now = runtime.parts.clock.now();
                 step(&mut app, &mut runtime, Action::Tick(now));

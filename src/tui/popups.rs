@@ -35,7 +35,31 @@ pub fn detail(frame: &mut Frame, area: Rect, app: &App, table: TableId) {
     if i >= rows.len() {
         return;
     }
-    let pairs = rows.detail(i, app.now);
+    let mut pairs: Vec<(String, String)> = rows
+        .detail(i, app.now)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    // Pods, nodes and Deployments: what `kubectl describe` puts first, and their events.
+    if let Some((object, described)) = &app.described {
+        match described {
+            Ok(more) => pairs.extend(more.iter().cloned()),
+            Err(why) => pairs.push(("Describe".into(), why.clone())),
+        }
+        let events = app.events_of(object);
+        if events.is_empty() {
+            pairs.push((
+                "Events".into(),
+                "none among the watched Warning events".into(),
+            ));
+        }
+        for e in events.into_iter().take(5) {
+            pairs.push((
+                format!("Event {}", crate::model::age(e.last_seen, app.now)),
+                format!("{} ×{}: {}", e.reason, e.count, e.message),
+            ));
+        }
+    }
     let label_width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let lines: Vec<Line> = pairs
         .into_iter()
@@ -52,7 +76,7 @@ pub fn detail(frame: &mut Frame, area: Rect, app: &App, table: TableId) {
     let height: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
     let popup = centered(area, width, height as u16 + 2);
     frame.render_widget(Clear, popup);
-    let block = frame_block(app, "detail", "Esc close · j/k next row");
+    let block = frame_block(app, "detail", "Esc close · j/k next row · y YAML · l logs");
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)

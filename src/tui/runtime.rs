@@ -8,6 +8,7 @@ use crate::incident::clock::{Clock, SlaPolicy};
 use crate::incident::desk::Desk;
 use crate::incident::event::{DrillTag, Event, Milestone, RunOutcome};
 use crate::incident::notify::{self, Attempt, Channel, Notice};
+use crate::incident::objectives::Services;
 use crate::incident::report;
 use crate::model::Level;
 use crate::ops::Ops;
@@ -22,12 +23,16 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub struct Runtime {
     pub parts: Parts,
-    /// The drill in progress, whose tag goes on the incident opened for it.
-    drill: Option<DrillTag>,
+    /// The drill in progress, whose tag (and service) go on the incident opened for it.
+    drill: Option<(DrillTag, Option<String>)>,
     drill_task: Option<tokio::task::JoinHandle<()>>,
     tx: mpsc::UnboundedSender<Action>,
     notices: mpsc::UnboundedSender<Attempt>,
     abort: Option<watch::Sender<bool>>,
+    /// The log view's stream; dropping it stops it.
+    log_stream: Option<crate::model::inspect::LogHandle>,
+    /// Woken when log lines arrive, so the loop redraws.
+    pub log_wake: Arc<tokio::sync::Notify>,
     pending: Arc<Mutex<Option<oneshot::Sender<Answer>>>>,
 }
 
@@ -38,6 +43,7 @@ pub struct Parts {
     pub sources: Sources,
     pub clock: Arc<dyn Clock>,
     pub sla: SlaPolicy,
+    pub services: Services,
     pub channels: Vec<Channel>,
     pub read_only: Option<String>,
     pub anti_flap: SignedDuration,
@@ -50,6 +56,10 @@ pub struct Parts {
     pub alarms: Option<Arc<dyn AlarmControl>>,
     /// The live IAM cross-check of a user's detail; none in a drill.
     pub iam: Option<Arc<dyn crate::sources::IamProbe>>,
+    /// Logs, describe and YAML: the live active context, or the drill world.
+    pub inspect: Option<Arc<dyn crate::sources::Inspect>>,
+    /// Where `w` in the log view writes (the data dir's `logs/`).
+    pub log_dir: std::path::PathBuf,
 }
 
 impl Runtime {
@@ -64,6 +74,8 @@ impl Runtime {
             tx: tx.clone(),
             notices,
             abort: None,
+            log_stream: None,
+            log_wake: Arc::new(tokio::sync::Notify::new()),
             pending: Arc::new(Mutex::new(None)),
         };
         // Every delivery attempt of a breach notice is journaled, failures included.
@@ -97,6 +109,25 @@ impl Runtime {
     /// The open incident as the journal now has it, for the screen.
     pub fn refresh(&self) {
         send_incident(&self.parts.desk, &self.tx);
+        self.send_past();
+    }
+
+    /// The incidents other than the open one, read again when one opens or is resolved.
+    fn send_past(&self) {
+        let Ok(desk) = self.parts.desk.lock() else {
+            return;
+        };
+        let active = desk.active().map(|i| i.id.clone());
+        let past = desk
+            .incidents()
+            .into_iter()
+            .filter(|i| Some(&i.id) != active.as_ref())
+            .map(|mut i| {
+                i.entries.clear();
+                i
+            })
+            .collect();
+        let _ = self.tx.send(Action::Past(past));
     }
 
     fn say(&self, level: Level, text: impl Into<String>) {
@@ -110,7 +141,7 @@ impl Runtime {
     pub fn apply(&mut self, effect: Effect) {
         match effect {
             Effect::OpenIncident(mut new) => {
-                new.drill = self.drill.clone();
+                new.drill = self.drill.as_ref().map(|(tag, _)| tag.clone());
                 let opened = self
                     .parts
                     .desk
@@ -122,10 +153,17 @@ impl Runtime {
                             .map_err(|e| e.to_string())
                     });
                 match opened {
-                    Ok(id) => self.say(
-                        Level::Ok,
-                        format!("incident {id} opened: the SLA clock is running"),
-                    ),
+                    Ok(id) => {
+                        if let Some((_, Some(service))) = &self.drill {
+                            self.record(Event::Service {
+                                service: service.clone(),
+                            });
+                        }
+                        self.say(
+                            Level::Ok,
+                            format!("incident {id} opened: the SLA clock is running"),
+                        )
+                    }
                     Err(e) => self.say(Level::Crit, e),
                 }
                 self.refresh();
@@ -188,6 +226,16 @@ impl Runtime {
             Effect::Silences => self.silences(),
             Effect::AlarmHistory(alarm) => self.alarm_history(*alarm),
             Effect::CheckUser(user) => self.check_user(*user),
+            Effect::Logs { request, buffer } => self.follow_logs(request, buffer),
+            Effect::StopLogs => self.log_stream = None,
+            Effect::WriteLogs {
+                stem,
+                what,
+                text,
+                note,
+            } => self.write_logs(&stem, &what, &text, note),
+            Effect::Describe(object) => self.describe(object),
+            Effect::Yaml(object) => self.yaml(object),
             Effect::Drill(None) => self.list_drills(),
             Effect::Drill(Some(name)) => self.start_drill(&name),
         }
@@ -266,6 +314,82 @@ impl Runtime {
         tokio::spawn(async move {
             let check = probe.check_user(&user).await;
             let _ = tx.send(Action::UserChecked(Box::new(check)));
+        });
+    }
+
+    fn inspect(&self) -> Option<Arc<dyn crate::sources::Inspect>> {
+        if self.parts.inspect.is_none() {
+            self.say(Level::Warn, super::cluster_scope::NO_KUBE);
+        }
+        self.parts.inspect.clone()
+    }
+
+    fn follow_logs(
+        &mut self,
+        request: crate::model::inspect::LogRequest,
+        buffer: crate::model::inspect::SharedLog,
+    ) {
+        // The old stream stops before the new one starts.
+        self.log_stream = None;
+        if let Some(inspect) = self.inspect() {
+            let sink = crate::model::inspect::LogSink {
+                buffer: buffer.0,
+                wake: self.log_wake.clone(),
+            };
+            self.log_stream = Some(inspect.logs(request, sink));
+        }
+    }
+
+    /// The file is named for the pod and the time, so writes never overwrite each other.
+    fn write_logs(&self, stem: &str, what: &str, text: &str, note: bool) {
+        let now = self.parts.clock.now();
+        let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+        let path = self.parts.log_dir.join(format!("{stem}-{stamp}.log"));
+        let written =
+            std::fs::create_dir_all(&self.parts.log_dir).and_then(|()| std::fs::write(&path, text));
+        match written {
+            Err(e) => self.say(
+                Level::Crit,
+                format!("logs NOT written to {}: {e}", path.display()),
+            ),
+            Ok(()) => {
+                let lines = text.lines().count();
+                let said = format!("wrote {} ({lines} lines of {what})", path.display());
+                if note {
+                    self.record(Event::Note {
+                        text: format!("logs of {what} saved: {}", path.display()),
+                    });
+                }
+                self.say(Level::Ok, said);
+            }
+        }
+    }
+
+    fn describe(&self, object: crate::model::inspect::ObjectRef) {
+        let Some(inspect) = self.inspect() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let pairs = inspect.describe(&object).await;
+            let _ = tx.send(Action::Described { object, pairs });
+        });
+    }
+
+    fn yaml(&self, object: crate::model::inspect::ObjectRef) {
+        let Some(inspect) = self.inspect() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let action = match inspect.yaml(&object).await {
+                Ok(text) => Action::Show {
+                    title: format!("{object} as YAML"),
+                    text,
+                },
+                Err(e) => Action::Say(Level::Crit, e),
+            };
+            let _ = tx.send(action);
         });
     }
 
@@ -359,7 +483,7 @@ impl Runtime {
         if let Some(previous) = self.drill_task.take() {
             previous.abort();
         }
-        self.drill = Some(drill.tag());
+        self.drill = Some((drill.tag(), drill.scenario.service.clone()));
         let (desk, clock, tx) = (
             self.parts.desk.clone(),
             self.parts.clock.clone(),
@@ -495,7 +619,8 @@ impl Runtime {
                 d.milestone(Milestone::Resolved, now)
                     .map_err(|e| e.to_string())?;
                 let inc = d.load(&id).map_err(|e| e.to_string())?;
-                let path = report::write(&inc, &self.parts.sla, d.dir(), true)?;
+                let path =
+                    report::write(&inc, &self.parts.sla, &self.parts.services, d.dir(), true)?;
                 d.append_to(
                     &id,
                     Event::Report {

@@ -240,6 +240,78 @@ impl Proxy {
     }
 }
 
+/// Forwards every request to `upstream` (moto) but answers the Query-protocol actions in
+/// `script` with their recorded AWS answers (status, XML body), in order, one per request:
+/// for the answers AWS gives that moto never does. An action whose answers ran out goes to
+/// moto. Keeps the action of every request and when it came.
+pub struct Scripted {
+    pub url: String,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Instant)>>>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl Scripted {
+    pub fn start(upstream: &str, script: Vec<(&'static str, &'static str, String)>) -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let thread = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut script: std::collections::VecDeque<_> = script.into();
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let Some(request) = read_request(&mut s) else {
+                    continue;
+                };
+                let text = String::from_utf8_lossy(&request).to_string();
+                let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+                let action = body
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("Action="))
+                    .unwrap_or("")
+                    .to_string();
+                log.lock().unwrap().push((action.clone(), Instant::now()));
+                match script.iter().position(|(a, _, _)| *a == action) {
+                    Some(at) => {
+                        let (_, status, answer) = script.remove(at).unwrap();
+                        let reply = format!(
+                            "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nx-amzn-RequestId: 7a62c49f-347e-4fc4-9331-6e8eEXAMPLE\r\nConnection: close\r\n\r\n{answer}",
+                            answer.len()
+                        );
+                        let _ = s.write_all(reply.as_bytes());
+                    }
+                    None => forward(&upstream, &text, &mut s),
+                }
+            }
+        });
+        Scripted {
+            url,
+            seen,
+            _thread: thread,
+        }
+    }
+
+    /// The actions asked so far, in order.
+    pub fn actions(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+}
+
+/// An IAM (Query protocol) error as AWS sends it.
+pub fn iam_error(code: &str, message: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>{code}</Code>\n    <Message>{message}</Message>\n  </Error>\n  <RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId>\n</ErrorResponse>\n"
+    )
+}
+
 /// Passes one request on to `upstream` and its answer back. One request per connection:
 /// the client reconnects for the next.
 pub fn forward(upstream: &str, request: &str, client: &mut std::net::TcpStream) {

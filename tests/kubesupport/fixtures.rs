@@ -108,6 +108,8 @@ pub fn crashing_pod(ns: &str, name: &str, node: &str, app: &str, restarts: i32) 
         cs[0].ready = false;
         cs[0].restart_count = restarts;
         cs[0].state = Some(typed(json!({"waiting": {"reason": "CrashLoopBackOff"}})));
+        cs[0].last_state = Some(typed(json!({"terminated": {"reason": "OOMKilled",
+            "exitCode": 137, "finishedAt": "2026-01-01T00:04:50Z"}})));
     }
     p
 }

@@ -10,6 +10,8 @@
 #![allow(dead_code)] // each test binary uses a different part of it
 
 pub mod fixtures;
+// Pod logs (`pods/{name}/log`) live apart from list/watch: only routed from `handle`.
+pub mod logs;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
@@ -94,6 +96,7 @@ struct Inner {
     world: Mutex<World>,
     options: Mutex<Options>,
     changes: broadcast::Sender<Broadcast>,
+    logs: logs::Logs,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -140,6 +143,7 @@ impl KubeServer {
             }),
             options: Mutex::new(Options::default()),
             changes,
+            logs: logs::Logs::default(),
         });
         let listener = bind("127.0.0.1:0".parse().unwrap());
         let addr = listener.local_addr().unwrap();
@@ -760,6 +764,11 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Bo
             ),
         ));
     }
+    // ---- pod logs: see logs.rs ----
+    if let (&Method::GET, Some(pod), Some("log")) = (&method, &target.name, target.sub.as_deref()) {
+        return Ok(logs::serve(&inner, &target, pod, &q));
+    }
+    // ---- end pod logs ----
     let response = match (&method, &target.name, target.sub.as_deref()) {
         (&Method::GET, None, _) if q.get("watch").is_some_and(|w| w == "true" || w == "1") => {
             watch(&inner, &target, &q)

@@ -96,10 +96,15 @@ impl Account {
     }
 
     pub async fn aws(&self) -> Aws {
+        self.aws_at(&self.url).await
+    }
+
+    /// The account through another endpoint (a proxy in front of moto).
+    pub async fn aws_at(&self, url: &str) -> Aws {
         Aws::load_from(
             &self.config(),
             Overrides {
-                endpoint_url: Some(self.url.clone()),
+                endpoint_url: Some(url.to_string()),
                 profile_files: Some(
                     EnvConfigFiles::builder()
                         .with_file(EnvConfigFileKind::Credentials, &self.credentials_file)

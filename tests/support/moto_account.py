@@ -12,9 +12,12 @@ SCENARIO is `review` (an account with a user in every state the review knows) or
 
 moto 5.2 lacks CloudTrail LookupEvents (it answers HTTP 500). With --lookup-events, that
 one call, and nothing else, is answered from FILE: a LookupEvents response in AWS's wire
-format (written by hand after the CloudTrail API reference and record format, not captured
-from an account), whose times are shifted so the newest event is an hour old, `{{key:USER}}`
-replaced by USER's first access key id, and the request's LookupAttribute applied.
+format (every field LookupEvents returns, and CloudTrailEvent as the compact JSON string AWS
+sends, with the record fields of the CloudTrail record-contents reference; written after
+those references, not captured from an account, since no account is reachable from here),
+whose times are shifted so the newest event is an hour old, `{{key:USER}}` replaced by USER's
+first access key id, and the request's one LookupAttribute, StartTime/EndTime, MaxResults
+(at most 50) and NextToken applied as AWS does, newest first.
 """
 
 import json
@@ -217,7 +220,7 @@ def seed_bench(url, n):
 
 
 def serve_lookup_events(path, keys):
-    """Answers LookupEvents (which moto lacks) from a recorded AWS response."""
+    """Answers LookupEvents (which moto lacks) from a recorded AWS response, as AWS pages it."""
     from moto.cloudtrail.responses import CloudTrailResponse
 
     with open(path) as f:
@@ -232,10 +235,16 @@ def serve_lookup_events(path, keys):
         detail = json.loads(e["CloudTrailEvent"])
         when = datetime.fromtimestamp(e["EventTime"], timezone.utc)
         detail["eventTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        e["CloudTrailEvent"] = json.dumps(detail)
+        # AWS sends the record as compact JSON in a string.
+        e["CloudTrailEvent"] = json.dumps(detail, separators=(",", ":"))
+    recorded["Events"].sort(key=lambda e: -e["EventTime"])
 
     def lookup_events(self):
         attrs = self._get_param("LookupAttributes") or []
+        if len(attrs) > 1:
+            from moto.core.exceptions import JsonRESTError
+
+            raise JsonRESTError("InvalidLookupAttributesException", "You can specify only one lookup attribute.")
         events = recorded["Events"]
         for a in attrs:
             key, value = a.get("AttributeKey"), a.get("AttributeValue")
@@ -243,7 +252,17 @@ def serve_lookup_events(path, keys):
                 events = [e for e in events if str(e.get("ReadOnly", "")).lower() == value.lower()]
             else:
                 events = [e for e in events if e.get(key) == value]
-        return json.dumps({"Events": events})
+        start, end = self._get_param("StartTime"), self._get_param("EndTime")
+        if start is not None:
+            events = [e for e in events if e["EventTime"] >= float(start)]
+        if end is not None:
+            events = [e for e in events if e["EventTime"] <= float(end)]
+        size = min(int(self._get_param("MaxResults") or 50), 50)
+        at = int(self._get_param("NextToken") or 0)
+        page = {"Events": events[at : at + size]}
+        if at + size < len(events):
+            page["NextToken"] = str(at + size)
+        return json.dumps(page)
 
     CloudTrailResponse.lookup_events = lookup_events
 

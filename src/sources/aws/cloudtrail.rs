@@ -83,12 +83,16 @@ pub fn event_from(e: &aws_sdk_cloudtrail::types::Event, region: &str) -> Option<
             Some("Root") => "root".into(),
             _ => "unknown".into(),
         });
-    let error = text(&["errorMessage"])
-        .or_else(|| text(&["errorCode"]))
-        .or_else(|| {
-            (text(&["responseElements", "ConsoleLogin"]).as_deref() == Some("Failure"))
-                .then(|| "Failure".into())
-        });
+    // The code says what kind of refusal it was (AccessDenied bursts count by it), the
+    // message which permission was missing.
+    let error = match (text(&["errorCode"]), text(&["errorMessage"])) {
+        (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+        (code, message) => code.or(message),
+    }
+    .or_else(|| {
+        (text(&["responseElements", "ConsoleLogin"]).as_deref() == Some("Failure"))
+            .then(|| "Failure".into())
+    });
     Some(TrailEvent {
         time: e.event_time().and_then(ts)?,
         user,
@@ -381,7 +385,8 @@ impl TrailReader {
         Ok(out)
     }
 
-    /// Write events (policy changes, trail changes, keys, root) and console sign-ins.
+    /// Write events (policy changes, trail changes, keys, root), console sign-ins, and the
+    /// read calls that were refused (each identity's AccessDenied bursts are among them).
     async fn risky_events(
         &self,
         region: &str,
@@ -399,6 +404,7 @@ impl TrailReader {
         for (key, value) in [
             (LookupAttributeKey::ReadOnly, "false"),
             (LookupAttributeKey::EventName, "ConsoleLogin"),
+            (LookupAttributeKey::ReadOnly, "true"),
         ] {
             match self.lookup(region, key, value, since, LOOKUP_PAGES).await {
                 Ok(found) => out.extend(found),

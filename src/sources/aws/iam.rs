@@ -286,11 +286,21 @@ impl IamReader {
         Ok(out)
     }
 
-    /// GenerateCredentialReport / GetCredentialReport until it is there.
-    pub async fn credential_report(&self) -> Result<(Vec<ReportRow>, Timestamp), String> {
-        let mut poller = Poller::default();
+    /// GenerateCredentialReport / GetCredentialReport until it is there; `waiting` hears
+    /// the number of waits so far before each one.
+    pub async fn credential_report(
+        &self,
+        poller: Poller,
+        mut waiting: impl FnMut(u32),
+    ) -> Result<(Vec<ReportRow>, Timestamp), String> {
+        let mut poller = poller;
         let mut next = poller.start();
         loop {
+            if let Next::Generate { after } | Next::Get { after } = &next
+                && !after.is_zero()
+            {
+                waiting(poller.waits);
+            }
             next = match next {
                 Next::Generate { after } => {
                     tokio::time::sleep(after).await;
@@ -402,7 +412,7 @@ impl IamReader {
     pub async fn check_user(&self, user: &IamUser) -> UserCheck {
         let name = user.name.as_str();
         let at = Timestamp::now();
-        let result: Result<Vec<CheckedField>, AwsError> = async {
+        let result: Result<(Vec<CheckedField>, Vec<String>), AwsError> = async {
             let mfa = self
                 .client
                 .list_mfa_devices()
@@ -442,6 +452,7 @@ impl IamReader {
             ];
             let reported: Vec<&AccessKey> = user.access_keys.iter().filter(|k| k.active).collect();
             let mut live_active = 0;
+            let mut suffixes = Vec::new();
             for (n, k) in keys.access_key_metadata().iter().enumerate() {
                 let id = k.access_key_id().unwrap_or_default();
                 let suffix: String = id
@@ -452,6 +463,7 @@ impl IamReader {
                     .into_iter()
                     .rev()
                     .collect();
+                suffixes.push(suffix.clone());
                 let active = k.status().is_some_and(|s| s.as_str() == "Active");
                 live_active += usize::from(active);
                 let used = self
@@ -482,20 +494,22 @@ impl IamReader {
                     live: live_active.to_string(),
                 },
             );
-            Ok(fields)
+            Ok((fields, suffixes))
         }
         .await;
         match result {
-            Ok(fields) => UserCheck {
+            Ok((fields, key_suffixes)) => UserCheck {
                 user: name.into(),
                 at,
                 fields,
+                key_suffixes,
                 error: None,
             },
             Err(e) => UserCheck {
                 user: name.into(),
                 at,
                 fields: vec![],
+                key_suffixes: vec![],
                 error: Some(e.line().to_string()),
             },
         }
@@ -675,7 +689,8 @@ pub fn merge_report(snap: &mut IamSnapshot, rows: &[ReportRow], generated: Times
                 Some(AccessKey {
                     // The report names keys by slot only; ListAccessKeys (the live check)
                     // has the ids.
-                    id_suffix: format!("#{}", n + 1),
+                    id_suffix: String::new(),
+                    slot: n as u8 + 1,
                     active: k.active.is_true(),
                     created,
                     last_used: k.last_used_date.value(),
@@ -694,15 +709,22 @@ pub fn merge_report(snap: &mut IamSnapshot, rows: &[ReportRow], generated: Times
     snap.report = ReportState::Complete { generated };
 }
 
-/// Reads the whole account: publishes `first` (users, before the report) and returns the
-/// full snapshot. A report that cannot be had is a state on the snapshot, not a failure.
+/// Reads the whole account and returns the full snapshot; `progress` sees the users before
+/// the report is there, and again (with the waits so far) each time the report poll waits.
+/// A report that cannot be had is a state on the snapshot, not a failure.
 pub async fn read(
     reader: &IamReader,
-    mut first: impl FnMut(&IamSnapshot),
+    mut progress: impl FnMut(&IamSnapshot),
 ) -> Result<IamSnapshot, AwsError> {
     let mut snap = reader.directory_snapshot().await?;
-    first(&snap);
-    match reader.credential_report().await {
+    progress(&snap);
+    let report = reader
+        .credential_report(Poller::default(), |attempts| {
+            snap.report = ReportState::Generating { attempts };
+            progress(&snap);
+        })
+        .await;
+    match report {
         Ok((rows, generated)) => merge_report(&mut snap, &rows, generated),
         Err(why) => snap.report = ReportState::Failed { why },
     }
@@ -715,13 +737,13 @@ pub fn spawn(aws: Aws, tx: crate::sources::Tx<IamSnapshot>, every: std::time::Du
     tokio::spawn(async move {
         let reader = IamReader::new(&aws);
         while !tx.is_closed() {
-            let first = |snap: &IamSnapshot| {
+            let progress = |snap: &IamSnapshot| {
                 // Only until the first report: later polls keep the last complete one up.
                 if !matches!(tx.borrow().data.report, ReportState::Complete { .. }) {
                     crate::sources::publish(&tx, snap.clone(), Timestamp::now());
                 }
             };
-            match read(&reader, first).await {
+            match read(&reader, progress).await {
                 Ok(snap) => crate::sources::publish(&tx, snap, Timestamp::now()),
                 Err(e) => crate::sources::publish_error(&tx, e.line().to_string()),
             }

@@ -31,6 +31,8 @@ pub mod cloudwatch;
 mod error;
 pub mod iam;
 pub mod keys;
+pub mod waf_log;
+pub mod waf_rates;
 pub mod wafv2;
 
 pub use error::{AwsError, Kind, classify};

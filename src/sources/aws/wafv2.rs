@@ -3,16 +3,19 @@
 //! the size of each referenced IP set; and blocking or unblocking an address in the IP set
 //! an ACL blocks, read-modify-write with the set's lock token.
 
+use super::waf_log::Retained;
+use super::waf_rates::{self, AclMetrics, AclRates};
 use super::{Aws, AwsError, Kind, op_error};
+use crate::config::WafConfig;
 use crate::model::waf::{RuleKind, WafRule, WafSnapshot, WebAcl};
-use crate::ops::{Mode, Op, OpError, Ops, Outcome};
+use crate::ops::{Mode, Op, OpError, Ops, Outcome, addresses};
 use crate::sources::Tx;
 use async_trait::async_trait;
 use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::types::{Rule, Scope, Statement};
-use jiff::Timestamp;
+use ipnet::IpNet;
+use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -66,15 +69,45 @@ pub struct Read {
     pub errors: Vec<String>,
 }
 
+/// One web ACL as listed, with what its metrics and logs are found by.
+#[derive(Clone)]
+struct Watched {
+    acl: WebAcl,
+    arn: String,
+    metrics: AclMetrics,
+}
+
+/// Where an ACL's log records are: a CloudWatch Logs group in a region.
+type LogGroup = (String, String);
+
 /// Reads every place, keeping what a failing place last showed.
 pub struct WafReader {
     aws: Aws,
     places: Vec<Place>,
-    last: HashMap<Place, Vec<WebAcl>>,
+    last: HashMap<Place, Vec<Watched>>,
     /// Calls refused for good here (unsupported, forbidden), by place and action: asked
     /// once, then reported without asking.
     refused: HashMap<(Place, &'static str), String>,
+    /// `[waf] log_group`: every ACL logs there, in its own region.
+    log_group: Option<String>,
+    /// Each ACL's log group from GetLoggingConfiguration (`None`: logging is off), asked
+    /// once per ACL: a logging configuration changes about never.
+    logging: HashMap<String, Option<LogGroup>>,
+    /// Per log group, the newest event time read (ms): the next read starts a little
+    /// before it, for records CloudWatch Logs delivers late.
+    cursors: HashMap<LogGroup, i64>,
+    retained: Retained,
+    /// The last rates of each ACL (by ARN), kept on screen when a read fails.
+    rates: HashMap<String, AclRates>,
 }
+
+/// How far back the first read of a log group goes: the attackers offered are this recent.
+const FIRST_LOOK: SignedDuration = crate::model::waf::ATTACKERS_WINDOW;
+/// Records may reach CloudWatch Logs this late; re-read so they are not missed.
+const LATE: SignedDuration = SignedDuration::from_mins(2);
+/// FilterLogEvents pages per group per poll: a flood is caught up with over a few polls
+/// instead of one unbounded read.
+const LOG_PAGES: usize = 10;
 
 fn action_of(rule: &Rule) -> String {
     if let Some(a) = rule.action() {
@@ -103,15 +136,7 @@ fn action_of(rule: &Rule) -> String {
 /// The IP set an `arn:aws:wafv2:REGION:ACCOUNT:regional/ipset/NAME/ID` names, with the
 /// scope and region it is asked in.
 fn ip_set_of(arn: &str) -> Option<(Place, String, String)> {
-    let mut parts = arn.splitn(6, ':');
-    let (_, _, _, region, _, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
+    let (_, region, resource) = arn_parts(arn)?;
     let mut r = resource.split('/');
     let (scope, kind, name, id) = (r.next()?, r.next()?, r.next()?, r.next()?);
     if kind != "ipset" {
@@ -129,6 +154,28 @@ fn ip_set_of(arn: &str) -> Option<(Place, String, String)> {
         _ => return None,
     };
     Some((place, name.to_string(), id.to_string()))
+}
+
+/// The group an `arn:aws:logs:REGION:ACCOUNT:log-group:NAME[:*]` logging destination
+/// names; destinations of other kinds (S3, Firehose) are not read here.
+fn log_group_arn(arn: &str) -> Option<LogGroup> {
+    let (service, region, resource) = arn_parts(arn)?;
+    let name = resource.strip_prefix("log-group:")?.trim_end_matches(":*");
+    (service == "logs" && !name.is_empty()).then(|| (region.to_string(), name.to_string()))
+}
+
+/// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` → (service, region, resource).
+fn arn_parts(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, _, service, region, _, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    Some((service, region, resource))
 }
 
 fn kind_of(s: Option<&Statement>) -> RuleKind {
@@ -263,29 +310,217 @@ impl WafReader {
             places: Place::all(aws),
             last: HashMap::new(),
             refused: HashMap::new(),
+            log_group: None,
+            logging: HashMap::new(),
+            cursors: HashMap::new(),
+            retained: Retained::default(),
+            rates: HashMap::new(),
         }
     }
 
-    /// One round over every place. A place that fails keeps its last ACLs on screen.
+    /// What `[waf]` says about the AWS side.
+    pub fn configured(mut self, cfg: &WafConfig) -> WafReader {
+        self.log_group = cfg.log_group.clone();
+        self
+    }
+
+    /// One round over every place: the ACLs, their rates, the blocked requests of their
+    /// logs. A place that fails keeps its last ACLs and rates on screen.
     pub async fn read(&mut self) -> Read {
+        let now = Timestamp::now();
         let mut errors = Vec::new();
-        let mut acls = Vec::new();
+        let mut by_place: Vec<(Place, Vec<Watched>)> = Vec::new();
+        // Places that answered: one that did not is not asked for its rates and logs too,
+        // each waiting out the same timeout.
+        let mut answered: Vec<(Place, Vec<Watched>)> = Vec::new();
         for place in self.places.clone() {
             match self.place(&place, &mut errors).await {
                 Some(found) => {
-                    acls.extend(found.iter().cloned());
-                    self.last.insert(place, found);
+                    self.last.insert(place.clone(), found.clone());
+                    answered.push((place.clone(), found.clone()));
+                    by_place.push((place, found));
                 }
-                None => acls.extend(self.last.get(&place).into_iter().flatten().cloned()),
+                None => {
+                    let last = self.last.get(&place).cloned().unwrap_or_default();
+                    by_place.push((place, last));
+                }
             }
         }
+        for (place, watched) in &answered {
+            self.read_rates(place, watched, now, &mut errors).await;
+        }
+        let from = self.read_logs(&answered, now, &mut errors).await;
+        let mut acls = Vec::new();
+        let mut rated: Vec<&[crate::model::waf::RatePoint]> = Vec::new();
+        for w in by_place.iter().flat_map(|(_, w)| w) {
+            let mut acl = w.acl.clone();
+            if let Some(r) = self.rates.get(&w.arn) {
+                for (rule, n) in acl.rules.iter_mut().zip(&r.rule_blocked) {
+                    rule.blocked = Some(*n);
+                }
+                rated.push(&r.points);
+            }
+            acls.push(acl);
+        }
+        let (top_ips, top_rules) = self.retained.tops();
         Read {
             snapshot: WafSnapshot {
                 acls,
-                ..WafSnapshot::default()
+                rates: waf_rates::total(&rated),
+                top_ips,
+                top_rules,
+                recent_blocked: self.retained.recent(),
+                requests_from: from,
             },
             errors,
         }
+    }
+
+    /// GetMetricData for every ACL of `place`; on failure the last rates stay.
+    async fn read_rates(
+        &mut self,
+        place: &Place,
+        watched: &[Watched],
+        now: Timestamp,
+        errors: &mut Vec<String>,
+    ) {
+        const ACTION: &str = "cloudwatch:GetMetricData";
+        if watched.is_empty() {
+            return;
+        }
+        if let Some(line) = self.refused(place, ACTION) {
+            errors.push(line.clone());
+            return;
+        }
+        let metrics: Vec<AclMetrics> = watched.iter().map(|w| w.metrics.clone()).collect();
+        match waf_rates::read(&self.aws, &place.region, &metrics, now).await {
+            Ok(rates) => {
+                for (w, r) in watched.iter().zip(rates) {
+                    self.rates.insert(w.arn.clone(), r);
+                }
+            }
+            Err(e) => {
+                let line = self.failed(place, ACTION, e);
+                errors.push(format!("rates {line}"));
+            }
+        }
+    }
+
+    /// The log group each ACL logs to, `[waf] log_group` first.
+    async fn log_group_of(
+        &mut self,
+        place: &Place,
+        w: &Watched,
+        errors: &mut Vec<String>,
+    ) -> Option<LogGroup> {
+        const ACTION: &str = "wafv2:GetLoggingConfiguration";
+        if let Some(g) = &self.log_group {
+            return Some((place.region.clone(), g.clone()));
+        }
+        if let Some(known) = self.logging.get(&w.arn) {
+            return known.clone();
+        }
+        if let Some(line) = self.refused(place, ACTION) {
+            errors.push(line.clone());
+            return None;
+        }
+        let asked = self
+            .aws
+            .wafv2(&place.region)
+            .get_logging_configuration()
+            .resource_arn(&w.arn)
+            .send()
+            .await;
+        let group = match asked {
+            Ok(out) => out.logging_configuration().and_then(|c| {
+                c.log_destination_configs()
+                    .iter()
+                    .find_map(|d| log_group_arn(d))
+            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_waf_nonexistent_item_exception()) =>
+            {
+                None
+            }
+            Err(e) => {
+                let e = self.aws.error(&place.region, ACTION, &e);
+                errors.push(self.failed(place, ACTION, e));
+                return None;
+            }
+        };
+        self.logging.insert(w.arn.clone(), group.clone());
+        group
+    }
+
+    /// FilterLogEvents on every ACL's log group since its cursor; returns what the pane
+    /// says its requests come from.
+    async fn read_logs(
+        &mut self,
+        by_place: &[(Place, Vec<Watched>)],
+        now: Timestamp,
+        errors: &mut Vec<String>,
+    ) -> Option<String> {
+        let mut groups: Vec<LogGroup> = Vec::new();
+        let mut unlogged: Vec<String> = Vec::new();
+        for (place, watched) in by_place {
+            for w in watched {
+                match self.log_group_of(place, w, errors).await {
+                    Some(g) if !groups.contains(&g) => groups.push(g),
+                    Some(_) => {}
+                    None => unlogged.push(w.acl.name.clone()),
+                }
+            }
+        }
+        for g in &groups {
+            if let Err(e) = self.read_group(g, now).await {
+                errors.push(format!("WAF logs {} ({}): {e}", g.1, g.0));
+            }
+        }
+        self.retained.expire(now);
+        let mut from: Vec<String> = Vec::new();
+        if !groups.is_empty() {
+            let names: Vec<&str> = groups.iter().map(|g| g.1.as_str()).collect();
+            from.push(format!("WAF logs {}", names.join(", ")));
+        }
+        if !unlogged.is_empty() {
+            from.push(format!("no WAF logging for {}", unlogged.join(", ")));
+        }
+        (!from.is_empty()).then(|| from.join(" · "))
+    }
+
+    async fn read_group(&mut self, g: &LogGroup, now: Timestamp) -> Result<(), AwsError> {
+        let first = (now - FIRST_LOOK).as_millisecond();
+        let start = self
+            .cursors
+            .get(g)
+            .map_or(first, |&c| (c - LATE.as_millis() as i64).max(first));
+        let client = self.aws.logs(&g.0);
+        let mut token: Option<String> = None;
+        let mut newest = start;
+        for _ in 0..LOG_PAGES {
+            let out = client
+                .filter_log_events()
+                .log_group_name(&g.1)
+                .start_time(start)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.aws.error(&g.0, "logs:FilterLogEvents", &e))?;
+            newest = out
+                .events()
+                .iter()
+                .filter_map(|e| e.timestamp())
+                .fold(newest, i64::max);
+            self.retained
+                .add(out.events().iter().filter_map(|e| e.message()));
+            match out.next_token() {
+                Some(t) if !t.is_empty() && !out.events().is_empty() => token = Some(t.into()),
+                _ => break,
+            }
+        }
+        self.cursors.insert(g.clone(), newest);
+        Ok(())
     }
 
     /// A call refused for good is not asked again; its line stays.
@@ -301,7 +536,7 @@ impl WafReader {
         line
     }
 
-    async fn place(&mut self, place: &Place, errors: &mut Vec<String>) -> Option<Vec<WebAcl>> {
+    async fn place(&mut self, place: &Place, errors: &mut Vec<String>) -> Option<Vec<Watched>> {
         if let Some(line) = self.refused(place, "wafv2:ListWebACLs") {
             errors.push(line.clone());
             // Forbidden or unsupported: an empty place, said so, rather than stale rows.
@@ -333,6 +568,19 @@ impl WafReader {
             let mut rules: Vec<&Rule> = acl.rules().iter().collect();
             rules.sort_by_key(|r| r.priority());
             let mut out = Vec::with_capacity(rules.len());
+            let metrics = AclMetrics {
+                acl: acl
+                    .visibility_config()
+                    .map_or_else(|| acl.name().to_string(), |v| v.metric_name().to_string()),
+                region: (place.scope != Scope::Cloudfront).then(|| place.region.clone()),
+                rules: rules
+                    .iter()
+                    .map(|r| {
+                        r.visibility_config()
+                            .map_or_else(|| r.name().to_string(), |v| v.metric_name().to_string())
+                    })
+                    .collect(),
+            };
             for r in rules {
                 let mut kind = kind_of(r.statement());
                 if let (RuleKind::IpSet { addresses, .. }, Some(arn)) = (
@@ -348,6 +596,7 @@ impl WafReader {
                     priority: u32::try_from(r.priority()).unwrap_or(0),
                     kind,
                     action: action_of(r),
+                    blocked: None,
                 });
             }
             let default_action = match acl.default_action() {
@@ -355,11 +604,15 @@ impl WafReader {
                 Some(d) if d.allow().is_some() => "Allow",
                 _ => "?",
             };
-            acls.push(WebAcl {
-                name: acl.name().to_string(),
-                scope: place.label(),
-                default_action: default_action.into(),
-                rules: out,
+            acls.push(Watched {
+                acl: WebAcl {
+                    name: acl.name().to_string(),
+                    scope: place.label(),
+                    default_action: default_action.into(),
+                    rules: out,
+                },
+                arn: acl.arn().to_string(),
+                metrics,
             });
         }
         Some(acls)
@@ -395,9 +648,8 @@ impl WafReader {
 }
 
 /// Polls every `every`, or at once when `poke` is notified (after a block or unblock).
-pub fn spawn(aws: Aws, tx: Tx<WafSnapshot>, every: Duration, poke: Arc<Notify>) {
+pub fn spawn(mut reader: WafReader, tx: Tx<WafSnapshot>, every: Duration, poke: Arc<Notify>) {
     tokio::spawn(async move {
-        let mut reader = WafReader::new(&aws);
         while !tx.is_closed() {
             let read = reader.read().await;
             crate::sources::publish_partial(&tx, read.snapshot, Timestamp::now(), &read.errors);
@@ -407,51 +659,6 @@ pub fn spawn(aws: Aws, tx: Tx<WafSnapshot>, every: Duration, poke: Arc<Notify>) 
             }
         }
     });
-}
-
-/// An address or CIDR as WAF's IP sets hold it: `203.0.113.7` becomes `203.0.113.7/32`.
-/// Host bits beyond the prefix are refused: AWS would reject the set.
-pub fn cidr(text: &str) -> Result<(IpAddr, u8), String> {
-    let text = text.trim();
-    let (addr, prefix) = match text.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (text, None),
-    };
-    let ip: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("`{text}` is not an IPv4 or IPv6 address or CIDR"))?;
-    let max: u8 = if ip.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        None => max,
-        Some(p) => match p.parse::<u8>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                return Err(format!(
-                    "`{text}`: the prefix length must be 1 to {max} for an {} address",
-                    if ip.is_ipv4() { "IPv4" } else { "IPv6" }
-                ));
-            }
-        },
-    };
-    let host_bits_set = match ip {
-        IpAddr::V4(v4) => u32::from(v4) & u32::MAX.checked_shr(prefix.into()).unwrap_or(0) != 0,
-        IpAddr::V6(v6) => u128::from(v6) & u128::MAX.checked_shr(prefix.into()).unwrap_or(0) != 0,
-    };
-    if host_bits_set {
-        return Err(format!(
-            "`{text}` has bits set past /{prefix}: write the network address (AWS WAF refuses it)"
-        ));
-    }
-    Ok((ip, prefix))
-}
-
-fn cidr_text((ip, prefix): (IpAddr, u8)) -> String {
-    format!("{ip}/{prefix}")
-}
-
-/// The set holds `entry`, however AWS spelled it (IPv6 case and zero compression vary).
-fn holds(addresses: &[String], entry: (IpAddr, u8)) -> bool {
-    addresses.iter().any(|a| cidr(a).ok() == Some(entry))
 }
 
 /// How often a lost lock-token race is re-read and retried before giving up.
@@ -484,8 +691,8 @@ impl WafOps {
     }
 
     /// The web ACL `acl` (`NAME`, or `NAME@REGION` / `NAME@CLOUDFRONT` where the name is
-    /// used in more than one place) and its first Block rule on an IP set of `ip`'s family.
-    async fn target(&self, acl: &str, ip: IpAddr) -> Result<Target, OpError> {
+    /// used in more than one place) and its first Block rule on an IP set of `v4`'s family.
+    async fn target(&self, acl: &str, v4: bool) -> Result<Target, OpError> {
         let (name, at) = match acl.split_once('@') {
             Some((n, a)) => (n, Some(a)),
             None => (acl, None),
@@ -528,7 +735,7 @@ impl WafOps {
             .map_err(op_error)?;
         let mut rules: Vec<&Rule> = web.rules().iter().collect();
         rules.sort_by_key(|r| r.priority());
-        let family = if ip.is_ipv4() { "IPV4" } else { "IPV6" };
+        let family = if v4 { "IPV4" } else { "IPV6" };
         for r in rules {
             let blocks = r.action().is_some_and(|a| a.block().is_some());
             let Some(arn) = r
@@ -570,6 +777,8 @@ impl WafOps {
         )))
     }
 
+    /// Every address of `ip` in (or out of) the IP set its family is blocked with: one
+    /// read-modify-write per set.
     async fn change(
         &self,
         acl: &str,
@@ -577,9 +786,33 @@ impl WafOps {
         block: bool,
         mode: Mode,
     ) -> Result<Outcome, OpError> {
-        let entry = cidr(ip).map_err(OpError::Refused)?;
-        let text = cidr_text(entry);
-        let t = self.target(acl, entry.0).await?;
+        let nets = addresses::parse(ip).map_err(OpError::Refused)?;
+        let (v4, v6): (Vec<IpNet>, Vec<IpNet>) = nets.into_iter().partition(|n| n.addr().is_ipv4());
+        let mut summaries = Vec::new();
+        let mut calls = Vec::new();
+        for (family, group) in [(true, v4), (false, v6)] {
+            if group.is_empty() {
+                continue;
+            }
+            let t = self.target(acl, family).await?;
+            let done = self.change_set(&t, &group, block, mode).await?;
+            summaries.push(done.summary);
+            calls.extend(done.calls);
+        }
+        Ok(Outcome {
+            summary: summaries.join("; "),
+            calls,
+        })
+    }
+
+    async fn change_set(
+        &self,
+        t: &Target,
+        nets: &[IpNet],
+        block: bool,
+        mode: Mode,
+    ) -> Result<Outcome, OpError> {
+        let text = addresses::join(nets);
         let scope = t.place.scope.as_str().to_string();
         let get = format!(
             "wafv2 GetIPSet Name={} Scope={scope} ({})",
@@ -588,24 +821,32 @@ impl WafOps {
         let (mut before, mut token) = ip_set(&self.aws, &t.place, &t.set, &t.id)
             .await
             .map_err(op_error)?;
+        let settled = |addresses: &[String]| {
+            nets.iter()
+                .all(|&n| addresses::holds(addresses, n) == block)
+        };
         let after_of = |addresses: &[String]| -> Vec<String> {
             if block {
                 let mut v = addresses.to_vec();
-                v.push(text.clone());
+                v.extend(
+                    nets.iter()
+                        .filter(|&&n| !addresses::holds(addresses, n))
+                        .map(IpNet::to_string),
+                );
                 v
             } else {
                 addresses
                     .iter()
-                    .filter(|a| cidr(a).ok() != Some(entry))
+                    .filter(|a| !nets.iter().any(|&n| addresses::holds(&[a.as_str()], n)))
                     .cloned()
                     .collect()
             }
         };
-        if holds(&before, entry) == block {
+        if settled(&before) {
             return Ok(Outcome {
                 summary: format!(
                     "{text} {} in {} (rule {} of {}); nothing to change",
-                    if block { "is already" } else { "is not" },
+                    if block { "already" } else { "not" },
                     t.set,
                     t.rule,
                     t.acl
@@ -667,7 +908,7 @@ impl WafOps {
                     (before, token) = ip_set(&self.aws, &t.place, &t.set, &t.id)
                         .await
                         .map_err(op_error)?;
-                    if holds(&before, entry) == block {
+                    if settled(&before) {
                         break;
                     }
                 }
@@ -684,11 +925,17 @@ impl WafOps {
         let (now, _) = ip_set(&self.aws, &t.place, &t.set, &t.id)
             .await
             .map_err(op_error)?;
-        if holds(&now, entry) != block {
+        let wrong: Vec<IpNet> = nets
+            .iter()
+            .copied()
+            .filter(|&n| addresses::holds(&now, n) != block)
+            .collect();
+        if !wrong.is_empty() {
             return Err(OpError::Failed(format!(
-                "GetIPSet {} {} {text} after UpdateIPSet",
+                "GetIPSet {} {} {} after UpdateIPSet",
                 t.set,
-                if block { "still lacks" } else { "still holds" }
+                if block { "still lacks" } else { "still holds" },
+                addresses::join(&wrong)
             )));
         }
         if let Some(p) = &self.poke {
@@ -727,32 +974,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_and_cidrs_of_both_families() {
-        let ok = |t: &str| cidr_text(cidr(t).unwrap());
-        assert_eq!(ok("203.0.113.7"), "203.0.113.7/32");
-        assert_eq!(ok(" 198.51.100.0/24 "), "198.51.100.0/24");
-        assert_eq!(ok("2001:DB8::1"), "2001:db8::1/128");
-        assert_eq!(ok("2001:db8:0:0::/64"), "2001:db8::/64");
-        for (bad, says) in [
-            ("203.0.113", "not an IPv4 or IPv6 address"),
-            ("example.com", "not an IPv4 or IPv6 address"),
-            ("203.0.113.7/33", "1 to 32 for an IPv4"),
-            ("203.0.113.7/0", "1 to 32 for an IPv4"),
-            ("2001:db8::/129", "1 to 128 for an IPv6"),
-            ("203.0.113.7/24", "bits set past /24"),
-            ("2001:db8::1/64", "bits set past /64"),
-        ] {
-            let err = cidr(bad).unwrap_err();
-            assert!(err.contains(says), "{bad}: {err}");
-        }
-        assert!(holds(
-            &["2001:0DB8:0000::0001/128".into()],
-            cidr("2001:db8::1").unwrap()
-        ));
-        assert!(!holds(
-            &["203.0.113.0/24".into()],
-            cidr("203.0.113.0/25").unwrap()
-        ));
+    fn logging_destinations_name_their_log_group() {
+        assert_eq!(
+            log_group_arn("arn:aws:logs:ap-northeast-2:123456789012:log-group:aws-waf-logs-shop"),
+            Some(("ap-northeast-2".into(), "aws-waf-logs-shop".into()))
+        );
+        assert_eq!(
+            log_group_arn("arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-edge:*"),
+            Some(("us-east-1".into(), "aws-waf-logs-edge".into()))
+        );
+        assert_eq!(log_group_arn("arn:aws:s3:::aws-waf-logs-bucket"), None);
+        assert_eq!(
+            log_group_arn("arn:aws:firehose:us-east-1:1:deliverystream/aws-waf-logs-x"),
+            None
+        );
     }
 
     #[test]

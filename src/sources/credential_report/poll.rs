@@ -68,6 +68,11 @@ impl Default for Poller {
 const MAX_REGENERATIONS: u32 = 2;
 
 impl Poller {
+    /// The same backoff from a different first wait (a test's endpoint answers at once).
+    pub fn first_wait(self, first_wait: Duration) -> Poller {
+        Poller { first_wait, ..self }
+    }
+
     pub fn start(&self) -> Next {
         Next::Generate {
             after: Duration::ZERO,

@@ -26,7 +26,7 @@ pub use ops::DbOps;
 pub use secret::Secret;
 
 use crate::model::db::{DbCluster, DbMember, DbSnapshot, Engine, Role};
-use crate::sources::{Tx, publish, publish_error};
+use crate::sources::{Tx, publish_partial};
 use futures::future::join_all;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
@@ -326,10 +326,12 @@ pub fn spawn(
                 .iter()
                 .flat_map(|c| &c.members)
                 .find_map(|m| m.last_error.clone());
-            publish(&tx, snapshot, Timestamp::now());
-            if all_down && let Some(e) = first_error {
-                publish_error(&tx, format!("no database member answers: {e}"));
-            }
+            // One send: a reader woken by the snapshot must see the failure with it.
+            let errors: Vec<String> = match first_error {
+                Some(e) if all_down => vec![format!("no database member answers: {e}")],
+                _ => Vec::new(),
+            };
+            publish_partial(&tx, snapshot, Timestamp::now(), &errors);
         }
     })
 }

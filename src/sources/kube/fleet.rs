@@ -380,3 +380,46 @@ impl Fleet {
         }
     }
 }
+
+/// Logs, describe and YAML come from the active context, like operations.
+#[async_trait]
+impl crate::sources::Inspect for Fleet {
+    fn logs(
+        &self,
+        request: crate::model::inspect::LogRequest,
+        sink: crate::model::inspect::LogSink,
+    ) -> crate::model::inspect::LogHandle {
+        match self.active_client() {
+            Ok(client) => super::logs::follow(client, request, sink, (&self.shared.tuning).into()),
+            Err(why) => {
+                sink.with(|b| b.state = crate::model::logs::LogState::Failed(why));
+                Box::new(())
+            }
+        }
+    }
+
+    async fn describe(
+        &self,
+        object: &crate::model::inspect::ObjectRef,
+    ) -> Result<Vec<(String, String)>, String> {
+        super::inspect::describe_object(self.active_client()?, object).await
+    }
+
+    async fn yaml(&self, object: &crate::model::inspect::ObjectRef) -> Result<String, String> {
+        super::inspect::yaml(self.active_client()?, object).await
+    }
+}
+
+impl Fleet {
+    fn active_client(&self) -> Result<Client, String> {
+        let state = self.shared.lock();
+        match state.members.get(state.active) {
+            Some(m) => m
+                .conn
+                .as_ref()
+                .map(|c| c.client.clone())
+                .map_err(|e| format!("context {} is not connected: {e}", m.context)),
+            None => Err("no Kubernetes context is connected".into()),
+        }
+    }
+}

@@ -21,7 +21,9 @@
 
 mod error;
 mod fleet;
+pub mod inspect;
 pub mod lease;
+pub mod logs;
 mod metrics;
 mod ops;
 pub mod project;

@@ -451,6 +451,66 @@ async fn waf_flood_then_block_the_addresses() {
     fails(&world, Condition::WafCalm {});
 }
 
+/// One block with a CIDR and an address list ends a flood from every address it covers, and
+/// the unblock of the same text puts the set back as it was.
+#[tokio::test]
+async fn one_block_of_a_cidr_and_a_list_stops_every_covered_address() {
+    let (world, ops) = shared();
+    let flood = ["203.0.113.200", "203.0.113.201", "198.51.100.66"];
+    inject(
+        &world,
+        Fault::WafFlood {
+            ips: flood.iter().map(|s| s.to_string()).collect(),
+            per_min: 1200,
+        },
+    );
+    step(&world, 150);
+    fails(&world, Condition::WafCalm {});
+    let block = Op::BlockIp {
+        acl: "shop-web-acl".into(),
+        ip: "203.0.113.192/26 198.51.100.66,".into(),
+    };
+    let out = run(&ops, block).await;
+    assert!(
+        out.summary.starts_with(
+            "added 203.0.113.192/26, 198.51.100.66/32 to blocked-ips-v4 (4 addresses)"
+        ),
+        "{}",
+        out.summary
+    );
+    assert!(
+        out.calls[1]
+            .contains("after=[192.0.2.146/32, 192.0.2.58/32, 203.0.113.192/26, 198.51.100.66/32]"),
+        "{:?}",
+        out.calls
+    );
+    step(&world, 180);
+    holds(&world, Condition::WafCalm {});
+    let waf = world.lock().unwrap().waf();
+    let from_flood: Vec<_> = waf
+        .recent_blocked
+        .iter()
+        .filter(|b| flood.contains(&b.client_ip.as_str()))
+        .collect();
+    assert!(
+        from_flood.iter().all(|b| b.rule == "blocked-ips"),
+        "{from_flood:?}"
+    );
+
+    let unblock = Op::UnblockIp {
+        acl: "shop-web-acl".into(),
+        ip: "198.51.100.66/32, 203.0.113.192/26".into(),
+    };
+    let out = run(&ops, unblock).await;
+    assert!(
+        out.calls[1].contains("after=[192.0.2.146/32, 192.0.2.58/32] "),
+        "{:?}",
+        out.calls
+    );
+    step(&world, 180);
+    fails(&world, Condition::WafCalm {});
+}
+
 #[tokio::test]
 async fn az_outage_then_cordon_and_reschedule() {
     let (world, ops) = shared();

@@ -81,8 +81,10 @@ pub(crate) fn build(seed: u64, start: Timestamp) -> IamSnapshot {
             access_keys: p
                 .keys
                 .iter()
-                .map(|&(age, used)| AccessKey {
+                .zip(1..)
+                .map(|(&(age, used), slot)| AccessKey {
                     id_suffix: dice.token(KEY_ALPHABET, 4),
+                    slot,
                     active: true,
                     created: at(start, -age),
                     last_used: used.map(|u| at(start, u)),
@@ -210,6 +212,7 @@ pub(crate) fn intruded(iam: &mut IamSnapshot, event: &TrailEvent, new_key: Optio
     match (event.event_name.as_str(), new_key) {
         ("CreateAccessKey", Some(id_suffix)) => u.access_keys.push(AccessKey {
             id_suffix,
+            slot: u.access_keys.len() as u8 + 1,
             active: true,
             created: event.time,
             last_used: None,

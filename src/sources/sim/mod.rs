@@ -16,6 +16,7 @@ mod db;
 mod dice;
 mod fault;
 mod iam;
+pub mod inspect;
 mod large;
 mod ops;
 mod traffic;
@@ -47,6 +48,24 @@ pub(crate) fn at(start: Timestamp, s: Sec) -> Timestamp {
     start
         .saturating_add(SignedDuration::from_secs(s))
         .unwrap_or(bound)
+}
+
+/// The drill world's services and the numbers their customers' documents set: the shopping
+/// mall promises 99 %; billing 99.9 % and a 30-minute RTO.
+pub fn services() -> Vec<crate::incident::objectives::Service> {
+    use crate::incident::objectives::Service;
+    vec![
+        Service {
+            name: "shop".into(),
+            availability: Some(99.0),
+            rto: None,
+        },
+        Service {
+            name: "billing".into(),
+            availability: Some(99.9),
+            rto: Some(SignedDuration::from_mins(30)),
+        },
+    ]
 }
 
 /// How often the alarms are evaluated, in simulated seconds.

@@ -338,11 +338,11 @@ mod tests {
         ));
         let not_an_ip = Op::BlockIp {
             acl: s("shop-web-acl"),
-            ip: s("10.0.0.0/8"),
+            ip: s("203.0.113.9, 10.0.0.1/8"),
         };
         assert!(matches!(
             ops.apply(&not_an_ip, Mode::Apply).await,
-            Err(OpError::Refused(_))
+            Err(OpError::Refused(m)) if m.contains("address 2 of 2: `10.0.0.1/8` has bits set past /8")
         ));
     }
 

@@ -147,8 +147,8 @@ pub(crate) struct WafSim {
     /// Most recent first.
     recent: VecDeque<Blocked>,
     surge: Option<(u64, u64)>,
-    /// Addresses in the `blocked-ips` IP set.
-    ip_set: Vec<String>,
+    /// Entries of the `blocked-ips` IP set.
+    ip_set: Vec<ipnet::IpNet>,
     /// Clients beyond `CLIENTS`: a flood's, by slot.
     extra: Vec<(String, &'static str)>,
     flood: Option<flood::Flood>,
@@ -167,7 +167,11 @@ impl WafSim {
             carry: 0.0,
             recent: VecDeque::with_capacity(RECENT + 1),
             surge: None,
-            ip_set: IP_SET.iter().map(|&i| CLIENTS[i].0.to_string()).collect(),
+            ip_set: IP_SET
+                .iter()
+                .filter_map(|&i| CLIENTS[i].0.parse::<std::net::IpAddr>().ok())
+                .map(ipnet::IpNet::from)
+                .collect(),
             extra: Vec::new(),
             flood: None,
             chaos: Dice::new(seed, 11),
@@ -261,8 +265,9 @@ impl WafSim {
     }
 
     fn in_set(&self, client: usize) -> bool {
-        let ip = self.ip(client);
-        self.ip_set.iter().any(|s| s == ip)
+        self.ip(client)
+            .parse()
+            .is_ok_and(|ip| crate::ops::addresses::covers(&self.ip_set, ip))
     }
 
     fn close_minute(&mut self) {
@@ -283,6 +288,7 @@ impl WafSim {
             .map(|m| RatePoint {
                 allowed: m.allowed,
                 blocked: m.blocked,
+                counted: 0,
             })
             .collect()
     }
@@ -327,6 +333,7 @@ impl WafSim {
                 .iter()
                 .map(|b| self.blocked_request(b, start))
                 .collect(),
+            requests_from: None,
         }
     }
 }
@@ -344,6 +351,7 @@ fn acl() -> WebAcl {
                 priority: i as u32,
                 kind: (r.kind)(),
                 action: "Block".into(),
+                blocked: None,
             })
             .collect(),
     }

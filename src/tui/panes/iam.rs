@@ -93,19 +93,27 @@ impl Rows for UserRows<'_> {
             ("Administrator", u.admin.to_string()),
             ("Created", format!("{} ago", age(u.created, now))),
         ];
+        let check = self.1.filter(|c| c.user == u.name);
         for k in &u.access_keys {
+            // The report has no key ids; the live check's ListAccessKeys does.
+            let live = check
+                .and_then(|c| c.key_suffixes.get(usize::from(k.slot).saturating_sub(1)))
+                .filter(|_| k.id_suffix.is_empty());
+            let label = match live {
+                Some(suffix) => format!("…{suffix} ({})", k.label()),
+                None => k.label(),
+            };
             out.push((
                 "Access key",
                 format!(
-                    "…{} {} created {} ago, last used {}",
-                    k.id_suffix,
+                    "{label} {} created {} ago, last used {}",
                     if k.active { "active" } else { "inactive" },
                     age(k.created, now),
                     ago(k.last_used, now)
                 ),
             ));
         }
-        if let Some(check) = self.1.filter(|c| c.user == u.name) {
+        if let Some(check) = check {
             if let Some(e) = &check.error {
                 out.push(("Live check", e.clone()));
             }

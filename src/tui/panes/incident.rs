@@ -81,7 +81,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let key = app
             .keymap
             .keys_of(super::super::action::Command::NewIncident);
-        let lines = vec![
+        let mut lines = vec![
             Line::styled("○ No open incident.", theme.ok),
             Line::styled(
                 format!(
@@ -94,15 +94,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 theme.muted,
             ),
         ];
+        lines.extend(budget_lines(app, None));
         frame.render_widget(Paragraph::new(lines), area);
         return;
     };
-    let status = app.sla.status(inc.recognised_at, app.now);
-    let sla_style = match status.stage {
-        Stage::Ok => theme.ok,
-        Stage::Warn => theme.warn,
-        Stage::Breached => theme.crit,
-    };
+    let mut clocks = Vec::new();
+    for c in app.countdowns() {
+        if !clocks.is_empty() {
+            clocks.push(Span::styled(" · ", theme.muted));
+        }
+        clocks.push(Span::styled(
+            c.to_string(),
+            stage_style(app, c.status.stage),
+        ));
+        clocks.push(Span::styled(
+            format!(" until {} UTC", c.status.deadline.strftime("%H:%M:%S")),
+            theme.muted,
+        ));
+    }
     let start = inc.detected_at.unwrap_or(inc.recognised_at);
     let target = inc.severity.response_target();
     let response = match inc.acknowledged_at {
@@ -128,13 +137,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled(format!("{} ", inc.severity.name()), theme.crit),
             Span::styled(inc.title.clone(), theme.text),
         ]),
-        Line::from(vec![
-            Span::styled(format!("{status}"), sla_style),
-            Span::styled(
-                format!(" · deadline {} UTC", status.deadline.strftime("%H:%M:%S")),
-                theme.muted,
-            ),
-        ]),
+        Line::from(clocks),
         Line::from(vec![
             Span::styled(
                 format!(
@@ -157,6 +160,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             theme.muted,
         ),
     ];
+    if inc.service.is_none() && !app.services.list.is_empty() {
+        lines.push(Line::styled(
+            ":service NAME tags the service hit: its RTO and budget apply",
+            theme.muted,
+        ));
+    }
+    lines.extend(budget_lines(app, inc.service.as_deref()));
     for run in inc.runs.iter().filter(|r| r.interrupted_at().is_some()) {
         let step = run
             .interrupted_at()
@@ -192,4 +202,29 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let (top, body) = split_top(area, lines.len() as u16);
     frame.render_widget(Paragraph::new(lines), top);
     draw_table(frame, body, app, TableId::Timeline, false);
+}
+
+pub fn stage_style(app: &App, stage: Stage) -> ratatui::style::Style {
+    match stage {
+        Stage::Ok => app.theme.ok,
+        Stage::Warn => app.theme.warn,
+        Stage::Breached => app.theme.crit,
+    }
+}
+
+/// This month's availability budgets, the incident's own service first.
+fn budget_lines(app: &App, service: Option<&str>) -> Vec<Line<'static>> {
+    let mut budgets = app.budgets();
+    budgets.sort_by_key(|b| Some(b.service.as_str()) != service);
+    budgets
+        .into_iter()
+        .map(|b| {
+            let style = match b.level() {
+                Level::Ok => app.theme.ok,
+                Level::Warn => app.theme.warn,
+                _ => app.theme.crit,
+            };
+            Line::styled(b.to_string(), style)
+        })
+        .collect()
 }

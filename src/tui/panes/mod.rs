@@ -4,7 +4,7 @@ mod alarms;
 mod cluster;
 mod db;
 pub(crate) mod iam;
-mod incident;
+pub(super) mod incident;
 mod overview;
 mod playbooks;
 pub use playbooks::ANSWERS;

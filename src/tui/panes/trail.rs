@@ -127,6 +127,22 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         };
         lines.push(Line::styled(text, style));
     }
+    let bursts = crate::model::trail::denial_bursts(&app.data.trail.data.events);
+    if !bursts.is_empty() {
+        let named: Vec<String> = bursts
+            .iter()
+            .map(|b| format!("{} {}× ({} ago)", b.user, b.count, age(b.last, app.now)))
+            .collect();
+        lines.push(Line::styled(
+            format!(
+                "! AccessDenied bursts (≥{} in {} min): {}",
+                crate::model::trail::BURST_DENIALS,
+                crate::model::trail::BURST_WINDOW_S / 60,
+                named.join(", ")
+            ),
+            theme.warn,
+        ));
+    }
     if let Some(f) = app.data.trail_findings.first() {
         lines.push(Line::styled(
             format!(

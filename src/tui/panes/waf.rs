@@ -89,6 +89,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 Cell::from(Line::from(vec![
                     Span::styled(format!("{:<6} ", r.action), theme.accent),
                     Span::styled(r.describe(), theme.muted),
+                    Span::styled(
+                        r.blocked
+                            .map(|n| format!(" · {n} blocked/h"))
+                            .unwrap_or_default(),
+                        theme.warn,
+                    ),
                 ])),
             ]));
         }
@@ -109,6 +115,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     draw_rates(frame, rates, app);
 
     let (tops, table) = split_top(rest, 5);
+    let (tops, source) = split_top(tops, 4);
+    if let Some(from) = &waf.requests_from {
+        frame.render_widget(
+            Paragraph::new(Line::styled(format!("requests from {from}"), theme.muted)),
+            source,
+        );
+    }
     let [ips, rules] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(tops);
     frame.render_widget(
         Paragraph::new(counts("Top blocked IPs", &waf.top_ips, 3, app)),

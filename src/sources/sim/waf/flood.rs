@@ -1,8 +1,9 @@
 //! An injection flood from a handful of addresses, and the IP set that ends it.
 
 use super::{CLIENTS, IP_SET_RULE, MAX_FLOOD_IPS, RATE_RULE, RULES, WafSim};
-use crate::ops::{OpError, Outcome};
+use crate::ops::{OpError, Outcome, addresses};
 use crate::sources::sim::Sec;
+use ipnet::IpNet;
 use std::net::IpAddr;
 
 pub(crate) const ACL: &str = "shop-web-acl";
@@ -26,23 +27,10 @@ pub(crate) struct Flood {
 
 /// `203.0.113.50` or `203.0.113.50/32`; anything wider is not one client.
 fn single_address(ip: &str) -> Option<IpAddr> {
-    let (addr, prefix) = match ip.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (ip, None),
-    };
-    let addr: IpAddr = addr.trim().parse().ok()?;
-    let full = match addr {
-        IpAddr::V4(_) => "32",
-        IpAddr::V6(_) => "128",
-    };
-    prefix.is_none_or(|p| p == full).then_some(addr)
-}
-
-fn cidr(addr: IpAddr) -> String {
-    match addr {
-        IpAddr::V4(_) => format!("{addr}/32"),
-        IpAddr::V6(_) => format!("{addr}/128"),
-    }
+    addresses::parse_one(ip)
+        .ok()
+        .filter(|n| n.prefix_len() == n.max_prefix_len())
+        .map(|n| n.addr())
 }
 
 impl WafSim {
@@ -82,24 +70,33 @@ impl WafSim {
     }
 
     pub fn block_ip(&mut self, acl: &str, ip: &str) -> Result<Outcome, OpError> {
-        let (plain, entry) = target(acl, ip)?;
-        let calls = vec![
-            format!("wafv2 GetIPSet Name={IP_SET_NAME} Scope=REGIONAL"),
-            format!(
-                "wafv2 UpdateIPSet Name={IP_SET_NAME} Scope=REGIONAL Addresses+=[{entry}] \
-                 LockToken=<from GetIPSet>"
-            ),
-        ];
-        if self.ip_set.contains(&plain) {
+        let nets = target(acl, ip)?;
+        let new: Vec<IpNet> = nets
+            .iter()
+            .copied()
+            .filter(|n| !self.ip_set.contains(n))
+            .collect();
+        let get = format!("wafv2 GetIPSet Name={IP_SET_NAME} Scope=REGIONAL");
+        if new.is_empty() {
             return Ok(Outcome {
-                summary: format!("{entry} is already in {IP_SET_NAME}"),
-                calls: calls.into_iter().take(1).collect(),
+                summary: format!("{} already in {IP_SET_NAME}", addresses::join(&nets)),
+                calls: vec![get],
             });
         }
-        self.ip_set.push(plain);
+        let before = addresses::join(&self.ip_set);
+        self.ip_set.extend(&new);
+        let calls = vec![
+            get,
+            format!(
+                "wafv2 UpdateIPSet Name={IP_SET_NAME} Scope=REGIONAL LockToken=<from GetIPSet> \
+                 Addresses before=[{before}] after=[{}]",
+                addresses::join(&self.ip_set)
+            ),
+        ];
         Ok(Outcome {
             summary: format!(
-                "added {entry} to {IP_SET_NAME} ({} addresses), blocked by rule {} of {ACL}",
+                "added {} to {IP_SET_NAME} ({} addresses), blocked by rule {} of {ACL}",
+                addresses::join(&new),
                 self.ip_set.len(),
                 RULES[IP_SET_RULE].name
             ),
@@ -108,22 +105,30 @@ impl WafSim {
     }
     /// The rollback of [`WafSim::block_ip`].
     pub fn unblock_ip(&mut self, acl: &str, ip: &str) -> Result<Outcome, OpError> {
-        let (plain, entry) = target(acl, ip)?;
+        let nets = target(acl, ip)?;
         let mut calls = vec![format!("wafv2 GetIPSet Name={IP_SET_NAME} Scope=REGIONAL")];
-        let Some(at) = self.ip_set.iter().position(|a| *a == plain) else {
+        let gone: Vec<IpNet> = nets
+            .iter()
+            .copied()
+            .filter(|n| self.ip_set.contains(n))
+            .collect();
+        if gone.is_empty() {
             return Ok(Outcome {
-                summary: format!("{entry} was not in {IP_SET_NAME}"),
+                summary: format!("{} not in {IP_SET_NAME}", addresses::join(&nets)),
                 calls,
             });
-        };
-        self.ip_set.remove(at);
+        }
+        let before = addresses::join(&self.ip_set);
+        self.ip_set.retain(|n| !gone.contains(n));
         calls.push(format!(
-            "wafv2 UpdateIPSet Name={IP_SET_NAME} Scope=REGIONAL Addresses-=[{entry}] \
-             LockToken=<from GetIPSet>"
+            "wafv2 UpdateIPSet Name={IP_SET_NAME} Scope=REGIONAL LockToken=<from GetIPSet> \
+             Addresses before=[{before}] after=[{}]",
+            addresses::join(&self.ip_set)
         ));
         Ok(Outcome {
             summary: format!(
-                "removed {entry} from {IP_SET_NAME} ({} addresses)",
+                "removed {} from {IP_SET_NAME} ({} addresses)",
+                addresses::join(&gone),
                 self.ip_set.len()
             ),
             calls,
@@ -131,18 +136,14 @@ impl WafSim {
     }
 }
 
-/// The drill ACL's address for `ip`: as the set keeps it, and as the CIDR WAF writes.
-fn target(acl: &str, ip: &str) -> Result<(String, String), OpError> {
+/// The drill ACL's entries for `ip`, canonical.
+fn target(acl: &str, ip: &str) -> Result<Vec<IpNet>, OpError> {
     if acl != ACL {
         return Err(OpError::NotFound(format!(
             "no web ACL `{acl}` (the drill has {ACL})"
         )));
     }
-    let addr = single_address(ip)
-        .ok_or_else(|| OpError::Refused(format!("`{ip}` is not a single IP address")))?;
-    let plain = addr.to_string();
-    let entry = cidr(addr);
-    Ok((plain, entry))
+    addresses::parse(ip).map_err(OpError::Refused)
 }
 
 /// One second of the flood: each address sends its share, blocked by the first rule that
