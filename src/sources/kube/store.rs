@@ -424,7 +424,7 @@ mod tests {
     }
 
     fn row(n: &Node) -> Option<NodeRow> {
-        Some(project::node_row(n))
+        Some(super::super::project::node_row(n))
     }
 
     fn names(table: &Table<NodeRow>) -> Vec<&str> {
