@@ -3,17 +3,35 @@
 //! events, and (printed after the timings) resident memory after sync, measured in a child
 //! process so the server's own copy of the objects does not count.
 //!
+//! The first load at 10,000 and 50,000 pods (`kube_first_load`: start → first pod row, and
+//! the server's last list page → the complete table on the feed) and the console's CPU under
+//! a steady pod event stream (`kube_cpu`). The client side runs on a runtime of its own whose
+//! threads are named, so the CPU figures count the console (watchers, Fleet, the app's
+//! update and a 160×48 frame per change) and not the test server beside it. Each `kube_cpu`
+//! sample is one second of wall time and reports the CPU time those threads used in it.
+//!
 //! `cargo bench --bench kube`
 
 #[path = "../tests/kubesupport/mod.rs"]
 mod kubesupport;
 
-use criterion::Criterion;
+use criterion::{Criterion, SamplingMode};
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kubesupport::{KubeServer, fixtures};
 use opsdeck::model::cluster::ClusterSnapshot;
-use opsdeck::sources::kube::{Tuning, connect_with, project, spawn_with};
+use opsdeck::sources::kube::{
+    ConfigSource, Fleet, KubeConfig, Tuning, connect_with, project, spawn_with,
+};
 use opsdeck::sources::{Publishers, Rx};
+use opsdeck::tui::action::{Action, Command};
+use opsdeck::tui::app::{App, Origin};
+use opsdeck::tui::data::Data;
+use opsdeck::tui::draw::draw;
+use opsdeck::tui::keymap::Keymap;
+use opsdeck::tui::theme::ThemeStore;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,6 +39,9 @@ use tokio::runtime::Runtime;
 
 const NODES: usize = 500;
 const PODS: usize = 10_000;
+const MANY_PODS: usize = 50_000;
+/// The name of the client runtime's threads, whose CPU time `kube_cpu` reports.
+const CLIENT: &str = "opsdeck-client";
 
 fn tuning() -> Tuning {
     Tuning::default()
@@ -157,6 +178,170 @@ fn benches(c: &mut Criterion, rt: &Runtime, server: &KubeServer) {
     group.finish();
 }
 
+fn client_runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(CLIENT)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// CPU time used so far by the client runtime's threads (Linux schedstat, nanoseconds).
+fn client_cpu() -> Duration {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != CLIENT {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        ns += stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(ns)
+}
+
+async fn watch(server: &KubeServer) -> (opsdeck::sources::kube::ClusterWatch, Rx<ClusterSnapshot>) {
+    let client = connect_with(&[server.kubeconfig()], Some("test"))
+        .await
+        .unwrap();
+    let (publishers, sources) = Publishers::channels();
+    let watch = spawn_with(client, "test", None, publishers.cluster, tuning());
+    (watch, sources.cluster)
+}
+
+fn first_load(c: &mut Criterion, client: &Runtime, servers: &[(usize, &KubeServer)]) {
+    let mut group = c.benchmark_group("kube_first_load");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.measurement_time(Duration::from_secs(10));
+    for &(pods, server) in servers {
+        group.bench_function(format!("start_to_first_pod_row_{pods}_pods"), |b| {
+            b.iter_custom(|iters| {
+                client.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let started = Instant::now();
+                        let (watch, mut rx) = watch(server).await;
+                        until(&mut rx, |c| !c.pods.is_empty()).await;
+                        total += started.elapsed();
+                        drop(watch);
+                    }
+                    total
+                })
+            })
+        });
+        group.bench_function(format!("server_done_to_full_table_{pods}_pods"), |b| {
+            b.iter_custom(|iters| {
+                client.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let (watch, mut rx) = watch(server).await;
+                        until(&mut rx, |c| {
+                            c.pods.len() == pods && !c.loading.iter().any(|s| s == "pods")
+                        })
+                        .await;
+                        let shown = tokio::time::Instant::now();
+                        let listed = server.listed_at("pods").expect("the pods were listed");
+                        total += shown.saturating_duration_since(listed);
+                        drop(watch);
+                    }
+                    total
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+/// What the console does with the feeds (`tui::run` without a terminal): every context of
+/// `[kube] contexts` watched through `Fleet`, each change applied to the app and drawn.
+async fn console(kubeconfig: PathBuf, synced: tokio::sync::oneshot::Sender<()>) {
+    let (publishers, mut sources) = Publishers::channels();
+    let _fleet = Fleet::start(
+        ConfigSource::Files(vec![kubeconfig]),
+        KubeConfig {
+            contexts: vec!["test".into()],
+            ..KubeConfig::default()
+        },
+        tuning(),
+        publishers.cluster,
+        publishers.contexts,
+    )
+    .await;
+    let now = Timestamp::now();
+    let themes = ThemeStore::new(None);
+    let theme = themes.load("default").unwrap();
+    let mut app = App::new(
+        Origin::Drill { seed: 1 },
+        Data::new(vec![], now),
+        theme,
+        themes,
+        Keymap::defaults(),
+        now,
+    );
+    app.update(Action::Command(Command::Pane(2)));
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let mut synced = Some(synced);
+    loop {
+        tokio::select! {
+            Ok(()) = sources.cluster.changed() => {
+                let feed = sources.cluster.borrow_and_update().clone();
+                if populated(&feed.data) && let Some(tx) = synced.take() {
+                    let _ = tx.send(());
+                }
+                app.update(Action::Cluster(feed));
+            }
+            Ok(()) = sources.contexts.changed() => {
+                let lines = sources.contexts.borrow_and_update().clone();
+                app.update(Action::Contexts(lines));
+            }
+        }
+        terminal.draw(|f| draw(f, &app)).unwrap();
+    }
+}
+
+fn cpu(c: &mut Criterion, rt: &Runtime, client: &Runtime, server: &KubeServer) {
+    let (tx, synced) = tokio::sync::oneshot::channel();
+    let console = client.spawn(console(server.kubeconfig(), tx));
+    client.block_on(synced).expect("the console syncs");
+    let mut group = c.benchmark_group("kube_cpu");
+    // One iteration is one second of wall time; the figure is CPU time, which criterion's
+    // planning would otherwise read as "this is quick, run thousands".
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.warm_up_time(Duration::from_nanos(1));
+    group.measurement_time(Duration::from_nanos(1));
+    for rate in [1, 200] {
+        let churn = {
+            let _in_runtime = rt.enter();
+            server.churn_pods(rate)
+        };
+        std::thread::sleep(Duration::from_secs(2));
+        group.bench_function(
+            format!("cpu_per_second_{rate}_pod_events_per_s_10k_pods"),
+            |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let before = client_cpu();
+                        std::thread::sleep(Duration::from_secs(1));
+                        total += client_cpu().saturating_sub(before);
+                    }
+                    total
+                })
+            },
+        );
+        churn.abort();
+    }
+    group.finish();
+    console.abort();
+}
+
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -198,13 +383,17 @@ fn main() {
         return;
     }
     let rt = Runtime::new().unwrap();
-    let server = rt.block_on(async {
-        let server = KubeServer::start().await;
+    let client = client_runtime();
+    let (server, many) = rt.block_on(async {
+        let (server, many) = (KubeServer::start().await, KubeServer::start().await);
         fixtures::large(&server, NODES, PODS);
-        server
+        fixtures::large(&many, NODES, MANY_PODS);
+        (server, many)
     });
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c, &rt, &server);
+    first_load(&mut c, &client, &[(PODS, &server), (MANY_PODS, &many)]);
+    cpu(&mut c, &rt, &client, &server);
     c.final_summary();
 
     let out = std::process::Command::new(std::env::current_exe().unwrap())

@@ -13,11 +13,31 @@ fn synced(f: &kubesupport::ClusterFeed) -> bool {
     f.health.last_ok.is_some() && f.data.loading.is_empty()
 }
 
+/// Waits until the pod watch is open: a feed can be synced a moment before the watcher
+/// asks to watch, and a change made in between is what a 410 on that watch is about.
+async fn pods_watched(server: &KubeServer) {
+    for _ in 0..500 {
+        if server
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/pods") && r.query.contains("watch=true"))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the pod watch never opened");
+}
+
 fn pod_lists(server: &KubeServer) -> usize {
     server
         .requests()
         .iter()
-        .filter(|r| r.path.ends_with("/pods") && !r.query.contains("watch=true"))
+        .filter(|r| r.path.starts_with("/api/v1/") && r.path.ends_with("/pods"))
+        .filter(|r| !r.query.contains("watch=true"))
+        // One-item lists estimate the size of the first list or probe an unreachable
+        // server; they are not the watcher listing again.
+        .filter(|r| !r.query.split('&').any(|p| p == "limit=1"))
         .count()
 }
 
@@ -171,6 +191,7 @@ async fn an_outage_keeps_the_tables_and_says_why_then_recovers() {
         fast_tuning(),
     );
     let synced = wait_for(&mut sources.cluster, "sync", synced).await;
+    pods_watched(&server).await;
     let last_ok = synced.health.last_ok;
 
     server.stop();
@@ -212,6 +233,7 @@ async fn gone_makes_the_watcher_relist_without_blanking() {
         fast_tuning(),
     );
     wait_for(&mut sources.cluster, "sync", synced).await;
+    pods_watched(&server).await;
     let lists = pod_lists(&server);
 
     server.compact();
@@ -344,6 +366,7 @@ async fn bookmarks_let_a_quiet_watch_resume_without_relisting() {
         fast_tuning(),
     );
     wait_for(&mut sources.cluster, "sync", synced).await;
+    pods_watched(&server).await;
     let synced_at = server.resource_version();
     let lists = pod_lists(&server);
 
@@ -400,4 +423,101 @@ async fn an_https_cluster_gets_a_tls_client_and_an_unreachable_one_says_so() {
     let error = feed.health.last_error.clone().unwrap_or_default();
     assert!(error.starts_with("cannot reach the API server"), "{error}");
     assert_eq!(feed.health.last_ok, None);
+}
+
+/// A watch of every namespace of a 2,000-pod server (four pages of 500).
+async fn watching_many(
+    server: &KubeServer,
+) -> (
+    opsdeck::sources::kube::ClusterWatch,
+    opsdeck::sources::Rx<opsdeck::model::cluster::ClusterSnapshot>,
+) {
+    let (publishers, sources) = Publishers::channels();
+    let watch = spawn_with(
+        server.client().await,
+        "test",
+        None,
+        publishers.cluster,
+        fast_tuning(),
+    );
+    (watch, sources.cluster)
+}
+
+#[tokio::test]
+async fn a_slow_first_list_shows_its_pages_as_they_arrive() {
+    let server = KubeServer::start().await;
+    fixtures::large(&server, 3, 2000);
+    server.delay_pages(std::time::Duration::from_millis(300));
+    let (_watch, mut rx) = watching_many(&server).await;
+    let partial = wait_for(&mut rx, "the first pages", |f| {
+        !f.data.pods.is_empty() && f.data.pods.len() < 2000
+    })
+    .await;
+    assert!(
+        server.listed_at("pods").is_none(),
+        "rows shown before the server finished the list"
+    );
+    let listed = partial.data.pods.len();
+    assert_eq!(
+        partial.data.progress_of("pods").as_deref(),
+        Some(
+            format!(
+                "loading {} of ~2,000",
+                opsdeck::model::cluster::thousands(listed)
+            )
+            .as_str()
+        ),
+    );
+    assert!(partial.data.loading.contains(&"pods".to_string()));
+    let names: Vec<_> = partial
+        .data
+        .pods
+        .iter()
+        .map(|p| (&p.namespace, &p.name))
+        .collect();
+    assert!(names.is_sorted(), "the rows so far are in table order");
+
+    let full = wait_for(&mut rx, "the whole list", |f| {
+        f.data.pods.len() == 2000 && f.data.loading.is_empty()
+    })
+    .await;
+    assert!(full.data.progress.is_empty(), "{:?}", full.data.progress);
+}
+
+#[tokio::test]
+async fn a_relist_after_gone_never_shows_a_partial_table() {
+    let server = KubeServer::start().await;
+    fixtures::large(&server, 3, 2000);
+    let (_watch, mut rx) = watching_many(&server).await;
+    wait_for(&mut rx, "sync", synced).await;
+    let lists = pod_lists(&server);
+    let seen = tokio::spawn({
+        let mut rx = rx.clone();
+        async move {
+            let mut sizes = Vec::new();
+            while rx.changed().await.is_ok() {
+                let feed = rx.borrow_and_update().clone();
+                sizes.push((feed.data.pods.len(), feed.data.progress.len()));
+                if feed.data.pods.len() == 2001 {
+                    break;
+                }
+            }
+            sizes
+        }
+    });
+
+    server.delay_pages(std::time::Duration::from_millis(200));
+    server.compact();
+    server.put(&fixtures::pod("ns-0", "relisted-0", "ip-10-0-0-0", "svc-0"));
+    let sizes = tokio::time::timeout(std::time::Duration::from_secs(15), seen)
+        .await
+        .expect("the re-list completes")
+        .unwrap();
+    assert!(pod_lists(&server) > lists, "410 Gone led to a new list");
+    assert!(
+        sizes
+            .iter()
+            .all(|&(pods, progress)| (pods == 2000 || pods == 2001) && progress == 0),
+        "only the old table, then the new one: {sizes:?}"
+    );
 }

@@ -105,3 +105,68 @@ fn two_contexts_have_overview_lines_and_ctx_and_ns_switch_the_cluster_pane() {
     assert!(c.wait_exit().success());
     drop(rt);
 }
+
+/// The pod tab's count in the tab line (`Pods 3000`), if the screen shows one.
+fn pods_shown(screen: &str) -> Option<usize> {
+    let at = screen.find("Pods ")? + "Pods ".len();
+    let digits: String = screen[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[test]
+fn a_slow_first_list_shows_rows_at_once_and_a_relist_never_blanks_the_table() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(KubeServer::start());
+    fixtures::large(&server, 3, 3000);
+    // Six more pages after the first, 400 ms each: the list takes 2.4 s.
+    server.delay_pages(std::time::Duration::from_millis(400));
+    let kubeconfig = server.kubeconfig();
+    let mut c = Console::builder()
+        .arg("--context")
+        .arg("test")
+        .env("KUBECONFIG", kubeconfig.to_str().unwrap())
+        .size(80, 24)
+        .start();
+    c.wait_for("LIVE");
+    c.press("2");
+    let partial = c.wait_until("pod rows while the list is still arriving", |s| {
+        s.contains("loading ") && s.contains("of ~3,000") && s.contains("svc-")
+    });
+    assert!(
+        server.listed_at("pods").is_none(),
+        "rows were on screen before the server finished the list:\n{partial}"
+    );
+    let full = c.wait_until("the whole list", |s| {
+        pods_shown(s) == Some(3000) && !s.contains("loading")
+    });
+    assert!(full.contains("svc-"), "{full}");
+
+    // A 410 makes the watcher list again, page by page; the screen keeps the old table.
+    rt.block_on(async {
+        server.compact();
+        server.put(&fixtures::pod("ns-0", "relisted-0", "ip-10-0-0-0", "svc-0"));
+    });
+    let started = std::time::Instant::now();
+    loop {
+        let screen = c.screen();
+        let shown = pods_shown(&screen);
+        assert!(
+            matches!(shown, Some(3000 | 3001)) && !screen.contains("loading"),
+            "the re-list showed a blank or partial table:\n{screen}"
+        );
+        if shown == Some(3001) {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the re-list never completed:\n{screen}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    c.press("\x03");
+    assert!(c.wait_exit().success());
+    drop(rt);
+}

@@ -21,6 +21,9 @@ pub struct ClusterSnapshot {
     /// Sections whose first list has not arrived yet, so an empty table means "not yet", not
     /// "none".
     pub loading: Vec<String>,
+    /// How far the first list of each loading section has got, for "loading 3,500 of
+    /// ~10,000" while its rows appear page by page.
+    pub progress: Vec<ListProgress>,
     /// Rollout history (one row per ReplicaSet revision) for choosing a rollback target.
     pub revisions: Vec<RevisionRow>,
 }
@@ -29,6 +32,38 @@ impl ClusterSnapshot {
     pub fn scope(&self) -> String {
         scope(&self.context, self.namespace.as_deref())
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListProgress {
+    pub section: String,
+    pub listed: usize,
+    /// The API server's estimate of the whole list (absent for lists with a selector).
+    pub of: Option<usize>,
+}
+
+impl ClusterSnapshot {
+    /// `loading 3,500 of ~10,000` while `section`'s first list is arriving.
+    pub fn progress_of(&self, section: &str) -> Option<String> {
+        let p = self.progress.iter().find(|p| p.section == section)?;
+        Some(match p.of {
+            Some(of) => format!("loading {} of ~{}", thousands(p.listed), thousands(of)),
+            None => format!("loading {}", thousands(p.listed)),
+        })
+    }
+}
+
+/// `3,500`: counts as the console writes them.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `prod-kr · ns shop`, `prod-kr · ns all`: which cluster and namespace rows come from.
@@ -258,4 +293,34 @@ pub struct EventRow {
     pub message: String,
     pub count: u32,
     pub last_seen: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_reads_like_a_sentence() {
+        let mut snap = ClusterSnapshot::default();
+        assert_eq!(snap.progress_of("pods"), None);
+        snap.progress = vec![
+            ListProgress {
+                section: "pods".into(),
+                listed: 3500,
+                of: Some(10_000),
+            },
+            ListProgress {
+                section: "events".into(),
+                listed: 12,
+                of: None,
+            },
+        ];
+        assert_eq!(
+            snap.progress_of("pods").as_deref(),
+            Some("loading 3,500 of ~10,000")
+        );
+        assert_eq!(snap.progress_of("events").as_deref(), Some("loading 12"));
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+    }
 }

@@ -99,6 +99,18 @@ impl ClusterTab {
         ClusterTab::Pdb,
         ClusterTab::Events,
     ];
+
+    /// The feed's name for the tab's section, as in `ClusterSnapshot::loading`.
+    pub fn section(self) -> &'static str {
+        match self {
+            ClusterTab::Nodes => "nodes",
+            ClusterTab::Deployments => "deployments",
+            ClusterTab::Pods => "pods",
+            ClusterTab::Hpa => "hpa",
+            ClusterTab::Pdb => "pdb",
+            ClusterTab::Events => "events",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

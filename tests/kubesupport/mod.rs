@@ -73,6 +73,8 @@ struct World {
     oldest: u64,
     requests: Vec<Recorded>,
     uid: u64,
+    /// When the last page of a list of each resource was served.
+    listed: BTreeMap<String, tokio::time::Instant>,
 }
 
 #[derive(Default)]
@@ -85,6 +87,9 @@ struct Options {
     history_limit: Option<usize>,
     /// Whether metrics.k8s.io is served (a cluster with metrics-server).
     metrics: bool,
+    /// How long each page after the first of a paginated list takes, like a busy API
+    /// server (or etcd) answering a 10,000-pod list.
+    page_delay: Duration,
 }
 
 struct Inner {
@@ -134,6 +139,7 @@ impl KubeServer {
                 oldest: 0,
                 requests: Vec::new(),
                 uid: 0,
+                listed: BTreeMap::new(),
             }),
             options: Mutex::new(Options::default()),
             changes,
@@ -233,6 +239,53 @@ impl KubeServer {
 
     pub fn bookmarks_every(&self, every: Duration) {
         lock(&self.inner.options).bookmark_every = Some(every);
+    }
+
+    /// Makes every page after the first of a paginated list wait `delay` before it is sent.
+    pub fn delay_pages(&self, delay: Duration) {
+        lock(&self.inner.options).page_delay = delay;
+    }
+
+    /// When the last page of the latest list of `resource` was served, if one was.
+    pub fn listed_at(&self, resource: &str) -> Option<tokio::time::Instant> {
+        lock(&self.inner.world).listed.get(resource).copied()
+    }
+
+    /// Changes one pod (its first container restarts once more) `per_second` times a
+    /// second, going round every pod, until the returned task is aborted: the steady event
+    /// stream of a busy cluster. Must be called inside a tokio runtime.
+    pub fn churn_pods(&self, per_second: u32) -> JoinHandle<()> {
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second.max(1));
+            let mut next = 0usize;
+            loop {
+                tick.tick().await;
+                let limit = lock(&inner.options).history_limit;
+                let mut world = lock(&inner.world);
+                let start = ("pods".to_string(), String::new(), String::new());
+                let pods = world
+                    .objects
+                    .range(start..)
+                    .take_while(|(k, _)| k.0 == "pods");
+                let Some(mut pod) = pods
+                    .clone()
+                    .nth(next)
+                    .or_else(|| {
+                        next = 0;
+                        pods.clone().next()
+                    })
+                    .map(|(_, v)| v.clone())
+                else {
+                    continue;
+                };
+                next += 1;
+                let restarts = &mut pod["status"]["containerStatuses"][0]["restartCount"];
+                *restarts = json!(restarts.as_i64().unwrap_or(0) + 1);
+                world.write(&inner.changes, "pods", pod);
+                world.trim_history(limit);
+            }
+        })
     }
 
     /// Keeps only the newest `n` changes for watches to resume from.
@@ -720,7 +773,13 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Bo
         (&Method::GET, None, _) if q.get("watch").is_some_and(|w| w == "true" || w == "1") => {
             watch(&inner, &target, &q)
         }
-        (&Method::GET, None, _) => list(&inner, &target, &q),
+        (&Method::GET, None, _) => {
+            let delay = lock(&inner.options).page_delay;
+            if q.contains_key("continue") && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            list(&inner, &target, &q)
+        }
         (&Method::GET, Some(name), None) => get(&inner, &target, name),
         (&Method::GET, Some(name), Some("scale")) => match scale_of(&inner, &target, name) {
             Some(s) => full(StatusCode::OK, s),
@@ -776,7 +835,7 @@ fn in_scope(target: &Target, key: &Key) -> bool {
 }
 
 fn list(inner: &Inner, target: &Target, q: &BTreeMap<String, String>) -> Response<Body> {
-    let world = lock(&inner.world);
+    let mut world = lock(&inner.world);
     let (offset, rv) = match q.get("continue").and_then(|c| c.split_once(':')) {
         Some((o, rv)) => (o.parse().unwrap_or(0), rv.to_string()),
         None => (0usize, world.rv.to_string()),
@@ -794,18 +853,22 @@ fn list(inner: &Inner, target: &Target, q: &BTreeMap<String, String>) -> Respons
         .filter(|(k, v)| in_scope(target, k) && selected(q, v))
         .skip(offset);
     let mut items: Vec<&Value> = Vec::new();
-    let mut more = false;
+    let mut remaining = 0usize;
     for (_, v) in matching {
         if items.len() == limit {
-            more = true;
-            break;
+            remaining += 1;
+        } else {
+            items.push(v);
         }
-        items.push(v);
     }
     let (api_version, kind) = kind_of(&target.resource).unwrap_or(("v1", "Unknown"));
     let mut metadata = json!({"resourceVersion": rv});
-    if more {
+    if remaining > 0 {
         metadata["continue"] = json!(format!("{}:{rv}", offset + items.len()));
+        // As the API server does: an estimate, and only for lists without selectors.
+        if !q.contains_key("labelSelector") && !q.contains_key("fieldSelector") {
+            metadata["remainingItemCount"] = json!(remaining);
+        }
     }
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
@@ -823,6 +886,11 @@ fn list(inner: &Inner, target: &Target, q: &BTreeMap<String, String>) -> Respons
         items,
     })
     .unwrap_or_default();
+    if remaining == 0 {
+        world
+            .listed
+            .insert(target.resource.clone(), tokio::time::Instant::now());
+    }
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/json")

@@ -3,17 +3,17 @@
 //! buffer and swaps it in whole.
 
 use super::metrics::{self, Metrics};
-use super::project;
 use super::watch::Tuning;
 use crate::model::Feed;
 use crate::model::cluster::{
-    ClusterSnapshot, DeploymentRow, EventRow, HpaRow, NodeRow, PdbRow, PodRow, RevisionRow,
+    ClusterSnapshot, DeploymentRow, EventRow, HpaRow, ListProgress, NodeRow, PdbRow, PodRow,
+    RevisionRow,
 };
 use crate::sources::{Tx, publish, publish_error};
 use ::kube::Resource;
 use ::kube::runtime::watcher::Event;
 use jiff::Timestamp;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -45,27 +45,54 @@ impl Section {
     }
 }
 
+/// `(namespace, name)`, the order every table is shown in (nodes have no namespace).
+pub(super) type Key = (String, String);
+
 pub(super) struct Table<R> {
-    pub(super) rows: HashMap<String, R>,
-    /// Filled during a (re-)list and swapped in at its end, so the old rows stay on screen
-    /// until the new ones are complete.
-    pub(super) relist: Option<HashMap<String, R>>,
+    /// Kept in display order, so a snapshot is a copy, never a sort.
+    pub(super) rows: BTreeMap<Key, R>,
+    /// Filled during a re-list and swapped in at its end, so the old rows stay on screen
+    /// until the new ones are complete: never blank, never half.
+    pub(super) relist: Option<BTreeMap<Key, R>>,
+    /// The first list of a table that has shown nothing yet goes straight into `rows`, so
+    /// its pages appear as they arrive.
+    pub(super) filling: bool,
     pub(super) synced: bool,
+    /// The API server's estimate of the list's length (`remainingItemCount` + 1).
+    pub(super) estimate: Option<usize>,
+    /// Rows changed since the last snapshot.
+    pub(super) dirty: bool,
 }
 
 impl<R> Default for Table<R> {
     fn default() -> Self {
         Table {
-            rows: HashMap::new(),
+            rows: BTreeMap::new(),
             relist: None,
+            filling: false,
             synced: false,
+            estimate: None,
+            dirty: false,
         }
     }
 }
 
+impl<R> Table<R> {
+    /// Rows so far and the expected total, while the first list fills the table.
+    fn progress(&self) -> Option<(usize, Option<usize>)> {
+        let listed = self.rows.len();
+        self.filling
+            .then(|| (listed, self.estimate.map(|of| of.max(listed))))
+    }
+}
+
 impl<R: Clone> Table<R> {
+    fn in_order(&self) -> Vec<R> {
+        self.rows.values().cloned().collect()
+    }
+
     fn sorted(&self, order: impl Fn(&R, &R) -> std::cmp::Ordering) -> Vec<R> {
-        let mut rows: Vec<R> = self.rows.values().cloned().collect();
+        let mut rows = self.in_order();
         rows.sort_by(order);
         rows
     }
@@ -89,8 +116,10 @@ pub(super) struct State {
     pub(super) problems: BTreeMap<Section, Problem>,
     pub(super) synced: BTreeMap<Section, bool>,
     pub(super) metrics: Option<Metrics>,
-    /// Rows changed since the last snapshot; errors alone do not need the rows rebuilt.
-    pub(super) rows_dirty: bool,
+    /// Metrics changed since the last snapshot (they are part of the node and pod rows).
+    pub(super) metrics_dirty: bool,
+    /// A table got its first rows: worth a snapshot at once, whatever the publish rate.
+    pub(super) first_rows: bool,
     /// The API server has answered something (rows, or at least a 403): until then a
     /// snapshot must not claim a successful update.
     pub(super) heard: bool,
@@ -109,31 +138,41 @@ impl Shared {
     }
 }
 
-/// Applies one watcher event to a table. Returns whether rows changed.
+/// Applies one watcher event to a table.
 pub(super) fn apply<K, R>(
     table: &mut Table<R>,
     event: Event<K>,
     project: fn(&K) -> Option<R>,
-    key: fn(&K) -> String,
-) -> bool {
+    key: fn(&K) -> Key,
+) {
     match event {
         Event::Init => {
-            table.relist = Some(HashMap::new());
-            false
+            // A first list that failed half-way and starts again is a re-list of what it
+            // showed so far, and a listed table that was empty shows "none" until the new
+            // list is whole.
+            table.filling = table.rows.is_empty() && !table.synced;
+            table.relist = (!table.filling).then(BTreeMap::new);
         }
         Event::InitApply(obj) => {
             if let Some(row) = project(&obj) {
-                table
-                    .relist
-                    .get_or_insert_with(HashMap::new)
-                    .insert(key(&obj), row);
+                match &mut table.relist {
+                    Some(relist) => {
+                        relist.insert(key(&obj), row);
+                    }
+                    None => {
+                        table.rows.insert(key(&obj), row);
+                        table.dirty = true;
+                    }
+                }
             }
-            false
         }
         Event::InitDone => {
-            table.rows = table.relist.take().unwrap_or_default();
+            if let Some(relist) = table.relist.take() {
+                table.rows = relist;
+            }
+            table.filling = false;
             table.synced = true;
-            true
+            table.dirty = true;
         }
         Event::Apply(obj) => {
             let k = key(&obj);
@@ -141,14 +180,18 @@ pub(super) fn apply<K, R>(
                 Some(row) => table.rows.insert(k, row),
                 None => table.rows.remove(&k),
             };
-            true
+            table.dirty = true;
         }
-        Event::Delete(obj) => table.rows.remove(&key(&obj)).is_some(),
+        Event::Delete(obj) => table.dirty |= table.rows.remove(&key(&obj)).is_some(),
     }
 }
 
-pub(super) fn meta_key<K: Resource>(obj: &K) -> String {
-    project::key(obj.meta())
+pub(super) fn meta_key<K: Resource>(obj: &K) -> Key {
+    let meta = obj.meta();
+    (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
 }
 
 /// What a feed shows before its first list: whose it is, and that everything is loading.
@@ -170,7 +213,10 @@ pub(super) async fn publish_loop(
     let mut last_publish: Option<Instant> = None;
     loop {
         shared.changed.notified().await;
-        if let Some(at) = last_publish {
+        let first_rows = std::mem::take(&mut shared.lock().first_rows);
+        if let Some(at) = last_publish
+            && !first_rows
+        {
             tokio::time::sleep_until(at + t.publish_every).await;
         }
         if tx.is_closed() {
@@ -178,9 +224,8 @@ pub(super) async fn publish_loop(
         }
         let (error, heard) = {
             let mut state = shared.lock();
-            if std::mem::take(&mut state.rows_dirty) {
-                fill_rows(&mut snapshot, &state, t.max_events);
-            }
+            fill_rows(&mut snapshot, &mut state, t.max_events);
+            snapshot.progress = progress(&state);
             snapshot.forbidden = sections_with(&state, |p| *p == Problem::Forbidden);
             snapshot.loading = (0..SECTIONS)
                 .map(section_at)
@@ -287,48 +332,79 @@ fn failure_text(state: &State) -> Option<String> {
     Some(parts.join("; "))
 }
 
-fn fill_rows(snapshot: &mut ClusterSnapshot, state: &State, max_events: usize) {
-    let by_ns_name = |a: (&str, &str), b: (&str, &str)| a.cmp(&b);
-    snapshot.nodes = state.nodes.sorted(|a, b| a.name.cmp(&b.name));
-    if let Some(m) = &state.metrics {
-        for node in &mut snapshot.nodes {
-            if let (Some(used), Some(alloc)) = (m.nodes.get(&node.name), node.allocatable) {
-                node.cpu_pct = metrics::percent(used.cpu_millis, alloc.cpu_millis);
-                node.mem_pct = metrics::percent(used.memory_bytes, alloc.memory_bytes);
+/// Rebuilds the sections whose rows changed; the others keep what they had.
+fn fill_rows(snapshot: &mut ClusterSnapshot, state: &mut State, max_events: usize) {
+    let metrics_changed = std::mem::take(&mut state.metrics_dirty);
+    if std::mem::take(&mut state.nodes.dirty) || metrics_changed {
+        snapshot.nodes = state.nodes.in_order();
+        if let Some(m) = &state.metrics {
+            for node in &mut snapshot.nodes {
+                if let (Some(used), Some(alloc)) = (m.nodes.get(&node.name), node.allocatable) {
+                    node.cpu_pct = metrics::percent(used.cpu_millis, alloc.cpu_millis);
+                    node.mem_pct = metrics::percent(used.memory_bytes, alloc.memory_bytes);
+                }
             }
         }
     }
-    snapshot.deployments = state
-        .deployments
-        .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));
-    snapshot.pods = state
-        .pods
-        .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));
-    if let Some(m) = &state.metrics {
-        for pod in &mut snapshot.pods {
-            if let Some(used) = m.pods.get(&format!("{}/{}", pod.namespace, pod.name)) {
-                pod.cpu_millis = Some(u32::try_from(used.cpu_millis).unwrap_or(u32::MAX));
-                pod.memory_bytes = Some(used.memory_bytes);
+    if std::mem::take(&mut state.deployments.dirty) {
+        snapshot.deployments = state.deployments.in_order();
+    }
+    if std::mem::take(&mut state.pods.dirty) || metrics_changed {
+        snapshot.pods = state.pods.in_order();
+        if let Some(m) = &state.metrics {
+            for pod in &mut snapshot.pods {
+                if let Some(used) = m.pods.get(&format!("{}/{}", pod.namespace, pod.name)) {
+                    pod.cpu_millis = Some(u32::try_from(used.cpu_millis).unwrap_or(u32::MAX));
+                    pod.memory_bytes = Some(used.memory_bytes);
+                }
             }
         }
     }
-    snapshot.hpas = state
-        .hpas
-        .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));
-    snapshot.pdbs = state
-        .pdbs
-        .sorted(|a, b| by_ns_name((&a.namespace, &a.name), (&b.namespace, &b.name)));
-    snapshot.revisions = state.revisions.sorted(|a, b| {
-        by_ns_name((&a.namespace, &a.deployment), (&b.namespace, &b.deployment))
-            .then(b.revision.cmp(&a.revision))
-    });
-    let mut events = state.events.sorted(|a, b| {
-        b.last_seen
-            .cmp(&a.last_seen)
-            .then_with(|| a.object.cmp(&b.object))
-    });
-    events.truncate(max_events);
-    snapshot.events = events;
+    if std::mem::take(&mut state.hpas.dirty) {
+        snapshot.hpas = state.hpas.in_order();
+    }
+    if std::mem::take(&mut state.pdbs.dirty) {
+        snapshot.pdbs = state.pdbs.in_order();
+    }
+    if std::mem::take(&mut state.revisions.dirty) {
+        snapshot.revisions = state.revisions.sorted(|a, b| {
+            (&a.namespace, &a.deployment)
+                .cmp(&(&b.namespace, &b.deployment))
+                .then(b.revision.cmp(&a.revision))
+        });
+    }
+    if std::mem::take(&mut state.events.dirty) {
+        let mut events = state.events.sorted(|a, b| {
+            b.last_seen
+                .cmp(&a.last_seen)
+                .then_with(|| a.object.cmp(&b.object))
+        });
+        events.truncate(max_events);
+        snapshot.events = events;
+    }
+}
+
+/// The sections whose first list is still arriving, with how far it got.
+fn progress(state: &State) -> Vec<ListProgress> {
+    [
+        (Section::Nodes, state.nodes.progress()),
+        (Section::Deployments, state.deployments.progress()),
+        (Section::ReplicaSets, state.revisions.progress()),
+        (Section::Pods, state.pods.progress()),
+        (Section::Hpas, state.hpas.progress()),
+        (Section::Pdbs, state.pdbs.progress()),
+        (Section::Events, state.events.progress()),
+    ]
+    .into_iter()
+    .filter_map(|(section, progress)| {
+        let (listed, of) = progress?;
+        Some(ListProgress {
+            section: section.name().to_string(),
+            listed,
+            of,
+        })
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -348,21 +424,69 @@ mod tests {
     }
 
     fn row(n: &Node) -> Option<NodeRow> {
-        Some(project::node_row(n))
+        Some(super::super::project::node_row(n))
+    }
+
+    fn names(table: &Table<NodeRow>) -> Vec<&str> {
+        table.rows.values().map(|r| r.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_first_list_shows_its_pages_as_they_arrive() {
+        let mut table = Table::default();
+        apply(&mut table, Event::Init, row, meta_key);
+        assert_eq!(table.progress(), Some((0, None)));
+        table.estimate = Some(3);
+        apply(&mut table, Event::InitApply(node("b")), row, meta_key);
+        apply(&mut table, Event::InitApply(node("a")), row, meta_key);
+        assert_eq!(
+            names(&table),
+            ["a", "b"],
+            "in order before the list is complete"
+        );
+        assert!(std::mem::take(&mut table.dirty), "each page is news");
+        assert_eq!(table.progress(), Some((2, Some(3))));
+        apply(&mut table, Event::InitDone, row, meta_key);
+        assert!(table.synced && table.progress().is_none());
     }
 
     #[test]
     fn a_relist_keeps_old_rows_until_it_completes() {
         let mut table = Table::default();
-        apply(&mut table, Event::Apply(node("a")), row, meta_key);
-        apply(&mut table, Event::Apply(node("b")), row, meta_key);
+        for name in ["a", "b"] {
+            apply(&mut table, Event::Apply(node(name)), row, meta_key);
+        }
+        table.synced = true;
+        table.dirty = false;
         apply(&mut table, Event::Init, row, meta_key);
         apply(&mut table, Event::InitApply(node("b")), row, meta_key);
-        assert_eq!(table.rows.len(), 2, "still showing the old list");
-        assert!(apply(&mut table, Event::InitDone, row, meta_key));
-        assert_eq!(table.rows.keys().collect::<Vec<_>>(), ["b"]);
-        assert!(apply(&mut table, Event::Delete(node("b")), row, meta_key));
-        assert!(!apply(&mut table, Event::Delete(node("b")), row, meta_key));
+        apply(&mut table, Event::InitApply(node("c")), row, meta_key);
+        assert_eq!(names(&table), ["a", "b"], "still showing the old list");
+        assert!(!table.dirty && table.progress().is_none());
+        apply(&mut table, Event::InitDone, row, meta_key);
+        assert_eq!(names(&table), ["b", "c"], "the new list, whole");
+        assert!(std::mem::take(&mut table.dirty));
+        apply(&mut table, Event::Delete(node("b")), row, meta_key);
+        assert!(std::mem::take(&mut table.dirty));
+        apply(&mut table, Event::Delete(node("b")), row, meta_key);
+        assert!(!table.dirty, "deleting what is gone changes nothing");
+    }
+
+    #[test]
+    fn a_first_list_that_starts_over_keeps_what_it_showed() {
+        let mut table = Table::default();
+        apply(&mut table, Event::Init, row, meta_key);
+        apply(&mut table, Event::InitApply(node("a")), row, meta_key);
+        // The next page failed; the watcher lists again from the start.
+        apply(&mut table, Event::Init, row, meta_key);
+        apply(&mut table, Event::InitApply(node("b")), row, meta_key);
+        assert_eq!(
+            names(&table),
+            ["a"],
+            "never blank, never half of the new list"
+        );
+        apply(&mut table, Event::InitDone, row, meta_key);
+        assert_eq!(names(&table), ["b"]);
     }
 
     #[test]

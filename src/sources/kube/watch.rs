@@ -216,31 +216,41 @@ where
     let shared = Arc::clone(shared);
     let mut backoff = Backoff::new(tuning.backoff_min, tuning.backoff_max);
     let probe_api = api.clone();
+    let count_params = ::kube::api::ListParams {
+        label_selector: config.label_selector.clone(),
+        field_selector: config.field_selector.clone(),
+        ..::kube::api::ListParams::default()
+    };
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(watcher::watcher(api, config));
+        let mut estimate = std::pin::pin!(estimate(&probe_api, count_params));
+        let mut estimated = false;
         // While failing, when to check by hand whether the server is back: a re-established
         // watch on a quiet resource yields nothing, so without this the error would stay
         // on screen until the next change.
         let mut probe_after: Option<Duration> = None;
         loop {
-            let item = match probe_after {
-                None => stream.next().await,
-                Some(wait) => tokio::select! {
-                    item = stream.next() => item,
-                    () = tokio::time::sleep(wait) => {
-                        if reachable(&probe_api).await {
-                            let mut state = shared.lock();
-                            state.problems.remove(&section);
-                            state.heard = true;
-                            drop(state);
-                            shared.changed.notify_one();
-                            probe_after = None;
-                        } else {
-                            probe_after = Some(backoff.next());
-                        }
-                        continue;
+            let item = tokio::select! {
+                item = stream.next() => item,
+                total = &mut estimate, if !estimated => {
+                    estimated = true;
+                    table(&mut shared.lock()).estimate = total;
+                    shared.changed.notify_one();
+                    continue;
+                }
+                () = tokio::time::sleep(probe_after.unwrap_or_default()), if probe_after.is_some() => {
+                    if reachable(&probe_api).await {
+                        let mut state = shared.lock();
+                        state.problems.remove(&section);
+                        state.heard = true;
+                        drop(state);
+                        shared.changed.notify_one();
+                        probe_after = None;
+                    } else {
+                        probe_after = Some(backoff.next());
                     }
-                },
+                    continue;
+                }
             };
             let Some(item) = item else { return };
             let mut delay = None;
@@ -252,11 +262,13 @@ where
                         apply(table(&mut state), Event::Init, project, meta_key);
                     }
                     Ok(event) => {
-                        let changed = apply(table(&mut state), event, project, meta_key);
-                        let synced = table(&mut state).synced;
+                        let t = table(&mut state);
+                        let was_empty = t.rows.is_empty();
+                        apply(t, event, project, meta_key);
+                        let (synced, first_rows) = (t.synced, was_empty && !t.rows.is_empty());
                         state.synced.insert(section, synced);
+                        state.first_rows |= first_rows;
                         state.problems.remove(&section);
-                        state.rows_dirty |= changed;
                         state.heard = true;
                         backoff.reset();
                         probe_after = None;
@@ -278,6 +290,23 @@ where
             }
         }
     })
+}
+
+/// How many objects the list will bring, from a one-item page's `remainingItemCount`, so
+/// the first load can say "loading 3,500 of ~10,000". `None` where the server does not
+/// estimate (selectors) or does not answer.
+async fn estimate<K>(api: &Api<K>, params: ::kube::api::ListParams) -> Option<usize>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let page = api.list_metadata(&params.limit(1)).await.ok()?;
+    match page.metadata.remaining_item_count {
+        Some(remaining) => usize::try_from(remaining).ok().map(|r| r + 1),
+        None if page.metadata.continue_.as_deref().is_none_or(str::is_empty) => {
+            Some(page.items.len())
+        }
+        None => None,
+    }
 }
 
 /// A one-item list: answers whether the resource can be read again.
@@ -303,7 +332,7 @@ async fn poll_metrics(
             let mut state = shared.lock();
             if state.metrics != metrics {
                 state.metrics = metrics;
-                state.rows_dirty = true;
+                state.metrics_dirty = true;
             }
         }
         shared.changed.notify_one();

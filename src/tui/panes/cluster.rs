@@ -448,6 +448,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     ];
     let (top, body) = split_top(area, 1);
     let mut line = tab_line(app, &tabs);
+    // First, so that a narrow terminal still shows it: the rows so far are not all of them.
+    if let Some(progress) = snap.progress_of(tab.section()) {
+        line.spans
+            .insert(0, Span::styled(format!("{progress} │ "), app.theme.warn));
+    }
     line.spans.insert(
         0,
         Span::styled(format!("{} ", snap.scope()), app.theme.title),
