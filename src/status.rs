@@ -27,6 +27,9 @@ pub struct Status {
     /// Per area, in `Area::ALL` order: what its source had said when the status was taken.
     pub answers: Vec<AreaAnswer>,
     pub findings: Vec<Finding>,
+    /// This month's downtime budget per service with an availability target, from the
+    /// incident journals (drill budgets in a drill).
+    pub budgets: Vec<crate::incident::objectives::Budget>,
     /// One line per watched Kubernetes context; empty without live Kubernetes.
     pub contexts: Vec<ContextHealth>,
     pub cluster: ClusterSnapshot,
@@ -139,6 +142,7 @@ impl Status {
             summaries: data.summaries.clone(),
             answers,
             findings,
+            budgets: Vec::new(),
             contexts: contexts.to_vec(),
             cluster: data.cluster.data.clone(),
             db: data.db.data.clone(),
@@ -175,6 +179,9 @@ impl Status {
             if let Some(w) = &s.worst {
                 let _ = writeln!(out, "{:15}└ {w}", "");
             }
+        }
+        for b in &self.budgets {
+            let _ = writeln!(out, "{} {:<4} {b}", b.level().marker(), b.level().word());
         }
         let unsettled: Vec<String> = self
             .answers

@@ -10,8 +10,10 @@ use std::time::Duration;
 pub fn status(env: &Env, json: bool, timeout: SignedDuration) -> anyhow::Result<ExitCode> {
     let within = Duration::try_from(timeout)?;
     let rt = tokio::runtime::Runtime::new()?;
-    let status = rt.block_on(async {
-        let backend = if env.live() {
+    let drill = !env.live();
+    let desk = if drill { env.drill_desk() } else { env.desk() };
+    let mut status = rt.block_on(async {
+        let backend = if !drill {
             backend::live(env).await
         } else {
             backend::drill(env, 1, jiff::Timestamp::now())
@@ -24,6 +26,16 @@ pub fn status(env: &Env, json: bool, timeout: SignedDuration) -> anyhow::Result<
             backend.clock.now(),
         )
     });
+    // The snapshot does not depend on the journals: one that cannot be read costs the
+    // budgets only, and says so.
+    match desk {
+        Ok(desk) => {
+            status.budgets = env
+                .services(drill)
+                .month(&desk.incidents(), status.at, drill)
+        }
+        Err(e) => eprintln!("opsdeck: no downtime budgets: {e:#}"),
+    }
     // Watchers and pollers may be mid-request: the answer is printed, nobody waits for them.
     rt.shutdown_background();
     if json {

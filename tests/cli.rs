@@ -32,6 +32,14 @@ fn status_json_has_every_area_and_replays_by_seed() {
     assert_eq!(areas, ["cluster", "db", "waf", "alarms", "iam", "trail"]);
     assert_eq!(v["mode"], "drill");
     assert_eq!(v["seed"], 3);
+    // The drill world's services and what this month's (drill) incidents left of their budget.
+    let budgets = v["budgets"].as_array().unwrap();
+    assert_eq!(budgets.len(), 2, "{budgets:?}");
+    assert_eq!(budgets[0]["service"], "shop");
+    assert_eq!(budgets[0]["allowance"], 26298, "99 % of a 30.44-day month");
+    assert_eq!(budgets[1]["service"], "billing");
+    assert_eq!(budgets[1]["allowance"], 2629);
+    assert_eq!(budgets[1]["used"], 0);
     assert!(v["cluster"]["pods"].as_array().unwrap().len() > 10);
     let again = opsdeck(&["status", "--json", "--seed", "3"], home.path());
     let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
@@ -50,6 +58,10 @@ fn status_text_is_one_line_per_area() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.starts_with("opsdeck status — DRILL seed 42 — "),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ OK   budget billing 99.9 %: 0s of 43m 49s used this month"),
         "{text}"
     );
     for area in ["Cluster", "DB", "WAF", "Alarms", "IAM", "Trail"] {
