@@ -8,21 +8,19 @@
 
 #[path = "support/aws_account.rs"]
 mod aws_account;
+mod runsupport;
 
 use aws_account::Account;
-use jiff::SignedDuration;
-use opsdeck::incident::clock::SystemClock;
-use opsdeck::incident::desk::{Desk, NewIncident};
-use opsdeck::incident::event::{Event, RunOutcome, Severity, Who};
+use opsdeck::incident::event::{Event, RunOutcome, Severity};
 use opsdeck::incident::report::timeline_text;
 use opsdeck::model::summary::Area;
-use opsdeck::ops::route::Router;
 use opsdeck::playbook::run::{self, Answer, Context, Prompt};
 use opsdeck::playbook::{catalog, plan};
 use opsdeck::sources::aws::iam::{self as live_iam, IamReader};
 use opsdeck::sources::aws::keys::KeyOps;
 use opsdeck::sources::{Publishers, publish};
-use std::sync::{Arc, Mutex};
+use runsupport::{desk_with_incident, wall_context};
+use std::sync::Arc;
 
 /// Runs a shipped playbook, typing every target and answering yes to every other question
 /// except the confirmations of the steps in `decline`.
@@ -68,36 +66,8 @@ async fn setup(
     publish(&publishers.iam, iam, jiff::Timestamp::now());
     let ops = KeyOps::new(aws.clone()).updating(publishers.iam.clone());
     let dir = tempfile::tempdir().unwrap();
-    let mut desk = Desk::open(
-        &dir.path().join("incidents"),
-        Who {
-            user: "kim".into(),
-            from: Some("bastion".into()),
-        },
-    )
-    .unwrap();
-    desk.open_incident(
-        NewIncident {
-            title: "alice's key on a paste site".into(),
-            severity: Severity::Sev1,
-            alarm: None,
-            detected_at: None,
-            recognised: None,
-            drill: None,
-        },
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
-    let s = sources.clone();
-    let ctx = Context {
-        ops: Arc::new(Router::default().route(Area::Iam, Arc::new(ops))),
-        snapshots: Arc::new(move || s.snapshots()),
-        desk: Arc::new(Mutex::new(desk)),
-        clock: Arc::new(SystemClock),
-        read_only: None,
-        anti_flap: SignedDuration::from_mins(30),
-        speed: 1,
-    };
+    let desk = desk_with_incident(dir.path(), "alice's key on a paste site", Severity::Sev1);
+    let ctx = wall_context(Area::Iam, Arc::new(ops), sources.clone(), desk);
     (aws, key, sources, ctx, dir)
 }
 

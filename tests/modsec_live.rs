@@ -4,24 +4,22 @@
 //! rotated audit log losing nothing, and a deleted one read as a staleness line.
 
 mod nginxsupport;
+mod runsupport;
 
-use jiff::SignedDuration;
 use nginxsupport::Nginx;
-use opsdeck::incident::clock::SystemClock;
-use opsdeck::incident::desk::{Desk, NewIncident};
-use opsdeck::incident::event::{RunOutcome, Severity, Who};
+use opsdeck::incident::event::{RunOutcome, Severity};
 use opsdeck::incident::report::timeline_text;
 use opsdeck::model::summary::Area;
 use opsdeck::model::waf::{RuleKind, WafSnapshot};
-use opsdeck::ops::route::Router;
 use opsdeck::ops::{Mode, Op, OpError, Ops};
 use opsdeck::playbook::run::{self, Answer, Context, Prompt};
 use opsdeck::playbook::{catalog, plan};
 use opsdeck::sources::Publishers;
 use opsdeck::sources::modsec::ops::{ByAcl, ModSecOps};
 use opsdeck::sources::modsec::{self, ACL, ModSec, Reader};
+use runsupport::{desk_with_incident, wall_context};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SQLI: &str = "/?id=1'%20OR%20'1'='1";
@@ -173,36 +171,12 @@ async fn block_ip_makes_nginx_refuse_the_address_and_unblock_serves_it_again() {
         Arc::new(tokio::sync::Notify::new()),
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut desk = Desk::open(
-        &dir.path().join("incidents"),
-        Who {
-            user: "kim".into(),
-            from: Some("bastion".into()),
-        },
-    )
-    .unwrap();
-    desk.open_incident(
-        NewIncident {
-            title: "injection probes from 127.0.0.2".into(),
-            severity: Severity::Sev2,
-            alarm: None,
-            detected_at: None,
-            recognised: None,
-            drill: None,
-        },
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
-    let s = sources.clone();
-    let ctx = Context {
-        ops: Arc::new(Router::default().route(Area::Waf, ops.clone())),
-        snapshots: Arc::new(move || s.snapshots()),
-        desk: Arc::new(Mutex::new(desk)),
-        clock: Arc::new(SystemClock),
-        read_only: None,
-        anti_flap: SignedDuration::from_mins(30),
-        speed: 1,
-    };
+    let desk = desk_with_incident(
+        dir.path(),
+        "injection probes from 127.0.0.2",
+        Severity::Sev2,
+    );
+    let ctx = wall_context(Area::Waf, ops.clone(), sources.clone(), desk);
     run_playbook(&ctx, "waf-block-ip", &[("ip", "127.0.0.2"), ("acl", ACL)]).await;
     assert_eq!(
         nginx.status_from(attacker, "/").await,

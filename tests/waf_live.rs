@@ -5,6 +5,7 @@
 mod alarmsupport;
 #[path = "dbsupport/moto.rs"]
 mod moto;
+mod runsupport;
 
 use alarmsupport::{aws, aws_config};
 use aws_sdk_wafv2::types::{
@@ -15,21 +16,20 @@ use aws_sdk_wafv2::types::{
 };
 use jiff::SignedDuration;
 use moto::Moto;
-use opsdeck::incident::desk::{Desk, NewIncident};
-use opsdeck::incident::event::{RunOutcome, Severity, Who};
+use opsdeck::incident::event::{RunOutcome, Severity};
 use opsdeck::incident::report::timeline_text;
 use opsdeck::model::summary::Area;
 use opsdeck::model::waf::RuleKind;
-use opsdeck::ops::route::Router;
 use opsdeck::ops::{Mode, Op, OpError, Ops};
 use opsdeck::playbook::run::{self, Answer, Context, Prompt};
 use opsdeck::playbook::{catalog, plan};
 use opsdeck::sources::Publishers;
 use opsdeck::sources::aws::Aws;
 use opsdeck::sources::aws::wafv2::{WafOps, WafReader};
+use runsupport::{context, desk_with_incident};
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 fn seen(name: &str) -> VisibilityConfig {
     VisibilityConfig::builder()
@@ -560,39 +560,13 @@ fn playbook_context(
         Arc::new(tokio::sync::Notify::new()),
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut desk = Desk::open(
-        &dir.path().join("incidents"),
-        Who {
-            user: "kim".into(),
-            from: Some("bastion".into()),
-        },
-    )
-    .unwrap();
-    desk.open_incident(
-        NewIncident {
-            title: "injection probes from 203.0.113.7".into(),
-            severity: Severity::Sev2,
-            alarm: None,
-            detected_at: None,
-            recognised: None,
-            drill: None,
-        },
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
-    let ctx = Context {
-        ops: Arc::new(Router::default().route(Area::Waf, ops)),
-        snapshots: Arc::new(move || sources.snapshots()),
-        desk: Arc::new(Mutex::new(desk)),
-        clock: Arc::new(Fast(
-            std::time::Instant::now(),
-            jiff::Timestamp::now(),
-            speed,
-        )),
-        read_only: None,
-        anti_flap: SignedDuration::from_mins(30),
-        speed,
-    };
+    let desk = desk_with_incident(
+        dir.path(),
+        "injection probes from 203.0.113.7",
+        Severity::Sev2,
+    );
+    let clock = Fast(std::time::Instant::now(), jiff::Timestamp::now(), speed);
+    let ctx = context(Area::Waf, ops, sources, desk, Arc::new(clock), speed);
     (ctx, publishers, dir)
 }
 
