@@ -11,40 +11,15 @@ mod aws_account;
 mod runsupport;
 
 use aws_account::Account;
-use opsdeck::incident::event::{Event, RunOutcome, Severity};
+use opsdeck::incident::event::{Event, Severity};
 use opsdeck::incident::report::timeline_text;
 use opsdeck::model::summary::Area;
-use opsdeck::playbook::run::{self, Answer, Context, Prompt};
-use opsdeck::playbook::{catalog, plan};
+use opsdeck::playbook::run::{Context, Prompt};
 use opsdeck::sources::aws::iam::{self as live_iam, IamReader};
 use opsdeck::sources::aws::keys::KeyOps;
 use opsdeck::sources::{Publishers, publish};
-use runsupport::{desk_with_incident, wall_context};
+use runsupport::{desk_with_incident, run_shipped, wall_context};
 use std::sync::Arc;
-
-/// Runs a shipped playbook, typing every target and answering yes to every other question
-/// except the confirmations of the steps in `decline`.
-async fn run(
-    ctx: &Context,
-    name: &str,
-    inputs: &[(&str, &str)],
-    decline: &'static [&'static str],
-) -> (RunOutcome, Vec<Prompt>) {
-    let playbook = catalog::shipped(name).unwrap_or_else(|| panic!("{name} is shipped"));
-    let given: Vec<(String, String)> = inputs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let vars = plan::inputs(&playbook, &given).unwrap();
-    let (outcome, view, prompts) = run::execute_answering(ctx, &playbook, vars, |p| match p {
-        Prompt::TypeTarget { target, .. } => Answer::Text(target.clone()),
-        Prompt::Confirm { step, .. } if decline.contains(&step.as_str()) => Answer::No,
-        _ => Answer::Yes,
-    })
-    .await;
-    assert_eq!(outcome, RunOutcome::Ok, "{view:#?}");
-    (outcome, prompts)
-}
 
 /// alice's key, the IAM source the playbook updates, and an executor context with an open
 /// incident, against `account`.
@@ -76,7 +51,7 @@ async fn a_leaked_key_is_reviewed_cut_off_contained_and_rolled_back() {
     let account = Account::start("review", Some("lookup_events.json"));
     let (aws, key, sources, ctx, _dir) = setup(&account).await;
     let suffix = &key[key.len() - 4..];
-    let (_, prompts) = run(
+    let prompts = run_shipped(
         &ctx,
         "deactivate-access-key",
         &[("user", "alice"), ("key_suffix", suffix)],
@@ -154,7 +129,7 @@ async fn a_leaked_key_is_reviewed_cut_off_contained_and_rolled_back() {
         "{shown:?}"
     );
 
-    run(
+    run_shipped(
         &ctx,
         "reactivate-access-key",
         &[
@@ -187,7 +162,7 @@ async fn a_declined_containment_step_is_skipped_and_the_next_still_runs() {
     let account = Account::start("review", Some("lookup_events.json"));
     let (aws, key, _sources, ctx, _dir) = setup(&account).await;
     let suffix = &key[key.len() - 4..];
-    let (_, prompts) = run(
+    let prompts = run_shipped(
         &ctx,
         "deactivate-access-key",
         &[("user", "alice"), ("key_suffix", suffix)],

@@ -7,17 +7,15 @@ mod nginxsupport;
 mod runsupport;
 
 use nginxsupport::Nginx;
-use opsdeck::incident::event::{RunOutcome, Severity};
+use opsdeck::incident::event::Severity;
 use opsdeck::incident::report::timeline_text;
 use opsdeck::model::summary::Area;
 use opsdeck::model::waf::{RuleKind, WafSnapshot};
 use opsdeck::ops::{Mode, Op, OpError, Ops};
-use opsdeck::playbook::run::{self, Answer, Context, Prompt};
-use opsdeck::playbook::{catalog, plan};
 use opsdeck::sources::Publishers;
 use opsdeck::sources::modsec::ops::{ByAcl, ModSecOps};
 use opsdeck::sources::modsec::{self, ACL, ModSec, Reader};
-use runsupport::{desk_with_incident, wall_context};
+use runsupport::{desk_with_incident, run_shipped, wall_context};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -119,21 +117,6 @@ async fn sqli_and_xss_are_blocked_and_show_with_their_crs_rules() {
     assert_eq!(snap.rates.len(), 60, "one point a minute for the hour");
 }
 
-async fn run_playbook(ctx: &Context, name: &str, inputs: &[(&str, &str)]) {
-    let playbook = catalog::shipped(name).unwrap_or_else(|| panic!("{name} is shipped"));
-    let given: Vec<(String, String)> = inputs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let vars = plan::inputs(&playbook, &given).unwrap();
-    let (outcome, view, _) = run::execute_answering(ctx, &playbook, vars, |p| match p {
-        Prompt::TypeTarget { target, .. } => Answer::Text(target.clone()),
-        _ => Answer::Yes,
-    })
-    .await;
-    assert_eq!(outcome, RunOutcome::Ok, "{view:#?}");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn block_ip_makes_nginx_refuse_the_address_and_unblock_serves_it_again() {
     let nginx = Nginx::start();
@@ -177,7 +160,13 @@ async fn block_ip_makes_nginx_refuse_the_address_and_unblock_serves_it_again() {
         Severity::Sev2,
     );
     let ctx = wall_context(Area::Waf, ops.clone(), sources.clone(), desk);
-    run_playbook(&ctx, "waf-block-ip", &[("ip", "127.0.0.2"), ("acl", ACL)]).await;
+    run_shipped(
+        &ctx,
+        "waf-block-ip",
+        &[("ip", "127.0.0.2"), ("acl", ACL)],
+        &[],
+    )
+    .await;
     assert_eq!(
         nginx.status_from(attacker, "/").await,
         403,
@@ -206,7 +195,13 @@ async fn block_ip_makes_nginx_refuse_the_address_and_unblock_serves_it_again() {
         }
     ));
 
-    run_playbook(&ctx, "waf-unblock-ip", &[("ip", "127.0.0.2"), ("acl", ACL)]).await;
+    run_shipped(
+        &ctx,
+        "waf-unblock-ip",
+        &[("ip", "127.0.0.2"), ("acl", ACL)],
+        &[],
+    )
+    .await;
     assert_eq!(
         nginx.status_from(attacker, "/").await,
         200,

@@ -26,7 +26,7 @@ use opsdeck::playbook::{catalog, plan};
 use opsdeck::sources::Publishers;
 use opsdeck::sources::aws::Aws;
 use opsdeck::sources::aws::wafv2::{WafOps, WafReader};
-use runsupport::{context, desk_with_incident};
+use runsupport::{context, desk_with_incident, run_shipped};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -582,22 +582,6 @@ fn timeline(ctx: &Context) -> String {
     said.join("\n")
 }
 
-async fn run_playbook(ctx: &Context, name: &str, inputs: &[(&str, &str)]) -> Vec<Prompt> {
-    let playbook = catalog::shipped(name).unwrap_or_else(|| panic!("{name} is shipped"));
-    let given: Vec<(String, String)> = inputs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let vars = plan::inputs(&playbook, &given).unwrap();
-    let (outcome, view, prompts) = run::execute_answering(ctx, &playbook, vars, |p| match p {
-        Prompt::TypeTarget { target, .. } => Answer::Text(target.clone()),
-        _ => Answer::Yes,
-    })
-    .await;
-    assert_eq!(outcome, RunOutcome::Ok, "{view:#?}");
-    prompts
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn block_then_unblock_through_the_shipped_playbooks() {
     let (_m, aws) = started().await;
@@ -644,13 +628,13 @@ async fn block_then_unblock_through_the_shipped_playbooks() {
         }
     });
     let (ctx, publishers, _dir) = playbook_context(&aws, ops, 6);
-    run_playbook(&ctx, "waf-block-ip", &[("ip", "203.0.113.7")]).await;
+    run_shipped(&ctx, "waf-block-ip", &[("ip", "203.0.113.7")], &[]).await;
     assert_eq!(
         addresses(&aws, &id).await,
         ["192.0.2.0/24", "203.0.113.7/32"]
     );
     waf_logs.await.unwrap();
-    let prompts = run_playbook(&ctx, "waf-unblock-ip", &[("ip", "203.0.113.7")]).await;
+    let prompts = run_shipped(&ctx, "waf-unblock-ip", &[("ip", "203.0.113.7")], &[]).await;
     assert!(
         matches!(&prompts[0], Prompt::TypeTarget { target, .. } if target == "203.0.113.7"),
         "{prompts:?}"

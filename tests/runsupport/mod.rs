@@ -6,11 +6,12 @@
 use jiff::SignedDuration;
 use opsdeck::incident::clock::{Clock, SystemClock};
 use opsdeck::incident::desk::{Desk, NewIncident};
-use opsdeck::incident::event::{Severity, Who};
+use opsdeck::incident::event::{RunOutcome, Severity, Who};
 use opsdeck::model::summary::Area;
 use opsdeck::ops::Ops;
 use opsdeck::ops::route::Router;
-use opsdeck::playbook::run::Context;
+use opsdeck::playbook::run::{self, Answer, Context, Prompt};
+use opsdeck::playbook::{catalog, plan};
 use opsdeck::sources::Sources;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -59,4 +60,29 @@ pub fn context(
 /// [`context`] at the wall clock's pace.
 pub fn wall_context(area: Area, ops: Arc<dyn Ops>, sources: Sources, desk: Desk) -> Context {
     context(area, ops, sources, desk, Arc::new(SystemClock), 1)
+}
+
+/// Runs the shipped playbook `name` with `inputs`, typing each target and saying yes to
+/// every confirmation but those of the steps in `decline`; the run must end Ok. Returns
+/// what it asked.
+pub async fn run_shipped(
+    ctx: &Context,
+    name: &str,
+    inputs: &[(&str, &str)],
+    decline: &'static [&'static str],
+) -> Vec<Prompt> {
+    let playbook = catalog::shipped(name).unwrap_or_else(|| panic!("{name} is shipped"));
+    let given: Vec<(String, String)> = inputs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let vars = plan::inputs(&playbook, &given).unwrap();
+    let (outcome, view, prompts) = run::execute_answering(ctx, &playbook, vars, |p| match p {
+        Prompt::TypeTarget { target, .. } => Answer::Text(target.clone()),
+        Prompt::Confirm { step, .. } if decline.contains(&step.as_str()) => Answer::No,
+        _ => Answer::Yes,
+    })
+    .await;
+    assert_eq!(outcome, RunOutcome::Ok, "{view:#?}");
+    prompts
 }
