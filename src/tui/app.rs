@@ -162,6 +162,7 @@ pub struct App {
     pub help: Option<usize>,
     /// Detail popup of the selected row of this table.
     pub detail: Option<TableId>,
+    pub detail_scroll: super::popups::PopupScroll,
     pub theme: Theme,
     pub themes: ThemeStore,
     pub keymap: Keymap,
@@ -220,6 +221,7 @@ impl App {
             input: Input::Idle,
             help: None,
             detail: None,
+            detail_scroll: Default::default(),
             theme,
             themes,
             keymap,
@@ -515,10 +517,15 @@ impl App {
         if self.detail.is_some() {
             match cmd {
                 Command::Quit => self.quit = true,
+                Command::PageUp => self.detail_scroll.by(-1),
+                Command::PageDown => self.detail_scroll.by(1),
+                Command::Top => self.detail_scroll.top(),
+                Command::Bottom => self.detail_scroll.bottom(),
                 Command::Up | Command::Down => {
                     self.detail = None;
                     self.command(cmd);
                     self.detail = Some(self.current_table());
+                    self.detail_scroll.top();
                     if self.current_table() == TableId::Alarms {
                         self.fetch_history();
                     }
@@ -669,6 +676,7 @@ impl App {
             }
         } else if self.view(table).selected_row().is_some() {
             self.detail = Some(table);
+            self.detail_scroll.top();
             if table == TableId::Alarms {
                 self.fetch_history();
             }

@@ -840,3 +840,83 @@ fn waf_block_ip_offers_the_top_attackers_pre_filled() {
         "an unblock is not offered the attackers"
     );
 }
+
+#[test]
+fn c_in_a_multi_container_pods_logs_picks_the_container_from_a_list() {
+    let mut app = app();
+    app.handle_key(key('2'));
+    app.handle_key(key('l'));
+    app.effects.clear();
+    app.logs.as_ref().unwrap().buffer().containers =
+        vec!["app".into(), "istio-proxy".into(), "log-shipper".into()];
+    app.handle_key(key('c'));
+    assert!(app.effects.is_empty(), "the picker opens; no stream yet");
+    let screen = render(&mut app, 80, 24);
+    for row in [" 1 ● app", " 2   istio-proxy", " 3   log-shipper"] {
+        assert!(screen.contains(row), "{row:?} in\n{screen}");
+    }
+    app.handle_key(key('j'));
+    app.handle_key(key('j'));
+    app.handle_key(special(KeyCode::Enter));
+    match app.effects.as_slice() {
+        [Effect::Logs { request, .. }] => {
+            assert_eq!(request.container.as_deref(), Some("log-shipper"))
+        }
+        other => panic!("{other:?}"),
+    }
+    app.effects.clear();
+    app.logs.as_ref().unwrap().buffer().containers = vec!["app".into(), "istio-proxy".into()];
+    app.handle_key(key('c'));
+    app.handle_key(special(KeyCode::Esc));
+    assert!(app.effects.is_empty(), "Esc keeps the stream");
+    assert!(app.logs.is_some(), "Esc closed the picker, not the view");
+    app.handle_key(key('c'));
+    app.handle_key(key('2'));
+    assert!(
+        matches!(app.effects.as_slice(),
+            [Effect::Logs { request, .. }] if request.container.as_deref() == Some("istio-proxy")),
+        "{:?}",
+        app.effects
+    );
+}
+
+#[test]
+fn a_detail_taller_than_the_screen_scrolls_to_its_last_line() {
+    let mut app = app();
+    app.handle_key(key('2'));
+    app.handle_key(special(KeyCode::Enter));
+    let object = match app.effects.as_slice() {
+        [Effect::Describe(o)] => o.clone(),
+        other => panic!("{other:?}"),
+    };
+    let pairs: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("  Line {i}"), format!("value {i}")))
+        .collect();
+    app.update(Action::Described {
+        object,
+        pairs: Ok(pairs),
+    });
+    let first = render(&mut app, 80, 24);
+    assert!(
+        first.contains("value 0") && !first.contains("value 39"),
+        "{first}"
+    );
+    assert!(
+        first.contains("more ↓"),
+        "the footer says there is more:\n{first}"
+    );
+    app.handle_key(special(KeyCode::PageDown));
+    let paged = render(&mut app, 80, 24);
+    assert!(!paged.contains("value 0 "), "{paged}");
+    app.handle_key(special(KeyCode::End));
+    let last = render(&mut app, 80, 24);
+    assert!(
+        last.contains("value 39") && last.contains("(0 more ↓)"),
+        "{last}"
+    );
+    app.handle_key(special(KeyCode::Home));
+    assert!(render(&mut app, 80, 24).contains("value 0"));
+    app.handle_key(key('j'));
+    assert!(app.detail.is_some(), "j moves to the next row, popup open");
+    assert!(render(&mut app, 80, 24).contains("Esc close"));
+}

@@ -29,6 +29,8 @@ pub struct LogView {
     pub needle: String,
     /// The line of the current match.
     pub current: Option<u64>,
+    /// The container picker (`c` on a pod with several): the highlighted one.
+    pub picking: Option<usize>,
     /// Rows the last frame had for lines, for paging.
     rows: Cell<u16>,
 }
@@ -46,6 +48,7 @@ impl LogView {
             typing: None,
             needle: String::new(),
             current: None,
+            picking: None,
             rows: Cell::new(20),
         }
     }
@@ -85,8 +88,8 @@ impl LogView {
         if let Some(c) = self.request.container.as_ref().or(b.containers.first()) {
             if b.containers.len() > 1 {
                 t.push_str(&format!(
-                    " · container {c} (c: {} more)",
-                    b.containers.len() - 1
+                    " · container {c} (c: pick of {})",
+                    b.containers.len()
                 ));
             } else {
                 t.push_str(&format!(" · container {c}"));
@@ -187,6 +190,10 @@ impl App {
             }
             return;
         }
+        if view.picking.is_some() {
+            self.pick_key(ev);
+            return;
+        }
         let page = i64::from(view.rows.get().max(2) - 1);
         let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
         match ev.code {
@@ -218,14 +225,13 @@ impl App {
             KeyCode::Char('c') => {
                 let containers = view.buffer().containers.clone();
                 if containers.len() > 1 {
-                    let mut request = view.request.clone();
-                    let at = request
-                        .container
-                        .as_ref()
-                        .and_then(|c| containers.iter().position(|x| x == c))
-                        .unwrap_or(0);
-                    request.container = Some(containers[(at + 1) % containers.len()].clone());
-                    self.restart_logs(request);
+                    view.picking = Some(
+                        view.request
+                            .container
+                            .as_ref()
+                            .and_then(|c| containers.iter().position(|x| x == c))
+                            .unwrap_or(0),
+                    );
                 } else {
                     self.message =
                         Some((crate::model::Level::Ok, "this pod has one container".into()));
@@ -243,6 +249,77 @@ impl App {
             _ => {}
         }
     }
+}
+
+impl App {
+    /// The container picker's keys: move, Enter or the container's number picks, Esc keeps
+    /// the stream as it is.
+    fn pick_key(&mut self, ev: KeyEvent) {
+        let Some(view) = self.logs.as_mut() else {
+            return;
+        };
+        let containers = view.buffer().containers.clone();
+        let Some(at) = view.picking else { return };
+        let last = containers.len().saturating_sub(1);
+        let chosen = match ev.code {
+            KeyCode::Up | KeyCode::Char('k') => {
+                view.picking = Some(at.saturating_sub(1));
+                None
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                view.picking = Some((at + 1).min(last));
+                None
+            }
+            KeyCode::Enter => Some(at),
+            KeyCode::Char(d @ '1'..='9') => {
+                let n = usize::from(d as u8 - b'1');
+                (n <= last).then_some(n)
+            }
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('c') => {
+                view.picking = None;
+                None
+            }
+            _ => None,
+        };
+        let Some(n) = chosen else { return };
+        view.picking = None;
+        let name = containers[n].clone();
+        let current = view.request.container.as_ref().or(containers.first());
+        if current != Some(&name) {
+            let mut request = view.request.clone();
+            request.container = Some(name);
+            self.restart_logs(request);
+        }
+    }
+}
+
+/// The picker over the log view: one row per container, the stream's own marked.
+fn picker(frame: &mut Frame, area: Rect, app: &App, view: &LogView, b: &LogBuffer) {
+    let Some(at) = view.picking else { return };
+    let current = view.request.container.as_ref().or(b.containers.first());
+    let lines: Vec<Line> = b
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mark = if Some(c) == current { "●" } else { " " };
+            let style = if i == at {
+                app.theme.focus
+            } else {
+                app.theme.text
+            };
+            Line::styled(format!(" {} {mark} {c}", i + 1), style)
+        })
+        .collect();
+    let width = lines.iter().map(Line::width).max().unwrap_or(0).max(30) as u16 + 4;
+    let popup = super::popups::centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.border)
+        .title(Span::styled(" container ", app.theme.title))
+        .title_bottom(Span::styled(" j/k · Enter or 1-9 · Esc ", app.theme.muted));
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
 }
 
 fn human_bytes(n: u64) -> String {
@@ -373,6 +450,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &LogView) {
             _ => "no lines",
         };
         frame.render_widget(Paragraph::new(Span::styled(empty, app.theme.muted)), body);
+        picker(frame, area, app, view, &b);
         return;
     };
     let bottom = view.bottom.unwrap_or(last).min(last);
@@ -405,6 +483,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &LogView) {
         paragraph = paragraph.wrap(Wrap { trim: false });
     }
     frame.render_widget(paragraph, body);
+    picker(frame, area, app, view, &b);
 }
 
 #[cfg(test)]

@@ -8,8 +8,41 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use std::cell::Cell;
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+/// How far a popup taller than the screen is scrolled; each frame records how far it can go
+/// and how many rows a page is, so the keys never scroll past the end.
+#[derive(Debug, Default)]
+pub struct PopupScroll {
+    at: usize,
+    max: Cell<usize>,
+    page: Cell<usize>,
+}
+
+impl PopupScroll {
+    pub fn by(&mut self, pages: isize) {
+        let step = pages * self.page.get().max(1) as isize;
+        self.at = self.at.saturating_add_signed(step).min(self.max.get());
+    }
+
+    pub fn top(&mut self) {
+        self.at = 0;
+    }
+
+    pub fn bottom(&mut self) {
+        self.at = self.max.get();
+    }
+
+    /// The first line to show, given what fits this frame.
+    fn frame(&self, lines: usize, visible: usize) -> usize {
+        let max = lines.saturating_sub(visible);
+        self.max.set(max);
+        self.page.set(visible.saturating_sub(1));
+        self.at.min(max)
+    }
+}
+
+pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [v] = Layout::vertical([Constraint::Length(height.min(area.height))])
         .flex(Flex::Center)
         .areas(area);
@@ -71,16 +104,26 @@ pub fn detail(frame: &mut Frame, area: Rect, app: &App, table: TableId) {
         })
         .collect();
     let width = area.width.saturating_sub(4).min(100);
-    // Long values wrap: the popup grows by the lines they wrap onto.
+    // Long values wrap: the popup grows by the lines they wrap onto, and scrolls when it
+    // would not fit (a pod's containers and events at 80×24).
     let inner = usize::from(width.saturating_sub(2)).max(1);
     let height: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
-    let popup = centered(area, width, height as u16 + 2);
+    let popup = centered(area, width, u16::try_from(height + 2).unwrap_or(u16::MAX));
+    let visible = usize::from(popup.height.saturating_sub(2));
+    let first = app.detail_scroll.frame(height, visible);
+    let footer = if height > visible {
+        let below = height - visible - first;
+        format!("Esc close · j/k row · pgup/pgdn scroll ({below} more ↓) · y YAML · l logs")
+    } else {
+        "Esc close · j/k next row · y YAML · l logs".to_string()
+    };
     frame.render_widget(Clear, popup);
-    let block = frame_block(app, "detail", "Esc close · j/k next row · y YAML · l logs");
+    let block = frame_block(app, "detail", &footer);
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
-            .wrap(Wrap { trim: false }),
+            .wrap(Wrap { trim: false })
+            .scroll((u16::try_from(first).unwrap_or(u16::MAX), 0)),
         popup,
     );
 }
