@@ -263,6 +263,22 @@ async fn a_deployment_merges_its_pods_with_a_prefix() {
     );
     server.write_log("shop", "user-b", "user", &["INFO b again"]);
     wait(&logs, "a later line of one pod", |b| b.len() == 6).await;
+    // A rollout: a new pod appears while the view is open and joins the merge once.
+    server.put(&fixtures::pod("shop", "user-d", "node-1", "user"));
+    server.write_log("shop", "user-d", "user", &["INFO d new replica"]);
+    wait(&logs, "the new pod's line", |b| b.len() == 7).await;
+    let text = logs.read(|b| b.render(false));
+    assert!(text.contains("[user-d] INFO d new replica\n"), "{text}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        log_requests(&server)
+            .iter()
+            .filter(|q| q.contains("follow=true") && !q.contains("sinceTime"))
+            .count(),
+        4,
+        "one stream per pod, none started twice (a resume carries sinceTime): {:?}",
+        log_requests(&server)
+    );
 }
 
 #[tokio::test]

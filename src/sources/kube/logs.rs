@@ -12,6 +12,7 @@ use futures::{AsyncBufReadExt, TryStreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -23,6 +24,9 @@ use tokio::task::JoinSet;
 pub struct LogTuning {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// How often a Deployment's pods are listed again, so the pods of a rollout join its
+    /// merged log.
+    pub rescan: Duration,
 }
 
 impl From<&super::Tuning> for LogTuning {
@@ -31,6 +35,7 @@ impl From<&super::Tuning> for LogTuning {
         LogTuning {
             backoff_min: t.backoff_min.min(max),
             backoff_max: max,
+            rescan: max,
         }
     }
 }
@@ -70,103 +75,149 @@ fn log_error(err: &Error, namespace: &str, pod: &str) -> String {
     }
 }
 
+/// `(pod, container, prefix shown on each line)`: one stream of the log view.
+type Stream = (String, String, String);
+
 async fn start(client: Client, request: LogRequest, sink: LogSink, tuning: LogTuning) {
     let ns = request.object.namespace.clone();
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    // (pod, container, prefix shown on each line)
-    let mut streams: Vec<(String, String, String)> = Vec::new();
-    match request.object.kind {
-        ObjectKind::Deployment => {
-            let deployments: Api<Deployment> = Api::namespaced(client, &ns);
-            let name = &request.object.name;
-            let deployment = match deployments.get(name).await {
-                Ok(d) => d,
-                Err(e) => {
-                    let why = format!("deployment {ns}/{name}: {}", describe(&e));
-                    return sink.with(|b| b.state = LogState::Failed(why));
-                }
-            };
-            let selector = deployment
-                .spec
-                .and_then(|s| s.selector.match_labels)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            let list = match pods.list(&ListParams::default().labels(&selector)).await {
-                Ok(l) => l,
-                Err(e) => {
-                    let why = format!("pods of deployment {ns}/{name}: {}", describe(&e));
-                    return sink.with(|b| b.state = LogState::Failed(why));
-                }
-            };
-            for pod in &list.items {
-                let pod_name = pod.metadata.name.clone().unwrap_or_default();
-                let names = container_names(pod);
-                // Like `kubectl logs deploy/x --all-containers --prefix`.
-                for c in &names {
-                    if request.container.as_ref().is_some_and(|want| want != c) {
-                        continue;
-                    }
-                    let prefix = if names.len() > 1 {
-                        format!("{pod_name}/{c}")
-                    } else {
-                        pod_name.clone()
-                    };
-                    streams.push((pod_name.clone(), c.clone(), prefix));
-                }
+    let mut spawner = Spawner {
+        pods: pods.clone(),
+        namespace: ns.clone(),
+        previous: request.previous,
+        sink: sink.clone(),
+        tuning: tuning.clone(),
+        live: Arc::new(AtomicUsize::new(0)),
+        started: HashSet::new(),
+        tasks: JoinSet::new(),
+    };
+    if request.object.kind != ObjectKind::Deployment {
+        let name = request.object.name.clone();
+        let pod = match pods.get(&name).await {
+            Ok(p) => p,
+            Err(e) => {
+                return sink.with(|b| b.state = LogState::Failed(log_error(&e, &ns, &name)));
             }
-            if streams.is_empty() {
-                let why = format!("deployment {ns}/{name} has no pods to read logs from");
-                return sink.with(|b| b.state = LogState::Ended(why));
-            }
-        }
-        _ => {
-            let name = request.object.name.clone();
-            let pod = match pods.get(&name).await {
-                Ok(p) => p,
-                Err(e) => {
-                    return sink.with(|b| b.state = LogState::Failed(log_error(&e, &ns, &name)));
-                }
-            };
-            let Some(container) = request
-                .container
-                .clone()
-                .or_else(|| default_container(&pod))
-            else {
-                let why = format!("pod {ns}/{name} has no containers");
-                return sink.with(|b| b.state = LogState::Failed(why));
-            };
-            sink.with(|b| b.containers = container_names(&pod));
-            streams.push((name.clone(), container, name));
-        }
-    }
-    let live = Arc::new(AtomicUsize::new(streams.len()));
-    let mut tasks = JoinSet::new();
-    for (pod, container, prefix) in streams {
-        let source = sink.with(|b| b.source(&prefix));
-        let stream = PodStream {
-            pods: pods.clone(),
-            namespace: ns.clone(),
-            pod,
-            container,
-            previous: request.previous,
-            source,
         };
-        let (sink, tuning, live) = (sink.clone(), tuning.clone(), live.clone());
-        tasks.spawn(async move {
-            let end = stream.run(&sink, &tuning).await;
-            // The view says the stream is over once the last pod's is.
-            let last = live.fetch_sub(1, Ordering::SeqCst) == 1;
-            sink.with(|b| match end {
-                LogState::Failed(_) => b.state = end,
-                _ if last => b.state = end,
-                _ => {}
-            });
-        });
+        let Some(container) = request
+            .container
+            .clone()
+            .or_else(|| default_container(&pod))
+        else {
+            let why = format!("pod {ns}/{name} has no containers");
+            return sink.with(|b| b.state = LogState::Failed(why));
+        };
+        sink.with(|b| b.containers = container_names(&pod));
+        spawner.spawn(vec![(name.clone(), container, name)]);
+        while spawner.tasks.join_next().await.is_some() {}
+        return;
     }
-    while tasks.join_next().await.is_some() {}
+    let name = &request.object.name;
+    let selector = match deployment_selector(client, &ns, name).await {
+        Ok(s) => s,
+        Err(why) => return sink.with(|b| b.state = LogState::Failed(why)),
+    };
+    let list = ListParams::default().labels(&selector);
+    match pods.list(&list).await {
+        Ok(l) => spawner.spawn(deployment_streams(&l.items, request.container.as_deref())),
+        Err(e) => {
+            let why = format!("pods of deployment {ns}/{name}: {}", describe(&e));
+            return sink.with(|b| b.state = LogState::Failed(why));
+        }
+    }
+    // A rollout replaces the pods while the view is open: the new ones join the merge as
+    // they appear, the old ones' streams end with their pods.
+    loop {
+        if spawner.started.is_empty() {
+            let why = format!("deployment {ns}/{name} has no pods yet (watching for new ones)");
+            sink.with(|b| b.state = LogState::Ended(why));
+        }
+        tokio::select! {
+            Some(_) = spawner.tasks.join_next(), if !spawner.tasks.is_empty() => continue,
+            () = tokio::time::sleep(tuning.rescan) => {}
+        }
+        if let Ok(l) = pods.list(&list).await {
+            spawner.spawn(deployment_streams(&l.items, request.container.as_deref()));
+        }
+    }
+}
+
+/// The label selector of a Deployment's pods, as `kubectl logs deploy/x` finds them.
+async fn deployment_selector(client: Client, ns: &str, name: &str) -> Result<String, String> {
+    let deployments: Api<Deployment> = Api::namespaced(client, ns);
+    let deployment = deployments
+        .get(name)
+        .await
+        .map_err(|e| format!("deployment {ns}/{name}: {}", describe(&e)))?;
+    Ok(deployment
+        .spec
+        .and_then(|s| s.selector.match_labels)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// Like `kubectl logs deploy/x --all-containers --prefix`: every container of every pod, or
+/// the one named.
+fn deployment_streams(pods: &[Pod], only: Option<&str>) -> Vec<Stream> {
+    let mut streams = Vec::new();
+    for pod in pods {
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        let names = container_names(pod);
+        for c in names.iter().filter(|c| only.is_none_or(|want| want == *c)) {
+            let prefix = if names.len() > 1 {
+                format!("{pod_name}/{c}")
+            } else {
+                pod_name.clone()
+            };
+            streams.push((pod_name.clone(), c.clone(), prefix));
+        }
+    }
+    streams
+}
+
+/// Starts each stream once, and says the view's stream is over when the last one is.
+struct Spawner {
+    pods: Api<Pod>,
+    namespace: String,
+    previous: bool,
+    sink: LogSink,
+    tuning: LogTuning,
+    live: Arc<AtomicUsize>,
+    started: HashSet<(String, String)>,
+    tasks: JoinSet<()>,
+}
+
+impl Spawner {
+    fn spawn(&mut self, streams: Vec<Stream>) {
+        for (pod, container, prefix) in streams {
+            if !self.started.insert((pod.clone(), container.clone())) {
+                continue;
+            }
+            self.live.fetch_add(1, Ordering::SeqCst);
+            let source = self.sink.with(|b| b.source(&prefix));
+            let stream = PodStream {
+                pods: self.pods.clone(),
+                namespace: self.namespace.clone(),
+                pod,
+                container,
+                previous: self.previous,
+                source,
+            };
+            let (sink, tuning, live) = (self.sink.clone(), self.tuning.clone(), self.live.clone());
+            self.tasks.spawn(async move {
+                let end = stream.run(&sink, &tuning).await;
+                let last = live.fetch_sub(1, Ordering::SeqCst) == 1;
+                sink.with(|b| match end {
+                    LogState::Failed(_) => b.state = end,
+                    _ if last => b.state = end,
+                    _ => {}
+                });
+            });
+        }
+    }
 }
 
 struct PodStream {
