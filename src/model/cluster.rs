@@ -1,8 +1,11 @@
 //! Kubernetes cluster rows, projected down to what the cluster pane shows.
 
 use super::Level;
+use super::rows::Rows;
+use super::tally::PodTally;
 use jiff::Timestamp;
 use serde::Serialize;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ClusterSnapshot {
@@ -11,7 +14,7 @@ pub struct ClusterSnapshot {
     pub namespace: Option<String>,
     pub nodes: Vec<NodeRow>,
     pub deployments: Vec<DeploymentRow>,
-    pub pods: Vec<PodRow>,
+    pub pods: Rows<PodRow>,
     pub hpas: Vec<HpaRow>,
     pub pdbs: Vec<PdbRow>,
     pub events: Vec<EventRow>,
@@ -26,11 +29,31 @@ pub struct ClusterSnapshot {
     pub progress: Vec<ListProgress>,
     /// Rollout history (one row per ReplicaSet revision) for choosing a rollback target.
     pub revisions: Vec<RevisionRow>,
+    /// The pods' counts, kept by a live watcher as events arrive. `None` where whoever made
+    /// the snapshot did not keep them (the drill world, tests): then they are counted.
+    #[serde(skip)]
+    pub pod_tally: Option<PodTally>,
 }
 
 impl ClusterSnapshot {
     pub fn scope(&self) -> String {
         scope(&self.context, self.namespace.as_deref())
+    }
+
+    pub fn pod_tally(&self) -> Cow<'_, PodTally> {
+        match &self.pod_tally {
+            Some(tally) => Cow::Borrowed(tally),
+            None => Cow::Owned(PodTally::of(&self.pods)),
+        }
+    }
+
+    /// The pod at `(namespace, name)`, found by binary search: pods are in that order.
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<&PodRow> {
+        let i = self
+            .pods
+            .binary_search_by(|p| (p.namespace.as_str(), p.name.as_str()).cmp(&(namespace, name)))
+            .ok()?;
+        self.pods.get(i)
     }
 }
 

@@ -6,7 +6,9 @@ pub mod db;
 pub mod iam;
 pub mod inspect;
 pub mod logs;
+pub mod rows;
 pub mod summary;
+pub mod tally;
 pub mod trail;
 pub mod waf;
 

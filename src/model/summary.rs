@@ -1,7 +1,7 @@
 //! One health line per area: what the overview shows and `opsdeck status` prints.
 
 use super::alarm::AlarmSnapshot;
-use super::cluster::{ClusterSnapshot, PodPhase};
+use super::cluster::ClusterSnapshot;
 use super::db::{DbSnapshot, Role};
 use super::trail::TrailSnapshot;
 use super::waf::WafSnapshot;
@@ -107,13 +107,9 @@ pub fn cluster(snap: &ClusterSnapshot) -> AreaSummary {
     for n in &snap.nodes {
         worst.offer(n.level(), || format!("node {} {}", n.name, n.status()));
     }
-    let mut unhealthy_pods = 0;
-    for p in &snap.pods {
-        let level = p.level();
-        if level > Level::Ok {
-            unhealthy_pods += 1;
-        }
-        worst.offer(level, || {
+    let pods = snap.pod_tally();
+    if let Some(p) = pods.worst().and_then(|(_, ns, name)| snap.pod(ns, name)) {
+        worst.offer(p.level(), || {
             format!(
                 "pod {}/{} {} ({} restarts)",
                 p.namespace,
@@ -136,15 +132,12 @@ pub fn cluster(snap: &ClusterSnapshot) -> AreaSummary {
             format!("hpa {}/{} at max ({})", h.namespace, h.name, h.max)
         });
     }
-    let running = snap
-        .pods
-        .iter()
-        .filter(|p| p.phase == PodPhase::Running)
-        .count();
     let counts = format!(
-        "{ready_nodes}/{} nodes · {running}/{} pods running · {unhealthy_pods} unhealthy",
+        "{ready_nodes}/{} nodes · {}/{} pods running · {} unhealthy",
         snap.nodes.len(),
-        snap.pods.len()
+        pods.running,
+        pods.pods,
+        pods.unhealthy
     );
     worst.finish(Area::Cluster, counts)
 }
@@ -175,10 +168,7 @@ pub struct ContextHealth {
 pub fn context_health(feed: &Feed<ClusterSnapshot>, active: bool) -> ContextHealth {
     let snap = &feed.data;
     let summary = cluster(snap).with_health(&feed.health);
-    let not_ready = |p: &&super::cluster::PodRow| {
-        p.phase != PodPhase::Succeeded
-            && (p.phase != PodPhase::Running || p.ready_containers < p.total_containers)
-    };
+    let pods = snap.pod_tally();
     ContextHealth {
         context: snap.context.clone(),
         namespace: snap.namespace.clone(),
@@ -192,12 +182,8 @@ pub fn context_health(feed: &Feed<ClusterSnapshot>, active: bool) -> ContextHeal
             .filter(|d| d.available >= d.desired)
             .count(),
         deployments: snap.deployments.len(),
-        pods_not_ready: snap.pods.iter().filter(not_ready).count(),
-        crashlooping: snap
-            .pods
-            .iter()
-            .filter(|p| p.waiting_reason.as_deref() == Some("CrashLoopBackOff"))
-            .count(),
+        pods_not_ready: pods.not_ready,
+        crashlooping: pods.crashlooping,
         hpas_at_max: snap.hpas.iter().filter(|h| h.at_max()).count(),
         loading: !snap.loading.is_empty(),
         last_ok: feed.health.last_ok,
@@ -353,7 +339,7 @@ pub fn trail(snap: &TrailSnapshot) -> AreaSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cluster::{DeploymentRow, HpaRow, NodeRow, PodRow, Rollout};
+    use crate::model::cluster::{DeploymentRow, HpaRow, NodeRow, PodPhase, PodRow, Rollout};
 
     fn node(ready: bool) -> NodeRow {
         NodeRow {
@@ -425,7 +411,8 @@ mod tests {
                 pod(PodPhase::Running, 0, Some("CrashLoopBackOff")),
                 pod(PodPhase::Pending, 0, Some("ImagePullBackOff")),
                 pod(PodPhase::Succeeded, 0, None),
-            ],
+            ]
+            .into(),
             hpas: vec![hpa(10, 10), hpa(3, 10)],
             loading: vec!["events".into()],
             ..ClusterSnapshot::default()

@@ -126,14 +126,15 @@ impl Data {
     }
 
     pub fn set_cluster(&mut self, feed: Arc<Feed<ClusterSnapshot>>) {
-        self.pod_metrics = feed.data.pods.iter().any(|p| p.cpu_millis.is_some());
+        let pods = feed.data.pod_tally();
+        self.pod_metrics = pods.measured > 0;
         if feed.data.context != self.cluster.data.context {
             self.namespaces.clear();
         }
         let seen = feed.data.namespace.iter();
         let seen = seen
             .chain(feed.data.deployments.iter().map(|d| &d.namespace))
-            .chain(feed.data.pods.iter().map(|p| &p.namespace));
+            .chain(pods.namespaces.keys());
         for ns in seen {
             // Checked first: thousands of pods share a handful of namespaces.
             if !self.namespaces.contains(ns) {

@@ -9,9 +9,12 @@ use crate::model::cluster::{
     ClusterSnapshot, DeploymentRow, EventRow, HpaRow, ListProgress, NodeRow, PdbRow, PodRow,
     RevisionRow,
 };
+use crate::model::rows::Rows;
+use crate::model::tally::PodTally;
 use crate::sources::{Tx, publish, publish_error};
 use ::kube::Resource;
 use ::kube::runtime::watcher::Event;
+use imbl::Vector;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,12 +51,16 @@ impl Section {
 /// `(namespace, name)`, the order every table is shown in (nodes have no namespace).
 pub(super) type Key = (String, String);
 
-pub(super) struct Table<R> {
-    /// Kept in display order, so a snapshot is a copy, never a sort.
-    pub(super) rows: BTreeMap<Key, R>,
+/// A section's rows in key order, as persistent vectors: a watch event finds its row by
+/// binary search and changes it in O(log n), and a snapshot shares `rows` instead of
+/// copying them.
+pub(super) struct Table<R: Row> {
+    /// `keys[i]` is the key of `rows[i]`, both sorted by key.
+    keys: Vector<Key>,
+    rows: Vector<R>,
     /// Filled during a re-list and swapped in at its end, so the old rows stay on screen
     /// until the new ones are complete: never blank, never half.
-    pub(super) relist: Option<BTreeMap<Key, R>>,
+    relist: Option<BTreeMap<Key, R>>,
     /// The first list of a table that has shown nothing yet goes straight into `rows`, so
     /// its pages appear as they arrive.
     pub(super) filling: bool,
@@ -62,33 +69,84 @@ pub(super) struct Table<R> {
     pub(super) estimate: Option<usize>,
     /// Rows changed since the last snapshot.
     pub(super) dirty: bool,
+    /// What the overview counts over these rows, kept as they change.
+    pub(super) tally: R::Tally,
 }
 
-impl<R> Default for Table<R> {
+impl<R: Row> Default for Table<R> {
     fn default() -> Self {
         Table {
-            rows: BTreeMap::new(),
+            keys: Vector::new(),
+            rows: Vector::new(),
             relist: None,
             filling: false,
             synced: false,
             estimate: None,
             dirty: false,
+            tally: R::Tally::default(),
         }
     }
 }
 
-impl<R> Table<R> {
+impl<R: Row> Table<R> {
+    pub(super) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     /// Rows so far and the expected total, while the first list fills the table.
     fn progress(&self) -> Option<(usize, Option<usize>)> {
         let listed = self.rows.len();
         self.filling
             .then(|| (listed, self.estimate.map(|of| of.max(listed))))
     }
-}
 
-impl<R: Clone> Table<R> {
+    fn upsert(&mut self, key: Key, row: R) {
+        let at = self.keys.binary_search(&key);
+        // The old row's share goes first: both may share an entry the new one keeps.
+        if let Ok(i) = at {
+            self.rows[i].remove_from(&mut self.tally);
+        }
+        row.add_to(&mut self.tally);
+        match at {
+            Ok(i) => {
+                self.rows.set(i, row);
+            }
+            // Lists arrive in key order, so most new rows go at the end.
+            Err(i) if i == self.keys.len() => {
+                self.keys.push_back(key);
+                self.rows.push_back(row);
+            }
+            Err(i) => {
+                self.keys.insert(i, key);
+                self.rows.insert(i, row);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &Key) -> bool {
+        let Ok(i) = self.keys.binary_search(key) else {
+            return false;
+        };
+        self.keys.remove(i);
+        self.rows.remove(i).remove_from(&mut self.tally);
+        true
+    }
+
+    fn replace(&mut self, rows: BTreeMap<Key, R>) {
+        (self.keys, self.rows) = rows.into_iter().unzip();
+        self.tally = R::Tally::default();
+        for row in &self.rows {
+            row.add_to(&mut self.tally);
+        }
+    }
+
+    /// The rows in key order, shared with the table.
+    fn shared(&self) -> Rows<R> {
+        self.rows.clone().into()
+    }
+
     fn in_order(&self) -> Vec<R> {
-        self.rows.values().cloned().collect()
+        self.rows.iter().cloned().collect()
     }
 
     fn sorted(&self, order: impl Fn(&R, &R) -> std::cmp::Ordering) -> Vec<R> {
@@ -96,6 +154,81 @@ impl<R: Clone> Table<R> {
         rows.sort_by(order);
         rows
     }
+
+    /// New usage figures for every row (metrics.k8s.io answers for all of them at once).
+    fn measure(&mut self, metrics: Option<&Metrics>) {
+        for row in self.rows.iter_mut() {
+            row.remove_from(&mut self.tally);
+            row.measure(metrics);
+            row.add_to(&mut self.tally);
+        }
+        self.dirty = true;
+    }
+}
+
+/// What a kind of row gets besides its projection: the usage columns metrics.k8s.io adds
+/// (nodes and pods), and the counts the overview keeps over it (pods).
+pub(super) trait Row: Clone {
+    type Tally: Default + Clone;
+
+    fn measure(&mut self, _metrics: Option<&Metrics>) {}
+
+    fn add_to(&self, _tally: &mut Self::Tally) {}
+
+    fn remove_from(&self, _tally: &mut Self::Tally) {}
+}
+
+impl Row for NodeRow {
+    type Tally = ();
+
+    fn measure(&mut self, metrics: Option<&Metrics>) {
+        let used = metrics.and_then(|m| m.nodes.get(&self.name));
+        (self.cpu_pct, self.mem_pct) = match (used, self.allocatable) {
+            (Some(used), Some(alloc)) => (
+                metrics::percent(used.cpu_millis, alloc.cpu_millis),
+                metrics::percent(used.memory_bytes, alloc.memory_bytes),
+            ),
+            _ => (None, None),
+        };
+    }
+}
+
+impl Row for PodRow {
+    type Tally = PodTally;
+
+    fn add_to(&self, tally: &mut PodTally) {
+        tally.add(self);
+    }
+
+    fn remove_from(&self, tally: &mut PodTally) {
+        tally.remove(self);
+    }
+
+    fn measure(&mut self, metrics: Option<&Metrics>) {
+        let used = metrics.and_then(|m| m.pods.get(&format!("{}/{}", self.namespace, self.name)));
+        self.cpu_millis = used.map(|u| u32::try_from(u.cpu_millis).unwrap_or(u32::MAX));
+        self.memory_bytes = used.map(|u| u.memory_bytes);
+    }
+}
+
+impl Row for DeploymentRow {
+    type Tally = ();
+}
+
+impl Row for RevisionRow {
+    type Tally = ();
+}
+
+impl Row for HpaRow {
+    type Tally = ();
+}
+
+impl Row for PdbRow {
+    type Tally = ();
+}
+
+impl Row for EventRow {
+    type Tally = ();
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,11 +248,13 @@ pub(super) struct State {
     pub(super) events: Table<EventRow>,
     pub(super) problems: BTreeMap<Section, Problem>,
     pub(super) synced: BTreeMap<Section, bool>,
-    pub(super) metrics: Option<Metrics>,
+    /// Shared with each watcher's event handling, which measures the rows it applies.
+    pub(super) metrics: Option<Arc<Metrics>>,
     /// Metrics changed since the last snapshot (they are part of the node and pod rows).
     pub(super) metrics_dirty: bool,
-    /// A table got its first rows: worth a snapshot at once, whatever the publish rate.
-    pub(super) first_rows: bool,
+    /// A table got its first rows, or its first list is complete: worth a snapshot at
+    /// once, whatever the publish rate.
+    pub(super) at_once: bool,
     /// The API server has answered something (rows, or at least a 403): until then a
     /// snapshot must not claim a successful update.
     pub(super) heard: bool,
@@ -138,13 +273,20 @@ impl Shared {
     }
 }
 
-/// Applies one watcher event to a table.
-pub(super) fn apply<K, R>(
+/// Applies one watcher event to a table, with the usage figures known so far.
+pub(super) fn apply<K, R: Row>(
     table: &mut Table<R>,
     event: Event<K>,
     project: fn(&K) -> Option<R>,
     key: fn(&K) -> Key,
+    metrics: Option<&Metrics>,
 ) {
+    let measured = |obj: &K| {
+        project(obj).map(|mut row| {
+            row.measure(metrics);
+            row
+        })
+    };
     match event {
         Event::Init => {
             // A first list that failed half-way and starts again is a re-list of what it
@@ -154,13 +296,13 @@ pub(super) fn apply<K, R>(
             table.relist = (!table.filling).then(BTreeMap::new);
         }
         Event::InitApply(obj) => {
-            if let Some(row) = project(&obj) {
+            if let Some(row) = measured(&obj) {
                 match &mut table.relist {
                     Some(relist) => {
                         relist.insert(key(&obj), row);
                     }
                     None => {
-                        table.rows.insert(key(&obj), row);
+                        table.upsert(key(&obj), row);
                         table.dirty = true;
                     }
                 }
@@ -168,7 +310,7 @@ pub(super) fn apply<K, R>(
         }
         Event::InitDone => {
             if let Some(relist) = table.relist.take() {
-                table.rows = relist;
+                table.replace(relist);
             }
             table.filling = false;
             table.synced = true;
@@ -176,13 +318,15 @@ pub(super) fn apply<K, R>(
         }
         Event::Apply(obj) => {
             let k = key(&obj);
-            match project(&obj) {
-                Some(row) => table.rows.insert(k, row),
-                None => table.rows.remove(&k),
-            };
+            match measured(&obj) {
+                Some(row) => table.upsert(k, row),
+                None => {
+                    table.remove(&k);
+                }
+            }
             table.dirty = true;
         }
-        Event::Delete(obj) => table.dirty |= table.rows.remove(&key(&obj)).is_some(),
+        Event::Delete(obj) => table.dirty |= table.remove(&key(&obj)),
     }
 }
 
@@ -213,9 +357,9 @@ pub(super) async fn publish_loop(
     let mut last_publish: Option<Instant> = None;
     loop {
         shared.changed.notified().await;
-        let first_rows = std::mem::take(&mut shared.lock().first_rows);
+        let at_once = std::mem::take(&mut shared.lock().at_once);
         if let Some(at) = last_publish
-            && !first_rows
+            && !at_once
         {
             tokio::time::sleep_until(at + t.publish_every).await;
         }
@@ -334,31 +478,20 @@ fn failure_text(state: &State) -> Option<String> {
 
 /// Rebuilds the sections whose rows changed; the others keep what they had.
 fn fill_rows(snapshot: &mut ClusterSnapshot, state: &mut State, max_events: usize) {
-    let metrics_changed = std::mem::take(&mut state.metrics_dirty);
-    if std::mem::take(&mut state.nodes.dirty) || metrics_changed {
+    if std::mem::take(&mut state.metrics_dirty) {
+        let metrics = state.metrics.clone();
+        state.nodes.measure(metrics.as_deref());
+        state.pods.measure(metrics.as_deref());
+    }
+    if std::mem::take(&mut state.nodes.dirty) {
         snapshot.nodes = state.nodes.in_order();
-        if let Some(m) = &state.metrics {
-            for node in &mut snapshot.nodes {
-                if let (Some(used), Some(alloc)) = (m.nodes.get(&node.name), node.allocatable) {
-                    node.cpu_pct = metrics::percent(used.cpu_millis, alloc.cpu_millis);
-                    node.mem_pct = metrics::percent(used.memory_bytes, alloc.memory_bytes);
-                }
-            }
-        }
     }
     if std::mem::take(&mut state.deployments.dirty) {
         snapshot.deployments = state.deployments.in_order();
     }
-    if std::mem::take(&mut state.pods.dirty) || metrics_changed {
-        snapshot.pods = state.pods.in_order();
-        if let Some(m) = &state.metrics {
-            for pod in &mut snapshot.pods {
-                if let Some(used) = m.pods.get(&format!("{}/{}", pod.namespace, pod.name)) {
-                    pod.cpu_millis = Some(u32::try_from(used.cpu_millis).unwrap_or(u32::MAX));
-                    pod.memory_bytes = Some(used.memory_bytes);
-                }
-            }
-        }
+    if std::mem::take(&mut state.pods.dirty) {
+        snapshot.pods = state.pods.shared();
+        snapshot.pod_tally = Some(state.pods.tally.clone());
     }
     if std::mem::take(&mut state.hpas.dirty) {
         snapshot.hpas = state.hpas.in_order();
@@ -410,6 +543,7 @@ fn progress(state: &State) -> Vec<ListProgress> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::cluster::PodPhase;
     use k8s_openapi::api::core::v1::Node;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -428,17 +562,17 @@ mod tests {
     }
 
     fn names(table: &Table<NodeRow>) -> Vec<&str> {
-        table.rows.values().map(|r| r.name.as_str()).collect()
+        table.rows.iter().map(|r| r.name.as_str()).collect()
     }
 
     #[test]
     fn a_first_list_shows_its_pages_as_they_arrive() {
         let mut table = Table::default();
-        apply(&mut table, Event::Init, row, meta_key);
+        apply(&mut table, Event::Init, row, meta_key, None);
         assert_eq!(table.progress(), Some((0, None)));
         table.estimate = Some(3);
-        apply(&mut table, Event::InitApply(node("b")), row, meta_key);
-        apply(&mut table, Event::InitApply(node("a")), row, meta_key);
+        apply(&mut table, Event::InitApply(node("b")), row, meta_key, None);
+        apply(&mut table, Event::InitApply(node("a")), row, meta_key, None);
         assert_eq!(
             names(&table),
             ["a", "b"],
@@ -446,7 +580,7 @@ mod tests {
         );
         assert!(std::mem::take(&mut table.dirty), "each page is news");
         assert_eq!(table.progress(), Some((2, Some(3))));
-        apply(&mut table, Event::InitDone, row, meta_key);
+        apply(&mut table, Event::InitDone, row, meta_key, None);
         assert!(table.synced && table.progress().is_none());
     }
 
@@ -454,39 +588,91 @@ mod tests {
     fn a_relist_keeps_old_rows_until_it_completes() {
         let mut table = Table::default();
         for name in ["a", "b"] {
-            apply(&mut table, Event::Apply(node(name)), row, meta_key);
+            apply(&mut table, Event::Apply(node(name)), row, meta_key, None);
         }
         table.synced = true;
         table.dirty = false;
-        apply(&mut table, Event::Init, row, meta_key);
-        apply(&mut table, Event::InitApply(node("b")), row, meta_key);
-        apply(&mut table, Event::InitApply(node("c")), row, meta_key);
+        apply(&mut table, Event::Init, row, meta_key, None);
+        apply(&mut table, Event::InitApply(node("b")), row, meta_key, None);
+        apply(&mut table, Event::InitApply(node("c")), row, meta_key, None);
         assert_eq!(names(&table), ["a", "b"], "still showing the old list");
         assert!(!table.dirty && table.progress().is_none());
-        apply(&mut table, Event::InitDone, row, meta_key);
+        apply(&mut table, Event::InitDone, row, meta_key, None);
         assert_eq!(names(&table), ["b", "c"], "the new list, whole");
         assert!(std::mem::take(&mut table.dirty));
-        apply(&mut table, Event::Delete(node("b")), row, meta_key);
+        apply(&mut table, Event::Delete(node("b")), row, meta_key, None);
         assert!(std::mem::take(&mut table.dirty));
-        apply(&mut table, Event::Delete(node("b")), row, meta_key);
+        apply(&mut table, Event::Delete(node("b")), row, meta_key, None);
         assert!(!table.dirty, "deleting what is gone changes nothing");
     }
 
     #[test]
     fn a_first_list_that_starts_over_keeps_what_it_showed() {
         let mut table = Table::default();
-        apply(&mut table, Event::Init, row, meta_key);
-        apply(&mut table, Event::InitApply(node("a")), row, meta_key);
+        apply(&mut table, Event::Init, row, meta_key, None);
+        apply(&mut table, Event::InitApply(node("a")), row, meta_key, None);
         // The next page failed; the watcher lists again from the start.
-        apply(&mut table, Event::Init, row, meta_key);
-        apply(&mut table, Event::InitApply(node("b")), row, meta_key);
+        apply(&mut table, Event::Init, row, meta_key, None);
+        apply(&mut table, Event::InitApply(node("b")), row, meta_key, None);
         assert_eq!(
             names(&table),
             ["a"],
             "never blank, never half of the new list"
         );
-        apply(&mut table, Event::InitDone, row, meta_key);
+        apply(&mut table, Event::InitDone, row, meta_key, None);
         assert_eq!(names(&table), ["b"]);
+    }
+
+    fn pod(i: u64) -> PodRow {
+        let phases = [
+            PodPhase::Running,
+            PodPhase::Pending,
+            PodPhase::Succeeded,
+            PodPhase::Failed,
+            PodPhase::Unknown,
+        ];
+        PodRow {
+            namespace: format!("ns-{}", i % 3),
+            name: format!("pod-{}", i % 40),
+            phase: phases[(i / 7 % 5) as usize],
+            ready_containers: (i / 3 % 2) as u16,
+            total_containers: 1,
+            restarts: (i % 9) as u32,
+            created: Timestamp::UNIX_EPOCH,
+            node: "n".into(),
+            waiting_reason: i.is_multiple_of(4).then(|| "CrashLoopBackOff".into()),
+            cpu_millis: i.is_multiple_of(5).then_some(10),
+            memory_bytes: None,
+        }
+    }
+
+    #[test]
+    fn the_pod_counts_kept_event_by_event_match_a_count_of_the_table() {
+        let mut table: Table<PodRow> = Table::default();
+        // A fixed pseudo-random walk of upserts, updates and deletes over 40 keys.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for step in 0..3_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let row = pod(x % 1_000);
+            let key = (row.namespace.clone(), row.name.clone());
+            if x.is_multiple_of(5) {
+                table.remove(&key);
+            } else {
+                table.upsert(key, row);
+            }
+            if step % 500 == 0 {
+                let metrics = Metrics::default();
+                table.measure((step % 1_000 == 0).then_some(&metrics));
+            }
+            assert_eq!(table.tally, PodTally::of(&table.rows), "after step {step}");
+        }
+        assert!(table.tally.worst().is_some() && table.tally.namespaces.len() == 3);
+        let keys: Vec<&Key> = table.keys.iter().collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "keys stay sorted");
+        table.replace(BTreeMap::new());
+        assert_eq!(table.tally, PodTally::default());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::error::describe;
 use super::metrics;
 use super::project;
 use super::store::{
-    Problem, Section, Shared, State, Table, apply, meta_key, publish_loop, starting,
+    Problem, Row, Section, Shared, State, Table, apply, meta_key, publish_loop, starting,
 };
 use crate::model::cluster::ClusterSnapshot;
 use crate::sources::Tx;
@@ -211,7 +211,7 @@ fn run<K, R>(
 ) -> JoinHandle<()>
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
-    R: Send + 'static,
+    R: Row + Send + 'static,
 {
     let shared = Arc::clone(shared);
     let mut backoff = Backoff::new(tuning.backoff_min, tuning.backoff_max);
@@ -259,15 +259,17 @@ where
                 match item {
                     Ok(Event::Init) => {
                         // Not yet proof the server answers: the list comes on the next poll.
-                        apply(table(&mut state), Event::Init, project, meta_key);
+                        apply(table(&mut state), Event::Init, project, meta_key, None);
                     }
                     Ok(event) => {
+                        let metrics = state.metrics.clone();
                         let t = table(&mut state);
-                        let was_empty = t.rows.is_empty();
-                        apply(t, event, project, meta_key);
-                        let (synced, first_rows) = (t.synced, was_empty && !t.rows.is_empty());
+                        let (was_empty, was_synced) = (t.is_empty(), t.synced);
+                        apply(t, event, project, meta_key, metrics.as_deref());
+                        let synced = t.synced;
+                        let at_once = (was_empty && !t.is_empty()) || (synced && !was_synced);
                         state.synced.insert(section, synced);
-                        state.first_rows |= first_rows;
+                        state.at_once |= at_once;
                         state.problems.remove(&section);
                         state.heard = true;
                         backoff.reset();
@@ -326,7 +328,9 @@ async fn poll_metrics(
     every: Duration,
 ) {
     loop {
-        let metrics = metrics::fetch(&client, namespace.as_deref()).await;
+        let metrics = metrics::fetch(&client, namespace.as_deref())
+            .await
+            .map(Arc::new);
         let served = metrics.is_some();
         {
             let mut state = shared.lock();

@@ -116,7 +116,7 @@ pub fn large_cluster(nodes: usize, pods: usize, start: Timestamp) -> ClusterSnap
         context: "bench-large".into(),
         nodes: node_rows,
         deployments: deployment_rows,
-        pods: pod_rows,
+        pods: pod_rows.into(),
         hpas,
         pdbs,
         events,

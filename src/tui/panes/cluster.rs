@@ -4,6 +4,7 @@ use super::super::app::{App, ClusterTab};
 use super::super::table::Rows;
 use super::{draw_table, health_banner, split_top, tab_line};
 use crate::model::cluster::{DeploymentRow, EventRow, HpaRow, NodeRow, PdbRow, PodRow, Rollout};
+use crate::model::rows::Rows as ModelRows;
 use crate::model::summary::Area;
 use crate::model::{Level, age};
 use jiff::Timestamp;
@@ -144,7 +145,7 @@ impl Rows for DeploymentRows<'_> {
 }
 
 /// Pods; with `metrics` (metrics.k8s.io is served) CPU and memory columns appear.
-pub struct PodRows<'a>(pub &'a [PodRow], pub bool);
+pub struct PodRows<'a>(pub &'a ModelRows<PodRow>, pub bool);
 
 const POD_WIDTHS: [Constraint; 7] = [
     Constraint::Length(11),
@@ -490,10 +491,11 @@ mod tests {
 
     #[test]
     fn usage_columns_appear_only_with_metrics() {
-        let with = [
+        let with = vec![
             pod(Some(250), Some(512 << 20)),
             pod(Some(1500), Some(3 << 30)),
-        ];
+        ]
+        .into();
         let rows = PodRows(&with, true);
         assert_eq!(rows.header().last(), Some(&"MEM"));
         assert_eq!(rows.widths().len(), rows.header().len());
@@ -501,7 +503,7 @@ mod tests {
         assert_eq!(&cells[6..], ["ip-10-0-1-23", "250m", "512Mi"]);
         let (_, cells) = rows.cells(1, Timestamp::UNIX_EPOCH);
         assert_eq!(&cells[7..], ["1.5", "3.0Gi"]);
-        let without = [pod(None, None)];
+        let without = vec![pod(None, None)].into();
         let rows = PodRows(&without, false);
         assert_eq!(rows.header().len(), 7);
         assert_eq!(rows.cells(0, Timestamp::UNIX_EPOCH).1.len(), 7);

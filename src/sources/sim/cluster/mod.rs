@@ -450,7 +450,7 @@ impl ClusterSim {
                 .map(|i| self.node_row(i, start))
                 .collect(),
             deployments: self.deployment_rows(t),
-            pods,
+            pods: pods.into(),
             hpas: self.hpas.iter().map(|h| self.hpa_row(h)).collect(),
             pdbs: self.pdbs.iter().map(|p| self.pdb_row(p)).collect(),
             events,
