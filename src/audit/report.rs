@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::fmt::Write;
 
 /// Bumped on any change a consumer could notice; `schemas/audit-v<major>.json` describes it.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CredentialReportInfo {
@@ -26,6 +26,22 @@ pub struct Counts {
     pub medium: usize,
     pub low: usize,
     pub total: usize,
+}
+
+impl Counts {
+    fn of(findings: &[Finding]) -> Counts {
+        let mut c = Counts::default();
+        for f in findings {
+            *match f.severity {
+                Severity::Critical => &mut c.critical,
+                Severity::High => &mut c.high,
+                Severity::Medium => &mut c.medium,
+                Severity::Low => &mut c.low,
+            } += 1;
+            c.total += 1;
+        }
+        c
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,16 +93,7 @@ impl AuditReport {
         now: Timestamp,
     ) -> AuditReport {
         let findings = super::review(iam, trail, now);
-        let mut summary = Counts::default();
-        for f in &findings {
-            *match f.severity {
-                Severity::Critical => &mut summary.critical,
-                Severity::High => &mut summary.high,
-                Severity::Medium => &mut summary.medium,
-                Severity::Low => &mut summary.low,
-            } += 1;
-            summary.total += 1;
-        }
+        let summary = Counts::of(&findings);
         let credential_report = match &iam.report {
             ReportState::Complete { generated } => CredentialReportInfo {
                 state: "complete",
@@ -163,6 +170,14 @@ impl AuditReport {
             unavailable,
             not_evaluated,
         }
+    }
+
+    /// Adds the RPO breaches of `backups` to the findings (and the counts).
+    pub fn with_backups(mut self, backups: &[crate::model::backup::BackupStatus]) -> AuditReport {
+        self.findings.extend(super::backup_findings(backups));
+        super::sort(&mut self.findings);
+        self.summary = Counts::of(&self.findings);
+        self
     }
 
     /// Findings at or above `level`: what makes `--fail-on` exit with 3.

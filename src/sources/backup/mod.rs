@@ -46,8 +46,28 @@ impl BackupReader {
         }
     }
 
+    /// The reader the console and the audit use: the shared AWS clients of `[aws]` (RDS and
+    /// S3 sources need it) and one Kubernetes client per Velero context.
+    pub async fn connect(
+        dbs: Vec<RecoveryDb>,
+        aws: Option<&crate::sources::aws::AwsConfig>,
+    ) -> BackupReader {
+        let aws = match aws {
+            Some(cfg) => Aws::load(cfg).await,
+            None => Err("RDS and S3 backups are read through [aws]: add it to the config".into()),
+        };
+        let mut clients = BTreeMap::new();
+        for context in BackupReader::contexts(&dbs) {
+            let client = crate::sources::kube::connect(Some(&context))
+                .await
+                .map_err(|e| e.to_string());
+            clients.insert(context, client);
+        }
+        BackupReader::new(dbs, aws, clients)
+    }
+
     /// The Velero contexts the config names, for the caller to connect to.
-    pub fn contexts(dbs: &[RecoveryDb]) -> Vec<String> {
+    fn contexts(dbs: &[RecoveryDb]) -> Vec<String> {
         let mut out: Vec<String> = dbs
             .iter()
             .filter_map(|d| d.velero.as_ref().map(|v| v.context.clone()))
