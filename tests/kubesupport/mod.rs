@@ -124,6 +124,8 @@ fn kind_of(resource: &str) -> Option<(&'static str, &'static str)> {
         "selfsubjectaccessreviews" => ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
         "nodemetrics" => ("metrics.k8s.io/v1beta1", "NodeMetrics"),
         "podmetrics" => ("metrics.k8s.io/v1beta1", "PodMetrics"),
+        // Velero's custom resource, for backup freshness.
+        "backups" => ("velero.io/v1", "Backup"),
         _ => return None,
     })
 }
