@@ -201,7 +201,7 @@ mod tests {
             (
                 "[recovery]\nrpo = \"1h\"\n[[recovery.databases]]\nname = \"a\"\n\
                  rds = { instance = \"x\", region = \"Seoul\" }\n",
-                "config.toml:5:35: `Seoul` is not an AWS region name",
+                "config.toml:5:34: `Seoul` is not an AWS region name",
             ),
             (
                 "[recovery]\nrpo = \"1h\"\n[[recovery.databases]]\nname = \"a\"\n\
