@@ -333,6 +333,7 @@ async fn velero_forbidden_and_not_installed_are_said_and_not_installed_once() {
 
     // A cluster without Velero: the API server has no such resource.
     let bare = KubeServer::start().await;
+    bare.lack("backups");
     let mut clients = BTreeMap::new();
     clients.insert("test".to_string(), Ok(bare.client().await));
     let reader = BackupReader::new(dbs, Err("no [aws]".into()), clients);
