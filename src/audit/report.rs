@@ -423,6 +423,58 @@ mod tests {
         );
     }
 
+    /// An RPO breach is a finding of its own check, counted, listed and valid against the
+    /// schema; a database merely near its RPO is not.
+    #[test]
+    fn an_rpo_breach_is_a_finding_in_every_format() {
+        use crate::model::backup::{Backup, DatabaseBackups, SourceBackups, SourceKind};
+        let start: Timestamp = "2026-11-22T01:00:00Z".parse().unwrap();
+        let world = crate::sources::sim::World::new(42, start);
+        let now = world.now();
+        let dump = |ago: i64| {
+            vec![SourceBackups::of(
+                SourceKind::S3,
+                "s3://dumps/crm/".into(),
+                [Backup {
+                    name: "crm/a.sql.gz".into(),
+                    at: Timestamp::from_second(now.as_second() - ago).unwrap(),
+                    size: Some(10),
+                    failed: None,
+                }],
+            )]
+        };
+        let db = |name: &str, ago| DatabaseBackups {
+            database: name.into(),
+            rpo_s: 3600,
+            sources: dump(ago),
+        };
+        let statuses = [db("crm", 7200).assess(None, now), db("mall", 3000).assess(None, now)];
+        let before = AuditReport::new("drill", &world.iam(), &world.trail(), now);
+        let report = before.clone().with_backups(&statuses);
+        assert_eq!(report.summary.total, before.summary.total + 1);
+        assert_eq!(report.summary.high, before.summary.high + 1);
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.check == "opsdeck_backup_rpo")
+            .unwrap();
+        assert_eq!(f.id, "opsdeck_backup_rpo:crm");
+        assert_eq!(f.control, "CIR-CLOUD-002");
+        assert_eq!(f.message, "newest backup 2 h old, past the RPO 1 h");
+        assert!(report.table().contains(
+            "high     -     CIR-CLOUD-002  crm                  newest backup 2 h old, past the RPO 1 h"
+        ), "{}", report.table());
+        assert!(report.markdown().contains("opsdeck_backup_rpo"));
+        let json: serde_json::Value = serde_json::from_str(&report.json().unwrap()).unwrap();
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/audit-v1.json");
+        let index = compiler.compile(path, &mut schemas).unwrap();
+        schemas
+            .validate(&json, index)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+    }
+
     #[test]
     fn spans_read_like_a_person_says_them() {
         assert_eq!(span_words(40), "40 s");
