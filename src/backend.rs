@@ -11,6 +11,7 @@ use opsdeck::ops::{Ops, ReadOnly};
 use opsdeck::sources::alarms::LiveAlarms;
 use opsdeck::sources::alertmanager::Alertmanager;
 use opsdeck::sources::aws::Aws;
+use opsdeck::sources::backup::BackupReader;
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::modsec::{self, ModSec};
 use opsdeck::sources::sim::{SimOps, World};
@@ -18,7 +19,6 @@ use opsdeck::sources::{
     AlarmControl, ClusterControl, IamProbe, Inspect, Publishers, Sources, Tx, aws, backup, db,
     kube, publish_error, publish_off,
 };
-use opsdeck::sources::backup::BackupReader;
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -249,7 +249,10 @@ fn waf_senders(p: &Publishers, both: bool) -> (Tx<WafSnapshot>, Tx<WafSnapshot>)
 async fn live_backups(env: &Env, tx: Tx<BackupSnapshot>) -> bool {
     let dbs = env.cfg.recovery.databases.clone();
     if dbs.is_empty() {
-        publish_off(&tx, "add [recovery] with [[recovery.databases]] to the config".into());
+        publish_off(
+            &tx,
+            "add [recovery] with [[recovery.databases]] to the config".into(),
+        );
         return false;
     }
     let reader = BackupReader::connect(dbs, env.cfg.aws.as_ref()).await;

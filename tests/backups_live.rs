@@ -40,7 +40,10 @@ impl Drop for BackupMoto {
 
 impl BackupMoto {
     fn start(now: Timestamp) -> BackupMoto {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/backupsupport/backup_moto.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/backupsupport/backup_moto.py"
+        );
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("moto.log")).unwrap();
         let mut child = Command::new("python3")
@@ -52,10 +55,13 @@ impl BackupMoto {
             .expect("python3 with moto (scripts/test-services installs it)");
         let mut line = String::new();
         let _ = std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
-        let port = line.strip_prefix("PORT ").map(str::trim).unwrap_or_else(|| {
-            let log = std::fs::read_to_string(dir.path().join("moto.log")).unwrap_or_default();
-            panic!("backup_moto.py did not start: {line:?}\n{log}")
-        });
+        let port = line
+            .strip_prefix("PORT ")
+            .map(str::trim)
+            .unwrap_or_else(|| {
+                let log = std::fs::read_to_string(dir.path().join("moto.log")).unwrap_or_default();
+                panic!("backup_moto.py did not start: {line:?}\n{log}")
+            });
         let url = format!("http://127.0.0.1:{port}");
         let credentials = dir.path().join("credentials");
         std::fs::write(
@@ -203,7 +209,9 @@ async fn freshness_and_rpo_findings_are_exact_across_rds_velero_and_s3() {
     let names: Vec<&str> = all.iter().map(|b| b.database.as_str()).collect();
     assert_eq!(
         names,
-        ["orders", "ledger", "audit", "mall", "crm", "empty", "missing"]
+        [
+            "orders", "ledger", "audit", "mall", "crm", "empty", "missing"
+        ]
     );
 
     // Point-in-time recovery 5 minutes behind beats the snapshots.
@@ -236,8 +244,10 @@ async fn freshness_and_rpo_findings_are_exact_across_rds_velero_and_s3() {
     );
     assert_eq!(
         mall.problems,
-        ["velero test/velero: newest attempt mall-hourly-2 10 min ago is not a backup: \
-          PartiallyFailed (2 errors, 1 warning)"]
+        [
+            "velero test/velero: newest attempt mall-hourly-2 10 min ago is not a backup: \
+          PartiallyFailed (2 errors, 1 warning)"
+        ]
     );
     let velero_mall = &snap.databases[3].sources[0];
     assert_eq!(
@@ -363,9 +373,8 @@ async fn status_json_lists_each_databases_backups() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("config/opsdeck");
     std::fs::create_dir_all(&dir).unwrap();
-    let config = format!(
-        "[aws]\nprofile = \"opsdeck-test\"\nregions = [\"us-east-1\"]\n{RECOVERY}"
-    );
+    let config =
+        format!("[aws]\nprofile = \"opsdeck-test\"\nregions = [\"us-east-1\"]\n{RECOVERY}");
     std::fs::write(dir.join("config.toml"), config).unwrap();
     let out = opsdeck_status(home.path(), &moto, &kube.kubeconfig()).await;
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -386,7 +395,10 @@ async fn status_json_lists_each_databases_backups() {
     assert!((300..330).contains(&age), "{age}");
     let crm = line("crm");
     assert_eq!(crm["level"], "crit");
-    assert_eq!(crm["problems"][0], "newest backup 2 h old, past the RPO 1 h");
+    assert_eq!(
+        crm["problems"][0],
+        "newest backup 2 h old, past the RPO 1 h"
+    );
     assert_eq!(line("empty")["newest"], Value::Null);
     // The DB area carries the worst backup line, though no [[databases]] is configured.
     let db = v["summaries"]

@@ -448,7 +448,10 @@ mod tests {
             rpo_s: 3600,
             sources: dump(ago),
         };
-        let statuses = [db("crm", 7200).assess(None, now), db("mall", 3000).assess(None, now)];
+        let statuses = [
+            db("crm", 7200).assess(None, now),
+            db("mall", 3000).assess(None, now),
+        ];
         let before = AuditReport::new("drill", &world.iam(), &world.trail(), now);
         let report = before.clone().with_backups(&statuses);
         assert_eq!(report.summary.total, before.summary.total + 1);

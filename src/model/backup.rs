@@ -82,8 +82,7 @@ impl SourceBackups {
                 *slot = Some(b);
             }
         }
-        let newest_attempt =
-            attempt.filter(|a| good.as_ref().is_none_or(|g| a.at > g.at));
+        let newest_attempt = attempt.filter(|a| good.as_ref().is_none_or(|g| a.at > g.at));
         SourceBackups {
             kind,
             location,

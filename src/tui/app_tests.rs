@@ -924,7 +924,9 @@ fn a_detail_taller_than_the_screen_scrolls_to_its_last_line() {
 #[test]
 fn an_rpo_breach_goes_on_the_incident_timeline_once() {
     use crate::incident::event::Event;
-    use crate::model::backup::{Backup, BackupSnapshot, DatabaseBackups, SourceBackups, SourceKind};
+    use crate::model::backup::{
+        Backup, BackupSnapshot, DatabaseBackups, SourceBackups, SourceKind,
+    };
     let backups = |age: i64, checked: i64| BackupSnapshot {
         checked: Some(Timestamp::from_second(now().as_second() + checked).unwrap()),
         databases: vec![DatabaseBackups {
@@ -969,9 +971,15 @@ fn an_rpo_breach_goes_on_the_incident_timeline_once() {
     );
     app.effects.clear();
     app.update(Action::Backups(feed(backups(3000, 760))));
-    assert!(recorded(&app).is_empty(), "the same breach is journaled once");
+    assert!(
+        recorded(&app).is_empty(),
+        "the same breach is journaled once"
+    );
     assert_eq!(
-        app.data.summary(crate::model::summary::Area::Db).unwrap().level,
+        app.data
+            .summary(crate::model::summary::Area::Db)
+            .unwrap()
+            .level,
         crate::model::Level::Crit
     );
 }

@@ -3,8 +3,8 @@
 
 pub mod action;
 mod alarm_ui;
-mod backup_journal;
 pub mod app;
+mod backup_journal;
 mod cluster_scope;
 pub mod commands;
 pub mod data;

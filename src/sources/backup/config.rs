@@ -174,7 +174,10 @@ mod tests {
         assert_eq!(velero.selector.as_deref(), Some("app=mariadb"));
         assert_eq!(velero.included_namespace.as_deref(), Some("shop"));
         let s3 = dbs[1].s3.as_ref().unwrap();
-        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("dumps", "mariadb/"));
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("dumps", "mariadb/")
+        );
         assert!(Config::default().recovery.databases.is_empty());
     }
 

@@ -104,12 +104,14 @@ impl BackupReader {
             let read = self
                 .once(&location, async {
                     match self.kube.get(&cfg.context) {
-                        Some(Ok(client)) => velero::read(client.clone(), cfg)
-                            .await
-                            .map_err(|e| Failure {
-                                once: e == velero::NOT_INSTALLED,
-                                line: e,
-                            }),
+                        Some(Ok(client)) => {
+                            velero::read(client.clone(), cfg)
+                                .await
+                                .map_err(|e| Failure {
+                                    once: e == velero::NOT_INSTALLED,
+                                    line: e,
+                                })
+                        }
                         Some(Err(e)) => Err(Failure::now(e.clone())),
                         None => Err(Failure::now(format!(
                             "no client for context {}",

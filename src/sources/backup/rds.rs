@@ -43,7 +43,11 @@ pub async fn read(aws: &Aws, region: &str, cfg: &RdsBackups) -> Result<Vec<Backu
         .await
         .map_err(|e| aws.error(region, DESCRIBE_AUTOMATED, &e))?;
     for b in automated.db_instance_automated_backups() {
-        let Some(latest) = b.restore_window().and_then(|w| w.latest_time()).and_then(ts) else {
+        let Some(latest) = b
+            .restore_window()
+            .and_then(|w| w.latest_time())
+            .and_then(ts)
+        else {
             continue;
         };
         let status = b.status().unwrap_or("unknown");
@@ -85,4 +89,3 @@ pub async fn read(aws: &Aws, region: &str, cfg: &RdsBackups) -> Result<Vec<Backu
 pub fn location(cfg: &RdsBackups) -> String {
     format!("rds {}", cfg.instance)
 }
-

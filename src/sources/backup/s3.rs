@@ -43,4 +43,3 @@ pub async fn read(aws: &Aws, region: &str, cfg: &S3Dumps) -> Result<Vec<Backup>,
 pub fn location(cfg: &S3Dumps) -> String {
     format!("s3://{}/{}", cfg.bucket, cfg.prefix)
 }
-

@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn phases_decide_good_failed_or_not_yet() {
         let done = "2026-12-02T10:00:00Z";
-        let good = backup("a", &json!({"phase": "Completed", "completionTimestamp": done}));
+        let good = backup(
+            "a",
+            &json!({"phase": "Completed", "completionTimestamp": done}),
+        );
         assert_eq!(good.unwrap().failed, None);
         let partial = backup(
             "b",
