@@ -10,7 +10,7 @@ pub mod velero;
 
 pub use config::{RdsBackups, RecoveryConfig, RecoveryDb, S3Dumps, VeleroBackups};
 
-use crate::model::backup::{BackupSnapshot, DatabaseBackups, SourceBackups, SourceKind};
+use crate::model::backup::{Backup, BackupSnapshot, DatabaseBackups, SourceBackups, SourceKind};
 use crate::sources::aws::{Aws, AwsError, Kind};
 use jiff::Timestamp;
 use std::collections::BTreeMap;
@@ -89,49 +89,41 @@ impl BackupReader {
     async fn database(&self, d: &RecoveryDb) -> DatabaseBackups {
         let mut sources = Vec::new();
         if let Some(cfg) = &d.rds {
-            let location = rds::location(cfg);
-            let read = self
-                .once(&location, async {
-                    let aws = self.aws.as_ref().map_err(Clone::clone)?;
-                    let region = cfg.region.as_deref().unwrap_or(aws.home_region());
-                    rds::read(aws, region, cfg).await.map_err(unsupported)
-                })
-                .await;
-            sources.push(SourceBackups::from_read(SourceKind::Rds, location, read));
+            let read = async {
+                let (aws, region) = self.aws_in(cfg.region.as_deref())?;
+                rds::read(aws, region, cfg).await.map_err(unsupported)
+            };
+            sources.push(self.once(SourceKind::Rds, rds::location(cfg), read).await);
         }
         if let Some(cfg) = &d.velero {
-            let location = velero::location(cfg);
-            let read = self
-                .once(&location, async {
-                    match self.kube.get(&cfg.context) {
-                        Some(Ok(client)) => {
-                            velero::read(client.clone(), cfg)
-                                .await
-                                .map_err(|e| Failure {
-                                    once: e == velero::NOT_INSTALLED,
-                                    line: e,
-                                })
-                        }
-                        Some(Err(e)) => Err(Failure::now(e.clone())),
-                        None => Err(Failure::now(format!(
-                            "no client for context {}",
-                            cfg.context
-                        ))),
+            let read = async {
+                match self.kube.get(&cfg.context) {
+                    Some(Ok(client)) => {
+                        velero::read(client.clone(), cfg)
+                            .await
+                            .map_err(|e| Failure {
+                                once: e == velero::NOT_INSTALLED,
+                                line: e,
+                            })
                     }
-                })
-                .await;
-            sources.push(SourceBackups::from_read(SourceKind::Velero, location, read));
+                    Some(Err(e)) => Err(Failure::now(e.clone())),
+                    None => Err(Failure::now(format!(
+                        "no client for context {}",
+                        cfg.context
+                    ))),
+                }
+            };
+            sources.push(
+                self.once(SourceKind::Velero, velero::location(cfg), read)
+                    .await,
+            );
         }
         if let Some(cfg) = &d.s3 {
-            let location = s3::location(cfg);
-            let read = self
-                .once(&location, async {
-                    let aws = self.aws.as_ref().map_err(Clone::clone)?;
-                    let region = cfg.region.as_deref().unwrap_or(aws.home_region());
-                    s3::read(aws, region, cfg).await.map_err(unsupported)
-                })
-                .await;
-            sources.push(SourceBackups::from_read(SourceKind::S3, location, read));
+            let read = async {
+                let (aws, region) = self.aws_in(cfg.region.as_deref())?;
+                s3::read(aws, region, cfg).await.map_err(unsupported)
+            };
+            sources.push(self.once(SourceKind::S3, s3::location(cfg), read).await);
         }
         DatabaseBackups {
             database: d.name.clone(),
@@ -140,21 +132,30 @@ impl BackupReader {
         }
     }
 
+    /// The shared AWS clients and the region to ask: the source's own, else the home region.
+    fn aws_in<'a>(&'a self, region: Option<&'a str>) -> Result<(&'a Aws, &'a str), Failure> {
+        let aws = self.aws.as_ref().map_err(|e| Failure::now(e.clone()))?;
+        Ok((aws, region.unwrap_or(aws.home_region())))
+    }
+
     /// Runs `read` unless the source already said it cannot answer; remembers it if it does.
-    async fn once<T>(
+    async fn once(
         &self,
-        location: &str,
-        read: impl Future<Output = Result<T, Failure>>,
-    ) -> Result<T, String> {
-        if let Some(line) = self.lock().get(location) {
-            return Err(line.clone());
-        }
-        read.await.map_err(|f| {
-            if f.once {
-                self.lock().insert(location.to_string(), f.line.clone());
-            }
-            f.line
-        })
+        kind: SourceKind,
+        location: String,
+        read: impl Future<Output = Result<Vec<Backup>, Failure>>,
+    ) -> SourceBackups {
+        let known = self.lock().get(&location).cloned();
+        let read = match known {
+            Some(line) => Err(line),
+            None => read.await.map_err(|f| {
+                if f.once {
+                    self.lock().insert(location.clone(), f.line.clone());
+                }
+                f.line
+            }),
+        };
+        SourceBackups::from_read(kind, location, read)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
@@ -171,12 +172,6 @@ struct Failure {
 impl Failure {
     fn now(line: String) -> Failure {
         Failure { line, once: false }
-    }
-}
-
-impl From<String> for Failure {
-    fn from(line: String) -> Failure {
-        Failure::now(line)
     }
 }
 
