@@ -3,6 +3,7 @@
 
 use crate::Env;
 use opsdeck::incident::clock::{Clock, SystemClock};
+use opsdeck::model::backup::BackupSnapshot;
 use opsdeck::model::summary::Area;
 use opsdeck::model::waf::WafSnapshot;
 use opsdeck::ops::route::Router;
@@ -10,12 +11,13 @@ use opsdeck::ops::{Ops, ReadOnly};
 use opsdeck::sources::alarms::LiveAlarms;
 use opsdeck::sources::alertmanager::Alertmanager;
 use opsdeck::sources::aws::Aws;
+use opsdeck::sources::backup::BackupReader;
 use opsdeck::sources::drill::WorldClock;
 use opsdeck::sources::modsec::{self, ModSec};
 use opsdeck::sources::sim::{SimOps, World};
 use opsdeck::sources::{
-    AlarmControl, ClusterControl, IamProbe, Inspect, Publishers, Sources, Tx, aws, db, kube,
-    publish_error, publish_off,
+    AlarmControl, ClusterControl, IamProbe, Inspect, Publishers, Sources, Tx, aws, backup, db,
+    kube, publish_error, publish_off,
 };
 use opsdeck::tui::app::Origin;
 use std::sync::{Arc, Mutex};
@@ -207,6 +209,9 @@ pub async fn live(env: &Env) -> Backend {
             Some(control as Arc<dyn AlarmControl>)
         }
     };
+    if live_backups(env, publishers.backups.clone()).await {
+        what.push("backups".into());
+    }
     // The senders live as long as the console: dropping them would end every source.
     std::mem::forget(publishers);
     Backend {
@@ -237,6 +242,22 @@ fn waf_senders(p: &Publishers, both: bool) -> (Tx<WafSnapshot>, Tx<WafSnapshot>)
     let (modsec, modsec_rx) = tokio::sync::watch::channel(Arc::default());
     modsec::merge::spawn(vec![aws_rx, modsec_rx], p.waf.clone());
     (aws, modsec)
+}
+
+/// Starts the backup poller for `[recovery]`'s databases, or says the area is off. RDS and
+/// S3 sources use the shared AWS clients; each Velero context gets its own client.
+async fn live_backups(env: &Env, tx: Tx<BackupSnapshot>) -> bool {
+    let dbs = env.cfg.recovery.databases.clone();
+    if dbs.is_empty() {
+        publish_off(
+            &tx,
+            "add [recovery] with [[recovery.databases]] to the config".into(),
+        );
+        return false;
+    }
+    let reader = BackupReader::connect(dbs, env.cfg.aws.as_ref()).await;
+    backup::spawn(reader, tx, backup::EVERY);
+    true
 }
 
 /// The alarm sources the config names (`[aws]` for CloudWatch, `[[alertmanagers]]`), or

@@ -358,7 +358,7 @@ pub fn audit(
                 cfg.regions = given.regions;
             }
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(live_review(&cfg))?
+            rt.block_on(live_review(&cfg, env.cfg.recovery.databases.clone()))?
         }
         None if !regions.is_empty() => {
             return Err(UsageError(
@@ -370,6 +370,7 @@ pub fn audit(
         None => {
             let world = World::new(env.seed, Timestamp::now());
             AuditReport::new("drill", &world.iam(), &world.trail(), world.now())
+                .with_backups(&world.backups().assess(&world.db()))
         }
     };
     let text = match format {
@@ -395,9 +396,21 @@ pub fn audit(
     })
 }
 
-async fn live_review(cfg: &AwsConfig) -> anyhow::Result<AuditReport> {
+/// The security review, plus the RPO breaches of `[recovery]`'s databases (judged on their
+/// backups alone: the audit reads no replication).
+async fn live_review(
+    cfg: &AwsConfig,
+    recovery: Vec<opsdeck::sources::backup::RecoveryDb>,
+) -> anyhow::Result<AuditReport> {
     let (iam, trail) = read_security(cfg).await?;
-    Ok(AuditReport::new("live", &iam, &trail, Timestamp::now()))
+    let now = Timestamp::now();
+    let report = AuditReport::new("live", &iam, &trail, now);
+    if recovery.is_empty() {
+        return Ok(report);
+    }
+    let reader = opsdeck::sources::backup::BackupReader::connect(recovery, Some(cfg)).await;
+    let backups = reader.read(now).await;
+    Ok(report.with_backups(&backups.assess(&Default::default())))
 }
 
 /// Reads IAM and CloudTrail once, waiting for the credential report: `opsdeck audit`

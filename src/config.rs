@@ -52,6 +52,10 @@ pub struct Config {
     #[cfg(feature = "live")]
     #[serde(default)]
     pub waf: WafConfig,
+    /// `[recovery]`: the RPO and where each database's backups are.
+    #[cfg(feature = "live")]
+    #[serde(default)]
+    pub recovery: crate::sources::backup::RecoveryConfig,
 }
 
 /// `[waf]`: what the WAF area watches besides the AWS web ACLs.

@@ -30,6 +30,8 @@ pub struct Status {
     /// This month's downtime budget per service with an availability target, from the
     /// incident journals (drill budgets in a drill).
     pub budgets: Vec<crate::incident::objectives::Budget>,
+    /// Each database's newest good backup against its RPO (and a replica's lag against it).
+    pub backups: Vec<crate::model::backup::BackupStatus>,
     /// One line per watched Kubernetes context; empty without live Kubernetes.
     pub contexts: Vec<ContextHealth>,
     pub cluster: ClusterSnapshot,
@@ -143,6 +145,7 @@ impl Status {
             answers,
             findings,
             budgets: Vec::new(),
+            backups: data.backup_status.clone(),
             contexts: contexts.to_vec(),
             cluster: data.cluster.data.clone(),
             db: data.db.data.clone(),
@@ -182,6 +185,19 @@ impl Status {
         }
         for b in &self.budgets {
             let _ = writeln!(out, "{} {:<4} {b}", b.level().marker(), b.level().word());
+        }
+        for b in &self.backups {
+            let _ = writeln!(
+                out,
+                "{} {:<4} {} {}",
+                b.level.marker(),
+                b.level.word(),
+                b.database,
+                b.line()
+            );
+            for p in &b.problems {
+                let _ = writeln!(out, "{:15}└ {p}", "");
+            }
         }
         let unsettled: Vec<String> = self
             .answers
@@ -270,6 +286,7 @@ mod tests {
         publish_off(&p.alarms, "x".into());
         publish_off(&p.iam, "x".into());
         publish_off(&p.trail, "x".into());
+        publish_off(&p.backups, "x".into());
         let live = Origin::Live { what: "db".into() };
         let st = Status::of(&s, &live, &[], Timestamp::UNIX_EPOCH);
         assert!(!st.settled());

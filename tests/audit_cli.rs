@@ -70,7 +70,7 @@ fn live_json_matches_its_schema_is_stable_and_fails_on_severity() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     schema_check(&v);
-    assert_eq!(v["schema_version"], "1.0");
+    assert_eq!(v["schema_version"], "1.1");
     assert_eq!(v["mode"], "live");
     assert_eq!(v["account_id"], "123456789012");
     assert_eq!(v["credential_report"]["state"], "complete");

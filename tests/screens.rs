@@ -64,6 +64,10 @@ fn app(theme: &str) -> App {
         data: world.trail(),
         health: feed(()),
     })));
+    app.update(Action::Backups(Arc::new(Feed {
+        data: world.backups(),
+        health: feed(()),
+    })));
     app
 }
 
@@ -137,6 +141,7 @@ fn screens() -> Vec<(&'static str, Vec<Action>)> {
         ("cluster-pdb", vec![run("pdb")]),
         ("cluster-events", vec![run("events")]),
         ("db", vec![cmd(Command::Pane(3))]),
+        ("db-detail", vec![cmd(Command::Pane(3)), cmd(Command::Open)]),
         ("waf", vec![cmd(Command::Pane(4))]),
         ("alarms", vec![cmd(Command::Pane(5))]),
         ("iam-users", vec![cmd(Command::Pane(6))]),
@@ -190,6 +195,25 @@ fn mono_screens_carry_no_colour() {
             insta::assert_snapshot!("overview-mono-80x24", text(&buf));
         }
     }
+}
+
+/// The backup lines take the theme's roles: billing's dump, near its RPO in the drill,
+/// is drawn in the warn colour, the shop's fresh Velero backup in the ok colour.
+#[test]
+fn backup_lines_are_coloured_by_how_close_they_are_to_the_rpo() {
+    let app = app("default");
+    let buf = render(&app, 80, 24);
+    let style_of = |needle: &str| {
+        let y = (0..buf.area.height)
+            .find(|&y| text_of_row(&buf, y).contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle}:\n{}", text(&buf)));
+        let row = text_of_row(&buf, y);
+        let x = row.find("newest backup").unwrap();
+        let x = row[..x].chars().count() as u16;
+        buf[(x, y)].fg
+    };
+    assert_eq!(style_of("billing-pg"), app.theme.warn.fg.unwrap());
+    assert_eq!(style_of("shop-mariadb  "), app.theme.ok.fg.unwrap());
 }
 
 #[test]

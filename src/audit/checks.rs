@@ -173,8 +173,20 @@ checks! {
         "Add a metric filter for ConsoleLogin with errorMessage \"Failed authentication\" on the trail's log group, an alarm on it, and a subscribed SNS topic.";
 }
 
+/// Not a security check but a recovery one, so kept apart from the CIS list: the newest good
+/// backup of each database within its RPO [CIR-CLOUD-002: recovery within the SLA needs data
+/// to recover from].
+pub const BACKUP_RPO: Check = Check {
+    id: "opsdeck_backup_rpo",
+    cis: None,
+    spec: "CIR-CLOUD-002",
+    severity: Severity::High,
+    title: "The newest good backup of each database is within its RPO",
+    remediation: "Find out why the backup job stopped (Velero schedule, RDS backup window, the dump cron job), run a backup now, and check it completes; a replica past the RPO needs its replication repaired.",
+};
+
 pub fn find(id: &str) -> Option<&'static Check> {
-    ALL.iter().find(|c| c.id == id)
+    ALL.iter().chain([&BACKUP_RPO]).find(|c| c.id == id)
 }
 
 #[cfg(test)]

@@ -166,6 +166,30 @@ pub fn review(iam: &IamSnapshot, trail: &TrailSnapshot, now: Timestamp) -> Vec<F
     out
 }
 
+/// A finding for each database whose backups breach its RPO (or that has none): what a
+/// restore would lose is more than the customer agreed to.
+pub fn backup_findings(statuses: &[crate::model::backup::BackupStatus]) -> Vec<Finding> {
+    let mut out: Vec<Finding> = statuses
+        .iter()
+        .filter(|b| b.breached())
+        .map(|b| {
+            let evidence = match (&b.source, b.newest) {
+                (Some(source), Some(at)) => format!("newest good backup {at} from {source}"),
+                _ => "no good backup in any source".to_string(),
+            };
+            Finding::new(
+                &checks::BACKUP_RPO,
+                &b.database,
+                &b.database,
+                b.problems.join("; "),
+            )
+            .evidence(evidence)
+        })
+        .collect();
+    sort(&mut out);
+    out
+}
+
 fn worst(findings: &[Finding]) -> Level {
     findings
         .iter()

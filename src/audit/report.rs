@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::fmt::Write;
 
 /// Bumped on any change a consumer could notice; `schemas/audit-v<major>.json` describes it.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CredentialReportInfo {
@@ -26,6 +26,22 @@ pub struct Counts {
     pub medium: usize,
     pub low: usize,
     pub total: usize,
+}
+
+impl Counts {
+    fn of(findings: &[Finding]) -> Counts {
+        let mut c = Counts::default();
+        for f in findings {
+            *match f.severity {
+                Severity::Critical => &mut c.critical,
+                Severity::High => &mut c.high,
+                Severity::Medium => &mut c.medium,
+                Severity::Low => &mut c.low,
+            } += 1;
+            c.total += 1;
+        }
+        c
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,16 +93,7 @@ impl AuditReport {
         now: Timestamp,
     ) -> AuditReport {
         let findings = super::review(iam, trail, now);
-        let mut summary = Counts::default();
-        for f in &findings {
-            *match f.severity {
-                Severity::Critical => &mut summary.critical,
-                Severity::High => &mut summary.high,
-                Severity::Medium => &mut summary.medium,
-                Severity::Low => &mut summary.low,
-            } += 1;
-            summary.total += 1;
-        }
+        let summary = Counts::of(&findings);
         let credential_report = match &iam.report {
             ReportState::Complete { generated } => CredentialReportInfo {
                 state: "complete",
@@ -163,6 +170,14 @@ impl AuditReport {
             unavailable,
             not_evaluated,
         }
+    }
+
+    /// Adds the RPO breaches of `backups` to the findings (and the counts).
+    pub fn with_backups(mut self, backups: &[crate::model::backup::BackupStatus]) -> AuditReport {
+        self.findings.extend(super::backup_findings(backups));
+        super::sort(&mut self.findings);
+        self.summary = Counts::of(&self.findings);
+        self
     }
 
     /// Findings at or above `level`: what makes `--fail-on` exit with 3.
@@ -406,6 +421,61 @@ mod tests {
             summary.worst.as_deref(),
             Some("probe refused 5 times in 10 min")
         );
+    }
+
+    /// An RPO breach is a finding of its own check, counted, listed and valid against the
+    /// schema; a database merely near its RPO is not.
+    #[test]
+    fn an_rpo_breach_is_a_finding_in_every_format() {
+        use crate::model::backup::{Backup, DatabaseBackups, SourceBackups, SourceKind};
+        let start: Timestamp = "2026-11-22T01:00:00Z".parse().unwrap();
+        let world = crate::sources::sim::World::new(42, start);
+        let now = world.now();
+        let dump = |ago: i64| {
+            vec![SourceBackups::of(
+                SourceKind::S3,
+                "s3://dumps/crm/".into(),
+                [Backup {
+                    name: "crm/a.sql.gz".into(),
+                    at: Timestamp::from_second(now.as_second() - ago).unwrap(),
+                    size: Some(10),
+                    failed: None,
+                }],
+            )]
+        };
+        let db = |name: &str, ago| DatabaseBackups {
+            database: name.into(),
+            rpo_s: 3600,
+            sources: dump(ago),
+        };
+        let statuses = [
+            db("crm", 7200).assess(None, now),
+            db("mall", 3000).assess(None, now),
+        ];
+        let before = AuditReport::new("drill", &world.iam(), &world.trail(), now);
+        let report = before.clone().with_backups(&statuses);
+        assert_eq!(report.summary.total, before.summary.total + 1);
+        assert_eq!(report.summary.high, before.summary.high + 1);
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.check == "opsdeck_backup_rpo")
+            .unwrap();
+        assert_eq!(f.id, "opsdeck_backup_rpo:crm");
+        assert_eq!(f.control, "CIR-CLOUD-002");
+        assert_eq!(f.message, "newest backup 2 h old, past the RPO 1 h");
+        assert!(report.table().contains(
+            "high     -     CIR-CLOUD-002  crm                  newest backup 2 h old, past the RPO 1 h"
+        ), "{}", report.table());
+        assert!(report.markdown().contains("opsdeck_backup_rpo"));
+        let json: serde_json::Value = serde_json::from_str(&report.json().unwrap()).unwrap();
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/audit-v1.json");
+        let index = compiler.compile(path, &mut schemas).unwrap();
+        schemas
+            .validate(&json, index)
+            .unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     #[test]

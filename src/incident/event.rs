@@ -137,6 +137,12 @@ pub enum Event {
         source_ip: String,
         risk: String,
     },
+    /// A database's backups broke its RPO while the incident was open: a restore now would
+    /// lose more data than the objective allows. Recorded once per breach.
+    Backup {
+        database: String,
+        problem: String,
+    },
     /// A change made to an alarm or alert from the console: a silence, an expired silence,
     /// CloudWatch actions turned off or on.
     AlarmChange {

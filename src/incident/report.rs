@@ -326,6 +326,9 @@ pub fn timeline_text(event: &Event) -> Option<String> {
             source_ip,
             risk,
         } => format!("cloudtrail {risk}: {user} {call} from {source_ip}"),
+        Event::Backup { database, problem } => {
+            format!("backups of {database} past the RPO: {problem}")
+        }
         Event::AlarmChange {
             action,
             target,

@@ -142,6 +142,7 @@ impl Incident {
             | Event::Note { .. }
             | Event::Alarm { .. }
             | Event::Trail { .. }
+            | Event::Backup { .. }
             | Event::AlarmChange { .. }
             | Event::Declined { .. }
             | Event::Report { .. } => {}

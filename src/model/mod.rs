@@ -1,6 +1,7 @@
 //! Plain data: what every source publishes and every pane shows. No I/O, no terminal.
 
 pub mod alarm;
+pub mod backup;
 pub mod cluster;
 pub mod db;
 pub mod iam;

@@ -15,6 +15,7 @@ struct Frame {
     alarms: crate::model::alarm::AlarmSnapshot,
     iam: crate::model::iam::IamSnapshot,
     trail: crate::model::trail::TrailSnapshot,
+    backups: crate::model::backup::BackupSnapshot,
 }
 
 impl Frame {
@@ -27,6 +28,7 @@ impl Frame {
             alarms: world.alarms(),
             iam: world.iam(),
             trail: world.trail(),
+            backups: world.backups(),
         }
     }
 
@@ -37,6 +39,7 @@ impl Frame {
         publish(&p.alarms, self.alarms, self.at);
         publish(&p.iam, self.iam, self.at);
         publish(&p.trail, self.trail, self.at);
+        publish(&p.backups, self.backups, self.at);
     }
 }
 
@@ -55,6 +58,7 @@ fn fail_all(p: &Publishers, why: &str) {
     publish_error(&p.alarms, why.into());
     publish_error(&p.iam, why.into());
     publish_error(&p.trail, why.into());
+    publish_error(&p.backups, why.into());
 }
 
 /// Starts the world on the current tokio runtime. `speed` simulated seconds pass per second.
@@ -114,5 +118,6 @@ pub fn snapshots_of(world: &World) -> super::Snapshots {
         alarms: feed(world.alarms(), at),
         iam: feed(world.iam(), at),
         trail: feed(world.trail(), at),
+        backups: feed(world.backups(), at),
     }
 }

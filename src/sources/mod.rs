@@ -7,6 +7,8 @@ pub mod alarms;
 pub mod alertmanager;
 #[cfg(feature = "live")]
 pub mod aws;
+#[cfg(feature = "live")]
+pub mod backup;
 pub mod credential_report;
 #[cfg(feature = "live")]
 pub mod db;
@@ -18,6 +20,7 @@ pub mod modsec;
 pub mod sim;
 
 use crate::model::alarm::{Alarm, AlarmSnapshot};
+use crate::model::backup::BackupSnapshot;
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
 use crate::model::iam::IamSnapshot;
@@ -126,6 +129,8 @@ pub struct Sources {
     pub alarms: Rx<AlarmSnapshot>,
     pub iam: Rx<IamSnapshot>,
     pub trail: Rx<TrailSnapshot>,
+    /// Backup freshness; shown with the databases.
+    pub backups: Rx<BackupSnapshot>,
 }
 
 /// The latest value of every area at one moment, for checks and conditions.
@@ -137,6 +142,7 @@ pub struct Snapshots {
     pub alarms: Arc<Feed<AlarmSnapshot>>,
     pub iam: Arc<Feed<IamSnapshot>>,
     pub trail: Arc<Feed<TrailSnapshot>>,
+    pub backups: Arc<Feed<BackupSnapshot>>,
 }
 
 /// Whether a snapshot is its source's whole answer rather than the first part of it: the
@@ -151,6 +157,7 @@ impl Whole for DbSnapshot {}
 impl Whole for WafSnapshot {}
 impl Whole for AlarmSnapshot {}
 impl Whole for TrailSnapshot {}
+impl Whole for BackupSnapshot {}
 
 impl Whole for ClusterSnapshot {
     fn whole(&self) -> bool {
@@ -206,7 +213,16 @@ impl Sources {
         .map(|(active, all)| active && all);
         let waits = [
             (Area::Cluster, cluster.boxed()),
-            (Area::Db, answered(self.db.clone(), within).boxed()),
+            // The backups are shown, and judged, with the databases.
+            (
+                Area::Db,
+                futures::future::join(
+                    answered(self.db.clone(), within),
+                    answered(self.backups.clone(), within),
+                )
+                .map(|(db, backups)| db && backups)
+                .boxed(),
+            ),
             (Area::Waf, answered(self.waf.clone(), within).boxed()),
             (Area::Alarms, answered(self.alarms.clone(), within).boxed()),
             (Area::Iam, answered(self.iam.clone(), within).boxed()),
@@ -230,6 +246,7 @@ impl Sources {
             alarms: self.alarms.borrow().clone(),
             iam: self.iam.borrow().clone(),
             trail: self.trail.borrow().clone(),
+            backups: self.backups.borrow().clone(),
         }
     }
 }
@@ -243,6 +260,7 @@ pub struct Publishers {
     pub alarms: Tx<AlarmSnapshot>,
     pub iam: Tx<IamSnapshot>,
     pub trail: Tx<TrailSnapshot>,
+    pub backups: Tx<BackupSnapshot>,
 }
 
 impl Publishers {
@@ -254,6 +272,7 @@ impl Publishers {
         let (alarms, alarms_rx) = watch::channel(Arc::default());
         let (iam, iam_rx) = watch::channel(Arc::default());
         let (trail, trail_rx) = watch::channel(Arc::default());
+        let (backups, backups_rx) = watch::channel(Arc::default());
         (
             Publishers {
                 cluster,
@@ -263,6 +282,7 @@ impl Publishers {
                 alarms,
                 iam,
                 trail,
+                backups,
             },
             Sources {
                 cluster: cluster_rx,
@@ -272,6 +292,7 @@ impl Publishers {
                 alarms: alarms_rx,
                 iam: iam_rx,
                 trail: trail_rx,
+                backups: backups_rx,
             },
         )
     }
@@ -371,6 +392,7 @@ mod tests {
         publish_off(&p.alarms, "x".into());
         publish_off(&p.iam, "x".into());
         publish(&p.trail, TrailSnapshot::default(), Timestamp::UNIX_EPOCH);
+        publish_off(&p.backups, "x".into());
         let quick = std::time::Duration::from_millis(50);
         assert_eq!(
             s.settled(quick).await,

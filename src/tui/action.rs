@@ -215,6 +215,7 @@ pub enum Action {
     Alarms(Arc<Feed<AlarmSnapshot>>),
     Iam(Arc<Feed<IamSnapshot>>),
     Trail(Arc<Feed<TrailSnapshot>>),
+    Backups(Arc<Feed<crate::model::backup::BackupSnapshot>>),
     /// The open incident as the journal now tells it (`None` once resolved).
     Incident(Option<Box<Incident>>),
     /// Every incident but the open one, for the availability budget.

@@ -355,8 +355,16 @@ impl App {
             }
             Action::Db(feed) => {
                 self.see(feed.health.last_ok);
+                let before = self.data.backup_status.clone();
                 self.data.set_db(feed);
+                self.journal_backup_breaches(&before);
                 self.refresh(TableId::DbMembers);
+            }
+            Action::Backups(feed) => {
+                self.see(feed.health.last_ok);
+                let before = self.data.backup_status.clone();
+                self.data.set_backups(feed);
+                self.journal_backup_breaches(&before);
             }
             Action::Waf(feed) => {
                 self.see(feed.health.last_ok);

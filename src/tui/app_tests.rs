@@ -920,3 +920,66 @@ fn a_detail_taller_than_the_screen_scrolls_to_its_last_line() {
     assert!(app.detail.is_some(), "j moves to the next row, popup open");
     assert!(render(&mut app, 80, 24).contains("Esc close"));
 }
+
+#[test]
+fn an_rpo_breach_goes_on_the_incident_timeline_once() {
+    use crate::incident::event::Event;
+    use crate::model::backup::{
+        Backup, BackupSnapshot, DatabaseBackups, SourceBackups, SourceKind,
+    };
+    let backups = |age: i64, checked: i64| BackupSnapshot {
+        checked: Some(Timestamp::from_second(now().as_second() + checked).unwrap()),
+        databases: vec![DatabaseBackups {
+            database: "billing-pg".into(),
+            rpo_s: 3600,
+            sources: vec![SourceBackups::of(
+                SourceKind::S3,
+                "s3://billing-dumps/pg_dump/".into(),
+                [Backup {
+                    name: "pg_dump/b.dump".into(),
+                    at: Timestamp::from_second(now().as_second() - age).unwrap(),
+                    size: Some(1),
+                    failed: None,
+                }],
+            )],
+        }],
+    };
+    let recorded = |app: &App| -> Vec<String> {
+        app.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Record(Event::Backup { database, problem }) => {
+                    Some(format!("{database}: {problem}"))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let mut app = app();
+    // Without an incident nothing is journaled.
+    app.update(Action::Backups(feed(backups(3000, 0))));
+    app.update(Action::Backups(feed(backups(3000, 700))));
+    assert!(recorded(&app).is_empty());
+
+    let _dir = open_incident(&mut app);
+    app.update(Action::Backups(feed(backups(3000, 0))));
+    app.effects.clear();
+    app.update(Action::Backups(feed(backups(3000, 700))));
+    assert_eq!(
+        recorded(&app),
+        ["billing-pg: newest backup 1 h 1 min old, past the RPO 1 h"]
+    );
+    app.effects.clear();
+    app.update(Action::Backups(feed(backups(3000, 760))));
+    assert!(
+        recorded(&app).is_empty(),
+        "the same breach is journaled once"
+    );
+    assert_eq!(
+        app.data
+            .summary(crate::model::summary::Area::Db)
+            .unwrap()
+            .level,
+        crate::model::Level::Crit
+    );
+}

@@ -4,6 +4,7 @@
 use crate::audit::{self, Finding};
 use crate::incident::state::Incident;
 use crate::model::alarm::AlarmSnapshot;
+use crate::model::backup::{BackupSnapshot, BackupStatus};
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
 use crate::model::iam::IamSnapshot;
@@ -28,6 +29,10 @@ pub struct Data {
     pub alarms: Arc<Feed<AlarmSnapshot>>,
     pub iam: Arc<Feed<IamSnapshot>>,
     pub trail: Arc<Feed<TrailSnapshot>>,
+    pub backups: Arc<Feed<BackupSnapshot>>,
+    /// Each database's backups judged against its RPO, with the replica lag of the cluster
+    /// of the same name; in the order the sources list them.
+    pub backup_status: Vec<BackupStatus>,
     /// IAM review findings, worst first.
     pub findings: Vec<Finding>,
     /// CloudTrail review findings (coverage and the CIS 4.x monitoring chains).
@@ -60,6 +65,8 @@ impl Data {
             alarms: Arc::default(),
             iam: Arc::default(),
             trail: Arc::default(),
+            backups: Arc::default(),
+            backup_status: Vec::new(),
             findings: Vec::new(),
             trail_findings: Vec::new(),
             summaries: Area::ALL
@@ -97,6 +104,7 @@ impl Data {
         data.set_alarms(snaps.alarms);
         data.set_iam(snaps.iam, now);
         data.set_trail(snaps.trail, now);
+        data.set_backups(snaps.backups);
         data
     }
 
@@ -166,7 +174,6 @@ impl Data {
     }
 
     pub fn set_db(&mut self, feed: Arc<Feed<DbSnapshot>>) {
-        self.summarise(Area::Db, summary::db(&feed.data), &feed.health);
         self.db_rows = feed
             .data
             .clusters
@@ -175,6 +182,36 @@ impl Data {
             .flat_map(|(c, cluster)| (0..cluster.members.len()).map(move |m| (c, m)))
             .collect();
         self.db = feed;
+        self.summarise_db();
+    }
+
+    pub fn set_backups(&mut self, feed: Arc<Feed<BackupSnapshot>>) {
+        self.backups = feed;
+        self.summarise_db();
+    }
+
+    /// The replication summary, made worse by a database whose backups are worse: a stale
+    /// backup is a database problem even while replication is fine.
+    fn summarise_db(&mut self) {
+        self.backup_status = self.backups.data.assess(&self.db.data);
+        let mut s = summary::db(&self.db.data);
+        for b in &self.backup_status {
+            if b.level > s.level {
+                s.level = b.level;
+                let what = b.problems.first().map_or(b.level.word(), String::as_str);
+                s.worst = Some(format!("{}: {what}", b.database));
+            }
+        }
+        let mut health = self.db.health.clone();
+        if health.off.is_some() && !self.backup_status.is_empty() {
+            // Only backups are watched: the area is on, for them.
+            health.off = None;
+            s.counts = format!(
+                "backups of {}",
+                summary::plural(self.backup_status.len(), "database")
+            );
+        }
+        self.summarise(Area::Db, s, &health);
     }
 
     pub fn set_waf(&mut self, feed: Arc<Feed<WafSnapshot>>) {

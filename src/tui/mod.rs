@@ -4,6 +4,7 @@
 pub mod action;
 mod alarm_ui;
 pub mod app;
+mod backup_journal;
 mod cluster_scope;
 pub mod commands;
 pub mod data;
@@ -96,6 +97,7 @@ pub async fn run(
             Ok(()) = sources.alarms.changed() => { app.update(Action::Alarms(take!(sources.alarms))); dirty = true; }
             Ok(()) = sources.iam.changed() => { app.update(Action::Iam(take!(sources.iam))); dirty = true; }
             Ok(()) = sources.trail.changed() => { app.update(Action::Trail(take!(sources.trail))); dirty = true; }
+            Ok(()) = sources.backups.changed() => { app.update(Action::Backups(take!(sources.backups))); dirty = true; }
             Some(action) = results.recv() => { step(&mut app, &mut runtime, action); dirty = true; }
             () = log_wake.notified() => dirty = true,
             _ = clock.tick(), if app.needs_tick() => {
@@ -121,4 +123,5 @@ pub fn prime(app: &mut App, sources: &mut Sources) {
     app.update(Action::Alarms(take!(sources.alarms)));
     app.update(Action::Iam(take!(sources.iam)));
     app.update(Action::Trail(take!(sources.trail)));
+    app.update(Action::Backups(take!(sources.backups)));
 }

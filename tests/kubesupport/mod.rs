@@ -81,6 +81,8 @@ struct World {
 struct Options {
     latency: Duration,
     forbidden: HashSet<String>,
+    /// Resources this server answers 404 for, as a cluster without their CRD does.
+    absent: HashSet<String>,
     /// `(verb, resource[/subresource])` pairs SelfSubjectAccessReview answers "no" to.
     denied: Vec<(String, String)>,
     bookmark_every: Option<Duration>,
@@ -124,6 +126,8 @@ fn kind_of(resource: &str) -> Option<(&'static str, &'static str)> {
         "selfsubjectaccessreviews" => ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
         "nodemetrics" => ("metrics.k8s.io/v1beta1", "NodeMetrics"),
         "podmetrics" => ("metrics.k8s.io/v1beta1", "PodMetrics"),
+        // Velero's custom resource, for backup freshness.
+        "backups" => ("velero.io/v1", "Backup"),
         _ => return None,
     })
 }
@@ -215,6 +219,13 @@ impl KubeServer {
     pub fn forbid(&self, resource: &str) {
         lock(&self.inner.options)
             .forbidden
+            .insert(resource.to_string());
+    }
+
+    /// Answers 404 for `resource`, as a cluster without its CustomResourceDefinition.
+    pub fn lack(&self, resource: &str) {
+        lock(&self.inner.options)
+            .absent
             .insert(resource.to_string());
     }
 
@@ -737,7 +748,8 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Bo
         return Ok(status(404, "NotFound", &format!("no route for {path}")));
     };
     let metrics_off = target.resource.ends_with("metrics") && !lock(&inner.options).metrics;
-    if kind_of(&target.resource).is_none() || metrics_off {
+    let absent = lock(&inner.options).absent.contains(&target.resource);
+    if kind_of(&target.resource).is_none() || metrics_off || absent {
         return Ok(status(
             404,
             "NotFound",

@@ -103,7 +103,7 @@ fn region_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
 }
 
 /// `us-east-1`, `ap-northeast-2`, `us-gov-west-1`: a two-letter area, words, a number.
-fn is_region_name(name: &str) -> bool {
+pub(crate) fn is_region_name(name: &str) -> bool {
     let parts: Vec<&str> = name.split('-').collect();
     let lower = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
     parts.len() >= 3
@@ -195,6 +195,8 @@ clients! {
     iam => aws_sdk_iam,
     /// STS in `region`.
     sts => aws_sdk_sts,
+    /// RDS in `region` (backups, snapshots, point-in-time recovery).
+    rds => aws_sdk_rds,
 }
 
 impl Aws {

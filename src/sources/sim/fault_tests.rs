@@ -45,6 +45,7 @@ pub(super) fn snapshots(w: &World) -> Snapshots {
         alarms: feed(w.alarms()),
         iam: feed(w.iam()),
         trail: feed(w.trail()),
+        backups: feed(w.backups()),
     }
 }
 

@@ -10,6 +10,7 @@
 //! through `SimOps` (or `World::run_op`).
 
 mod alarms;
+mod backup;
 mod cluster;
 mod control;
 mod db;
@@ -185,6 +186,10 @@ impl World {
 
     pub fn trail(&self) -> TrailSnapshot {
         self.trail.snapshot()
+    }
+
+    pub fn backups(&self) -> crate::model::backup::BackupSnapshot {
+        backup::snapshot(self.start, self.t)
     }
 }
 

@@ -123,6 +123,9 @@ impl Rows for MemberRows<'_> {
                 m.last_error.clone().unwrap_or_else(|| "none".into()),
             ),
         ]
+        .into_iter()
+        .chain(super::backups::detail(self.0, &c.name))
+        .collect()
     }
 }
 
@@ -182,6 +185,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             theme.muted,
         ));
     }
+    lines.extend(super::backups::lines(app, 0));
     let (top, body) = split_top(area, lines.len() as u16 + 1);
     frame.render_widget(Paragraph::new(lines), top);
     draw_table(frame, body, app, TableId::DbMembers, stale);

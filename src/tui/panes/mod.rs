@@ -1,6 +1,7 @@
 //! One module per pane. Each knows its tables (as `Rows`) and how to lay itself out.
 
 mod alarms;
+mod backups;
 mod cluster;
 mod db;
 pub(crate) mod iam;

@@ -167,6 +167,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 if let Some(s) = app.data.summary(a) {
                     area_lines(&mut lines, app, s, selected);
                 }
+                // Under DB, each database's backups against its RPO: one line each, so
+                // the question "how much would a restore lose" is answered at a glance.
+                if a == Area::Db {
+                    lines.extend(
+                        app.data
+                            .backup_status
+                            .iter()
+                            .map(|b| super::backups::status_line(app, b, 7)),
+                    );
+                }
             }
             OverviewRow::Context(c) => {
                 if c == 0 {
