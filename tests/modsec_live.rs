@@ -10,7 +10,7 @@ use nginxsupport::Nginx;
 use opsdeck::incident::event::Severity;
 use opsdeck::incident::report::timeline_text;
 use opsdeck::model::summary::Area;
-use opsdeck::model::waf::{RuleKind, WafSnapshot};
+use opsdeck::model::waf::{Passed, RuleKind, WafSnapshot};
 use opsdeck::ops::{Mode, Op, OpError, Ops};
 use opsdeck::sources::Publishers;
 use opsdeck::sources::modsec::ops::{ByAcl, ModSecOps};
@@ -115,6 +115,11 @@ async fn sqli_and_xss_are_blocked_and_show_with_their_crs_rules() {
     let blocked: u64 = snap.rates.iter().map(|p| p.blocked).sum();
     assert_eq!(blocked, 2);
     assert_eq!(snap.rates.len(), 60, "one point a minute for the hour");
+    // The clean request passed but is not in the RelevantOnly audit log: what the log
+    // counts as let through is the flagged requests only, and says so.
+    let passed: u64 = snap.rates.iter().map(|p| p.allowed).sum();
+    assert_eq!(passed, 0, "the clean request is not in the audit log");
+    assert_eq!(snap.passed, Passed::Flagged);
 }
 
 #[tokio::test(flavor = "multi_thread")]
