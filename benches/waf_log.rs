@@ -38,6 +38,13 @@ static ALLOC: Counting = Counting;
 
 const RECORDS: usize = 10_000;
 
+/// What `build` makes, and the heap it holds (counted while it is alive).
+fn heap<T>(build: impl FnOnce() -> T) -> (T, isize) {
+    let before = LIVE.load(Ordering::Relaxed);
+    let built = build();
+    (built, LIVE.load(Ordering::Relaxed) - before)
+}
+
 /// A blocked request as WAF logs it (about 1.3 kB: six headers, labels, the rate-based
 /// list), varied per `i` so no two records are the same.
 fn record(i: usize) -> String {
@@ -105,34 +112,32 @@ fn bench(c: &mut Criterion) {
         .take(RECENT)
         .map(|r| AuditRecord::parse(r.as_bytes(), &tz).unwrap())
         .collect();
-    let before = LIVE.load(Ordering::Relaxed);
-    let mut tally = Tally::default();
-    for r in &records {
-        tally.add(r);
-    }
-    let after = LIVE.load(Ordering::Relaxed);
+    let (tally, bytes) = heap(|| {
+        let mut tally = Tally::default();
+        for r in &records {
+            tally.add(r);
+        }
+        tally
+    });
     let n = tally.recent().len();
-    drop(tally);
     println!(
-        "modsec_audit/memory: {n} retained blocked requests (with their minute's counts) hold {} bytes of heap, {} bytes each",
-        after - before,
-        (after - before) / n as isize
+        "modsec_audit/memory: {n} retained blocked requests (with their minute's counts) hold {bytes} bytes of heap, {} bytes each",
+        bytes / n as isize
     );
 
     // Memory: a full store of blocked requests, minus an empty one.
     let blocked: Vec<String> = (0..RETAINED * 2)
         .map(|i| record(i / 3 * 4 + i % 3))
         .collect();
-    let before = LIVE.load(Ordering::Relaxed);
-    let mut kept = Retained::default();
-    kept.add(blocked.iter().map(String::as_str));
-    let after = LIVE.load(Ordering::Relaxed);
+    let (kept, bytes) = heap(|| {
+        let mut kept = Retained::default();
+        kept.add(blocked.iter().map(String::as_str));
+        kept
+    });
     let n = kept.recent().len();
-    drop(kept);
     println!(
-        "waf_log/memory: {n} retained blocked requests hold {} bytes of heap, {} bytes each",
-        after - before,
-        (after - before) / n as isize
+        "waf_log/memory: {n} retained blocked requests hold {bytes} bytes of heap, {} bytes each",
+        bytes / n as isize
     );
 }
 

@@ -139,7 +139,7 @@ fn the_waf_pane_offers_the_attackers_and_block_then_unblock_change_motos_ip_set(
     c.wait_for("confirm step block");
     c.press("y");
     wait_long(&c, "the block finished", Duration::from_secs(150), |s| {
-        s.contains("waf-block-ip") && s.contains("finished ok")
+        s.contains("run 1 waf-block-ip finished ok")
     });
     assert_eq!(
         rt.block_on(addresses(&aws, &set)),
@@ -154,11 +154,13 @@ fn the_waf_pane_offers_the_attackers_and_block_then_unblock_change_motos_ip_set(
     c.press("/waf-unblock\r");
     c.press("r");
     c.wait_for("run waf-unblock-ip");
-    c.press(&format!("{ATTACKERS}\r\r"));
-    c.wait_for("to confirm");
+    // The fields are acl (shop-web-acl, its default), then ip.
+    c.press("\r");
+    c.press(&format!("{ATTACKERS}\r"));
+    c.wait_for("shop-web-acl: type `203.0.113.7, 198.51.100.9`");
     c.press(&format!("{ATTACKERS}\r"));
     wait_long(&c, "the unblock finished", Duration::from_secs(60), |s| {
-        s.contains("waf-unblock-ip") && s.contains("finished ok")
+        s.contains("run 2 waf-unblock-ip finished ok")
     });
     assert_eq!(
         rt.block_on(addresses(&aws, &set)),

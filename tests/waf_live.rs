@@ -32,6 +32,23 @@ use wafsupport::{
     addresses, managed, put_records, put_waf_metric, rule, seed, waf_logging, waf_record, web_acl,
 };
 
+/// The shop's ACLs with a minute of metrics and one blocked request in its log group.
+async fn seed_with_traffic(aws: &Aws) {
+    seed(aws).await;
+    let now = jiff::Timestamp::now().as_millisecond();
+    waf_logging(
+        aws,
+        &[waf_record(
+            now - 2000,
+            "203.0.113.7",
+            "BLOCK",
+            "rate-limit-100",
+        )],
+    )
+    .await;
+    put_waf_metric(aws, "BlockedRequests", "ALL", &[(1, 40.0), (0, 40.0)]).await;
+}
+
 async fn started() -> (Moto, Aws) {
     let m = Moto::start();
     let aws = aws(
@@ -153,19 +170,7 @@ async fn web_acls_of_two_regions_and_cloudfront_with_every_rule_kind() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_endpoint_keeps_the_acls_with_the_reason() {
     let (mut m, aws) = started().await;
-    seed(&aws).await;
-    let now = jiff::Timestamp::now().as_millisecond();
-    waf_logging(
-        &aws,
-        &[waf_record(
-            now - 2000,
-            "203.0.113.7",
-            "BLOCK",
-            "rate-limit-100",
-        )],
-    )
-    .await;
-    put_waf_metric(&aws, "BlockedRequests", "ALL", &[(1, 40.0), (0, 40.0)]).await;
+    seed_with_traffic(&aws).await;
     let mut reader = WafReader::new(&aws);
     let before = reader.read().await.snapshot;
     assert_eq!(before.acls.len(), 3);
@@ -853,19 +858,7 @@ async fn armed() -> (Moto, alarmsupport::Scripted, Aws) {
         &aws_config("opsdeck-test", &["ap-northeast-2", "us-east-1"]),
     )
     .await;
-    seed(&aws).await;
-    let now = jiff::Timestamp::now().as_millisecond();
-    waf_logging(
-        &aws,
-        &[waf_record(
-            now - 2000,
-            "203.0.113.7",
-            "BLOCK",
-            "rate-limit-100",
-        )],
-    )
-    .await;
-    put_waf_metric(&aws, "BlockedRequests", "ALL", &[(1, 40.0), (0, 40.0)]).await;
+    seed_with_traffic(&aws).await;
     (m, proxy, aws)
 }
 
@@ -1081,22 +1074,7 @@ async fn feed_until(
 #[tokio::test(flavor = "multi_thread")]
 async fn moto_stopped_mid_run_greys_the_pane_with_the_rows_kept_and_restarted_is_fresh() {
     let (mut m, aws) = started().await;
-    let world = |aws: Aws| async move {
-        seed(&aws).await;
-        let now = jiff::Timestamp::now().as_millisecond();
-        waf_logging(
-            &aws,
-            &[waf_record(
-                now - 2000,
-                "203.0.113.7",
-                "BLOCK",
-                "rate-limit-100",
-            )],
-        )
-        .await;
-        put_waf_metric(&aws, "BlockedRequests", "ALL", &[(1, 40.0), (0, 40.0)]).await;
-    };
-    world(aws.clone()).await;
+    seed_with_traffic(&aws).await;
     let (publishers, mut sources) = Publishers::channels();
     opsdeck::sources::aws::wafv2::spawn(
         WafReader::new(&aws),
@@ -1140,7 +1118,7 @@ async fn moto_stopped_mid_run_greys_the_pane_with_the_rows_kept_and_restarted_is
 
     // moto comes back (empty: it keeps nothing), the world is put back, the pane is fresh.
     m.restart();
-    world(aws.clone()).await;
+    seed_with_traffic(&aws).await;
     let back = feed_until(&mut sources.waf, "fresh health", |f| {
         f.health.last_error.is_none() && f.health.last_ok > last_ok
     })
