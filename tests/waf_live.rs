@@ -801,16 +801,9 @@ async fn an_acl_without_logging_shows_the_sampled_requests_by_their_weight() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sampled_requests_an_endpoint_lacks_are_said_once_and_not_asked_again() {
-    let m = Moto::start();
     // Plain moto behind a proxy that only counts: moto answers GetSampledRequests with its
     // HTML 500.
-    let proxy = alarmsupport::Scripted::start(&m.url, Vec::new());
-    let aws = aws(
-        &proxy.url,
-        &m.credentials_file,
-        &aws_config("opsdeck-test", &["ap-northeast-2", "us-east-1"]),
-    )
-    .await;
+    let (_m, proxy, aws) = behind_proxy().await;
     seed(&aws).await;
     let sampled = || {
         proxy
@@ -847,9 +840,9 @@ fn logs_error(code: &str, message: &str) -> String {
     format!(r#"{{"__type":"{code}","message":"{message}"}}"#)
 }
 
-/// moto behind a proxy that answers what the test arms it with, seeded with the shop's
-/// ACLs, a minute of metrics and one blocked request in its log group.
-async fn armed() -> (Moto, alarmsupport::Scripted, Aws) {
+/// moto behind a proxy that answers what the test arms it with (nothing yet), for the
+/// shop's two regions.
+async fn behind_proxy() -> (Moto, alarmsupport::Scripted, Aws) {
     let m = Moto::start();
     let proxy = alarmsupport::Scripted::start(&m.url, Vec::new());
     let aws = aws(
@@ -858,6 +851,13 @@ async fn armed() -> (Moto, alarmsupport::Scripted, Aws) {
         &aws_config("opsdeck-test", &["ap-northeast-2", "us-east-1"]),
     )
     .await;
+    (m, proxy, aws)
+}
+
+/// [`behind_proxy`], seeded with the shop's ACLs, a minute of metrics and one blocked
+/// request in its log group.
+async fn armed() -> (Moto, alarmsupport::Scripted, Aws) {
+    let (m, proxy, aws) = behind_proxy().await;
     seed_with_traffic(&aws).await;
     (m, proxy, aws)
 }
