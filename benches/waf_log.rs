@@ -1,8 +1,12 @@
 //! AWS WAF log records parsed per second (the records as WAF writes them, headers and all),
-//! and the heap one retained blocked request costs, counted by a counting allocator.
+//! ModSecurity 3 JSON audit records parsed per second (a record the real nginx + CRS wrote,
+//! tests/fixtures/modsec_audit_record.json), and the heap one retained blocked request costs
+//! in each, counted by a counting allocator.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use opsdeck::sources::aws::waf_log::{self, RETAINED, Retained};
+use opsdeck::sources::modsec::record::AuditRecord;
+use opsdeck::sources::modsec::tally::{RECENT, Tally};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -33,6 +37,13 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOC: Counting = Counting;
 
 const RECORDS: usize = 10_000;
+
+/// What `build` makes, and the heap it holds (counted while it is alive).
+fn heap<T>(build: impl FnOnce() -> T) -> (T, isize) {
+    let before = LIVE.load(Ordering::Relaxed);
+    let built = build();
+    (built, LIVE.load(Ordering::Relaxed) - before)
+}
 
 /// A blocked request as WAF logs it (about 1.3 kB: six headers, labels, the rate-based
 /// list), varied per `i` so no two records are the same.
@@ -70,20 +81,63 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    // ModSecurity: the captured SQLi probe, each copy from its own client and id.
+    let fixture = include_str!("../tests/fixtures/modsec_audit_record.json").trim_end();
+    let audit: Vec<String> = (0..RECORDS)
+        .map(|i| {
+            fixture
+                .replace(
+                    r#""client_ip":"127.0.0.1""#,
+                    &format!(r#""client_ip":"203.0.{}.{}""#, i / 256 % 256, i % 256),
+                )
+                .replace(r#""unique_id":""#, &format!(r#""unique_id":"{i:08}-"#))
+        })
+        .collect();
+    let tz = jiff::tz::TimeZone::UTC;
+    let mut group = c.benchmark_group("modsec_audit");
+    group.throughput(Throughput::Elements(RECORDS as u64));
+    group.bench_function("parse_10000_records", |b| {
+        b.iter(|| {
+            for r in &audit {
+                black_box(AuditRecord::parse(black_box(r.as_bytes()), &tz).unwrap());
+            }
+        })
+    });
+    group.finish();
+
+    // Memory: the tally holding its full table of recent blocked requests, all in one
+    // minute (its per-minute counts included), minus an empty one.
+    let records: Vec<AuditRecord> = audit
+        .iter()
+        .take(RECENT)
+        .map(|r| AuditRecord::parse(r.as_bytes(), &tz).unwrap())
+        .collect();
+    let (tally, bytes) = heap(|| {
+        let mut tally = Tally::default();
+        for r in &records {
+            tally.add(r);
+        }
+        tally
+    });
+    let n = tally.recent().len();
+    println!(
+        "modsec_audit/memory: {n} retained blocked requests (with their minute's counts) hold {bytes} bytes of heap, {} bytes each",
+        bytes / n as isize
+    );
+
     // Memory: a full store of blocked requests, minus an empty one.
     let blocked: Vec<String> = (0..RETAINED * 2)
         .map(|i| record(i / 3 * 4 + i % 3))
         .collect();
-    let before = LIVE.load(Ordering::Relaxed);
-    let mut kept = Retained::default();
-    kept.add(blocked.iter().map(String::as_str));
-    let after = LIVE.load(Ordering::Relaxed);
+    let (kept, bytes) = heap(|| {
+        let mut kept = Retained::default();
+        kept.add(blocked.iter().map(String::as_str));
+        kept
+    });
     let n = kept.recent().len();
-    drop(kept);
     println!(
-        "waf_log/memory: {n} retained blocked requests hold {} bytes of heap, {} bytes each",
-        after - before,
-        (after - before) / n as isize
+        "waf_log/memory: {n} retained blocked requests hold {bytes} bytes of heap, {} bytes each",
+        bytes / n as isize
     );
 }
 

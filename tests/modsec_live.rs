@@ -10,7 +10,7 @@ use nginxsupport::Nginx;
 use opsdeck::incident::event::Severity;
 use opsdeck::incident::report::timeline_text;
 use opsdeck::model::summary::Area;
-use opsdeck::model::waf::{RuleKind, WafSnapshot};
+use opsdeck::model::waf::{Passed, RuleKind, WafSnapshot};
 use opsdeck::ops::{Mode, Op, OpError, Ops};
 use opsdeck::sources::Publishers;
 use opsdeck::sources::modsec::ops::{ByAcl, ModSecOps};
@@ -115,6 +115,11 @@ async fn sqli_and_xss_are_blocked_and_show_with_their_crs_rules() {
     let blocked: u64 = snap.rates.iter().map(|p| p.blocked).sum();
     assert_eq!(blocked, 2);
     assert_eq!(snap.rates.len(), 60, "one point a minute for the hour");
+    // The clean request passed but is not in the RelevantOnly audit log: what the log
+    // counts as let through is the flagged requests only, and says so.
+    let passed: u64 = snap.rates.iter().map(|p| p.allowed).sum();
+    assert_eq!(passed, 0, "the clean request is not in the audit log");
+    assert_eq!(snap.passed, Passed::Flagged);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -387,4 +392,62 @@ async fn a_deleted_or_unreadable_audit_log_is_a_staleness_line() {
         "{e}"
     );
     drop(publishers);
+}
+
+/// The audit record the parse bench (benches/waf_log.rs) reads: one SQLi probe as this
+/// nginx + ModSecurity 3 + CRS writes it. `OPSDECK_CAPTURE=1` writes it anew; otherwise the
+/// test checks the saved one still has every field a fresh record has, so the bench parses
+/// what ModSecurity writes today.
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/modsec_audit_record.json"
+);
+
+/// Every object key path of a JSON value (`transaction.messages[].details.ruleId`).
+fn shape(v: &serde_json::Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let path = format!("{at}.{k}");
+                out.insert(path.clone());
+                shape(v, &path, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for v in a {
+                shape(v, &format!("{at}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bench_fixture_is_a_record_as_modsecurity_writes_it() {
+    let nginx = Nginx::start();
+    assert_eq!(nginx.status(SQLI).await, 403);
+    let mut reader = Reader::new(cfg(&nginx));
+    read_until(&mut reader, "the probe logged", |s| {
+        s.recent_blocked.len() == 1
+    });
+    let fresh = std::fs::read_to_string(nginx.audit_log()).unwrap();
+    let fresh = fresh.lines().last().unwrap();
+    if std::env::var_os("OPSDECK_CAPTURE").is_some() {
+        std::fs::write(FIXTURE, format!("{fresh}\n")).unwrap();
+    }
+    let saved =
+        std::fs::read_to_string(FIXTURE).expect("the fixture (OPSDECK_CAPTURE=1 writes it)");
+    let tz = jiff::tz::TimeZone::system();
+    let record = modsec::record::AuditRecord::parse(saved.trim_end().as_bytes(), &tz).unwrap();
+    assert_eq!(record.status, 403);
+    assert!(
+        record.messages.iter().any(|m| m.rule == "942100"),
+        "{:?}",
+        record.messages
+    );
+    let (mut had, mut has) = Default::default();
+    shape(&serde_json::from_str(fresh).unwrap(), "", &mut has);
+    shape(&serde_json::from_str(&saved).unwrap(), "", &mut had);
+    let missing: Vec<&String> = has.difference(&had).collect();
+    assert!(missing.is_empty(), "the fixture lacks {missing:?}");
 }

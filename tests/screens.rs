@@ -324,3 +324,33 @@ fn everything_fits_at_80x24_without_overlap() {
         assert!(lines[23].contains("help"), "{name}: footer lost:\n{screen}");
     }
 }
+
+/// ModSecurity's audit log (`SecAuditEngine RelevantOnly`) holds only flagged requests: what
+/// it let through is no allowed rate, and the pane and the overview do not call it one.
+#[test]
+fn modsecurity_passed_requests_read_flagged_not_allowed() {
+    let mut app = app("default");
+    let mut waf = app.data.waf.data.clone();
+    waf.passed = opsdeck::model::waf::Passed::Flagged;
+    app.update(Action::Waf(Arc::new(Feed {
+        data: waf,
+        health: Health::ok(app.now),
+    })));
+    app.update(Action::Command(Command::Pane(4)));
+    let screen = text(&render(&app, 80, 24));
+    let rates = screen
+        .lines()
+        .find(|l| l.contains("/min") && l.contains("passed"))
+        .unwrap_or_else(|| panic!("no flagged line:\n{screen}"));
+    assert!(rates.contains("flagged, passed "), "{rates}");
+    assert!(
+        !screen
+            .lines()
+            .any(|l| l.contains("allowed ") && l.contains("/min")),
+        "{screen}"
+    );
+    insta::assert_snapshot!("waf-modsecurity-80x24", screen);
+    app.update(Action::Command(Command::Pane(1)));
+    let overview = text(&render(&app, 160, 48));
+    assert!(overview.contains("/min flagged, passed · "), "{overview}");
+}

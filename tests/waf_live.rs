@@ -6,13 +6,11 @@ mod alarmsupport;
 #[path = "dbsupport/moto.rs"]
 mod moto;
 mod runsupport;
+mod wafsupport;
 
 use alarmsupport::{aws, aws_config};
 use aws_sdk_wafv2::types::{
-    AllowAction, BlockAction, CountAction, CountryCode, DefaultAction, ExcludedRule,
-    GeoMatchStatement, IpAddressVersion, IpSetReferenceStatement, ManagedRuleGroupStatement,
-    NoneAction, OverrideAction, RateBasedStatement, RateBasedStatementAggregateKeyType, Rule,
-    RuleAction, Scope, Statement, VisibilityConfig,
+    RateBasedStatement, RateBasedStatementAggregateKeyType, Scope, Statement,
 };
 use jiff::SignedDuration;
 use moto::Moto;
@@ -30,228 +28,25 @@ use runsupport::{context, desk_with_incident, run_shipped};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
+use wafsupport::{
+    addresses, managed, put_records, put_waf_metric, rule, seed, waf_logging, waf_record, web_acl,
+};
 
-fn seen(name: &str) -> VisibilityConfig {
-    VisibilityConfig::builder()
-        .sampled_requests_enabled(true)
-        .cloud_watch_metrics_enabled(true)
-        .metric_name(name)
-        .build()
-        .unwrap()
-}
-
-fn block() -> RuleAction {
-    RuleAction::builder()
-        .block(BlockAction::builder().build())
-        .build()
-}
-
-fn rule(name: &str, priority: i32, statement: Statement) -> Rule {
-    Rule::builder()
-        .name(name)
-        .priority(priority)
-        .statement(statement)
-        .action(block())
-        .visibility_config(seen(name))
-        .build()
-        .unwrap()
-}
-
-fn ip_set_rule(name: &str, priority: i32, arn: &str) -> Rule {
-    rule(
-        name,
-        priority,
-        Statement::builder()
-            .ip_set_reference_statement(
-                IpSetReferenceStatement::builder().arn(arn).build().unwrap(),
-            )
-            .build(),
-    )
-}
-
-fn managed(name: &str, priority: i32, group: &str, count: bool) -> Rule {
-    let mut m = ManagedRuleGroupStatement::builder()
-        .vendor_name("AWS")
-        .name(group);
-    if !count {
-        m = m.version("Version_1.4").excluded_rules(
-            ExcludedRule::builder()
-                .name("SizeRestrictions_BODY")
-                .build()
-                .unwrap(),
-        );
-    }
-    let overridden = if count {
-        OverrideAction::builder().count(CountAction::builder().build())
-    } else {
-        OverrideAction::builder().none(NoneAction::builder().build())
-    };
-    Rule::builder()
-        .name(name)
-        .priority(priority)
-        .statement(
-            Statement::builder()
-                .managed_rule_group_statement(m.build().unwrap())
-                .build(),
-        )
-        .override_action(overridden.build())
-        .visibility_config(seen(name))
-        .build()
-        .unwrap()
-}
-
-/// Creates an IP set; returns (ARN, id).
-async fn ip_set(
-    aws: &Aws,
-    region: &str,
-    scope: Scope,
-    name: &str,
-    version: IpAddressVersion,
-    addresses: &[&str],
-) -> (String, String) {
-    let out = aws
-        .wafv2(region)
-        .create_ip_set()
-        .name(name)
-        .scope(scope)
-        .ip_address_version(version)
-        .set_addresses(Some(addresses.iter().map(|a| a.to_string()).collect()))
-        .send()
-        .await
-        .unwrap();
-    let s = out.summary().unwrap();
-    (s.arn().unwrap().to_string(), s.id().unwrap().to_string())
-}
-
-async fn web_acl(aws: &Aws, region: &str, scope: Scope, name: &str, allow: bool, rules: Vec<Rule>) {
-    let default = if allow {
-        DefaultAction::builder().allow(AllowAction::builder().build())
-    } else {
-        DefaultAction::builder().block(BlockAction::builder().build())
-    };
-    aws.wafv2(region)
-        .create_web_acl()
-        .name(name)
-        .scope(scope)
-        .default_action(default.build())
-        .set_rules(Some(rules))
-        .visibility_config(seen(name))
-        .send()
-        .await
-        .unwrap();
-}
-
-/// The shop's ACL in ap-northeast-2 (rules created out of priority order), a search ACL in
-/// us-east-1 and a CloudFront one. Returns the shop's v4 set id.
-async fn seed(aws: &Aws) -> String {
-    let r = "ap-northeast-2";
-    let (v4, v4_id) = ip_set(
+/// The shop's ACLs with a minute of metrics and one blocked request in its log group.
+async fn seed_with_traffic(aws: &Aws) {
+    seed(aws).await;
+    let now = jiff::Timestamp::now().as_millisecond();
+    waf_logging(
         aws,
-        r,
-        Scope::Regional,
-        "blocked-ips-v4",
-        IpAddressVersion::Ipv4,
-        &["192.0.2.0/24"],
-    )
-    .await;
-    let (v6, _) = ip_set(
-        aws,
-        r,
-        Scope::Regional,
-        "blocked-ips-v6",
-        IpAddressVersion::Ipv6,
-        &[],
-    )
-    .await;
-    let rate = RateBasedStatement::builder()
-        .limit(100)
-        .evaluation_window_sec(60)
-        .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
-        .build()
-        .unwrap();
-    web_acl(
-        aws,
-        r,
-        Scope::Regional,
-        "shop-web-acl",
-        true,
-        vec![
-            managed(
-                "AWS-AWSManagedRulesCommonRuleSet",
-                3,
-                "AWSManagedRulesCommonRuleSet",
-                false,
-            ),
-            ip_set_rule("blocked-ips", 0, &v4),
-            rule(
-                "rate-limit-100",
-                2,
-                Statement::builder().rate_based_statement(rate).build(),
-            ),
-            ip_set_rule("blocked-ips-v6", 1, &v6),
-            rule(
-                "geo-block",
-                4,
-                Statement::builder()
-                    .geo_match_statement(
-                        GeoMatchStatement::builder()
-                            .country_codes(CountryCode::Kp)
-                            .country_codes(CountryCode::Ir)
-                            .build(),
-                    )
-                    .build(),
-            ),
-        ],
-    )
-    .await;
-    web_acl(
-        aws,
-        "us-east-1",
-        Scope::Regional,
-        "search-web-acl",
-        false,
-        vec![managed(
-            "bad-inputs",
-            0,
-            "AWSManagedRulesKnownBadInputsRuleSet",
-            true,
+        &[waf_record(
+            now - 2000,
+            "203.0.113.7",
+            "BLOCK",
+            "rate-limit-100",
         )],
     )
     .await;
-    let (edge, _) = ip_set(
-        aws,
-        "us-east-1",
-        Scope::Cloudfront,
-        "edge-blocked",
-        IpAddressVersion::Ipv4,
-        &["198.51.100.0/24", "203.0.113.0/24"],
-    )
-    .await;
-    web_acl(
-        aws,
-        "us-east-1",
-        Scope::Cloudfront,
-        "edge-web-acl",
-        true,
-        vec![ip_set_rule("edge-blocked", 0, &edge)],
-    )
-    .await;
-    v4_id
-}
-
-async fn addresses(aws: &Aws, id: &str) -> Vec<String> {
-    let out = aws
-        .wafv2("ap-northeast-2")
-        .get_ip_set()
-        .scope(Scope::Regional)
-        .name("blocked-ips-v4")
-        .id(id)
-        .send()
-        .await
-        .unwrap();
-    let mut a = out.ip_set().unwrap().addresses().to_vec();
-    a.sort();
-    a
+    put_waf_metric(aws, "BlockedRequests", "ALL", &[(1, 40.0), (0, 40.0)]).await;
 }
 
 async fn started() -> (Moto, Aws) {
@@ -375,19 +170,7 @@ async fn web_acls_of_two_regions_and_cloudfront_with_every_rule_kind() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_endpoint_keeps_the_acls_with_the_reason() {
     let (mut m, aws) = started().await;
-    seed(&aws).await;
-    let now = jiff::Timestamp::now().as_millisecond();
-    waf_logging(
-        &aws,
-        &[waf_record(
-            now - 2000,
-            "203.0.113.7",
-            "BLOCK",
-            "rate-limit-100",
-        )],
-    )
-    .await;
-    put_waf_metric(&aws, "BlockedRequests", "ALL", &[(1, 40.0), (0, 40.0)]).await;
+    seed_with_traffic(&aws).await;
     let mut reader = WafReader::new(&aws);
     let before = reader.read().await.snapshot;
     assert_eq!(before.acls.len(), 3);
@@ -735,131 +518,6 @@ async fn a_forbidden_call_is_named_once_and_not_asked_again() {
     );
 }
 
-/// An AWS WAF log record in the format WAF writes to CloudWatch Logs (headers, labels and
-/// the rate-based list included), for `ip` at `ms`.
-fn waf_record(ms: i64, ip: &str, action: &str, rule: &str) -> String {
-    let rate = if rule == "rate-limit-100" {
-        r#"[{"rateBasedRuleId":"arn:aws:wafv2:ap-northeast-2:123456789012:regional/ratebasedrule/rate-limit-100/r1","rateBasedRuleName":"rate-limit-100","limitKey":"IP","maxRateAllowed":100,"evaluationWindowSec":"60"}]"#
-    } else {
-        "[]"
-    };
-    format!(
-        r#"{{"timestamp":{ms},"formatVersion":1,"webaclId":"arn:aws:wafv2:ap-northeast-2:123456789012:regional/webacl/shop-web-acl/x","terminatingRuleId":"{rule}","terminatingRuleType":"REGULAR","action":"{action}","terminatingRuleMatchDetails":[],"httpSourceName":"ALB","httpSourceId":"123456789012-app/shop/1","ruleGroupList":[],"rateBasedRuleList":{rate},"nonTerminatingMatchingRules":[],"requestHeadersInserted":null,"responseCodeSent":null,"httpRequest":{{"clientIp":"{ip}","country":"KR","headers":[{{"name":"Host","value":"shop.example.com"}}],"uri":"/search","args":"q=1%27%20OR%201=1","httpVersion":"HTTP/1.1","httpMethod":"GET","requestId":"r-{ms}"}}}}"#
-    )
-}
-
-/// AWS/WAFV2 sums for the shop ACL, one datum per minute `minutes_ago`, as WAF publishes
-/// them (WebACL, Region, Rule dimensions).
-async fn put_waf_metric(aws: &Aws, name: &str, rule: &str, points: &[(i64, f64)]) {
-    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-    let minute = jiff::Timestamp::now().as_second().div_euclid(60) * 60;
-    let data: Vec<MetricDatum> = points
-        .iter()
-        .map(|&(ago, v)| {
-            MetricDatum::builder()
-                .metric_name(name)
-                .dimensions(
-                    Dimension::builder()
-                        .name("WebACL")
-                        .value("shop-web-acl")
-                        .build(),
-                )
-                .dimensions(
-                    Dimension::builder()
-                        .name("Region")
-                        .value("ap-northeast-2")
-                        .build(),
-                )
-                .dimensions(Dimension::builder().name("Rule").value(rule).build())
-                .timestamp(aws_smithy_types::DateTime::from_secs(
-                    minute - ago * 60 + 10,
-                ))
-                .value(v)
-                .unit(aws_sdk_cloudwatch::types::StandardUnit::Count)
-                .build()
-        })
-        .collect();
-    for chunk in data.chunks(20) {
-        aws.cloudwatch("ap-northeast-2")
-            .put_metric_data()
-            .namespace("AWS/WAFV2")
-            .set_metric_data(Some(chunk.to_vec()))
-            .send()
-            .await
-            .unwrap();
-    }
-}
-
-/// Writes `records` to `aws-waf-logs-shop` and points the shop ACL's logging at it.
-async fn waf_logging(aws: &Aws, records: &[String]) {
-    let logs = aws.logs("ap-northeast-2");
-    logs.create_log_group()
-        .log_group_name("aws-waf-logs-shop")
-        .send()
-        .await
-        .unwrap();
-    logs.create_log_stream()
-        .log_group_name("aws-waf-logs-shop")
-        .log_stream_name("ap-northeast-2_shop-web-acl_0")
-        .send()
-        .await
-        .unwrap();
-    put_records(aws, records).await;
-    let waf = aws.wafv2("ap-northeast-2");
-    let acls = waf
-        .list_web_acls()
-        .scope(Scope::Regional)
-        .send()
-        .await
-        .unwrap();
-    let shop = acls
-        .web_acls()
-        .iter()
-        .find(|a| a.name() == Some("shop-web-acl"))
-        .unwrap();
-    waf.put_logging_configuration()
-        .logging_configuration(
-            aws_sdk_wafv2::types::LoggingConfiguration::builder()
-                .resource_arn(shop.arn().unwrap())
-                .log_destination_configs(
-                    "arn:aws:logs:ap-northeast-2:123456789012:log-group:aws-waf-logs-shop",
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn put_records(aws: &Aws, records: &[String]) {
-    let mut last = 0;
-    let events: Vec<_> = records
-        .iter()
-        .map(|r| {
-            // A line that is no record goes in where it was written.
-            let ms = serde_json::from_str::<serde_json::Value>(r)
-                .ok()
-                .and_then(|v| v["timestamp"].as_i64())
-                .unwrap_or(last);
-            last = ms;
-            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                .timestamp(ms)
-                .message(r)
-                .build()
-                .unwrap()
-        })
-        .collect();
-    aws.logs("ap-northeast-2")
-        .put_log_events()
-        .log_group_name("aws-waf-logs-shop")
-        .log_stream_name("ap-northeast-2_shop-web-acl_0")
-        .set_log_events(Some(events))
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn rates_per_acl_and_rule_and_the_blocked_clients_of_the_logs() {
     let (_m, aws) = started().await;
@@ -951,7 +609,9 @@ async fn rates_per_acl_and_rule_and_the_blocked_clients_of_the_logs() {
     assert_eq!(snap.top_rules[0].key, "AWS-AWSManagedRulesCommonRuleSet");
     assert_eq!(
         snap.requests_from.as_deref(),
-        Some("WAF logs aws-waf-logs-shop · no WAF logging for search-web-acl, edge-web-acl")
+        Some(
+            "WAF logs aws-waf-logs-shop · no WAF logging for search-web-acl, edge-web-acl; sampled requests not available at this endpoint"
+        )
     );
     assert_eq!(
         snap.attackers(jiff::Timestamp::now(), 5),
@@ -973,4 +633,499 @@ async fn rates_per_acl_and_rule_and_the_blocked_clients_of_the_logs() {
     let again = reader.read().await;
     assert_eq!(again.snapshot.recent_blocked.len(), 7);
     assert_eq!(again.snapshot.recent_blocked[0].client_ip, "2001:db8::66");
+}
+
+/// A GetSampledRequests answer in the format AWS sends it (recorded from wafv2, times moved
+/// to `now`): moto has no GetSampledRequests, so only this call is answered by the proxy.
+/// Each sample is (seconds ago, client, action, weight, rule within the group).
+fn sampled_answer(now: i64, samples: &[(i64, &str, &str, i64, &str)]) -> String {
+    let items: Vec<String> = samples
+        .iter()
+        .map(|&(ago, ip, action, weight, within)| {
+            let within = if within.is_empty() {
+                String::new()
+            } else {
+                format!(r#","RuleNameWithinRuleGroup":"{within}""#)
+            };
+            format!(
+                r#"{{"Request":{{"ClientIP":"{ip}","Country":"KR","URI":"/login","Method":"POST","HTTPVersion":"HTTP/1.1","Headers":[{{"Name":"Host","Value":"api.example.com"}},{{"Name":"User-Agent","Value":"python-requests/2.31.0"}}]}},"Weight":{weight},"Timestamp":{}.25,"Action":"{action}"{within},"Labels":[{{"Name":"awswaf:managed:aws:sql-database:SQLi_Body"}}],"ResponseCodeSent":403}}"#,
+                now - ago
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"SampledRequests":[{}],"PopulationSize":1520,"TimeWindow":{{"StartTime":{}.0,"EndTime":{now}.0}}}}"#,
+        items.join(","),
+        now - 600
+    )
+}
+
+/// One ACL in eu-west-1 that logs nowhere: a rate-based rule and a managed SQLi group.
+async fn seed_unlogged(aws: &Aws) {
+    let rate = RateBasedStatement::builder()
+        .limit(100)
+        .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
+        .build()
+        .unwrap();
+    web_acl(
+        aws,
+        "eu-west-1",
+        Scope::Regional,
+        "api-web-acl",
+        true,
+        vec![
+            rule(
+                "rate-limit-100",
+                0,
+                Statement::builder().rate_based_statement(rate).build(),
+            ),
+            managed(
+                "AWS-AWSManagedRulesSQLiRuleSet",
+                1,
+                "AWSManagedRulesSQLiRuleSet",
+                false,
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acl_without_logging_shows_the_sampled_requests_by_their_weight() {
+    let m = Moto::start();
+    let now = jiff::Timestamp::now().as_second();
+    let proxy = alarmsupport::Scripted::start(
+        &m.url,
+        vec![
+            (
+                "GetSampledRequests",
+                "200 OK",
+                sampled_answer(
+                    now,
+                    &[
+                        (30, "203.0.113.7", "BLOCK", 4, ""),
+                        (20, "198.51.100.9", "BLOCK", 1, ""),
+                    ],
+                ),
+            ),
+            (
+                "GetSampledRequests",
+                "200 OK",
+                sampled_answer(
+                    now,
+                    &[
+                        (10, "198.51.100.9", "BLOCK", 1, "SQLi_BODY"),
+                        (5, "192.0.2.44", "COUNT", 1, "SQLi_QUERYARGUMENTS"),
+                    ],
+                ),
+            ),
+        ],
+    );
+    let aws = aws(
+        &proxy.url,
+        &m.credentials_file,
+        &aws_config("opsdeck-test", &["eu-west-1"]),
+    )
+    .await;
+    seed_unlogged(&aws).await;
+    let read = WafReader::new(&aws).read().await;
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let snap = &read.snapshot;
+    assert_eq!(
+        snap.requests_from.as_deref(),
+        Some("sampled requests of api-web-acl"),
+        "the pane says it shows a sample"
+    );
+    let rows: Vec<(&str, &str, &str)> = snap
+        .recent_blocked
+        .iter()
+        .map(|b| (b.client_ip.as_str(), b.rule.as_str(), b.uri.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("198.51.100.9", "AWS-AWSManagedRulesSQLiRuleSet", "/login"),
+            ("198.51.100.9", "rate-limit-100", "/login"),
+            ("203.0.113.7", "rate-limit-100", "/login"),
+        ],
+        "blocked only, newest first"
+    );
+    // 203.0.113.7's one sample stands for four requests: it tops the two of 198.51.100.9.
+    let ips: Vec<(&str, u64)> = snap
+        .top_ips
+        .iter()
+        .map(|c| (c.key.as_str(), c.count))
+        .collect();
+    assert_eq!(ips, [("203.0.113.7", 4), ("198.51.100.9", 2)]);
+    let rules: Vec<(&str, u64)> = snap
+        .top_rules
+        .iter()
+        .map(|c| (c.key.as_str(), c.count))
+        .collect();
+    assert_eq!(
+        rules,
+        [("rate-limit-100", 5), ("AWS-AWSManagedRulesSQLiRuleSet", 1)]
+    );
+    // One call per blocking rule, by its metric name, over the last ten minutes.
+    let asked: Vec<serde_json::Value> = proxy
+        .answered
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    let metrics: Vec<&str> = asked
+        .iter()
+        .map(|b| b["RuleMetricName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        metrics,
+        ["rate-limit-100", "AWS-AWSManagedRulesSQLiRuleSet"]
+    );
+    let b = &asked[0];
+    assert_eq!(
+        (b["Scope"].as_str(), b["MaxItems"].as_i64()),
+        (Some("REGIONAL"), Some(500))
+    );
+    assert!(
+        b["WebAclArn"]
+            .as_str()
+            .unwrap()
+            .contains(":regional/webacl/api-web-acl/"),
+        "{b}"
+    );
+    let window = b["TimeWindow"]["EndTime"].as_f64().unwrap()
+        - b["TimeWindow"]["StartTime"].as_f64().unwrap();
+    assert_eq!(window, 600.0, "{b}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sampled_requests_an_endpoint_lacks_are_said_once_and_not_asked_again() {
+    // Plain moto behind a proxy that only counts: moto answers GetSampledRequests with its
+    // HTML 500.
+    let (_m, proxy, aws) = behind_proxy().await;
+    seed(&aws).await;
+    let sampled = || {
+        proxy
+            .actions()
+            .iter()
+            .filter(|a| *a == "GetSampledRequests")
+            .count()
+    };
+    let mut reader = WafReader::new(&aws);
+    let first = reader.read().await;
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    assert_eq!(
+        first.snapshot.requests_from.as_deref(),
+        Some(
+            "no WAF logging for shop-web-acl, search-web-acl, edge-web-acl; sampled requests not available at this endpoint"
+        )
+    );
+    assert!(first.snapshot.recent_blocked.is_empty());
+    assert_eq!(sampled(), 3, "one request per place, none retried");
+    let again = reader.read().await;
+    assert_eq!(again.snapshot.requests_from, first.snapshot.requests_from);
+    assert_eq!(sampled(), 3, "not asked again");
+}
+
+/// CloudWatch's (Query protocol) error as AWS sends it.
+fn cloudwatch_error(code: &str, message: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>9f3c1a52-6b1e-4d0a-8e2f-4c7b9d0e1a23</RequestId></ErrorResponse>"
+    )
+}
+
+/// CloudWatch Logs' (JSON protocol) error as AWS sends it.
+fn logs_error(code: &str, message: &str) -> String {
+    format!(r#"{{"__type":"{code}","message":"{message}"}}"#)
+}
+
+/// moto behind a proxy that answers what the test arms it with (nothing yet), for the
+/// shop's two regions.
+async fn behind_proxy() -> (Moto, alarmsupport::Scripted, Aws) {
+    let m = Moto::start();
+    let proxy = alarmsupport::Scripted::start(&m.url, Vec::new());
+    let aws = aws(
+        &proxy.url,
+        &m.credentials_file,
+        &aws_config("opsdeck-test", &["ap-northeast-2", "us-east-1"]),
+    )
+    .await;
+    (m, proxy, aws)
+}
+
+/// [`behind_proxy`], seeded with the shop's ACLs, a minute of metrics and one blocked
+/// request in its log group.
+async fn armed() -> (Moto, alarmsupport::Scripted, Aws) {
+    let (m, proxy, aws) = behind_proxy().await;
+    seed_with_traffic(&aws).await;
+    (m, proxy, aws)
+}
+
+fn asked(proxy: &alarmsupport::Scripted, action: &str) -> usize {
+    proxy.actions().iter().filter(|a| *a == action).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_rates_and_logs_are_retried_then_said_and_the_last_rows_stay() {
+    let (_m, proxy, aws) = armed().await;
+    let mut reader = WafReader::new(&aws);
+    let before = reader.read().await;
+    assert!(before.errors.is_empty(), "{:?}", before.errors);
+    assert_eq!(before.snapshot.recent_blocked.len(), 1);
+    assert!(before.snapshot.rates.iter().any(|p| p.blocked == 40));
+    let (metric_calls, log_calls) = (
+        asked(&proxy, "GetMetricData"),
+        asked(&proxy, "FilterLogEvents"),
+    );
+    // Every attempt the SDK makes is throttled, for both calls.
+    proxy.push((0..3).map(|_| {
+        (
+            "GetMetricData",
+            "400 Bad Request",
+            cloudwatch_error("Throttling", "Rate exceeded"),
+        )
+    }));
+    proxy.push((0..3).map(|_| {
+        (
+            "FilterLogEvents",
+            "400 Bad Request",
+            logs_error("ThrottlingException", "Rate exceeded"),
+        )
+    }));
+    let read = reader.read().await;
+    assert!(
+        read.errors.contains(&"rates REGIONAL ap-northeast-2: cloudwatch:GetMetricData throttled by AWS (Throttling) through 3 attempts with backoff; trying again next poll".to_string()),
+        "{:?}",
+        read.errors
+    );
+    assert!(
+        read.errors.contains(&"WAF logs aws-waf-logs-shop (ap-northeast-2): logs:FilterLogEvents throttled by AWS (ThrottlingException) through 3 attempts with backoff; trying again next poll".to_string()),
+        "{:?}",
+        read.errors
+    );
+    assert_eq!(proxy.answered.lock().unwrap().len(), 6, "retried, each");
+    assert_eq!(
+        asked(&proxy, "GetMetricData") - metric_calls,
+        5,
+        "three attempts in the throttled region, one in each other place"
+    );
+    assert_eq!(asked(&proxy, "FilterLogEvents") - log_calls, 3);
+    assert_eq!(read.snapshot.rates, before.snapshot.rates, "the rates stay");
+    assert_eq!(
+        read.snapshot.recent_blocked, before.snapshot.recent_blocked,
+        "and the blocked requests"
+    );
+    // Throttling passes: the next poll asks again and is fresh.
+    let again = reader.read().await;
+    assert!(again.errors.is_empty(), "{:?}", again.errors);
+    assert_eq!(
+        again.snapshot.recent_blocked,
+        before.snapshot.recent_blocked
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_credentials_are_named_with_the_fix_and_asked_again_next_poll() {
+    let (_m, proxy, aws) = armed().await;
+    let mut reader = WafReader::new(&aws);
+    let before = reader.read().await;
+    assert!(before.errors.is_empty(), "{:?}", before.errors);
+    proxy.push([
+        (
+            "GetMetricData",
+            "403 Forbidden",
+            cloudwatch_error(
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            ),
+        ),
+        (
+            "FilterLogEvents",
+            "400 Bad Request",
+            logs_error(
+                "ExpiredTokenException",
+                "The security token included in the request is expired",
+            ),
+        ),
+    ]);
+    let read = reader.read().await;
+    let fix = "AWS credentials expired for profile opsdeck-test: run `aws sso login --profile opsdeck-test`";
+    assert!(
+        read.errors
+            .contains(&format!("rates REGIONAL ap-northeast-2: {fix}")),
+        "{:?}",
+        read.errors
+    );
+    assert!(
+        read.errors.contains(&format!(
+            "WAF logs aws-waf-logs-shop (ap-northeast-2): {fix}"
+        )),
+        "{:?}",
+        read.errors
+    );
+    assert_eq!(proxy.answered.lock().unwrap().len(), 2, "not retried");
+    assert_eq!(read.snapshot.rates, before.snapshot.rates);
+    assert_eq!(read.snapshot.recent_blocked, before.snapshot.recent_blocked);
+    // Once logged in again, the next poll reads: an expiry is not remembered as a refusal.
+    let again = reader.read().await;
+    assert!(again.errors.is_empty(), "{:?}", again.errors);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn denied_rates_and_logs_name_the_iam_action_and_are_not_asked_again() {
+    let (_m, proxy, aws) = armed().await;
+    proxy.push([
+        (
+            "GetMetricData",
+            "403 Forbidden",
+            cloudwatch_error(
+                "AccessDenied",
+                "User: arn:aws:sts::123456789012:assumed-role/ReadOnly/oncall is not authorized to perform: cloudwatch:GetMetricData",
+            ),
+        ),
+        (
+            "FilterLogEvents",
+            "400 Bad Request",
+            logs_error(
+                "AccessDeniedException",
+                "User: arn:aws:sts::123456789012:assumed-role/ReadOnly/oncall is not authorized to perform: logs:FilterLogEvents on resource: arn:aws:logs:ap-northeast-2:123456789012:log-group:aws-waf-logs-shop:log-stream:",
+            ),
+        ),
+    ]);
+    let mut reader = WafReader::new(&aws);
+    let first = reader.read().await;
+    let rates = "rates REGIONAL ap-northeast-2: forbidden: the AWS identity lacks the IAM permission cloudwatch:GetMetricData";
+    let logs = "WAF logs aws-waf-logs-shop (ap-northeast-2): forbidden: the AWS identity lacks the IAM permission logs:FilterLogEvents";
+    assert_eq!(
+        first.errors,
+        [rates, logs],
+        "the other region's and CloudFront's rates are read"
+    );
+    assert_eq!(first.snapshot.acls.len(), 3, "the rules still show");
+    let calls = (
+        asked(&proxy, "GetMetricData"),
+        asked(&proxy, "FilterLogEvents"),
+    );
+    assert_eq!(calls, (3, 1));
+    let again = reader.read().await;
+    assert_eq!(again.errors, first.errors, "still said, the same way");
+    assert_eq!(
+        (
+            asked(&proxy, "GetMetricData"),
+            asked(&proxy, "FilterLogEvents")
+        ),
+        (5, 1),
+        "the refused region and log group are not asked again"
+    );
+}
+
+/// The WAF pane at 80×24 as the console draws `feed` at `now`.
+fn waf_pane(feed: Arc<opsdeck::model::Feed<opsdeck::model::waf::WafSnapshot>>) -> String {
+    use opsdeck::tui::action::{Action, Command};
+    let now = jiff::Timestamp::now();
+    let themes = opsdeck::tui::theme::ThemeStore::new(None);
+    let theme = themes.load("default").unwrap();
+    let mut app = opsdeck::tui::app::App::new(
+        opsdeck::tui::app::Origin::Live { what: "aws".into() },
+        opsdeck::tui::data::Data::new(catalog::load(None), now),
+        theme,
+        themes,
+        opsdeck::tui::keymap::Keymap::defaults(),
+        now,
+    );
+    app.update(Action::Waf(feed));
+    app.update(Action::Command(Command::Pane(4)));
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|f| opsdeck::tui::draw::draw(f, &app))
+        .unwrap();
+    let buf = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Waits (at most 60 s) for the feed to satisfy `done`.
+async fn feed_until(
+    rx: &mut opsdeck::sources::Rx<opsdeck::model::waf::WafSnapshot>,
+    what: &str,
+    done: impl Fn(&opsdeck::model::Feed<opsdeck::model::waf::WafSnapshot>) -> bool,
+) -> Arc<opsdeck::model::Feed<opsdeck::model::waf::WafSnapshot>> {
+    let wait = async {
+        loop {
+            let feed = rx.borrow_and_update().clone();
+            if done(&feed) {
+                return feed;
+            }
+            rx.changed().await.unwrap();
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no {what} in 60 s: {:?}", rx.borrow().health))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moto_stopped_mid_run_greys_the_pane_with_the_rows_kept_and_restarted_is_fresh() {
+    let (mut m, aws) = started().await;
+    seed_with_traffic(&aws).await;
+    let (publishers, mut sources) = Publishers::channels();
+    opsdeck::sources::aws::wafv2::spawn(
+        WafReader::new(&aws),
+        publishers.waf.clone(),
+        std::time::Duration::from_millis(500),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let fresh = feed_until(&mut sources.waf, "first snapshot", |f| {
+        f.health.last_ok.is_some() && !f.data.recent_blocked.is_empty()
+    })
+    .await;
+    let last_ok = fresh.health.last_ok;
+
+    m.stop();
+    let stale = feed_until(&mut sources.waf, "failing health", |f| {
+        f.health.last_error.is_some()
+    })
+    .await;
+    assert_eq!(
+        stale.health.last_ok, last_ok,
+        "no update while moto is down"
+    );
+    assert_eq!(stale.data.acls, fresh.data.acls, "the ACLs stay");
+    assert_eq!(stale.data.rates, fresh.data.rates, "the rates stay");
+    assert_eq!(stale.data.recent_blocked, fresh.data.recent_blocked);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let screen = waf_pane(stale.clone());
+    let line = screen
+        .lines()
+        .find(|l| l.contains("✗ CRIT WAF — last update "))
+        .unwrap_or_else(|| panic!("no staleness line:\n{screen}"));
+    assert!(
+        line.contains("s ago — REGIONAL ap-northeast-2: cannot reach"),
+        "{line}"
+    );
+    assert!(
+        screen.contains("203.0.113.7"),
+        "the rows are kept:\n{screen}"
+    );
+    assert!(screen.contains("shop-web-acl"), "{screen}");
+
+    // moto comes back (empty: it keeps nothing), the world is put back, the pane is fresh.
+    m.restart();
+    seed_with_traffic(&aws).await;
+    let back = feed_until(&mut sources.waf, "fresh health", |f| {
+        f.health.last_error.is_none() && f.health.last_ok > last_ok
+    })
+    .await;
+    assert_eq!(back.data.acls.len(), 3);
+    assert!(!back.data.recent_blocked.is_empty());
+    let screen = waf_pane(back);
+    assert!(!screen.contains("✗ CRIT WAF"), "{screen}");
+    drop(publishers);
 }

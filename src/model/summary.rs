@@ -274,8 +274,10 @@ pub fn waf(snap: &WafSnapshot) -> AreaSummary {
         "rates not read".to_string()
     } else {
         format!(
-            "{}/min allowed · {}/min blocked",
-            last.allowed, last.blocked
+            "{}/min {} · {}/min blocked",
+            last.allowed,
+            snap.passed.label(),
+            last.blocked
         )
     };
     let counts = format!(

@@ -17,6 +17,38 @@ pub struct WafSnapshot {
     /// `sampled requests`), so nobody mistakes a sample for the whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests_from: Option<String>,
+    /// What the rates' `allowed` counts.
+    pub passed: Passed,
+}
+
+/// What a WAF's "allowed" series counts: not every source sees every request it lets by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Passed {
+    /// Every request let through (AWS WAF's AllowedRequests).
+    #[default]
+    Allowed,
+    /// Only the requests a rule flagged and let through: ModSecurity's audit log
+    /// (`SecAuditEngine RelevantOnly`) holds no others, so this is no traffic rate.
+    Flagged,
+    /// Both summed: AWS WAF's allowed and ModSecurity's flagged-but-passed.
+    Mixed,
+}
+
+impl Passed {
+    /// The word the pane and the overview put before the number.
+    pub fn label(self) -> &'static str {
+        match self {
+            Passed::Allowed => "allowed",
+            Passed::Flagged => "flagged, passed",
+            Passed::Mixed => "allowed+flagged",
+        }
+    }
+
+    /// What a sum of sources counting `self` and `other` counts.
+    pub fn and(self, other: Passed) -> Passed {
+        if self == other { self } else { Passed::Mixed }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

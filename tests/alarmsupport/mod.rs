@@ -240,26 +240,47 @@ impl Proxy {
     }
 }
 
-/// Forwards every request to `upstream` (moto) but answers the Query-protocol actions in
-/// `script` with their recorded AWS answers (status, XML body), in order, one per request:
-/// for the answers AWS gives that moto never does. An action whose answers ran out goes to
-/// moto. Keeps the action of every request and when it came.
+/// Forwards every request to `upstream` (moto) but answers the actions in `script` with
+/// their recorded AWS answers (status, body), in order, one per request: for the answers
+/// AWS gives that moto never does. An action is the Query protocol's `Action=` (answered
+/// as XML) or the JSON protocol's `X-Amz-Target` operation (answered as AWS JSON 1.1). An
+/// action whose answers ran out goes to moto. Keeps the action of every request, when it
+/// came, and the bodies of the requests it answered itself.
 pub struct Scripted {
     pub url: String,
     pub seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Instant)>>>,
+    pub answered: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    script: Script,
     _thread: std::thread::JoinHandle<()>,
 }
 
+type Script = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Answer>>>;
+/// An action, the status line and the body it is answered with.
+pub type Answer = (&'static str, &'static str, String);
+
+/// The operation of a JSON-protocol request (`X-Amz-Target: AWSWAF_20190729.GetWebACL`).
+fn json_target(head: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        let (_, op) = v.trim().rsplit_once('.')?;
+        k.eq_ignore_ascii_case("x-amz-target")
+            .then(|| op.to_string())
+    })
+}
+
 impl Scripted {
-    pub fn start(upstream: &str, script: Vec<(&'static str, &'static str, String)>) -> Scripted {
+    pub fn start(upstream: &str, script: Vec<Answer>) -> Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_string();
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = seen.clone();
+        let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let bodies = answered.clone();
+        let script: Script = std::sync::Arc::new(std::sync::Mutex::new(script.into()));
+        let answers = script.clone();
         let thread = std::thread::spawn(move || {
             use std::io::Write;
-            let mut script: std::collections::VecDeque<_> = script.into();
             for stream in listener.incoming() {
                 let Ok(mut s) = stream else { continue };
                 let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
@@ -267,18 +288,29 @@ impl Scripted {
                     continue;
                 };
                 let text = String::from_utf8_lossy(&request).to_string();
-                let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-                let action = body
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("Action="))
-                    .unwrap_or("")
-                    .to_string();
+                let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+                let target = json_target(head);
+                let content_type = match target {
+                    Some(_) => "application/x-amz-json-1.1",
+                    None => "text/xml",
+                };
+                let action = target.unwrap_or_else(|| {
+                    body.split('&')
+                        .find_map(|kv| kv.strip_prefix("Action="))
+                        .unwrap_or("")
+                        .to_string()
+                });
                 log.lock().unwrap().push((action.clone(), Instant::now()));
-                match script.iter().position(|(a, _, _)| *a == action) {
-                    Some(at) => {
-                        let (_, status, answer) = script.remove(at).unwrap();
+                let scripted = {
+                    let mut answers = answers.lock().unwrap();
+                    let at = answers.iter().position(|(a, _, _)| *a == action);
+                    at.and_then(|at| answers.remove(at))
+                };
+                match scripted {
+                    Some((_, status, answer)) => {
+                        bodies.lock().unwrap().push(body.to_string());
                         let reply = format!(
-                            "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nx-amzn-RequestId: 7a62c49f-347e-4fc4-9331-6e8eEXAMPLE\r\nConnection: close\r\n\r\n{answer}",
+                            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: 7a62c49f-347e-4fc4-9331-6e8eEXAMPLE\r\nConnection: close\r\n\r\n{answer}",
                             answer.len()
                         );
                         let _ = s.write_all(reply.as_bytes());
@@ -290,8 +322,15 @@ impl Scripted {
         Scripted {
             url,
             seen,
+            answered,
+            script,
             _thread: thread,
         }
+    }
+
+    /// Adds answers to the script mid-run: an outage or a refusal from now on.
+    pub fn push(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.script.lock().unwrap().extend(answers);
     }
 
     /// The actions asked so far, in order.

@@ -80,6 +80,37 @@ impl Moto {
         let _ = self.child.wait();
     }
 
+    /// Starts moto again on the same port after [`Moto::stop`], as an endpoint coming back
+    /// from an outage. moto keeps nothing across a restart: the caller seeds it again.
+    pub fn restart(&mut self) {
+        self.stop();
+        let port = self.url.rsplit(':').next().unwrap_or_default().to_string();
+        // The old banner must not be taken for the new one.
+        let log = std::fs::File::create(&self.log).expect("moto log file");
+        self.child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("moto_server");
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if text.contains("Running on http://127.0.0.1:") {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("moto_server exited ({status}):\n{text}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto_server did not restart in 60 s:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// How many requests moto answered with `status` so far, from its request log.
     pub fn answered(&self, status: u16) -> usize {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();

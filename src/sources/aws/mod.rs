@@ -34,6 +34,7 @@ pub mod keys;
 pub mod team;
 pub mod waf_log;
 pub mod waf_rates;
+pub mod waf_sampled;
 pub mod wafv2;
 
 pub use error::{AwsError, Kind, classify};

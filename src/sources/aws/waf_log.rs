@@ -154,16 +154,24 @@ impl Retained {
         self.requests.iter().cloned().collect()
     }
 
-    /// (top client IPs, top terminating rules) over what is retained.
-    pub fn tops(&self) -> (Vec<Count>, Vec<Count>) {
-        let mut ips: HashMap<&str, u64> = HashMap::new();
-        let mut rules: HashMap<&str, u64> = HashMap::new();
-        for b in &self.requests {
-            *ips.entry(&b.client_ip).or_default() += 1;
-            *rules.entry(&b.rule).or_default() += 1;
-        }
-        (ranked(ips), ranked(rules))
+    /// What is retained, newest first.
+    pub fn iter(&self) -> impl Iterator<Item = &BlockedRequest> {
+        self.requests.iter()
     }
+}
+
+/// (top client IPs, top terminating rules) of blocked requests, each standing for `weight`
+/// requests: one for a log record, AWS's weight for a sampled request.
+pub fn tops<'a>(
+    requests: impl IntoIterator<Item = (&'a BlockedRequest, u64)>,
+) -> (Vec<Count>, Vec<Count>) {
+    let mut ips: HashMap<&str, u64> = HashMap::new();
+    let mut rules: HashMap<&str, u64> = HashMap::new();
+    for (b, weight) in requests {
+        *ips.entry(&b.client_ip).or_default() += weight;
+        *rules.entry(&b.rule).or_default() += weight;
+    }
+    (ranked(ips), ranked(rules))
 }
 
 fn ranked(counts: HashMap<&str, u64>) -> Vec<Count> {
@@ -236,7 +244,7 @@ mod tests {
         let ips: Vec<&str> = recent.iter().map(|b| b.client_ip.as_str()).collect();
         assert_eq!(ips, ["203.0.113.7", "198.51.100.9", "203.0.113.7"]);
         assert_eq!(r.malformed, 1);
-        let (top_ips, top_rules) = r.tops();
+        let (top_ips, top_rules) = tops(r.iter().map(|b| (b, 1)));
         assert_eq!(
             (top_ips[0].key.as_str(), top_ips[0].count),
             ("203.0.113.7", 2)

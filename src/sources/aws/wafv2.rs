@@ -3,11 +3,12 @@
 //! the size of each referenced IP set; and blocking or unblocking an address in the IP set
 //! an ACL blocks, read-modify-write with the set's lock token.
 
-use super::waf_log::Retained;
+use super::waf_log::{self, Retained};
 use super::waf_rates::{self, AclMetrics, AclRates};
+use super::waf_sampled::{self, DEFAULT_ACTION, Sampled};
 use super::{Aws, AwsError, Kind, op_error};
 use crate::config::WafConfig;
-use crate::model::waf::{RuleKind, WafRule, WafSnapshot, WebAcl};
+use crate::model::waf::{Passed, RuleKind, WafRule, WafSnapshot, WebAcl};
 use crate::ops::{Mode, Op, OpError, Ops, Outcome, addresses};
 use crate::sources::Tx;
 use async_trait::async_trait;
@@ -87,7 +88,7 @@ pub struct WafReader {
     last: HashMap<Place, Vec<Watched>>,
     /// Calls refused for good here (unsupported, forbidden), by place and action: asked
     /// once, then reported without asking.
-    refused: HashMap<(Place, &'static str), String>,
+    refused: HashMap<(Place, &'static str), (Kind, String)>,
     /// `[waf] log_group`: every ACL logs there, in its own region.
     log_group: Option<String>,
     /// Each ACL's log group from GetLoggingConfiguration (`None`: logging is off), asked
@@ -96,9 +97,15 @@ pub struct WafReader {
     /// Per log group, the newest event time read (ms): the next read starts a little
     /// before it, for records CloudWatch Logs delivers late.
     cursors: HashMap<LogGroup, i64>,
+    /// Log groups FilterLogEvents is refused for good on (unsupported, forbidden), with
+    /// the line: read once, then reported without asking.
+    logs_refused: HashMap<LogGroup, String>,
     retained: Retained,
     /// The last rates of each ACL (by ARN), kept on screen when a read fails.
     rates: HashMap<String, AclRates>,
+    /// The last sampled blocked requests of each ACL that logs nowhere (by ARN): each read
+    /// replaces an ACL's, a failed one keeps them.
+    sampled: HashMap<String, Vec<Sampled>>,
 }
 
 /// How far back the first read of a log group goes: the attackers offered are this recent.
@@ -313,8 +320,10 @@ impl WafReader {
             log_group: None,
             logging: HashMap::new(),
             cursors: HashMap::new(),
+            logs_refused: HashMap::new(),
             retained: Retained::default(),
             rates: HashMap::new(),
+            sampled: HashMap::new(),
         }
     }
 
@@ -362,15 +371,28 @@ impl WafReader {
             }
             acls.push(acl);
         }
-        let (top_ips, top_rules) = self.retained.tops();
+        // An ACL gone from its place takes its sample with it.
+        self.sampled
+            .retain(|arn, _| by_place.iter().flat_map(|(_, w)| w).any(|w| &w.arn == arn));
+        let sampled = self.sampled.values().flatten();
+        let (top_ips, top_rules) = waf_log::tops(
+            self.retained
+                .iter()
+                .map(|b| (b, 1))
+                .chain(sampled.clone().map(|s| (&s.request, s.weight))),
+        );
+        let mut recent = self.retained.recent();
+        recent.extend(sampled.map(|s| s.request.clone()));
+        recent.sort_by_key(|b| std::cmp::Reverse(b.time));
         Read {
             snapshot: WafSnapshot {
                 acls,
                 rates: waf_rates::total(&rated),
                 top_ips,
                 top_rules,
-                recent_blocked: self.retained.recent(),
+                recent_blocked: recent,
                 requests_from: from,
+                passed: Passed::Allowed,
             },
             errors,
         }
@@ -389,7 +411,7 @@ impl WafReader {
             return;
         }
         if let Some(line) = self.refused(place, ACTION) {
-            errors.push(line.clone());
+            errors.push(format!("rates {line}"));
             return;
         }
         let metrics: Vec<AclMetrics> = watched.iter().map(|w| w.metrics.clone()).collect();
@@ -462,19 +484,27 @@ impl WafReader {
         errors: &mut Vec<String>,
     ) -> Option<String> {
         let mut groups: Vec<LogGroup> = Vec::new();
-        let mut unlogged: Vec<String> = Vec::new();
+        let mut unlogged: Vec<(&Place, &Watched)> = Vec::new();
         for (place, watched) in by_place {
             for w in watched {
                 match self.log_group_of(place, w, errors).await {
                     Some(g) if !groups.contains(&g) => groups.push(g),
                     Some(_) => {}
-                    None => unlogged.push(w.acl.name.clone()),
+                    None => unlogged.push((place, w)),
                 }
             }
         }
         for g in &groups {
+            if let Some(line) = self.logs_refused.get(g) {
+                errors.push(line.clone());
+                continue;
+            }
             if let Err(e) = self.read_group(g, now).await {
-                errors.push(format!("WAF logs {} ({}): {e}", g.1, g.0));
+                let line = format!("WAF logs {} ({}): {e}", g.1, g.0);
+                if matches!(e.kind, Kind::Unsupported | Kind::AccessDenied) {
+                    self.logs_refused.insert(g.clone(), line.clone());
+                }
+                errors.push(line);
             }
         }
         self.retained.expire(now);
@@ -483,10 +513,97 @@ impl WafReader {
             let names: Vec<&str> = groups.iter().map(|g| g.1.as_str()).collect();
             from.push(format!("WAF logs {}", names.join(", ")));
         }
-        if !unlogged.is_empty() {
-            from.push(format!("no WAF logging for {}", unlogged.join(", ")));
-        }
+        from.extend(self.read_sampled(&unlogged, now, errors).await);
         (!from.is_empty()).then(|| from.join(" · "))
+    }
+
+    /// GetSampledRequests for each ACL that logs nowhere; returns what the pane says its
+    /// requests come from. A place whose endpoint lacks the call, or that forbids it, is
+    /// asked once and said once.
+    async fn read_sampled(
+        &mut self,
+        unlogged: &[(&Place, &Watched)],
+        now: Timestamp,
+        errors: &mut Vec<String>,
+    ) -> Vec<String> {
+        const ACTION: &str = "wafv2:GetSampledRequests";
+        let mut sampled: Vec<&str> = Vec::new();
+        let (mut unsupported, mut forbidden): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+        for &(place, w) in unlogged {
+            let name = w.acl.name.as_str();
+            let kind = match self.refused.get(&(place.clone(), ACTION)) {
+                Some((kind, _)) => Some(*kind),
+                None => match self.sample(place, w, now).await {
+                    Ok(rows) => {
+                        self.sampled.insert(w.arn.clone(), rows);
+                        None
+                    }
+                    Err(e) => {
+                        let kind = e.kind;
+                        let line = self.failed(place, ACTION, e);
+                        if kind == Kind::AccessDenied {
+                            errors.push(line);
+                        } else if kind != Kind::Unsupported {
+                            // Throttled or unreachable: the last sample stays, said so.
+                            errors.push(format!("sampled requests of {name}: {line}"));
+                        }
+                        Some(kind)
+                    }
+                },
+            };
+            match kind {
+                Some(Kind::Unsupported) => unsupported.push(name),
+                Some(Kind::AccessDenied) => forbidden.push(name),
+                _ => sampled.push(name),
+            }
+        }
+        let mut from = Vec::new();
+        if !sampled.is_empty() {
+            from.push(format!("sampled requests of {}", sampled.join(", ")));
+        }
+        if !unsupported.is_empty() {
+            from.push(format!(
+                "no WAF logging for {}; sampled requests not available at this endpoint",
+                unsupported.join(", ")
+            ));
+        }
+        if !forbidden.is_empty() {
+            from.push(format!(
+                "no WAF logging for {}; sampled requests forbidden ({ACTION})",
+                forbidden.join(", ")
+            ));
+        }
+        from
+    }
+
+    /// One ACL's sample: each rule that may block (its own action, or its group's), and
+    /// the default action when it blocks.
+    async fn sample(
+        &self,
+        place: &Place,
+        w: &Watched,
+        now: Timestamp,
+    ) -> Result<Vec<Sampled>, AwsError> {
+        // The rules and their metric names are in the same (priority) order.
+        let mut asked: Vec<(&str, &str)> = w
+            .acl
+            .rules
+            .iter()
+            .zip(&w.metrics.rules)
+            .filter(|(r, _)| matches!(r.action.as_str(), "Block" | "Group"))
+            .map(|(r, metric)| (metric.as_str(), r.name.as_str()))
+            .collect();
+        if w.acl.default_action == "Block" {
+            asked.push((w.metrics.acl.as_str(), DEFAULT_ACTION));
+        }
+        let mut rows = Vec::new();
+        for rule in asked {
+            rows.extend(
+                waf_sampled::read(&self.aws, &place.region, &place.scope, &w.arn, rule, now)
+                    .await?,
+            );
+        }
+        Ok(rows)
     }
 
     async fn read_group(&mut self, g: &LogGroup, now: Timestamp) -> Result<(), AwsError> {
@@ -525,13 +642,16 @@ impl WafReader {
 
     /// A call refused for good is not asked again; its line stays.
     fn refused(&self, place: &Place, action: &'static str) -> Option<&String> {
-        self.refused.get(&(place.clone(), action))
+        self.refused
+            .get(&(place.clone(), action))
+            .map(|(_, line)| line)
     }
 
     fn failed(&mut self, place: &Place, action: &'static str, e: AwsError) -> String {
         let line = format!("{}: {e}", place.label());
         if matches!(e.kind, Kind::Unsupported | Kind::AccessDenied) {
-            self.refused.insert((place.clone(), action), line.clone());
+            self.refused
+                .insert((place.clone(), action), (e.kind, line.clone()));
         }
         line
     }

@@ -3,7 +3,7 @@
 //! and `status --json` see every web ACL, the summed rates and one list of who is blocked.
 
 use super::tally::{RECENT, TOP};
-use crate::model::waf::{Count, RatePoint, WafSnapshot};
+use crate::model::waf::{Count, Passed, RatePoint, WafSnapshot};
 use crate::model::{Feed, Health};
 use crate::sources::{Rx, Tx};
 use std::collections::HashMap;
@@ -86,6 +86,11 @@ pub fn merge(parts: &[Arc<Feed<WafSnapshot>>]) -> Option<Feed<WafSnapshot>> {
                     .join(" + "),
             )
             .filter(|f| !f.is_empty()),
+            passed: snaps
+                .iter()
+                .map(|s| s.passed)
+                .reduce(Passed::and)
+                .unwrap_or_default(),
         },
         health,
     })
@@ -124,7 +129,7 @@ mod tests {
     use crate::model::waf::{BlockedRequest, WebAcl};
     use jiff::Timestamp;
 
-    fn part(acl: &str, ip: &str, at: i64, rates: &[u64]) -> Arc<Feed<WafSnapshot>> {
+    fn part(acl: &str, ip: &str, at: i64, rates: &[u64], passed: Passed) -> Arc<Feed<WafSnapshot>> {
         let time = Timestamp::from_second(at).unwrap();
         Arc::new(Feed {
             data: WafSnapshot {
@@ -156,6 +161,7 @@ mod tests {
                     rule: "r".into(),
                 }],
                 requests_from: None,
+                passed,
             },
             health: Health::ok(time),
         })
@@ -163,8 +169,20 @@ mod tests {
 
     #[test]
     fn both_sources_show_side_by_side_and_their_counts_add_up() {
-        let aws = part("shop-web-acl", "203.0.113.7", 100, &[1, 2, 3]);
-        let modsec = part("modsecurity", "203.0.113.7", 200, &[10, 20]);
+        let aws = part(
+            "shop-web-acl",
+            "203.0.113.7",
+            100,
+            &[1, 2, 3],
+            Passed::Allowed,
+        );
+        let modsec = part(
+            "modsecurity",
+            "203.0.113.7",
+            200,
+            &[10, 20],
+            Passed::Flagged,
+        );
         assert!(
             merge(&[aws.clone(), Arc::default()]).is_none(),
             "one is silent"
@@ -175,6 +193,11 @@ mod tests {
         let blocked: Vec<u64> = both.data.rates.iter().map(|p| p.blocked).collect();
         assert_eq!(blocked, [1, 12, 23], "aligned on the newest minute");
         assert_eq!(both.data.top_ips[0].count, 4);
+        assert_eq!(
+            both.data.passed,
+            Passed::Mixed,
+            "AWS's allowed plus ModSecurity's flagged is neither"
+        );
         assert_eq!(both.data.recent_blocked[0].time.as_second(), 200);
         assert_eq!(both.health.last_ok.unwrap().as_second(), 100);
         let mut failing = (*aws).clone();

@@ -18,7 +18,7 @@ pub mod tail;
 pub mod tally;
 
 use crate::config::WafConfig;
-use crate::model::waf::{RuleKind, WafRule, WafSnapshot, WebAcl};
+use crate::model::waf::{Passed, RuleKind, WafRule, WafSnapshot, WebAcl};
 use crate::sources::Tx;
 use deny::DenyFile;
 use jiff::Timestamp;
@@ -167,6 +167,9 @@ impl Reader {
                     "ModSecurity audit log {}",
                     self.cfg.audit_log.display()
                 )),
+                // nginx's ModSecurity logs only what a rule flagged (RelevantOnly): the
+                // requests it let through are those, not the site's traffic.
+                passed: Passed::Flagged,
             },
             errors,
         }

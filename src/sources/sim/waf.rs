@@ -3,7 +3,9 @@
 
 use super::dice::Dice;
 use super::{Sec, at};
-use crate::model::waf::{BlockedRequest, Count, RatePoint, RuleKind, WafRule, WafSnapshot, WebAcl};
+use crate::model::waf::{
+    BlockedRequest, Count, Passed, RatePoint, RuleKind, WafRule, WafSnapshot, WebAcl,
+};
 use jiff::Timestamp;
 use std::collections::VecDeque;
 use std::f64::consts::TAU;
@@ -334,6 +336,7 @@ impl WafSim {
                 .map(|b| self.blocked_request(b, start))
                 .collect(),
             requests_from: None,
+            passed: Passed::Allowed,
         }
     }
 }

@@ -148,7 +148,9 @@ fn draw_rates(frame: &mut Frame, area: Rect, app: &App) {
     }
     let last = waf.rates.last().copied().unwrap_or_default();
     let surge = waf.surge();
-    let label_width = 24;
+    let passed = waf.passed.label();
+    // "allowed" fits the drill's column; the longer words take what they need.
+    let label_width = 24.max(passed.len() as u16 + 13);
     let [labels, graphs] =
         Layout::horizontal([Constraint::Length(label_width), Constraint::Fill(1)]).areas(area);
     let blocked_style: Style = if surge.is_some() {
@@ -162,7 +164,7 @@ fn draw_rates(frame: &mut Frame, area: Rect, app: &App) {
     };
     frame.render_widget(
         Paragraph::new(vec![
-            Line::styled(format!("allowed {:>7}/min", last.allowed), theme.ok),
+            Line::styled(format!("{passed} {:>7}/min", last.allowed), theme.ok),
             Line::styled(blocked_label, blocked_style),
         ]),
         labels,
