@@ -264,6 +264,9 @@ pub(super) struct State {
 pub(super) struct Shared {
     pub(super) state: Mutex<State>,
     pub(super) changed: Notify,
+    /// Rung with `State::at_once`, so a snapshot already waiting out the publish rate goes
+    /// out now: the end of a first list must not wait up to `publish_every`.
+    pub(super) urgent: Notify,
 }
 
 impl Shared {
@@ -361,7 +364,11 @@ pub(super) async fn publish_loop(
         if let Some(at) = last_publish
             && !at_once
         {
-            tokio::time::sleep_until(at + t.publish_every).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(at + t.publish_every) => {}
+                () = shared.urgent.notified() => {}
+            }
+            shared.lock().at_once = false;
         }
         if tx.is_closed() {
             return;
@@ -673,6 +680,67 @@ mod tests {
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "keys stay sorted");
         table.replace(BTreeMap::new());
         assert_eq!(table.tally, PodTally::default());
+    }
+
+    /// Waits for the next snapshot and says how long that took on tokio's paused clock.
+    async fn next_after(rx: &mut crate::sources::Rx<ClusterSnapshot>) -> std::time::Duration {
+        let asked = Instant::now();
+        rx.changed().await.unwrap();
+        asked.elapsed()
+    }
+
+    /// A node added, as a watcher would; `at_once` as when a first list completes.
+    fn change(shared: &Shared, name: &str, at_once: bool) {
+        let mut state = shared.lock();
+        state.heard = true;
+        apply(
+            &mut state.nodes,
+            Event::Apply(node(name)),
+            row,
+            meta_key,
+            None,
+        );
+        state.at_once |= at_once;
+        drop(state);
+        shared.changed.notify_one();
+        if at_once {
+            shared.urgent.notify_one();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_completed_first_list_goes_out_at_once_and_other_changes_wait_for_the_rate() {
+        let every = std::time::Duration::from_secs(3600);
+        let tuning = Tuning {
+            publish_every: every,
+            ..Tuning::default()
+        };
+        let shared = Arc::new(Shared::default());
+        let (tx, mut rx) = tokio::sync::watch::channel(Arc::default());
+        let first = starting("test".into(), None);
+        tokio::spawn(publish_loop(Arc::clone(&shared), tx, first, tuning));
+        change(&shared, "a", false);
+        assert!(
+            next_after(&mut rx).await < every,
+            "the first snapshot waits for nothing"
+        );
+        change(&shared, "b", false);
+        assert!(
+            next_after(&mut rx).await >= every,
+            "a change waits out the rate"
+        );
+        change(&shared, "c", false);
+        let late = Arc::clone(&shared);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            change(&late, "d", true);
+        });
+        let waited = next_after(&mut rx).await;
+        assert!(
+            waited < every,
+            "a completed list cut the wait short: {waited:?}"
+        );
+        assert_eq!(rx.borrow().data.nodes.len(), 4);
     }
 
     #[test]

@@ -270,6 +270,9 @@ where
                         let at_once = (was_empty && !t.is_empty()) || (synced && !was_synced);
                         state.synced.insert(section, synced);
                         state.at_once |= at_once;
+                        if at_once {
+                            shared.urgent.notify_one();
+                        }
                         state.problems.remove(&section);
                         state.heard = true;
                         backoff.reset();
