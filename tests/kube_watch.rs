@@ -490,6 +490,7 @@ async fn a_relist_after_gone_never_shows_a_partial_table() {
     fixtures::large(&server, 3, 2000);
     let (_watch, mut rx) = watching_many(&server).await;
     wait_for(&mut rx, "sync", synced).await;
+    pods_watched(&server).await;
     let lists = pod_lists(&server);
     let seen = tokio::spawn({
         let mut rx = rx.clone();
