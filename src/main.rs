@@ -1,7 +1,7 @@
 use anyhow::Context as _;
 use clap::Parser;
 use jiff::Timestamp;
-use opsdeck::cli::{Cli, Cmd, IncidentCmd};
+use opsdeck::cli::{Cli, Cmd};
 use opsdeck::config::{self, Config, ConfigError, Paths};
 use opsdeck::drill::{self, Drill};
 use opsdeck::incident::desk::Desk;
@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 mod backend;
 mod cli_cmds;
+mod incident_cmd;
 mod status_cmd;
 
 /// Seed of the drill world when neither `--seed` nor the config names one.
@@ -145,9 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             regions,
         }) => cli_cmds::audit(&env, *format, *fail_on, output.as_deref(), regions),
-        Some(Cmd::Incident {
-            cmd: IncidentCmd::Report { id },
-        }) => cli_cmds::report(&env, id.as_deref()),
+        Some(Cmd::Incident { cmd }) => incident_cmd::run(&env, cmd),
         Some(Cmd::Completions { shell }) => {
             opsdeck::cli::completions(*shell, &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
