@@ -7,7 +7,9 @@ use opsdeck::drill::{self, Drill};
 use opsdeck::incident::desk::Desk;
 use opsdeck::incident::event::Who;
 use opsdeck::incident::notify::Channel;
+use opsdeck::incident::team::{self, config::Location, follow::Follower};
 use opsdeck::playbook::catalog;
+use opsdeck::sources::aws::team::S3Store;
 use opsdeck::tui::runtime::{Parts, Runtime};
 use opsdeck::tui::{
     self, app::App, data::Data, keymap::Keymap, theme::ThemeError, theme::ThemeStore,
@@ -77,21 +79,56 @@ impl Env {
             || self.cfg.waf.modsecurity_audit_log.is_some()
     }
 
-    /// The incidents and changes of the live systems.
+    /// The incidents and changes of the live systems: with `[team]`, shared through the team
+    /// journal.
     pub fn desk(&self) -> anyhow::Result<Desk> {
-        Ok(Desk::open(
-            &self.paths.data_dir.join("incidents"),
-            Who::from_env(),
-        )?)
+        self.open_desk(&self.paths.data_dir.join("incidents"), false)
     }
 
     /// Drills keep their own journals: a drill's failover of `shop-mariadb` must never be
-    /// what the anti-flap guard of a live cluster of that name reads.
+    /// what the anti-flap guard of a live cluster of that name reads. In a team they keep
+    /// their own team journal too (`PREFIX/drill/`), so a drill never joins a live incident.
     pub fn drill_desk(&self) -> anyhow::Result<Desk> {
-        Ok(Desk::open(
-            &self.paths.data_dir.join("drill").join("incidents"),
-            Who::from_env(),
-        )?)
+        self.open_desk(&self.paths.data_dir.join("drill").join("incidents"), true)
+    }
+
+    fn open_desk(&self, dir: &std::path::Path, drill: bool) -> anyhow::Result<Desk> {
+        let who = Who::from_env();
+        if self.team_location(drill).is_none() {
+            return Ok(Desk::open(dir, who)?);
+        }
+        // One console id for the data dir: live and drill desks are the same console.
+        let console = team::console_id(&self.paths.data_dir, &who.user).with_context(|| {
+            format!(
+                "keeping the team console id in {}",
+                self.paths.data_dir.display()
+            )
+        })?;
+        Ok(Desk::open_team(dir, who, console)?)
+    }
+
+    /// Where the desk's team journal is: `[team] journal`, one level down for drills.
+    pub fn team_location(&self, drill: bool) -> Option<Location> {
+        let at = &self.cfg.team.as_ref()?.journal;
+        Some(if drill { at.under("drill") } else { at.clone() })
+    }
+
+    /// The follower of `desk`'s team journal (a desk from [`Env::desk`] or, with `drill`,
+    /// [`Env::drill_desk`]); `None` without `[team]`. Region and credentials come from
+    /// `[aws]`, else the SDK's default chain; no region anywhere is a config error.
+    pub async fn team_follower(
+        &self,
+        desk: &mut Desk,
+        drill: bool,
+    ) -> anyhow::Result<Option<Follower<S3Store>>> {
+        let Some(location) = self.team_location(drill) else {
+            return Ok(None);
+        };
+        let follower =
+            opsdeck::sources::aws::team::follower(self.cfg.aws.as_ref(), &location, desk)
+                .await
+                .map_err(|e| UsageError(format!("{}: {e}", self.paths.config_file.display())))?;
+        Ok(Some(follower))
     }
 
     /// The configured services; a drill without any uses the drill world's.
@@ -186,9 +223,11 @@ fn console(
     // A drill always runs on the drill world; the plain console goes live when the config
     // names live systems.
     let live = scenario.is_none() && env.live();
-    let desk = if live { env.desk()? } else { env.drill_desk()? };
+    let mut desk = if live { env.desk()? } else { env.drill_desk()? };
     init_logging(&env.paths);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // Before the screen takes the terminal: a [team] the console cannot use is said plainly.
+    let _team = runtime.block_on(env.team_follower(&mut desk, !live))?;
     runtime.block_on(async {
         let start = Timestamp::now();
         let backend = if live {

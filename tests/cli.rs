@@ -304,3 +304,37 @@ fn man_pages_cover_every_subcommand_and_option() {
         );
     }
 }
+
+#[test]
+fn a_team_journal_without_any_aws_region_is_refused_before_the_screen_is_touched() {
+    // [team] without [aws] takes the SDK's default chain; here it has no region at all
+    // (no AWS_REGION, no ~/.aws/config, no instance metadata), which is a config error.
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("config/opsdeck");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[team]\njournal = \"s3://ops-incidents/opsdeck\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .env_clear()
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run opsdeck");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "opsdeck: {}: [team] journal s3://ops-incidents/opsdeck/drill/: no AWS region: set `regions` in [aws], the profile's region or AWS_REGION\n",
+            dir.join("config.toml").display()
+        )
+    );
+    assert!(out.stdout.is_empty(), "nothing drawn");
+    // The console id was kept for the next start, in the data dir.
+    let id = std::fs::read_to_string(home.path().join("data/opsdeck/console-id")).unwrap();
+    assert!(id.starts_with("unknown@"), "{id}");
+}

@@ -1,8 +1,10 @@
 //! The team journal's store on S3: conditional PutObject claims an entry's key, a listing
 //! after the last key follows the others.
 
-use super::Aws;
+use super::{Aws, AwsConfig};
+use crate::incident::desk::Desk;
 use crate::incident::team::config::Location;
+use crate::incident::team::follow::Follower;
 use crate::incident::team::store::{Claim, Listed, Store, StoreError};
 use aws_sdk_s3::primitives::ByteStream;
 use jiff::Timestamp;
@@ -37,6 +39,23 @@ impl S3Store {
         let line = self.aws.error(self.aws.home_region(), action, e);
         StoreError(format!("s3://{}: {}", self.bucket, line.line()))
     }
+}
+
+/// The follower of a team desk's journal at `location`, on S3 in the home region of `aws`.
+///
+/// Without `[aws]` (`aws` is `None`) the SDK's default chain gives region and credentials
+/// (environment, `AWS_PROFILE`, SSO, instance role): a bastion whose role may write the
+/// bucket needs no `[aws]` that would also turn the AWS panes on. No region anywhere is an
+/// error, worded for the config; missing credentials show on the first call, in the header.
+pub async fn follower(
+    aws: Option<&AwsConfig>,
+    location: &Location,
+    desk: &mut Desk,
+) -> Result<Follower<S3Store>, String> {
+    let aws = Aws::load(aws.unwrap_or(&AwsConfig::default()))
+        .await
+        .map_err(|e| format!("[team] journal {location}: {e}"))?;
+    Ok(Follower::new(S3Store::new(&aws, location), location, desk))
 }
 
 impl Store for S3Store {
