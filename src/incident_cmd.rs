@@ -2,6 +2,7 @@
 //! journals the console writes (the team journal with `[team]`).
 
 use crate::{Env, UsageError};
+use anyhow::Context as _;
 use jiff::Timestamp;
 use opsdeck::cli::IncidentCmd;
 use opsdeck::incident::chain::Verdict;
@@ -9,8 +10,12 @@ use opsdeck::incident::desk::{Desk, NewIncident};
 use opsdeck::incident::event::{Event, Severity};
 use opsdeck::incident::report;
 use opsdeck::incident::state::{Incident, id_stamp};
+use opsdeck::incident::team::follow::Follower;
+use opsdeck::incident::team::log;
+use opsdeck::sources::aws::team::S3Store;
 use serde::Serialize;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 pub fn run(env: &Env, cmd: &IncidentCmd) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -28,45 +33,110 @@ pub fn run(env: &Env, cmd: &IncidentCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The live desk and the drill desk: an id names an incident in one of them.
-struct Desks([Desk; 2]);
+/// One desk and, with `[team]`, the follower that keeps it in step with the team journal.
+struct Shelf {
+    desk: Mutex<Desk>,
+    follower: Option<Follower<S3Store>>,
+    drill: bool,
+}
+
+/// The live desk and the drill desk: an id names an incident in one of them. With `[team]`
+/// each is brought up to date with the team journal first, and what a command writes is
+/// uploaded before it exits (or left waiting, said, for the next opsdeck that reaches it).
+struct Desks {
+    shelves: [Shelf; 2],
+    rt: tokio::runtime::Runtime,
+}
 
 impl Desks {
     fn open(env: &Env) -> anyhow::Result<Desks> {
-        Ok(Desks([env.desk()?, env.drill_desk()?]))
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let shelf = |mut desk: Desk, drill: bool| -> anyhow::Result<Shelf> {
+            let follower = rt.block_on(env.team_follower(&mut desk, drill))?;
+            Ok(Shelf {
+                desk: Mutex::new(desk),
+                follower,
+                drill,
+            })
+        };
+        let shelves = [shelf(env.desk()?, false)?, shelf(env.drill_desk()?, true)?];
+        let mut desks = Desks { shelves, rt };
+        desks.sync(false);
+        Ok(desks)
+    }
+
+    /// One round with the team journal per desk: fetch what the others wrote, upload what
+    /// this console has waiting. `wrote`: this command has just written, so say what could
+    /// not be uploaded.
+    fn sync(&mut self, wrote: bool) {
+        for shelf in &mut self.shelves {
+            let Some(f) = &mut shelf.follower else {
+                continue;
+            };
+            self.rt.block_on(f.round(&shelf.desk, Timestamp::now()));
+            let status = &f.status;
+            if let Some(b) = &status.broken {
+                eprintln!("opsdeck: team journal {}: {b}", status.location);
+            } else if let Some((_, e)) = &status.unreachable {
+                eprintln!(
+                    "opsdeck: team journal {} unreachable ({e}): {}",
+                    status.location,
+                    if wrote {
+                        format!(
+                            "{} in {} and go{} up with the next opsdeck that reaches it",
+                            match status.waiting {
+                                1 => "1 entry waits".to_string(),
+                                n => format!("{n} entries wait"),
+                            },
+                            lock(&shelf.desk).dir().display(),
+                            if status.waiting == 1 { "es" } else { "" }
+                        )
+                    } else {
+                        "showing this console's copy".to_string()
+                    }
+                );
+            }
+        }
     }
 
     fn places(&self) -> String {
-        format!(
-            "{} or {}",
-            self.0[0].dir().display(),
-            self.0[1].dir().display()
-        )
+        let dir = |s: &Shelf| lock(&s.desk).dir().display().to_string();
+        format!("{} or {}", dir(&self.shelves[0]), dir(&self.shelves[1]))
     }
 
-    fn find(&mut self, id: &str) -> Result<&mut Desk, UsageError> {
-        let places = self.places();
-        self.0
-            .iter_mut()
-            .find(|d| d.has(id))
-            .ok_or_else(|| UsageError(format!("no incident `{id}` in {places}")))
+    fn find(&self, id: &str) -> Result<&Shelf, UsageError> {
+        self.shelves
+            .iter()
+            .find(|s| lock(&s.desk).has(id))
+            .ok_or_else(|| UsageError(format!("no incident `{id}` in {}", self.places())))
     }
 
     /// The incident `id` or, without one, the newest incident of either desk.
-    fn pick(&mut self, id: Option<&str>) -> Result<(&Desk, Incident), UsageError> {
+    fn pick(&self, id: Option<&str>) -> Result<(&Shelf, Incident), UsageError> {
         let id = match id {
             Some(id) => id.to_string(),
             None => self
-                .0
+                .shelves
                 .iter()
-                .filter_map(Desk::latest)
+                .filter_map(|s| lock(&s.desk).latest())
                 .max_by(|a, b| id_stamp(a).cmp(id_stamp(b)))
                 .ok_or_else(|| UsageError(format!("no incidents in {}", self.places())))?,
         };
-        let desk = self.find(&id)?;
-        let inc = desk.load(&id).map_err(|e| UsageError(e.to_string()))?;
-        Ok((desk, inc))
+        let shelf = self.find(&id)?;
+        let inc = lock(&shelf.desk)
+            .load(&id)
+            .map_err(|e| UsageError(e.to_string()))?;
+        Ok((shelf, inc))
     }
+}
+
+/// The desk's lock: nothing here panics while holding it, so a poisoned one is still whole.
+fn lock(desk: &Mutex<Desk>) -> std::sync::MutexGuard<'_, Desk> {
+    desk.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// One incident as `list --json` and `show --json` print it.
@@ -126,9 +196,9 @@ fn state(inc: &Incident) -> &'static str {
 fn list(env: &Env, json: bool) -> anyhow::Result<ExitCode> {
     let desks = Desks::open(env)?;
     let mut all: Vec<Summary> = desks
-        .0
+        .shelves
         .iter()
-        .flat_map(Desk::incidents)
+        .flat_map(|s| lock(&s.desk).incidents())
         .map(|inc| Summary::of(env, &inc))
         .collect();
     all.sort_by(|a, b| id_stamp(&b.id).cmp(id_stamp(&a.id)));
@@ -174,7 +244,7 @@ fn open(
             .map(|t| (t, reason.unwrap_or_default())),
         None => None,
     };
-    let mut desk = env.desk()?;
+    let mut desks = Desks::open(env)?;
     let new = NewIncident {
         title: title.trim().to_string(),
         severity,
@@ -183,10 +253,13 @@ fn open(
         recognised,
         drill: None,
     };
-    let inc = desk
+    let id = lock(&desks.shelves[0].desk)
         .open_incident(new, now)
-        .map_err(|e| UsageError(e.to_string()))?;
-    println!("{}", inc.id);
+        .map_err(|e| UsageError(e.to_string()))?
+        .id
+        .clone();
+    desks.sync(true);
+    println!("{id}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -195,14 +268,14 @@ fn note(env: &Env, id: &str, text: &str) -> anyhow::Result<ExitCode> {
         return Err(UsageError("the note is empty".into()).into());
     }
     let mut desks = Desks::open(env)?;
-    let desk = desks.find(id)?;
-    let entry = desk.append_to(
+    let entry = lock(&desks.find(id)?.desk).append_to(
         id,
         Event::Note {
             text: text.trim().to_string(),
         },
         Timestamp::now(),
     )?;
+    desks.sync(true);
     eprintln!("noted in {id} as entry {}", entry.seq);
     Ok(ExitCode::SUCCESS)
 }
@@ -218,7 +291,7 @@ struct Line<'a> {
 }
 
 fn show(env: &Env, id: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let mut desks = Desks::open(env)?;
+    let desks = Desks::open(env)?;
     let (_, inc) = desks.pick(Some(id))?;
     let summary = Summary::of(env, &inc);
     let lines: Vec<Line> = inc
@@ -284,12 +357,25 @@ fn details(event: &Event) -> String {
     }
 }
 
+/// The chain this console holds (its journal, or its copy of the team journal) and, with
+/// `[team]`, the team journal as the store has it now: every object read again.
 fn verify(env: &Env, id: &str) -> anyhow::Result<ExitCode> {
-    let mut desks = Desks::open(env)?;
-    let desk = desks.find(id)?;
-    let verdict: Verdict = desk.verify(id)?;
-    println!("{id}: {}", verdict.summary());
-    Ok(if verdict.verified() {
+    let desks = Desks::open(env)?;
+    let shelf = desks.find(id)?;
+    let mut verdicts: Vec<(String, Verdict)> = vec![];
+    if let (Some(f), Some(at)) = (&shelf.follower, env.team_location(shelf.drill)) {
+        let (verdict, _) = desks
+            .rt
+            .block_on(log::audit(f.store(), &at.prefix))
+            .map_err(|e| anyhow::anyhow!("reading the team journal {at}: {}", e.0))?;
+        verdicts.push((format!("team journal {at}"), verdict));
+    }
+    let held = lock(&shelf.desk).verify(id)?;
+    verdicts.push((format!("{id} as this console holds it"), held));
+    for (what, v) in &verdicts {
+        println!("{what}: {}", v.summary());
+    }
+    Ok(if verdicts.iter().all(|(_, v)| v.verified()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -298,8 +384,9 @@ fn verify(env: &Env, id: &str) -> anyhow::Result<ExitCode> {
 
 /// The report of incident `id`, or of the newest incident, live or drill.
 fn report(env: &Env, id: Option<&str>) -> anyhow::Result<ExitCode> {
-    let mut desks = Desks::open(env)?;
-    let (desk, inc) = desks.pick(id)?;
+    let desks = Desks::open(env)?;
+    let (shelf, inc) = desks.pick(id)?;
+    let desk = lock(&shelf.desk);
     let policy = env.cfg.sla.policy();
     let want_final = inc.prevention.is_some() && !inc.is_open();
     let services = env.services(inc.drill.is_some());

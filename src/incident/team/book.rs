@@ -93,6 +93,10 @@ impl Book {
         if new.is_empty() {
             return Ok(());
         }
+        // A console that has not written yet has no incidents directory.
+        if let Some(dir) = self.mirror.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -296,6 +300,15 @@ mod tests {
         let verdict = book.verify();
         assert!(verdict.verified(), "{}", verdict.summary());
         assert_eq!(verdict.entries, 2);
+    }
+
+    #[test]
+    fn a_console_that_never_wrote_saves_what_it_fetches() {
+        let dir = tempfile::tempdir().unwrap();
+        let incidents = dir.path().join("data/incidents");
+        let mut book = Book::open(&incidents, "b".into());
+        book.absorb(&[stored(1, None)]).unwrap();
+        assert_eq!(Book::open(&incidents, "b".into()).bodies().len(), 1);
     }
 
     #[test]
