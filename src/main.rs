@@ -124,8 +124,9 @@ impl Env {
         let Some(location) = self.team_location(drill) else {
             return Ok(None);
         };
+        let retain = self.cfg.team.as_ref().and_then(|t| t.retain);
         let follower =
-            opsdeck::sources::aws::team::follower(self.cfg.aws.as_ref(), &location, desk)
+            opsdeck::sources::aws::team::follower(self.cfg.aws.as_ref(), &location, retain, desk)
                 .await
                 .map_err(|e| UsageError(format!("{}: {e}", self.paths.config_file.display())))?;
         Ok(Some(follower))
