@@ -76,16 +76,12 @@ impl Console {
     }
 
     fn notes(&self) -> usize {
-        self.desk
-            .lock()
-            .unwrap()
-            .active()
-            .map_or(0, |i| {
-                i.entries
-                    .iter()
-                    .filter(|e| matches!(e.event, Event::Note { .. }))
-                    .count()
-            })
+        self.desk.lock().unwrap().active().map_or(0, |i| {
+            i.entries
+                .iter()
+                .filter(|e| matches!(e.event, Event::Note { .. }))
+                .count()
+        })
     }
 
     /// Requests in one minute of a console calling `round` four times a second, as the
@@ -158,27 +154,30 @@ fn bench(c: &mut Criterion) {
     // Each iteration: a note on A, uploaded at once; B's next listing (the clock pushed
     // past its poll) takes it in.
     let mut clock = later + SignedDuration::from_mins(2);
-    c.bench_function("team: note on one console to another's desk (one listing)", |bench| {
-        bench.iter(|| {
-            clock += POLL;
-            rt.block_on(async {
-                let want = b.notes() + 1;
-                a.desk
-                    .lock()
-                    .unwrap()
-                    .record(
-                        Event::Note {
-                            text: "card processor answers 503".into(),
-                        },
-                        clock,
-                    )
-                    .unwrap();
-                a.follower.round(&a.desk, clock).await;
-                b.follower.round(&b.desk, clock).await;
-                assert_eq!(b.notes(), want, "{:?}", b.follower.status);
+    c.bench_function(
+        "team: note on one console to another's desk (one listing)",
+        |bench| {
+            bench.iter(|| {
+                clock += POLL;
+                rt.block_on(async {
+                    let want = b.notes() + 1;
+                    a.desk
+                        .lock()
+                        .unwrap()
+                        .record(
+                            Event::Note {
+                                text: "card processor answers 503".into(),
+                            },
+                            clock,
+                        )
+                        .unwrap();
+                    a.follower.round(&a.desk, clock).await;
+                    b.follower.round(&b.desk, clock).await;
+                    assert_eq!(b.notes(), want, "{:?}", b.follower.status);
+                });
             });
-        });
-    });
+        },
+    );
 }
 
 criterion_group! {
