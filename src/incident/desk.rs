@@ -99,6 +99,13 @@ impl Desk {
         self.team.as_ref()
     }
 
+    /// Wakes `wake` after every entry this desk writes to the team's incidents.
+    pub fn wake_on_team_write(&mut self, wake: std::sync::Arc<tokio::sync::Notify>) {
+        if let Some(book) = &mut self.team {
+            book.wake_on_write(wake);
+        }
+    }
+
     /// Takes in entries the follower fetched or uploaded; returns whether the open incident
     /// (or which one is open) changed.
     pub fn absorb(&mut self, new: &[Stored]) -> Result<bool, DeskError> {

@@ -19,6 +19,8 @@ pub struct Book {
     origins: HashSet<Origin>,
     /// This console's entries the team journal does not have yet, oldest first.
     pending: Vec<(Origin, Entry)>,
+    /// The running follower, woken by every entry this console writes so it uploads at once.
+    wake: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl Book {
@@ -38,6 +40,7 @@ impl Book {
             shared,
             origins,
             pending: vec![],
+            wake: None,
         }
     }
 
@@ -65,7 +68,15 @@ impl Book {
         };
         if !self.origins.contains(&origin) {
             self.pending.push((origin, entry.clone()));
+            if let Some(wake) = &self.wake {
+                wake.notify_one();
+            }
         }
+    }
+
+    /// Wakes `wake` whenever this console writes an entry (the follower then uploads it).
+    pub fn wake_on_write(&mut self, wake: std::sync::Arc<tokio::sync::Notify>) {
+        self.wake = Some(wake);
     }
 
     pub fn pending(&self) -> &[(Origin, Entry)] {

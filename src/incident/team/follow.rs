@@ -6,7 +6,8 @@ use super::presence;
 use super::store::Store;
 use crate::incident::desk::Desk;
 use jiff::{SignedDuration, Timestamp};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, mpsc};
 
 /// How often the store is listed for the others' entries when nothing is waiting.
 pub const POLL: SignedDuration = SignedDuration::from_secs(2);
@@ -165,4 +166,48 @@ impl<S: Store> Follower<S> {
         self.status.others = presence::others(&self.prefix, &listed, console, now);
         Ok(())
     }
+}
+
+/// What one round of the running follower tells the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    pub status: TeamStatus,
+    /// The desk's incidents changed (entries arrived, or which one is open).
+    pub changed: bool,
+}
+
+/// Runs `follower` for `desk` until the receiver is dropped: a round every [`POLL`], and one
+/// at once whenever the desk writes an entry of its own (the desk wakes it). Rounds run on
+/// their own task and lock the desk only between store calls, so a slow or unreachable
+/// store never holds up a key press. A round that changed nothing is not reported.
+pub fn spawn<S: Store + 'static>(
+    mut follower: Follower<S>,
+    desk: Arc<Mutex<Desk>>,
+) -> mpsc::UnboundedReceiver<Round> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let wake = Arc::new(Notify::new());
+    if let Ok(mut d) = desk.lock() {
+        d.wake_on_team_write(wake.clone());
+    }
+    tokio::spawn(async move {
+        let mut said: Option<TeamStatus> = None;
+        loop {
+            let changed = follower.round(&desk, Timestamp::now()).await;
+            if changed || said.as_ref() != Some(&follower.status) {
+                said = Some(follower.status.clone());
+                let round = Round {
+                    status: follower.status.clone(),
+                    changed,
+                };
+                if tx.send(round).is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(POLL.unsigned_abs()) => {}
+                () = wake.notified() => {}
+            }
+        }
+    });
+    rx
 }
