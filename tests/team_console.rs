@@ -150,7 +150,7 @@ fn two_consoles_work_one_incident_with_one_notice_and_one_report() {
         .arg("drill")
         .arg("db-primary-down")
         .arg("--speed")
-        .arg("2")
+        .arg("5")
         .start_at(home_a.path());
     let mut b = team_console("kim", &m.url, &cfg, home_b.path());
     a.wait_for("DRILL");

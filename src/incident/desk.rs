@@ -117,7 +117,11 @@ impl Desk {
             source,
         })?;
         let before = self.active().cloned();
-        self.refresh_team()?;
+        // Taken in already: a failure to open the local journal must not make the follower
+        // offer the same entries again.
+        if let Err(e) = self.refresh_team() {
+            tracing::warn!("showing the team's incident: {e}");
+        }
         Ok(before.as_ref() != self.active())
     }
 

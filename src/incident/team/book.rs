@@ -89,18 +89,27 @@ impl Book {
         if new.is_empty() {
             return Ok(());
         }
+        // A console that never wrote an incident has no desk directory yet.
+        if let Some(dir) = self.mirror.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.mirror)?;
+        let mut lines = Vec::new();
         for s in new {
-            let mut line = s.body.clone();
-            line.push(b'\n');
-            file.write_all(&line)?;
+            lines.extend_from_slice(&s.body);
+            lines.push(b'\n');
+        }
+        // Saved first, then taken in: a failed write leaves nothing half-absorbed, and the
+        // follower offers the same entries again.
+        file.write_all(&lines)?;
+        file.sync_data()?;
+        for s in new {
             self.origins.insert(s.shared.origin.clone());
             self.shared.push(s.shared.clone());
         }
-        file.sync_data()?;
         let origins = &self.origins;
         self.pending.retain(|(o, _)| !origins.contains(o));
         Ok(())

@@ -140,11 +140,17 @@ impl<S: Store> Follower<S> {
         let new = &self.log.entries()[self.absorbed..];
         match desk.lock() {
             Ok(mut d) => {
-                let changed = d.absorb(new).unwrap_or_else(|e| {
-                    tracing::warn!("saving the team journal: {e}");
-                    false
-                });
-                self.absorbed = self.log.entries().len();
+                let changed = match d.absorb(new) {
+                    Ok(changed) => {
+                        self.absorbed = self.log.entries().len();
+                        changed
+                    }
+                    // Not taken in: offered again next round.
+                    Err(e) => {
+                        tracing::warn!("saving the team journal: {e}");
+                        return false;
+                    }
+                };
                 self.status.waiting = d.team().map_or(0, |b| b.pending().len());
                 changed || !new.is_empty()
             }
@@ -210,4 +216,96 @@ pub fn spawn<S: Store + 'static>(
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::desk::NewIncident;
+    use crate::incident::event::{Severity, Who};
+    use crate::incident::team::config::Location;
+    use crate::incident::team::store::MemStore;
+
+    fn desk(dir: &std::path::Path, user: &str) -> Desk {
+        let who = Who {
+            user: user.into(),
+            from: None,
+        };
+        Desk::open_team(dir, who, format!("{user}@bastion.{user}")).unwrap()
+    }
+
+    /// Rounds that each list the store (the clock moved past [`POLL`]).
+    async fn rounds(f: &mut Follower<&MemStore>, d: &Mutex<Desk>, n: i64) {
+        for i in 1..=n {
+            f.round(d, Timestamp::now() + SignedDuration::from_hours(i))
+                .await;
+        }
+    }
+
+    impl Store for &MemStore {
+        async fn claim(
+            &self,
+            key: &str,
+            body: Vec<u8>,
+        ) -> Result<super::super::store::Claim, super::super::store::StoreError> {
+            (*self).claim(key, body).await
+        }
+        async fn put(
+            &self,
+            key: &str,
+            body: Vec<u8>,
+        ) -> Result<(), super::super::store::StoreError> {
+            (*self).put(key, body).await
+        }
+        async fn get(&self, key: &str) -> Result<Vec<u8>, super::super::store::StoreError> {
+            (*self).get(key).await
+        }
+        async fn list(
+            &self,
+            prefix: &str,
+            after: Option<&str>,
+        ) -> Result<Vec<super::super::store::Listed>, super::super::store::StoreError> {
+            (*self).list(prefix, after).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_console_that_never_wrote_anything_takes_in_the_teams_incident() {
+        let store = MemStore::default();
+        let at = Location::parse("s3://team/t").unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let mut a = desk(&home.path().join("a/incidents"), "ana");
+        let mut fa = Follower::new(&store, &at, &mut a);
+        let a = Mutex::new(a);
+        let opened = a
+            .lock()
+            .unwrap()
+            .open_incident(
+                NewIncident {
+                    title: "checkout 5xx".into(),
+                    severity: Severity::Sev1,
+                    alarm: None,
+                    detected_at: None,
+                    recognised: None,
+                    drill: None,
+                },
+                Timestamp::now(),
+            )
+            .unwrap()
+            .id
+            .clone();
+        rounds(&mut fa, &a, 1).await;
+        // B's desk directory does not exist yet: nothing was ever journaled there.
+        let dir = home.path().join("b/incidents");
+        let mut b = desk(&dir, "kim");
+        assert!(!dir.exists());
+        let mut fb = Follower::new(&store, &at, &mut b);
+        let b = Mutex::new(b);
+        assert!(fb.round(&b, Timestamp::now()).await, "the incident arrived");
+        assert_eq!(
+            b.lock().unwrap().active().map(|i| i.id.clone()),
+            Some(opened)
+        );
+        assert!(dir.join("team.jsonl").exists(), "saved for the next start");
+    }
 }
