@@ -152,7 +152,13 @@ fn two_consoles_work_one_incident_with_one_notice_and_one_report() {
         .arg("--speed")
         .arg("5")
         .start_at(home_a.path());
-    let mut b = team_console("kim", &m.url, &cfg, home_b.path());
+    // Both run the drill at the same speed, so their drill clocks agree.
+    let mut b = team_builder("kim", &m.url, &cfg)
+        .arg("drill")
+        .arg("db-primary-down")
+        .arg("--speed")
+        .arg("5")
+        .start_at(home_b.path());
     a.wait_for("DRILL");
     b.wait_for("DRILL");
 
