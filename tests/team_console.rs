@@ -126,6 +126,39 @@ async fn stored(m: &Moto) -> Vec<opsdeck::incident::team::Shared> {
     entries
 }
 
+/// The notes' texts in the store's order.
+fn notes(entries: &[opsdeck::incident::team::Shared]) -> Vec<String> {
+    entries
+        .iter()
+        .filter_map(|s| match &s.entry.event {
+            Event::Note { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Reads the store until `done` holds of it; fails the test with what it has if it never does.
+fn wait_stored(
+    rt: &tokio::runtime::Runtime,
+    m: &Moto,
+    what: &str,
+    done: impl Fn(&[opsdeck::incident::team::Shared]) -> bool,
+) -> Vec<opsdeck::incident::team::Shared> {
+    let started = std::time::Instant::now();
+    loop {
+        let entries = rt.block_on(stored(m));
+        if done(&entries) {
+            return entries;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the store never had {what}: {:?}",
+            notes(&entries)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 fn report_of(c: &Console) -> String {
     let dir = c.data_dir().join("drill").join("incidents");
     let md = std::fs::read_dir(&dir)
@@ -249,7 +282,7 @@ fn a_console_killed_with_entries_waiting_loses_and_doubles_nothing() {
     let m = Moto::start();
     rt.block_on(make_bucket(&m));
     let cable = Cable::to(&m.url);
-    let cfg = config("http://127.0.0.1:9/unused");
+    let cfg = format!("[team]\njournal = \"s3://{BUCKET}/opsdeck\"\n");
     let home = tempfile::tempdir().unwrap();
 
     let mut a = team_console("ana", &cable.url, &cfg, home.path());
@@ -259,17 +292,13 @@ fn a_console_killed_with_entries_waiting_loses_and_doubles_nothing() {
     a.press("Checkout slow\r\r\r\r");
     a.wait_for("SLA OK");
     a.press(":note uploaded before the cut\r");
-    // Uploaded: the store has the opening and the note.
-    let started = std::time::Instant::now();
-    while rt.block_on(stored(&m)).len() < 3 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "never uploaded"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    // Uploaded: the store has the note.
+    wait_stored(&rt, &m, "the note before the cut", |e| {
+        notes(e).contains(&"uploaded before the cut".to_string())
+    });
 
     cable.pull();
+    a.press("9");
     for k in 0..3 {
         a.press(&format!(":note while cut {k}\r"));
         a.wait_for(&format!("while cut {k}"));
@@ -292,29 +321,8 @@ fn a_console_killed_with_entries_waiting_loses_and_doubles_nothing() {
     again.wait_for("DRILL");
     again.press("9");
     again.wait_for("while cut 2");
-    let started = std::time::Instant::now();
-    let entries = loop {
-        let entries = rt.block_on(stored(&m));
-        let notes = entries
-            .iter()
-            .filter(|s| matches!(s.entry.event, Event::Note { .. }))
-            .count();
-        if notes >= 4 {
-            break entries;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "the waiting notes never arrived: {entries:?}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    let texts: Vec<String> = entries
-        .iter()
-        .filter_map(|s| match &s.entry.event {
-            Event::Note { text } => Some(text.clone()),
-            _ => None,
-        })
-        .collect();
+    let entries = wait_stored(&rt, &m, "the waiting notes", |e| notes(e).len() >= 4);
+    let texts = notes(&entries);
     assert_eq!(
         texts,
         [
@@ -328,15 +336,9 @@ fn a_console_killed_with_entries_waiting_loses_and_doubles_nothing() {
     // Another round or two changes nothing: the restarted console uploaded them once.
     again.press(":note after the restart\r");
     again.wait_for("after the restart");
-    let started = std::time::Instant::now();
-    while !rt
-        .block_on(stored(&m))
-        .iter()
-        .any(|s| matches!(&s.entry.event, Event::Note { text } if text == "after the restart"))
-    {
-        assert!(started.elapsed() < std::time::Duration::from_secs(20));
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_stored(&rt, &m, "the note after the restart", |e| {
+        notes(e).contains(&"after the restart".to_string())
+    });
     let entries = rt.block_on(stored(&m));
     let origins: HashSet<_> = entries.iter().map(|s| s.origin.clone()).collect();
     assert_eq!(origins.len(), entries.len(), "nothing doubled");
@@ -345,11 +347,7 @@ fn a_console_killed_with_entries_waiting_loses_and_doubles_nothing() {
         .filter(|s| matches!(s.entry.event, Event::Opened { .. }))
         .count();
     assert_eq!(opened, 1, "one opening");
-    let notes = entries
-        .iter()
-        .filter(|s| matches!(s.entry.event, Event::Note { .. }))
-        .count();
-    assert_eq!(notes, 5, "five notes, each once");
+    assert_eq!(notes(&entries).len(), 5, "five notes, each once");
     again.press("\x03");
     assert!(again.wait_exit().success());
 }
