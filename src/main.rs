@@ -7,7 +7,7 @@ use opsdeck::drill::{self, Drill};
 use opsdeck::incident::desk::Desk;
 use opsdeck::incident::event::Who;
 use opsdeck::incident::notify::Channel;
-use opsdeck::incident::team::{self, config::Location, follow::Follower};
+use opsdeck::incident::team::{self, config::Location, follow, follow::Follower};
 use opsdeck::playbook::catalog;
 use opsdeck::sources::aws::team::S3Store;
 use opsdeck::tui::runtime::{Parts, Runtime};
@@ -228,7 +228,7 @@ fn console(
     init_logging(&env.paths);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     // Before the screen takes the terminal: a [team] the console cannot use is said plainly.
-    let _team = runtime.block_on(env.team_follower(&mut desk, !live))?;
+    let follower = runtime.block_on(env.team_follower(&mut desk, !live))?;
     runtime.block_on(async {
         let start = Timestamp::now();
         let backend = if live {
@@ -252,11 +252,16 @@ fn console(
         app.read_only = env.read_only();
         app.kube_contexts = backend.contexts;
         app.log_limits = env.cfg.logs;
+        app.user = desk.who().user.clone();
+        app.team = follower.as_ref().map(|f| f.status.clone());
         let warnings = desk.warnings.clone();
         let mut sources = backend.sources;
         tui::prime(&mut app, &mut sources);
+        let desk = Arc::new(Mutex::new(desk));
+        let team = follower.map(|f| follow::spawn(f, desk.clone()));
         let (mut rt, results) = Runtime::new(Parts {
-            desk: Arc::new(Mutex::new(desk)),
+            desk,
+            team,
             ops: backend.ops,
             sources: sources.clone(),
             clock: backend.clock,

@@ -2,9 +2,12 @@
 //! once, tampering, and a partition.
 
 mod alarmsupport;
+#[path = "support/cable.rs"]
+mod cable;
 #[path = "dbsupport/moto.rs"]
 mod moto;
 
+use cable::Cable;
 use jiff::Timestamp;
 use moto::Moto;
 use opsdeck::incident::desk::{Desk, NewIncident};
@@ -14,9 +17,6 @@ use opsdeck::incident::team::follow::Follower;
 use opsdeck::incident::team::log::audit;
 use opsdeck::sources::aws::Aws;
 use opsdeck::sources::aws::team::S3Store;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -242,64 +242,6 @@ async fn two_consoles_writing_at_once_end_with_one_timeline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_consoles_writing_at_once_end_with_one_timeline() {
     consoles_writing_at_once(3, 100).await;
-}
-
-/// A loopback TCP relay that can be cut, as a pulled network cable would.
-struct Cable {
-    url: String,
-    cut: Arc<AtomicBool>,
-    open: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl Cable {
-    fn to(upstream: &str) -> Cable {
-        let target = upstream.trim_start_matches("http://").to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let cut = Arc::new(AtomicBool::new(false));
-        let open = Arc::new(Mutex::new(Vec::new()));
-        let (c, o) = (cut.clone(), open.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                if c.load(Ordering::SeqCst) {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(&target) else {
-                    continue;
-                };
-                o.lock()
-                    .unwrap()
-                    .extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                pipe(server, client);
-            }
-        });
-        Cable { url, cut, open }
-    }
-
-    fn pull(&self) {
-        self.cut.store(true, Ordering::SeqCst);
-        for s in self.open.lock().unwrap().drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-    }
-
-    fn plug(&self) {
-        self.cut.store(false, Ordering::SeqCst);
-    }
-}
-
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 16384];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 || to.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = to.shutdown(Shutdown::Write);
-    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

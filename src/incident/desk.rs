@@ -100,6 +100,13 @@ impl Desk {
         self.team.as_ref()
     }
 
+    /// Wakes `wake` after every entry this desk writes to the team's incidents.
+    pub fn wake_on_team_write(&mut self, wake: std::sync::Arc<tokio::sync::Notify>) {
+        if let Some(book) = &mut self.team {
+            book.wake_on_write(wake);
+        }
+    }
+
     /// Takes in entries the follower fetched or uploaded; returns whether the open incident
     /// (or which one is open) changed.
     pub fn absorb(&mut self, new: &[Stored]) -> Result<bool, DeskError> {
@@ -111,7 +118,11 @@ impl Desk {
             source,
         })?;
         let before = self.active().cloned();
-        self.refresh_team()?;
+        // Taken in already: a failure to open the local journal must not make the follower
+        // offer the same entries again.
+        if let Err(e) = self.refresh_team() {
+            tracing::warn!("showing the team's incident: {e}");
+        }
         Ok(before.as_ref() != self.active())
     }
 

@@ -38,11 +38,46 @@ impl Who {
     }
 }
 
+impl Who {
+    /// Where the entry was written from and by which team console: the team journal adds
+    /// `console ID` to `from` (see `team::book`), after the SSH client's address if any.
+    fn parts(&self) -> (Option<&str>, Option<&str>) {
+        let Some(from) = self.from.as_deref() else {
+            return (None, None);
+        };
+        match from.rsplit_once("console ") {
+            Some((rest, console)) => {
+                let address = rest.trim_end_matches([',', ' ']);
+                ((!address.is_empty()).then_some(address), Some(console))
+            }
+            None => (Some(from), None),
+        }
+    }
+
+    /// The team console that wrote the entry (`kim@bastion-kr.1f2e`), if it came through
+    /// the team journal.
+    pub fn console(&self) -> Option<&str> {
+        self.parts().1
+    }
+
+    /// For a narrow column: the console's user@host when there is one, else as displayed.
+    pub fn short(&self) -> String {
+        match self.console() {
+            Some(c) => c.rsplit_once('.').map_or(c, |(name, _)| name).to_string(),
+            None => self.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for Who {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.from {
-            Some(from) => write!(f, "{}@{from}", self.user),
-            None => f.write_str(&self.user),
+        match self.parts() {
+            (Some(address), Some(console)) => {
+                write!(f, "{}@{address} (console {console})", self.user)
+            }
+            (None, Some(console)) => write!(f, "{} (console {console})", self.user),
+            (Some(address), None) => write!(f, "{}@{address}", self.user),
+            (None, None) => f.write_str(&self.user),
         }
     }
 }
@@ -267,5 +302,40 @@ impl RunOutcome {
             RunOutcome::Failed => "FAILED".into(),
             RunOutcome::Aborted => "aborted".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Who;
+
+    #[test]
+    fn a_team_entry_says_who_from_where_and_which_console() {
+        let who = |from: Option<&str>| Who {
+            user: "kim".into(),
+            from: from.map(str::to_string),
+        };
+        let cases = [
+            (None, "kim", "kim"),
+            (Some("10.0.0.7"), "kim@10.0.0.7", "kim@10.0.0.7"),
+            (
+                Some("console kim@bastion-kr.1f2e"),
+                "kim (console kim@bastion-kr.1f2e)",
+                "kim@bastion-kr",
+            ),
+            (
+                Some("10.0.0.7, console kim@bastion-kr.1f2e"),
+                "kim@10.0.0.7 (console kim@bastion-kr.1f2e)",
+                "kim@bastion-kr",
+            ),
+        ];
+        for (from, shown, short) in cases {
+            assert_eq!(who(from).to_string(), shown);
+            assert_eq!(who(from).short(), short);
+        }
+        assert_eq!(
+            who(Some("10.0.0.7, console kim@bastion-kr.1f2e")).console(),
+            Some("kim@bastion-kr.1f2e")
+        );
     }
 }

@@ -48,6 +48,10 @@ pub struct Notice {
     pub eta: Timestamp,
     /// `Some(None)` once sent, `Some(Some(err))` after a failed attempt.
     pub last_attempt: Option<Option<String>>,
+    /// Who wrote it, and when and by whom it went out: every console of a team shows it, so
+    /// nobody sends it again.
+    pub who: String,
+    pub sent: Option<(Timestamp, String)>,
 }
 
 impl Notice {
@@ -61,6 +65,8 @@ pub struct Run {
     pub run: u32,
     pub playbook: String,
     pub who: String,
+    /// The team console that started it, when it came through the team journal.
+    pub console: Option<String>,
     pub inputs: BTreeMap<String, String>,
     pub steps: Vec<StepRecord>,
     /// When, at which step and why a guard refused the run before it changed anything.
@@ -163,6 +169,7 @@ impl Incident {
                 run: *run,
                 playbook: playbook.clone(),
                 who: e.who.to_string(),
+                console: e.who.console().map(str::to_string),
                 inputs: inputs.clone(),
                 steps: vec![],
                 refused: None,
@@ -219,12 +226,17 @@ impl Incident {
                 plan: plan.clone(),
                 eta: *eta,
                 last_attempt: None,
+                who: e.who.to_string(),
+                sent: None,
             }),
             Event::NoticeSent { n, error, .. } => {
                 if let Some(notice) = self.notices.iter_mut().find(|x| x.n == *n) {
                     // Once delivered by any channel, a later failure elsewhere does not undo it.
                     if !notice.sent() {
                         notice.last_attempt = Some(error.clone());
+                        if error.is_none() {
+                            notice.sent = Some((e.at, e.who.to_string()));
+                        }
                     }
                 }
             }

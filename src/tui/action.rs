@@ -220,6 +220,10 @@ pub enum Action {
     Incident(Option<Box<Incident>>),
     /// Every incident but the open one, for the availability budget.
     Past(Vec<Incident>),
+    /// How the team journal is doing and who else is here (`[team]` only).
+    Team(Box<crate::incident::team::follow::TeamStatus>),
+    /// Incidents opened twice for one alarm, as (survivor, other): `:merge` merges the first.
+    MergeOffers(Vec<(String, String)>),
     /// Progress of the running (or last) playbook.
     Progress(RunView),
     /// The running playbook asks the operator something.

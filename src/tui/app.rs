@@ -198,6 +198,12 @@ pub struct App {
     /// Risky CloudTrail events (and denial bursts) that arrived since the Trail pane was
     /// last looked at: its tab shows the count.
     pub trail_news: usize,
+    /// With `[team]`: how the team journal is doing and who else is here.
+    pub team: Option<crate::incident::team::follow::TeamStatus>,
+    /// Incidents opened twice for one alarm while partitioned, as (survivor, other).
+    pub merge_offers: Vec<(String, String)>,
+    /// The user this console acts as: roles and the breach notice go by it.
+    pub user: String,
     /// Work for the runtime, drained after every update.
     pub effects: Vec<Effect>,
 }
@@ -243,6 +249,9 @@ impl App {
             logs: None,
             log_limits: crate::model::logs::LogLimits::default(),
             described: None,
+            team: None,
+            merge_offers: Vec::new(),
+            user: String::new(),
             effects: Vec::new(),
         };
         for id in TableId::ALL {
@@ -319,6 +328,8 @@ impl App {
                 self.refresh(TableId::Timeline);
             }
             Action::Past(past) => self.data.past = past,
+            Action::Team(status) => self.team_round(*status),
+            Action::MergeOffers(offers) => self.offer_merges(offers),
             Action::Progress(view) => self.run = Some(view),
             Action::Ask(prompt) => self.ask(prompt),
             Action::Show { title, text } => self.plan = Some((title, text, 0)),
@@ -797,6 +808,11 @@ impl App {
                 self.set_filter(TableId::TrailEvents, query);
             }
             Ok(commands::Parsed::Logs { target, container }) => self.logs_named(&target, container),
+            Ok(commands::Parsed::Merge) => self.merge(),
+            Ok(commands::Parsed::Role(role)) => self.set_role(role, None),
+            Ok(commands::Parsed::Handover(user)) => {
+                self.set_role(crate::incident::event::Role::Commander, Some(user))
+            }
             Ok(commands::Parsed::Nothing) => {}
             Err(msg) => self.message = Some((Level::Warn, msg)),
         }

@@ -29,6 +29,12 @@ pub enum Parsed {
         target: String,
         container: Option<String>,
     },
+    /// `:merge`: merge the incident opened twice while partitioned into the first one.
+    Merge,
+    /// `:role comms`, `:role commander`: this user takes the role.
+    Role(crate::incident::event::Role),
+    /// `:handover USER`: USER commands the incident from now on.
+    Handover(String),
     Nothing,
 }
 
@@ -100,6 +106,16 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
                 .to_string(),
         ),
         "drill" => Parsed::Drill(arg.map(str::to_string)),
+        "merge" => Parsed::Merge,
+        "role" => match arg {
+            Some("comms") => Parsed::Role(crate::incident::event::Role::Comms),
+            Some("commander") => Parsed::Role(crate::incident::event::Role::Commander),
+            _ => return Err("usage: :role comms|commander".into()),
+        },
+        "handover" => match arg {
+            Some(user) => Parsed::Handover(user.to_string()),
+            None => return Err("usage: :handover USER (who commands the incident next)".into()),
+        },
         "service" => match arg {
             Some(name) => Parsed::Service(name.to_string()),
             None => return Err("usage: :service NAME (the service the incident hits)".into()),

@@ -69,6 +69,19 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         left.push(Span::styled(" READ-ONLY ", theme.warn));
         left.push(Span::styled(format!("({reason})"), theme.muted));
     }
+    if let Some(team) = &app.team
+        && let Some(line) = team.line()
+    {
+        let style = if team.unreachable.is_some() || team.broken.is_some() {
+            theme.warn
+        } else {
+            theme.accent
+        };
+        left.push(Span::styled(format!(" {line}"), style));
+    }
+    if let Some(run) = app.runs_elsewhere().first() {
+        left.push(Span::styled(format!(" ▶ {run}"), theme.accent));
+    }
     let right = sla_line(app);
     let width = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
     // Short of room, the namespace goes first: the cluster pane's title has it too.

@@ -71,4 +71,9 @@ pub enum Effect {
     Describe(crate::model::inspect::ObjectRef),
     /// Fetch the object as YAML, shown in a text popup.
     Yaml(crate::model::inspect::ObjectRef),
+    /// Merge incident `other` into `keep` (opened twice while the consoles were partitioned).
+    Merge {
+        keep: String,
+        other: String,
+    },
 }

@@ -48,11 +48,11 @@ impl App {
         }
     }
 
-    fn say(&mut self, level: Level, text: impl Into<String>) {
+    pub(super) fn say(&mut self, level: Level, text: impl Into<String>) {
         self.message = Some((level, text.into()));
     }
 
-    fn need_incident(&mut self) -> bool {
+    pub(super) fn need_incident(&mut self) -> bool {
         if self.data.incident.is_none() {
             let key = self.keymap.keys_of(super::action::Command::NewIncident);
             self.say(
@@ -99,9 +99,19 @@ impl App {
         }
     }
 
+    /// Only the one who speaks for the incident sends the notice, so it goes out once.
     pub(super) fn breach_notice(&mut self) {
-        if self.need_incident() {
-            self.form = Some(Form::notice());
+        if !self.need_incident() {
+            return;
+        }
+        let mine = self
+            .data
+            .incident
+            .as_deref()
+            .map_or(Ok(()), |inc| self.sends_notice(inc));
+        match mine {
+            Ok(()) => self.form = Some(Form::notice()),
+            Err(e) => self.say(Level::Warn, e),
         }
     }
 
@@ -197,7 +207,12 @@ impl App {
         let Some(inc) = &self.data.incident else {
             return;
         };
-        let Some(run) = inc.runs.iter().rev().find(|r| r.interrupted_at().is_some()) else {
+        let Some(run) = inc
+            .runs
+            .iter()
+            .rev()
+            .find(|r| r.interrupted_at().is_some() && !self.elsewhere(r))
+        else {
             self.say(Level::Ok, "no interrupted playbook run");
             return;
         };
@@ -250,7 +265,7 @@ impl App {
             i.runs
                 .iter()
                 .rev()
-                .find(|r| r.interrupted_at().is_some())
+                .find(|r| r.interrupted_at().is_some() && !self.elsewhere(r))
                 .map(|r| r.run)
         });
         match interrupted {
@@ -338,7 +353,34 @@ impl App {
         {
             return;
         }
+        // A notice written since this checkpoint came (on any console of the team) is the
+        // one for it: nobody is asked again.
+        let since = match status.stage {
+            Stage::Breached => status.deadline,
+            _ => self
+                .sla
+                .warn_at
+                .iter()
+                .min()
+                .and_then(|w| status.deadline.checked_sub(*w).ok())
+                .unwrap_or(status.deadline),
+        };
+        let written = inc.notices.iter().rev().find(|n| n.at >= since).map(|n| {
+            format!(
+                "{status}: breach notice {} was written at {} by {}",
+                n.n,
+                n.at.strftime("%H:%M:%S"),
+                n.who
+            )
+        });
+        let mine = self.sends_notice(inc);
         self.notice_offered = Some(mark);
+        if let Some(said) = written {
+            return self.say(Level::Warn, said);
+        }
+        if let Err(who) = mine {
+            return self.say(Level::Warn, format!("{status}: {who}"));
+        }
         self.form = Some(Form::notice());
         self.say(
             Level::Crit,

@@ -19,6 +19,7 @@ pub mod panes;
 pub mod popups;
 pub mod runtime;
 pub mod table;
+mod team_ui;
 pub mod terminal;
 pub mod theme;
 mod wrap;

@@ -10,6 +10,7 @@ use crate::incident::event::{DrillTag, Event, Milestone, RunOutcome};
 use crate::incident::notify::{self, Attempt, Channel, Notice};
 use crate::incident::objectives::Services;
 use crate::incident::report;
+use crate::incident::team::follow::Round;
 use crate::model::Level;
 use crate::ops::Ops;
 use crate::playbook::catalog::Entry;
@@ -60,12 +61,17 @@ pub struct Parts {
     pub inspect: Option<Arc<dyn crate::sources::Inspect>>,
     /// Where `w` in the log view writes (the data dir's `logs/`).
     pub log_dir: std::path::PathBuf,
+    /// With `[team]`: the running follower's rounds (`follow::spawn`).
+    pub team: Option<mpsc::UnboundedReceiver<Round>>,
 }
 
 impl Runtime {
     /// The runtime, and the stream of actions it produces for the loop.
-    pub fn new(p: Parts) -> (Runtime, mpsc::UnboundedReceiver<Action>) {
+    pub fn new(mut p: Parts) -> (Runtime, mpsc::UnboundedReceiver<Action>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        if let Some(rounds) = p.team.take() {
+            follow_team(rounds, p.desk.clone(), tx.clone());
+        }
         let (notices, mut attempts) = mpsc::unbounded_channel::<Attempt>();
         let rt = Runtime {
             parts: p,
@@ -109,25 +115,7 @@ impl Runtime {
     /// The open incident as the journal now has it, for the screen.
     pub fn refresh(&self) {
         send_incident(&self.parts.desk, &self.tx);
-        self.send_past();
-    }
-
-    /// The incidents other than the open one, read again when one opens or is resolved.
-    fn send_past(&self) {
-        let Ok(desk) = self.parts.desk.lock() else {
-            return;
-        };
-        let active = desk.active().map(|i| i.id.clone());
-        let past = desk
-            .incidents()
-            .into_iter()
-            .filter(|i| Some(&i.id) != active.as_ref())
-            .map(|mut i| {
-                i.entries.clear();
-                i
-            })
-            .collect();
-        let _ = self.tx.send(Action::Past(past));
+        send_past(&self.parts.desk, &self.tx);
     }
 
     fn say(&self, level: Level, text: impl Into<String>) {
@@ -238,7 +226,36 @@ impl Runtime {
             Effect::Yaml(object) => self.yaml(object),
             Effect::Drill(None) => self.list_drills(),
             Effect::Drill(Some(name)) => self.start_drill(&name),
+            Effect::Merge { keep, other } => self.merge(&keep, &other),
         }
+    }
+
+    /// `:merge`: the incident opened twice while partitioned becomes one, journaled in the
+    /// survivor; every console shows the merged one on its next round.
+    fn merge(&self, keep: &str, other: &str) {
+        let merged = self
+            .parts
+            .desk
+            .lock()
+            .map_err(|_| "journal lock poisoned".to_string())
+            .and_then(|mut d| {
+                d.merge(keep, other, self.parts.clock.now())
+                    .map_err(|e| e.to_string())?;
+                Ok(d.merge_offers())
+            });
+        match merged {
+            Ok(offers) => {
+                let _ = self.tx.send(Action::MergeOffers(offers));
+                self.say(
+                    Level::Ok,
+                    format!(
+                        "{other} merged into {keep}: one incident, the earlier recognition holds"
+                    ),
+                );
+            }
+            Err(e) => self.say(Level::Crit, format!("not merged: {e}")),
+        }
+        self.refresh();
     }
 
     fn alarm_control(&self) -> Option<Arc<dyn AlarmControl>> {
@@ -728,6 +745,47 @@ impl Runtime {
             run::execute(&ctx, &playbook, vars, start, &mut ch).await;
         });
     }
+}
+
+/// What the team's consoles wrote reaches the screen: the header's team line every round
+/// that changed it, the incident and the past ones whenever entries arrived, and the merge
+/// offers of incidents opened twice while partitioned.
+fn follow_team(
+    mut rounds: mpsc::UnboundedReceiver<Round>,
+    desk: Arc<Mutex<Desk>>,
+    tx: mpsc::UnboundedSender<Action>,
+) {
+    tokio::spawn(async move {
+        while let Some(round) = rounds.recv().await {
+            if round.changed {
+                send_incident(&desk, &tx);
+                send_past(&desk, &tx);
+                let offers = desk.lock().map(|d| d.merge_offers()).unwrap_or_default();
+                let _ = tx.send(Action::MergeOffers(offers));
+            }
+            if tx.send(Action::Team(Box::new(round.status))).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// The incidents other than the open one, read again when one opens or is resolved.
+fn send_past(desk: &Arc<Mutex<Desk>>, tx: &mpsc::UnboundedSender<Action>) {
+    let Ok(desk) = desk.lock() else {
+        return;
+    };
+    let active = desk.active().map(|i| i.id.clone());
+    let past = desk
+        .incidents()
+        .into_iter()
+        .filter(|i| Some(&i.id) != active.as_ref())
+        .map(|mut i| {
+            i.entries.clear();
+            i
+        })
+        .collect();
+    let _ = tx.send(Action::Past(past));
 }
 
 fn send_incident(desk: &Arc<Mutex<Desk>>, tx: &mpsc::UnboundedSender<Action>) {

@@ -20,6 +20,8 @@ pub struct Book {
     origins: HashSet<Origin>,
     /// This console's entries the team journal does not have yet, oldest first.
     pending: Vec<(Origin, Entry)>,
+    /// The running follower, woken by every entry this console writes so it uploads at once.
+    wake: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl Book {
@@ -53,6 +55,7 @@ impl Book {
             shared,
             origins,
             pending: vec![],
+            wake: None,
         }
     }
 
@@ -80,7 +83,15 @@ impl Book {
         };
         if !self.origins.contains(&origin) {
             self.pending.push((origin, entry.clone()));
+            if let Some(wake) = &self.wake {
+                wake.notify_one();
+            }
         }
+    }
+
+    /// Wakes `wake` whenever this console writes an entry (the follower then uploads it).
+    pub fn wake_on_write(&mut self, wake: std::sync::Arc<tokio::sync::Notify>) {
+        self.wake = Some(wake);
     }
 
     pub fn pending(&self) -> &[(Origin, Entry)] {
@@ -93,7 +104,7 @@ impl Book {
         if new.is_empty() {
             return Ok(());
         }
-        // A console that has not written yet has no incidents directory.
+        // A console that never wrote an incident has no desk directory yet.
         if let Some(dir) = self.mirror.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -101,14 +112,19 @@ impl Book {
             .create(true)
             .append(true)
             .open(&self.mirror)?;
+        let mut lines = Vec::new();
         for s in new {
-            let mut line = s.body.clone();
-            line.push(b'\n');
-            file.write_all(&line)?;
+            lines.extend_from_slice(&s.body);
+            lines.push(b'\n');
+        }
+        // Saved first, then taken in: a failed write leaves nothing half-absorbed, and the
+        // follower offers the same entries again.
+        file.write_all(&lines)?;
+        file.sync_data()?;
+        for s in new {
             self.origins.insert(s.shared.origin.clone());
             self.shared.push(s.shared.clone());
         }
-        file.sync_data()?;
         let origins = &self.origins;
         self.pending.retain(|(o, _)| !origins.contains(o));
         Ok(())

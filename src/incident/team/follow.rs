@@ -6,7 +6,8 @@ use super::presence;
 use super::store::Store;
 use crate::incident::desk::Desk;
 use jiff::{SignedDuration, Timestamp};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, mpsc};
 
 /// How often the store is listed for the others' entries when nothing is waiting.
 pub const POLL: SignedDuration = SignedDuration::from_secs(2);
@@ -139,11 +140,17 @@ impl<S: Store> Follower<S> {
         let new = &self.log.entries()[self.absorbed..];
         match desk.lock() {
             Ok(mut d) => {
-                let changed = d.absorb(new).unwrap_or_else(|e| {
-                    tracing::warn!("saving the team journal: {e}");
-                    false
-                });
-                self.absorbed = self.log.entries().len();
+                let changed = match d.absorb(new) {
+                    Ok(changed) => {
+                        self.absorbed = self.log.entries().len();
+                        changed
+                    }
+                    // Not taken in: offered again next round.
+                    Err(e) => {
+                        tracing::warn!("saving the team journal: {e}");
+                        return false;
+                    }
+                };
                 self.status.waiting = d.team().map_or(0, |b| b.pending().len());
                 changed || !new.is_empty()
             }
@@ -164,5 +171,141 @@ impl<S: Store> Follower<S> {
         let listed = self.store.list(&presence::dir(&self.prefix), None).await?;
         self.status.others = presence::others(&self.prefix, &listed, console, now);
         Ok(())
+    }
+}
+
+/// What one round of the running follower tells the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    pub status: TeamStatus,
+    /// The desk's incidents changed (entries arrived, or which one is open).
+    pub changed: bool,
+}
+
+/// Runs `follower` for `desk` until the receiver is dropped: a round every [`POLL`], and one
+/// at once whenever the desk writes an entry of its own (the desk wakes it). Rounds run on
+/// their own task and lock the desk only between store calls, so a slow or unreachable
+/// store never holds up a key press. A round that changed nothing is not reported.
+pub fn spawn<S: Store + 'static>(
+    mut follower: Follower<S>,
+    desk: Arc<Mutex<Desk>>,
+) -> mpsc::UnboundedReceiver<Round> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let wake = Arc::new(Notify::new());
+    if let Ok(mut d) = desk.lock() {
+        d.wake_on_team_write(wake.clone());
+    }
+    tokio::spawn(async move {
+        let mut said: Option<TeamStatus> = None;
+        loop {
+            let changed = follower.round(&desk, Timestamp::now()).await;
+            if changed || said.as_ref() != Some(&follower.status) {
+                said = Some(follower.status.clone());
+                let round = Round {
+                    status: follower.status.clone(),
+                    changed,
+                };
+                if tx.send(round).is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(POLL.unsigned_abs()) => {}
+                () = wake.notified() => {}
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::desk::NewIncident;
+    use crate::incident::event::{Severity, Who};
+    use crate::incident::team::config::Location;
+    use crate::incident::team::store::MemStore;
+
+    fn desk(dir: &std::path::Path, user: &str) -> Desk {
+        let who = Who {
+            user: user.into(),
+            from: None,
+        };
+        Desk::open_team(dir, who, format!("{user}@bastion.{user}")).unwrap()
+    }
+
+    /// Rounds that each list the store (the clock moved past [`POLL`]).
+    async fn rounds(f: &mut Follower<&MemStore>, d: &Mutex<Desk>, n: i64) {
+        for i in 1..=n {
+            f.round(d, Timestamp::now() + SignedDuration::from_hours(i))
+                .await;
+        }
+    }
+
+    impl Store for &MemStore {
+        async fn claim(
+            &self,
+            key: &str,
+            body: Vec<u8>,
+        ) -> Result<super::super::store::Claim, super::super::store::StoreError> {
+            (*self).claim(key, body).await
+        }
+        async fn put(
+            &self,
+            key: &str,
+            body: Vec<u8>,
+        ) -> Result<(), super::super::store::StoreError> {
+            (*self).put(key, body).await
+        }
+        async fn get(&self, key: &str) -> Result<Vec<u8>, super::super::store::StoreError> {
+            (*self).get(key).await
+        }
+        async fn list(
+            &self,
+            prefix: &str,
+            after: Option<&str>,
+        ) -> Result<Vec<super::super::store::Listed>, super::super::store::StoreError> {
+            (*self).list(prefix, after).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_console_that_never_wrote_anything_takes_in_the_teams_incident() {
+        let store = MemStore::default();
+        let at = Location::parse("s3://team/t").unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let mut a = desk(&home.path().join("a/incidents"), "ana");
+        let mut fa = Follower::new(&store, &at, &mut a);
+        let a = Mutex::new(a);
+        let opened = a
+            .lock()
+            .unwrap()
+            .open_incident(
+                NewIncident {
+                    title: "checkout 5xx".into(),
+                    severity: Severity::Sev1,
+                    alarm: None,
+                    detected_at: None,
+                    recognised: None,
+                    drill: None,
+                },
+                Timestamp::now(),
+            )
+            .unwrap()
+            .id
+            .clone();
+        rounds(&mut fa, &a, 1).await;
+        // B's desk directory does not exist yet: nothing was ever journaled there.
+        let dir = home.path().join("b/incidents");
+        let mut b = desk(&dir, "kim");
+        assert!(!dir.exists());
+        let mut fb = Follower::new(&store, &at, &mut b);
+        let b = Mutex::new(b);
+        assert!(fb.round(&b, Timestamp::now()).await, "the incident arrived");
+        assert_eq!(
+            b.lock().unwrap().active().map(|i| i.id.clone()),
+            Some(opened)
+        );
+        assert!(dir.join("team.jsonl").exists(), "saved for the next start");
     }
 }

@@ -49,11 +49,7 @@ impl Rows for TimelineRows<'_> {
         };
         (
             level,
-            vec![
-                e.at.strftime("%H:%M:%S").to_string(),
-                e.who.to_string(),
-                text,
-            ],
+            vec![e.at.strftime("%H:%M:%S").to_string(), e.who.short(), text],
         )
     }
     fn detail(&self, i: usize, _now: Timestamp) -> Vec<(&'static str, String)> {
@@ -160,6 +156,34 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             theme.muted,
         ),
     ];
+    if app.team.is_some() {
+        let mut roles = format!("commander {}", inc.commander);
+        if !inc.comms.is_empty() {
+            roles.push_str(&format!(" · comms {}", inc.comms.join(", ")));
+        }
+        if !inc.merged.is_empty() {
+            roles.push_str(&format!(" · merged in {}", inc.merged.join(", ")));
+        }
+        lines.push(Line::styled(
+            format!("{roles} · :role comms · :handover USER"),
+            theme.muted,
+        ));
+    }
+    for n in &inc.notices {
+        if let Some((at, who)) = &n.sent {
+            lines.push(Line::styled(
+                format!(
+                    "✓ breach notice {} sent {} by {who}",
+                    n.n,
+                    at.strftime("%H:%M:%S")
+                ),
+                theme.ok,
+            ));
+        }
+    }
+    for run in app.runs_elsewhere() {
+        lines.push(Line::styled(format!("▶ {run}"), theme.accent));
+    }
     if inc.service.is_none() && !app.services.list.is_empty() {
         lines.push(Line::styled(
             ":service NAME tags the service hit: its RTO and budget apply",
@@ -167,7 +191,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         ));
     }
     lines.extend(budget_lines(app, inc.service.as_deref()));
-    for run in inc.runs.iter().filter(|r| r.interrupted_at().is_some()) {
+    // A run another console of the team is still running is not interrupted.
+    for run in inc
+        .runs
+        .iter()
+        .filter(|r| r.interrupted_at().is_some() && !app.elsewhere(r))
+    {
         let step = run
             .interrupted_at()
             .map(|s| s.step.clone())
