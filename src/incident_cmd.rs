@@ -55,7 +55,9 @@ impl Desks {
             .build()
             .context("starting the async runtime")?;
         let shelf = |mut desk: Desk, drill: bool| -> anyhow::Result<Shelf> {
-            let follower = rt.block_on(env.team_follower(&mut desk, drill))?;
+            let follower = rt
+                .block_on(env.team_follower(&mut desk, drill))?
+                .map(Follower::absent);
             Ok(Shelf {
                 desk: Mutex::new(desk),
                 follower,

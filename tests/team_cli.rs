@@ -145,6 +145,18 @@ fn two_engineers_share_one_incident_and_nothing_is_lost_while_the_store_is_away(
         "who and from which console: {who}"
     );
 
+    // Commands come and go: they never show as a console in the incident.
+    let beats = rt
+        .block_on(
+            client
+                .list_objects_v2()
+                .bucket(BUCKET)
+                .prefix("opsdeck/presence/")
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(beats.contents().len(), 0, "no heartbeat from a command");
+
     // Lee's bastion loses the store: the note is kept and said to wait, then goes up once.
     let nowhere = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
