@@ -983,3 +983,28 @@ fn an_rpo_breach_goes_on_the_incident_timeline_once() {
         crate::model::Level::Crit
     );
 }
+
+#[test]
+fn the_incident_pane_says_why_the_team_journal_cannot_be_reached() {
+    let mut app = app();
+    let _dir = open_incident(&mut app);
+    app.team = Some(crate::incident::team::follow::TeamStatus {
+        location: "s3://ops-incidents/opsdeck/".into(),
+        unreachable: Some((
+            now(),
+            "s3://ops-incidents: s3:PutObject: InvalidRequest: Bucket is missing ObjectLockConfiguration".into(),
+        )),
+        waiting: 2,
+        ..Default::default()
+    });
+    app.go(Pane::Incident);
+    let screen = render(&mut app, 200, 40);
+    assert!(
+        screen.contains("team journal unreachable since"),
+        "the header says since when:\n{screen}"
+    );
+    assert!(
+        screen.contains("✗ team journal: s3://ops-incidents: s3:PutObject: InvalidRequest: Bucket is missing ObjectLockConfiguration"),
+        "the pane says why:\n{screen}"
+    );
+}

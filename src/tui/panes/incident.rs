@@ -169,6 +169,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             theme.muted,
         ));
     }
+    // The header says since when; the why is here, where there is room for it.
+    if let Some((_, why)) = app.team.as_ref().and_then(|t| t.unreachable.as_ref()) {
+        lines.push(Line::styled(format!("✗ team journal: {why}"), theme.crit));
+    }
     for n in &inc.notices {
         if let Some((at, who)) = &n.sent {
             lines.push(Line::styled(
