@@ -96,7 +96,8 @@ pub struct Step {
 }
 
 /// Names of `Op` variants as playbooks write them.
-pub const OPS: [&str; 19] = [
+pub const OPS: [&str; 20] = [
+    "set_region_weight",
     "scale",
     "set_hpa_bounds",
     "rollback",

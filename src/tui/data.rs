@@ -33,6 +33,9 @@ pub struct Data {
     /// Each database's backups judged against its RPO, with the replica lag of the cluster
     /// of the same name; in the order the sources list them.
     pub backup_status: Vec<BackupStatus>,
+    pub regions: Arc<Feed<crate::model::region::RegionSnapshot>>,
+    /// Each region judged, in the configured order.
+    pub region_status: Vec<crate::model::region::RegionStatus>,
     /// IAM review findings, worst first.
     pub findings: Vec<Finding>,
     /// CloudTrail review findings (coverage and the CIS 4.x monitoring chains).
@@ -67,6 +70,8 @@ impl Data {
             trail: Arc::default(),
             backups: Arc::default(),
             backup_status: Vec::new(),
+            regions: Arc::default(),
+            region_status: Vec::new(),
             findings: Vec::new(),
             trail_findings: Vec::new(),
             summaries: Area::ALL
@@ -105,6 +110,7 @@ impl Data {
         data.set_iam(snaps.iam, now);
         data.set_trail(snaps.trail, now);
         data.set_backups(snaps.backups);
+        data.set_regions(snaps.regions);
         data
     }
 
@@ -158,8 +164,15 @@ impl Data {
         self.summarise_cluster();
     }
 
+    pub fn set_regions(&mut self, feed: Arc<Feed<crate::model::region::RegionSnapshot>>) {
+        self.region_status = feed.data.status();
+        self.regions = feed;
+        self.summarise_cluster();
+    }
+
     /// The active context's summary, made worse by any other watched context that is worse:
-    /// trouble in a region nobody is looking at still marks the Cluster tab.
+    /// trouble in a region nobody is looking at still marks the Cluster tab. A region whose
+    /// traffic goes to a failing health check does too.
     fn summarise_cluster(&mut self) {
         let mut s = summary::cluster(&self.cluster.data);
         for c in self.contexts.iter().filter(|c| !c.active) {
@@ -167,6 +180,13 @@ impl Data {
                 s.level = c.level;
                 let what = c.worst.as_deref().unwrap_or(c.level.word());
                 s.worst = Some(format!("context {}: {what}", c.context));
+            }
+        }
+        for r in &self.region_status {
+            if r.level > s.level {
+                s.level = r.level;
+                let what = r.problems.first().map_or(r.level.word(), String::as_str);
+                s.worst = Some(format!("region {}: {what}", r.region));
             }
         }
         let health = self.cluster.health.clone();

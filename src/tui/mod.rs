@@ -5,6 +5,7 @@ pub mod action;
 mod alarm_ui;
 pub mod app;
 mod backup_journal;
+mod region_journal;
 mod cluster_scope;
 pub mod commands;
 pub mod data;
@@ -98,6 +99,7 @@ pub async fn run(
             Ok(()) = sources.iam.changed() => { app.update(Action::Iam(take!(sources.iam))); dirty = true; }
             Ok(()) = sources.trail.changed() => { app.update(Action::Trail(take!(sources.trail))); dirty = true; }
             Ok(()) = sources.backups.changed() => { app.update(Action::Backups(take!(sources.backups))); dirty = true; }
+            Ok(()) = sources.regions.changed() => { app.update(Action::Regions(take!(sources.regions))); dirty = true; }
             Some(action) = results.recv() => { step(&mut app, &mut runtime, action); dirty = true; }
             () = log_wake.notified() => dirty = true,
             _ = clock.tick(), if app.needs_tick() => {
@@ -124,4 +126,5 @@ pub fn prime(app: &mut App, sources: &mut Sources) {
     app.update(Action::Iam(take!(sources.iam)));
     app.update(Action::Trail(take!(sources.trail)));
     app.update(Action::Backups(take!(sources.backups)));
+    app.update(Action::Regions(take!(sources.regions)));
 }

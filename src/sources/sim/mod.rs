@@ -20,6 +20,7 @@ mod iam;
 pub mod inspect;
 mod large;
 mod ops;
+mod region;
 mod traffic;
 mod trail;
 mod waf;
@@ -86,6 +87,7 @@ pub struct World {
     alarms: alarms::AlarmSim,
     iam: IamSnapshot,
     trail: trail::TrailSim,
+    regions: region::RegionSim,
 }
 
 impl World {
@@ -116,6 +118,7 @@ impl World {
             alarms,
             iam,
             trail,
+            regions: region::RegionSim::new(),
         }
     }
 
@@ -190,6 +193,25 @@ impl World {
 
     pub fn backups(&self) -> crate::model::backup::BackupSnapshot {
         backup::snapshot(self.start, self.t)
+    }
+
+    /// The two regions, once a scenario that names one has shown them; none before.
+    pub fn regions(&self) -> crate::model::region::RegionSnapshot {
+        if !self.regions_shown() {
+            return Default::default();
+        }
+        let rpm = traffic::base_rpm(self.start_abs + self.t);
+        self.regions
+            .snapshot(self.now(), self.t, rpm, &self.cluster())
+    }
+
+    fn regions_shown(&self) -> bool {
+        self.regions.shown()
+    }
+
+    /// A scenario about regions shows them from its start.
+    pub fn show_regions(&mut self) {
+        self.regions.show();
     }
 }
 

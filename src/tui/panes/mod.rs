@@ -2,6 +2,7 @@
 
 mod alarms;
 mod backups;
+mod regions;
 mod cluster;
 mod db;
 pub(crate) mod iam;
