@@ -91,7 +91,8 @@ pub enum Condition {
         to: String,
     },
     /// The database taking the region's writes has one writable primary, and its replicas
-    /// (the other region's, for an active-active database) lag less than `max_lag_s`.
+    /// (the other region's, for an active-active database) lag less than `max_lag_s`. A
+    /// region that names no database holds, saying it was not checked.
     RegionWritable {
         region: String,
         max_lag_s: f64,

@@ -198,7 +198,7 @@ mod tests {
                 "[[regions]]\nname = \"a\"\nkube_context = \"k\"\n\
                  route53 = { zone = \"z\", record = \"r\", set_identifer = \"a\" }\n"
                     .into(),
-                "config.toml:4:42: unknown field `set_identifer`".into(),
+                "config.toml:4:39: unknown field `set_identifer`".into(),
             ),
             (
                 "[[regions]]\nname = \"a\"\nkube_context = \"k\"\n\
