@@ -88,9 +88,11 @@ impl HealthProxy {
                 };
                 let text = String::from_utf8_lossy(&request).to_string();
                 let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
-                let hit = which.lock().unwrap().iter().any(|id| {
-                    path.ends_with(&format!("/healthcheck/{id}/status"))
-                });
+                let hit = which
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|id| path.ends_with(&format!("/healthcheck/{id}/status")));
                 if hit {
                     let body = failing_status();
                     let reply = format!(
@@ -109,6 +111,10 @@ impl HealthProxy {
 
     fn fail(&self, id: &str) {
         self.failing.lock().unwrap().insert(id.to_string());
+    }
+
+    fn heal(&self, id: &str) {
+        self.failing.lock().unwrap().remove(id);
     }
 }
 
@@ -372,7 +378,11 @@ async fn each_region_shows_its_weight_health_check_and_cluster() {
         lines[0].line,
         "weight 100 (50 %) · health ✓ · ttl 1 s · nodes 3/3 · 0 HPA at max · 1 pods not ready"
     );
-    assert_eq!(lines[0].level, Level::Warn, "prod-kr has a crash-looping pod");
+    assert_eq!(
+        lines[0].level,
+        Level::Warn,
+        "prod-kr has a crash-looping pod"
+    );
     assert_eq!(
         lines[1].line,
         "weight 100 (50 %) · health ✓ · ttl 1 s · nodes 3/3 · 0 HPA at max · 0 pods not ready"
@@ -426,9 +436,20 @@ async fn evacuate_moves_exactly_the_named_weight_and_restore_puts_it_back() {
     .await;
     alb.await.unwrap();
     assert_eq!(weight(&w, "seoul").await, Some(0));
-    assert_eq!(weight(&w, "us").await, Some(100), "only the named weight changed");
+    assert_eq!(
+        weight(&w, "us").await,
+        Some(100),
+        "only the named weight changed"
+    );
 
-    let journal: Vec<Event> = w.ctx.desk.lock().unwrap().active().unwrap().entries
+    let journal: Vec<Event> = w
+        .ctx
+        .desk
+        .lock()
+        .unwrap()
+        .active()
+        .unwrap()
+        .entries
         .iter()
         .map(|e| e.event.clone())
         .collect();
@@ -460,20 +481,38 @@ async fn evacuate_moves_exactly_the_named_weight_and_restore_puts_it_back() {
     let finished: Vec<String> = journal
         .iter()
         .filter_map(|e| match e {
-            Event::StepFinished { step, result, .. } if step == "headroom" => {
-                Some(result.clone())
-            }
+            Event::StepFinished { step, result, .. } if step == "headroom" => Some(result.clone()),
             _ => None,
         })
         .collect();
     assert_eq!(
         finished,
-        ["headroom = hpa shop/user: 3 replicas × 2.00 (share 50 % → 100 %) = 6 of max 10 \
-          (headroom 4)"]
+        [
+            "headroom = hpa shop/user: 3 replicas × 2.00 (share 50 % → 100 %) = 6 of max 10 \
+          (headroom 4)"
+        ]
     );
 
+    // Back only once Seoul passes its health check again.
+    let (outcome, view) = run(&w, "region-restore", &[]).await;
+    assert_eq!(outcome, RunOutcome::Failed);
+    assert_eq!(
+        step(&view, "saved").output,
+        ["region = seoul, run = 1, weight = 100"]
+    );
+    assert!(
+        step(&view, "healthy").output[0].starts_with("region seoul is unhealthy: 3 of 3"),
+        "{view:#?}"
+    );
+    assert_eq!(weight(&w, "seoul").await, Some(0));
+    w.proxy.heal(&w.hc_kr);
+    seen(&w, "seoul healthy", |s| s[0].healthy == Some(true)).await;
     run_shipped(&w.ctx, "region-restore", &[], &[]).await;
-    assert_eq!(weight(&w, "seoul").await, Some(100), "the saved weight is back");
+    assert_eq!(
+        weight(&w, "seoul").await,
+        Some(100),
+        "the saved weight is back"
+    );
     assert_eq!(weight(&w, "us").await, Some(100));
 }
 
@@ -549,7 +588,10 @@ async fn the_dry_run_shows_the_change_batch_and_changes_nothing() {
         w.zone, w.hc_kr
     );
     assert!(text.contains(&batch), "{text}");
-    assert!(text.contains("✓ guard: would set the weight of region seoul from 100 to 0"), "{text}");
+    assert!(
+        text.contains("✓ guard: would set the weight of region seoul from 100 to 0"),
+        "{text}"
+    );
     assert_eq!(weight(&w, "seoul").await, Some(100));
     assert_eq!(weight(&w, "us").await, Some(100));
     let ops = Op::SetRegionWeight {

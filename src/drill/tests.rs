@@ -150,7 +150,12 @@ fn region_crit(s: &Snapshots, _: &Drill) -> bool {
 #[tokio::test(start_paused = true)]
 async fn region_outage_is_fixed_by_region_evacuate() {
     let mut s = setup("region-outage");
-    assert!(advance(&mut s, 1, |snap, _| snap.regions.data.regions.len() == 2));
+    assert!(advance(&mut s, 1, |snap, _| snap
+        .regions
+        .data
+        .regions
+        .len()
+        == 2));
     assert!(advance(&mut s, 120, region_crit), "seoul never went CRIT");
     let before = snapshots(&s.world).regions.data.status();
     assert_eq!(
@@ -160,14 +165,27 @@ async fn region_outage_is_fixed_by_region_evacuate() {
          are being blocked by your firewall."
     );
     assert_eq!(
-        run_playbook(&s, "region-evacuate", &[("from", "seoul"), ("to", "us-east")]).await,
+        run_playbook(
+            &s,
+            "region-evacuate",
+            &[("from", "seoul"), ("to", "us-east")]
+        )
+        .await,
         RunOutcome::Ok
     );
     let regions = snapshots(&s.world).regions.data.clone();
     assert_eq!(regions.regions[0].weight(), Some(0));
-    assert_eq!(regions.regions[1].weight(), Some(50), "only the named weight changes");
+    assert_eq!(
+        regions.regions[1].weight(),
+        Some(50),
+        "only the named weight changes"
+    );
     let us = regions.regions[1].cluster.as_ref().unwrap();
-    assert_eq!((us.hpas[0].min, us.hpas[0].current), (8, 8), "us-east's HPA min raised");
+    assert_eq!(
+        (us.hpas[0].min, us.hpas[0].current),
+        (8, 8),
+        "us-east's HPA min raised"
+    );
     assert!(
         recovered(&mut s, 120),
         "not recovered: {:?}",
@@ -178,13 +196,20 @@ async fn region_outage_is_fixed_by_region_evacuate() {
         run_playbook(&s, "region-restore", &[]).await,
         RunOutcome::Failed
     );
-    assert_eq!(snapshots(&s.world).regions.data.regions[0].weight(), Some(0));
+    assert_eq!(
+        snapshots(&s.world).regions.data.regions[0].weight(),
+        Some(0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_drill_world_shows_regions_only_in_a_region_drill() {
     let mut s = setup("db-primary-down");
-    assert!(!advance(&mut s, 60, |snap, _| !snap.regions.data.regions.is_empty()));
+    assert!(!advance(&mut s, 60, |snap, _| !snap
+        .regions
+        .data
+        .regions
+        .is_empty()));
 }
 
 #[tokio::test(start_paused = true)]

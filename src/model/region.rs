@@ -180,7 +180,11 @@ impl Region {
         }
         if let Some(c) = &self.cluster {
             if c.nodes_ready < c.nodes {
-                out.push(format!("{} of {} nodes not ready", c.nodes - c.nodes_ready, c.nodes));
+                out.push(format!(
+                    "{} of {} nodes not ready",
+                    c.nodes - c.nodes_ready,
+                    c.nodes
+                ));
             }
             if c.hpas_at_max > 0 {
                 out.push(format!("{} HPA at max", c.hpas_at_max));
@@ -230,17 +234,14 @@ impl Region {
 
 impl RegionSnapshot {
     pub fn region(&self, name: &str) -> Result<&Region, String> {
-        self.regions
-            .iter()
-            .find(|r| r.name == name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = self.regions.iter().map(|r| r.name.as_str()).collect();
-                if known.is_empty() {
-                    format!("no region `{name}`: no [[regions]] are configured")
-                } else {
-                    format!("no region `{name}` (regions: {})", known.join(", "))
-                }
-            })
+        self.regions.iter().find(|r| r.name == name).ok_or_else(|| {
+            let known: Vec<&str> = self.regions.iter().map(|r| r.name.as_str()).collect();
+            if known.is_empty() {
+                format!("no region `{name}`: no [[regions]] are configured")
+            } else {
+                format!("no region `{name}` (regions: {})", known.join(", "))
+            }
+        })
     }
 
     /// The region's share of its record's traffic (its weight over the weights of every
@@ -320,11 +321,17 @@ impl Headroom {
 /// The replicas each HPA of `to` needs once `from`'s traffic moves there: its current
 /// replicas × (its share + the moved share) / its share. A region with no share yet (weight
 /// 0) needs what `from`'s HPA of the same name runs now on top of its own.
-pub fn headroom(snap: &RegionSnapshot, from: &Region, to: &Region) -> Result<Vec<Headroom>, String> {
-    let cluster = to
-        .cluster
-        .as_ref()
-        .ok_or_else(|| format!("region {}: context {} not seen yet", to.name, to.kube_context))?;
+pub fn headroom(
+    snap: &RegionSnapshot,
+    from: &Region,
+    to: &Region,
+) -> Result<Vec<Headroom>, String> {
+    let cluster = to.cluster.as_ref().ok_or_else(|| {
+        format!(
+            "region {}: context {} not seen yet",
+            to.name, to.kube_context
+        )
+    })?;
     if cluster.hpas.is_empty() {
         return Err(format!(
             "region {}: no HPA in context {} to judge the headroom by",
@@ -420,7 +427,10 @@ mod tests {
         );
         let drained = region("seoul", 0, failing, (4, 10));
         assert_eq!(drained.level(), Level::Warn);
-        assert_eq!(region("us", 50, HealthCheck::Healthy, (4, 10)).level(), Level::Ok);
+        assert_eq!(
+            region("us", 50, HealthCheck::Healthy, (4, 10)).level(),
+            Level::Ok
+        );
     }
 
     #[test]

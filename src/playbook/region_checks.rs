@@ -65,13 +65,12 @@ pub fn eval(c: &Condition, s: &Snapshots) -> Verdict {
                     ),
                 )]));
             };
-            let db = s
-                .db
-                .data
-                .clusters
-                .iter()
-                .find(|c| c.name == name)
-                .ok_or_else(|| format!("region {region}: no database cluster `{name}`"))?;
+            let db =
+                s.db.data
+                    .clusters
+                    .iter()
+                    .find(|c| c.name == name)
+                    .ok_or_else(|| format!("region {region}: no database cluster `{name}`"))?;
             let writable = db
                 .members
                 .iter()

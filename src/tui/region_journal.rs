@@ -14,7 +14,12 @@ impl App {
         if self.data.incident.is_none() {
             return;
         }
-        for r in self.data.region_status.iter().filter(|r| r.level == Level::Crit) {
+        for r in self
+            .data
+            .region_status
+            .iter()
+            .filter(|r| r.level == Level::Crit)
+        {
             let was = before
                 .iter()
                 .any(|o| o.region == r.region && o.level == Level::Crit);

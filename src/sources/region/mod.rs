@@ -9,9 +9,9 @@ pub mod route53;
 
 pub use config::{RegionConfig, RequestsMetric, Route53Record};
 
+use crate::model::Feed;
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::region::{HealthCheck, Region, RegionCluster, RegionSnapshot, Requests};
-use crate::model::Feed;
 use crate::sources::aws::Aws;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
@@ -139,7 +139,11 @@ async fn requests(
         RequestsMetric::Waf(acl) => (
             "AWS/WAFV2",
             "AllowedRequests",
-            vec![dim("WebACL", acl), dim("Region", region), dim("Rule", "ALL")],
+            vec![
+                dim("WebACL", acl),
+                dim("Region", region),
+                dim("Rule", "ALL"),
+            ],
         ),
     };
     let secs = |t: Timestamp| aws_smithy_types::DateTime::from_secs(t.as_second());

@@ -40,7 +40,12 @@ impl Ops for RegionOps {
             return Err(OpError::Unsupported(format!("{op}: not a Route 53 change")));
         };
         let cfg = self.reader.config(region).ok_or_else(|| {
-            let known: Vec<&str> = self.reader.regions.iter().map(|r| r.name.as_str()).collect();
+            let known: Vec<&str> = self
+                .reader
+                .regions
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect();
             OpError::NotFound(format!(
                 "no region `{region}` in [[regions]] (configured: {})",
                 known.join(", ")

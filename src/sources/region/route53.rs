@@ -71,8 +71,11 @@ pub async fn record_set(
 ) -> Result<ResourceRecordSet, Miss> {
     let fqdn = rec.fqdn();
     let client = aws.route53(REGION);
-    let mut next: Option<(String, Option<aws_sdk_route53::types::RrType>, Option<String>)> =
-        Some((fqdn.clone(), None, None));
+    let mut next: Option<(
+        String,
+        Option<aws_sdk_route53::types::RrType>,
+        Option<String>,
+    )> = Some((fqdn.clone(), None, None));
     while let Some((name, kind, id)) = next.take() {
         let out = client
             .list_resource_record_sets()
@@ -200,7 +203,10 @@ pub fn batch_text(zone_id: &str, current: &ResourceRecordSet, weight: u32) -> St
         current.r#type().as_str(),
         current.set_identifier().unwrap_or_default(),
         current.weight().unwrap_or_default(),
-        current.ttl().map(|t| format!(" ttl {t}")).unwrap_or_default(),
+        current
+            .ttl()
+            .map(|t| format!(" ttl {t}"))
+            .unwrap_or_default(),
         if target.is_empty() {
             String::new()
         } else {

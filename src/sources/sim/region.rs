@@ -153,7 +153,9 @@ impl RegionSim {
             .regions
             .iter_mut()
             .find(|r| r.context == context)
-            .ok_or_else(|| OpError::NotFound(format!("no context `{context}` in the drill world")))?;
+            .ok_or_else(|| {
+                OpError::NotFound(format!("no context `{context}` in the drill world"))
+            })?;
         let h = region
             .cluster
             .as_mut()

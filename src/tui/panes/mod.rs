@@ -2,13 +2,13 @@
 
 mod alarms;
 mod backups;
-mod regions;
 mod cluster;
 mod db;
 pub(crate) mod iam;
 pub(super) mod incident;
 mod overview;
 mod playbooks;
+mod regions;
 pub use playbooks::ANSWERS;
 mod trail;
 mod waf;
