@@ -475,18 +475,19 @@ impl Desk {
                                 ..
                             }),
                         ..
-                    } if evacuations.contains(run) && (region == "last" || r == region) => {
-                        if best.as_ref().is_none_or(|(at, _)| e.at >= *at) {
-                            best = Some((
-                                e.at,
-                                SavedWeight {
-                                    region: r.clone(),
-                                    weight: *previous,
-                                    run: *run,
-                                    at: e.at,
-                                },
-                            ));
-                        }
+                    } if evacuations.contains(run)
+                        && (region == "last" || r == region)
+                        && best.as_ref().is_none_or(|(at, _)| e.at >= *at) =>
+                    {
+                        best = Some((
+                            e.at,
+                            SavedWeight {
+                                region: r.clone(),
+                                weight: *previous,
+                                run: *run,
+                                at: e.at,
+                            },
+                        ));
                     }
                     _ => {}
                 }
