@@ -257,6 +257,21 @@ impl RegionSnapshot {
         (total > 0).then(|| f64::from(w) / f64::from(total))
     }
 
+    /// What an evacuation would move now: the first region whose health check fails while
+    /// it takes traffic, and the first other region on its record that passes its own.
+    pub fn evacuation_offer(&self) -> Option<(String, String)> {
+        let from = self
+            .regions
+            .iter()
+            .find(|r| r.failing().is_some() && r.takes_traffic())?;
+        let to = self.regions.iter().find(|r| {
+            r.name != from.name
+                && r.record == from.record
+                && matches!(r.health, HealthCheck::Healthy | HealthCheck::None)
+        })?;
+        Some((from.name.clone(), to.name.clone()))
+    }
+
     /// One status per region, in the configured order.
     pub fn status(&self) -> Vec<RegionStatus> {
         self.regions
@@ -431,6 +446,24 @@ mod tests {
             region("us", 50, HealthCheck::Healthy, (4, 10)).level(),
             Level::Ok
         );
+    }
+
+    #[test]
+    fn an_evacuation_is_offered_from_the_failing_region_to_a_healthy_one() {
+        let failing = HealthCheck::Failing("Failure".into());
+        let mut snap = RegionSnapshot {
+            checked: None,
+            regions: vec![
+                region("us", 50, HealthCheck::Healthy, (4, 10)),
+                region("seoul", 50, failing, (4, 10)),
+            ],
+        };
+        assert_eq!(
+            snap.evacuation_offer(),
+            Some(("seoul".to_string(), "us".to_string()))
+        );
+        snap.regions[1].routing = Routing::Weighted(0);
+        assert_eq!(snap.evacuation_offer(), None, "nothing left to move");
     }
 
     #[test]
