@@ -119,7 +119,7 @@ impl HealthProxy {
 }
 
 struct World {
-    _moto: Moto,
+    moto: Moto,
     /// Straight to moto: the test's own view of Route 53.
     aws: Aws,
     proxy: HealthProxy,
@@ -317,7 +317,7 @@ async fn start(us_max: i32) -> World {
         speed: 10,
     };
     let w = World {
-        _moto: m,
+        moto: m,
         aws: direct,
         proxy,
         zone,
@@ -603,4 +603,49 @@ async fn the_dry_run_shows_the_change_batch_and_changes_nothing() {
         w.ops.apply(&ops, Mode::DryRun).await.unwrap().calls,
         [batch.trim_start_matches("→ ").to_string()]
     );
+}
+
+/// `opsdeck status --json` with `[[regions]]` reads Route 53 through the console's own
+/// backend and lists each region (no `[kube]`: the contexts are not seen).
+#[tokio::test(flavor = "multi_thread")]
+async fn status_json_lists_each_region() {
+    let w = start(10).await;
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let dir = h.join("config/opsdeck");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[aws]\nprofile = \"opsdeck-test\"\nregions = [\"ap-northeast-2\"]\n\n\
+         [[regions]]\nname = \"seoul\"\nkube_context = \"prod-kr\"\n\
+         route53 = { zone = \"example.com.\", record = \"shop.example.com\", set_identifier = \"seoul\" }\n\
+         [[regions]]\nname = \"us\"\nkube_context = \"prod-us\"\n\
+         route53 = { zone = \"example.com.\", record = \"shop.example.com\", set_identifier = \"us\" }\n",
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args(["status", "--json"])
+        .env_clear()
+        .env("HOME", h)
+        .env("USER", "oncall")
+        .env("XDG_CONFIG_HOME", h.join("config"))
+        .env("XDG_DATA_HOME", h.join("data"))
+        .env("AWS_ENDPOINT_URL", &w.moto.url)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &w.moto.credentials_file)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let regions = v["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), 2, "{regions:?}");
+    assert_eq!(regions[0]["region"], "seoul");
+    assert_eq!(
+        regions[0]["line"],
+        "weight 100 (50 %) · health ✓ · ttl 1 s · context prod-kr not seen"
+    );
+    assert_eq!(regions[1]["weight"], 100);
+    assert_eq!(regions[1]["share"], 0.5);
+    assert_eq!(regions[1]["level"], "ok");
 }
