@@ -376,7 +376,7 @@ async fn each_region_shows_its_weight_health_check_and_cluster() {
     let lines = seen(&w, "read", |s| s.iter().all(|r| r.healthy == Some(true))).await;
     assert_eq!(
         lines[0].line,
-        "weight 100 (50 %) · health ✓ · ttl 1 s · nodes 3/3 · 0 HPA at max · 1 pods not ready"
+        "weight 100 (50 %) · health ✓ · ttl 1 s · nodes 3/3 · 1 pods not ready"
     );
     assert_eq!(
         lines[0].level,
@@ -385,7 +385,7 @@ async fn each_region_shows_its_weight_health_check_and_cluster() {
     );
     assert_eq!(
         lines[1].line,
-        "weight 100 (50 %) · health ✓ · ttl 1 s · nodes 3/3 · 0 HPA at max · 0 pods not ready"
+        "weight 100 (50 %) · health ✓ · ttl 1 s · nodes 3/3"
     );
     assert_eq!(lines[1].level, Level::Ok);
 

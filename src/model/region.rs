@@ -207,7 +207,7 @@ impl Region {
         }
     }
 
-    /// `weight 50 (50 %) · health ✓ · ttl 60 s · nodes 3/3 · 0 HPA at max · 0 pods not ready`
+    /// `weight 50 (50 %) · health ✓ · ttl 60 s · nodes 3/3 · 1 HPA at max · 2 pods not ready`
     pub fn line(&self, share: Option<f64>) -> String {
         let routing = self.routing_text(share);
         let health = match &self.health {
@@ -221,10 +221,15 @@ impl Region {
             parts.push(format!("ttl {ttl} s"));
         }
         match &self.cluster {
+            // Only what is short, so the line fits 80 columns with the region's name.
             Some(c) => {
                 parts.push(format!("nodes {}/{}", c.nodes_ready, c.nodes));
-                parts.push(format!("{} HPA at max", c.hpas_at_max));
-                parts.push(format!("{} pods not ready", c.pods_not_ready));
+                if c.hpas_at_max > 0 {
+                    parts.push(format!("{} HPA at max", c.hpas_at_max));
+                }
+                if c.pods_not_ready > 0 {
+                    parts.push(format!("{} pods not ready", c.pods_not_ready));
+                }
             }
             None => parts.push(format!("context {} not seen", self.kube_context)),
         }
@@ -477,7 +482,7 @@ mod tests {
         };
         assert_eq!(
             snap.status()[0].line,
-            "weight 50 (25 %) · health ✓ · ttl 60 s · nodes 3/3 · 0 HPA at max · 0 pods not ready"
+            "weight 50 (25 %) · health ✓ · ttl 60 s · nodes 3/3"
         );
     }
 
