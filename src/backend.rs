@@ -212,6 +212,10 @@ pub async fn live(env: &Env) -> Backend {
     if live_backups(env, publishers.backups.clone()).await {
         what.push("backups".into());
     }
+    if let Some(ops) = live_regions(env, publishers.regions.clone(), clusters.clone()).await {
+        what.push("regions".into());
+        router = router.regions(ops);
+    }
     // The senders live as long as the console: dropping them would end every source.
     std::mem::forget(publishers);
     Backend {
@@ -258,6 +262,33 @@ async fn live_backups(env: &Env, tx: Tx<BackupSnapshot>) -> bool {
     let reader = BackupReader::connect(dbs, env.cfg.aws.as_ref()).await;
     backup::spawn(reader, tx, backup::EVERY);
     true
+}
+
+/// Starts the regions poller for `[[regions]]` and returns their weight changes, or says the
+/// regions are off. Each region's cluster is read from the Fleet's feed of its context.
+async fn live_regions(
+    env: &Env,
+    tx: Tx<opsdeck::model::region::RegionSnapshot>,
+    fleet: Option<Arc<kube::Fleet>>,
+) -> Option<Arc<dyn Ops>> {
+    let regions = env.cfg.regions.clone();
+    if regions.is_empty() {
+        publish_off(&tx, "add [[regions]] to the config".into());
+        return None;
+    }
+    let aws = match env.cfg.aws.as_ref() {
+        Some(cfg) => aws::Aws::load(cfg).await,
+        None => Err("Route 53 is read through [aws]: add it to the config".into()),
+    };
+    let clusters: opsdeck::sources::region::ClusterOf =
+        Arc::new(move |context: &str| fleet.as_ref()?.context_feed(context));
+    let reader = Arc::new(opsdeck::sources::region::RegionReader::new(
+        regions, aws, clusters,
+    ));
+    opsdeck::sources::region::spawn(reader.clone(), tx, opsdeck::sources::region::EVERY);
+    Some(Arc::new(opsdeck::sources::region::ops::RegionOps::new(
+        reader,
+    )))
 }
 
 /// The alarm sources the config names (`[aws]` for CloudWatch, `[[alertmanagers]]`), or

@@ -56,6 +56,10 @@ pub struct Config {
     #[cfg(feature = "live")]
     #[serde(default)]
     pub recovery: crate::sources::backup::RecoveryConfig,
+    /// `[[regions]]`: the regions of an active-active service and their Route 53 records.
+    #[cfg(feature = "live")]
+    #[serde(default, deserialize_with = "crate::sources::region::config::unique")]
+    pub regions: Vec<crate::sources::region::RegionConfig>,
 }
 
 /// `[waf]`: what the WAF area watches besides the AWS web ACLs.

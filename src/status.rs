@@ -32,6 +32,8 @@ pub struct Status {
     pub budgets: Vec<crate::incident::objectives::Budget>,
     /// Each database's newest good backup against its RPO (and a replica's lag against it).
     pub backups: Vec<crate::model::backup::BackupStatus>,
+    /// Each region's Route 53 share, health check and cluster readiness.
+    pub regions: Vec<crate::model::region::RegionStatus>,
     /// One line per watched Kubernetes context; empty without live Kubernetes.
     pub contexts: Vec<ContextHealth>,
     pub cluster: ClusterSnapshot,
@@ -107,7 +109,7 @@ impl Status {
         let contexts = sources.contexts.borrow().clone();
         let data = Data::of(snaps, contexts.clone(), at);
         let arrived = |area| match area {
-            Area::Cluster => arrived(&data.cluster),
+            Area::Cluster => arrived(&data.cluster) || arrived(&data.regions),
             Area::Db => arrived(&data.db) || arrived(&data.backups),
             Area::Waf => arrived(&data.waf),
             Area::Alarms => arrived(&data.alarms),
@@ -146,6 +148,7 @@ impl Status {
             findings,
             budgets: Vec::new(),
             backups: data.backup_status.clone(),
+            regions: data.region_status.clone(),
             contexts: contexts.to_vec(),
             cluster: data.cluster.data.clone(),
             db: data.db.data.clone(),
@@ -196,6 +199,19 @@ impl Status {
                 b.line()
             );
             for p in &b.problems {
+                let _ = writeln!(out, "{:15}└ {p}", "");
+            }
+        }
+        for r in &self.regions {
+            let _ = writeln!(
+                out,
+                "{} {:<4} region {} {}",
+                r.level.marker(),
+                r.level.word(),
+                r.region,
+                r.line
+            );
+            for p in &r.problems {
                 let _ = writeln!(out, "{:15}└ {p}", "");
             }
         }
@@ -287,6 +303,7 @@ mod tests {
         publish_off(&p.iam, "x".into());
         publish_off(&p.trail, "x".into());
         publish_off(&p.backups, "x".into());
+        publish_off(&p.regions, "x".into());
         let live = Origin::Live { what: "db".into() };
         let st = Status::of(&s, &live, &[], Timestamp::UNIX_EPOCH);
         assert!(!st.settled());

@@ -34,12 +34,15 @@ fn status_json_has_every_area_and_replays_by_seed() {
     assert_eq!(v["seed"], 3);
     // The drill world's services and what this month's (drill) incidents left of their budget.
     let budgets = v["budgets"].as_array().unwrap();
-    assert_eq!(budgets.len(), 2, "{budgets:?}");
+    assert_eq!(budgets.len(), 3, "{budgets:?}");
     assert_eq!(budgets[0]["service"], "shop");
     assert_eq!(budgets[0]["allowance"], 26298, "99 % of a 30.44-day month");
     assert_eq!(budgets[1]["service"], "billing");
     assert_eq!(budgets[1]["allowance"], 2629);
     assert_eq!(budgets[1]["used"], 0);
+    assert_eq!(budgets[2]["service"], "live-commerce");
+    // The drill world shows its regions only in a drill about them.
+    assert_eq!(v["regions"], serde_json::json!([]));
     assert!(v["cluster"]["pods"].as_array().unwrap().len() > 10);
     let again = opsdeck(&["status", "--json", "--seed", "3"], home.path());
     let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();

@@ -113,6 +113,7 @@ async fn every_dry_run_sends_dry_run_all_and_changes_nothing() {
             hpa: "user".into(),
             min: Some(4),
             max: Some(20),
+            context: None,
         },
         rollback(None),
         Op::Restart {
@@ -307,6 +308,7 @@ async fn hpa_bounds_cordon_and_pod_delete_change_their_objects() {
         hpa: "user".into(),
         min: None,
         max: Some(20),
+        context: None,
     };
     let out = ops.apply(&bounds, Mode::Apply).await.unwrap();
     assert_eq!(out.summary, "set hpa shop/user bounds from 2..10 to 2..20");
@@ -322,6 +324,7 @@ async fn hpa_bounds_cordon_and_pod_delete_change_their_objects() {
         hpa: "user".into(),
         min: Some(30),
         max: None,
+        context: None,
     };
     let err = ops.apply(&bad, Mode::Apply).await.unwrap_err();
     assert_eq!(

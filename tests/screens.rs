@@ -354,3 +354,43 @@ fn modsecurity_passed_requests_read_flagged_not_allowed() {
     let overview = text(&render(&app, 160, 48));
     assert!(overview.contains("/min flagged, passed · "), "{overview}");
 }
+
+/// The region-outage drill's overview: under Cluster, one line per region, Seoul CRIT (its
+/// health check fails while it takes half the traffic) with its problem under it, us-east OK.
+#[test]
+fn the_overview_shows_each_region_under_cluster() {
+    let mut app = app("default");
+    let mut world = World::new(SEED, start());
+    world.show_regions();
+    world.step(300);
+    world
+        .inject(&opsdeck::sources::sim::Fault::RegionOutage {
+            region: "seoul".into(),
+        })
+        .unwrap();
+    app.update(Action::Regions(Arc::new(Feed {
+        data: world.regions(),
+        health: Health::ok(app.now),
+    })));
+    let screen = text(&render(&app, 80, 24));
+    let seoul = screen
+        .lines()
+        .find(|l| l.contains("seoul") && l.contains("weight"))
+        .unwrap_or_else(|| panic!("no seoul line:\n{screen}"));
+    assert!(
+        seoul.contains("✗ seoul      weight 50 (50 %) · health ✗"),
+        "{seoul}"
+    );
+    assert!(
+        screen.contains("└ region seoul: health check failing while it takes traffic"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("overview-regions-80x24", screen);
+    let wide = text(&render(&app, 160, 48));
+    assert!(
+        wide.lines()
+            .any(|l| l.contains("✓ us-east    weight 50 (50 %) · health ✓ · ttl 60 s · nodes 3/3")),
+        "{wide}"
+    );
+    insta::assert_snapshot!("overview-regions-160x48", wide);
+}

@@ -168,6 +168,15 @@ impl Drill {
     /// Injects the faults that are due; returns what went in (or failed to).
     pub fn tick(&mut self, world: &mut World) -> Vec<Result<String, String>> {
         let mut out = Vec::new();
+        if self.injected == 0
+            && self
+                .scenario
+                .faults
+                .iter()
+                .any(|(_, f)| matches!(f, Fault::RegionOutage { .. }))
+        {
+            world.show_regions();
+        }
         while let Some((at, fault)) = self.scenario.faults.get(self.injected) {
             if world.now() < self.started.saturating_add(*at).unwrap_or(self.started) {
                 break;

@@ -127,6 +127,7 @@ fn every_shipped_scenario_loads() {
             "bad-deploy",
             "db-primary-down",
             "leaked-access-key",
+            "region-outage",
             "traffic-spike",
             "waf-attack"
         ]
@@ -136,6 +137,79 @@ fn every_shipped_scenario_loads() {
             .unwrap_err()
             .starts_with("no drill `nope` (available: az-outage,")
     );
+}
+
+fn region_crit(s: &Snapshots, _: &Drill) -> bool {
+    s.regions
+        .data
+        .status()
+        .iter()
+        .any(|r| r.region == "seoul" && r.level == crate::model::Level::Crit)
+}
+
+#[tokio::test(start_paused = true)]
+async fn region_outage_is_fixed_by_region_evacuate() {
+    let mut s = setup("region-outage");
+    assert!(advance(&mut s, 1, |snap, _| snap
+        .regions
+        .data
+        .regions
+        .len()
+        == 2));
+    assert!(advance(&mut s, 120, region_crit), "seoul never went CRIT");
+    let before = snapshots(&s.world).regions.data.status();
+    assert_eq!(
+        before[0].problems[0],
+        "health check failing while it takes traffic: 3 of 3 checkers fail: Failure: \
+         Connection timed out. The endpoint or the internet connection is down, or requests \
+         are being blocked by your firewall."
+    );
+    assert_eq!(
+        run_playbook(
+            &s,
+            "region-evacuate",
+            &[("from", "seoul"), ("to", "us-east")]
+        )
+        .await,
+        RunOutcome::Ok
+    );
+    let regions = snapshots(&s.world).regions.data.clone();
+    assert_eq!(regions.regions[0].weight(), Some(0));
+    assert_eq!(
+        regions.regions[1].weight(),
+        Some(50),
+        "only the named weight changes"
+    );
+    let us = regions.regions[1].cluster.as_ref().unwrap();
+    assert_eq!(
+        (us.hpas[0].min, us.hpas[0].current),
+        (8, 8),
+        "us-east's HPA min raised"
+    );
+    assert!(
+        recovered(&mut s, 120),
+        "not recovered: {:?}",
+        s.drill.scenario.recovered_when.eval(&snapshots(&s.world))
+    );
+    // Seoul still fails its health check: the restore refuses before changing anything.
+    assert_eq!(
+        run_playbook(&s, "region-restore", &[]).await,
+        RunOutcome::Failed
+    );
+    assert_eq!(
+        snapshots(&s.world).regions.data.regions[0].weight(),
+        Some(0)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_drill_world_shows_regions_only_in_a_region_drill() {
+    let mut s = setup("db-primary-down");
+    assert!(!advance(&mut s, 60, |snap, _| !snap
+        .regions
+        .data
+        .regions
+        .is_empty()));
 }
 
 #[tokio::test(start_paused = true)]

@@ -476,6 +476,67 @@ impl Desk {
         }
         last
     }
+
+    /// The weight the newest `region-evacuate` run replaced for `region` (`last`: whichever
+    /// region that run drained), from every journal: the op it journaled before the change
+    /// carries the weight it read.
+    pub fn saved_weight(&self, region: &str) -> Option<SavedWeight> {
+        let mut best: Option<(Timestamp, SavedWeight)> = None;
+        for path in self
+            .journal_paths()
+            .into_iter()
+            .chain([self.dir.join("changes.jsonl")])
+        {
+            let Ok((entries, _)) = super::journal::read(&path) else {
+                continue;
+            };
+            let mut evacuations = std::collections::BTreeSet::new();
+            for e in entries {
+                match &e.event {
+                    Event::RunStarted { run, playbook, .. } if playbook == EVACUATE => {
+                        evacuations.insert(*run);
+                    }
+                    Event::StepStarted {
+                        run,
+                        op:
+                            Some(crate::ops::Op::SetRegionWeight {
+                                region: r,
+                                previous: Some(previous),
+                                ..
+                            }),
+                        ..
+                    } if evacuations.contains(run)
+                        && (region == "last" || r == region)
+                        && best.as_ref().is_none_or(|(at, _)| e.at >= *at) =>
+                    {
+                        best = Some((
+                            e.at,
+                            SavedWeight {
+                                region: r.clone(),
+                                weight: *previous,
+                                run: *run,
+                                at: e.at,
+                            },
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        best.map(|(_, s)| s)
+    }
+}
+
+/// The playbook whose weight changes `region-restore` puts back.
+pub const EVACUATE: &str = "region-evacuate";
+
+/// A weight an evacuation replaced, as its journal holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedWeight {
+    pub region: String,
+    pub weight: u32,
+    pub run: u32,
+    pub at: Timestamp,
 }
 
 #[cfg(test)]

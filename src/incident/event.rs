@@ -180,6 +180,12 @@ pub enum Event {
         database: String,
         problem: String,
     },
+    /// A region went CRIT while the incident was open: its health check fails while it
+    /// still takes traffic. Recorded once per change to CRIT.
+    Region {
+        region: String,
+        problem: String,
+    },
     /// A change made to an alarm or alert from the console: a silence, an expired silence,
     /// CloudWatch actions turned off or on.
     AlarmChange {

@@ -329,6 +329,7 @@ pub fn timeline_text(event: &Event) -> Option<String> {
         Event::Backup { database, problem } => {
             format!("backups of {database} past the RPO: {problem}")
         }
+        Event::Region { region, problem } => format!("region {region} CRIT: {problem}"),
         Event::AlarmChange {
             action,
             target,

@@ -149,6 +149,7 @@ impl Incident {
             | Event::Alarm { .. }
             | Event::Trail { .. }
             | Event::Backup { .. }
+            | Event::Region { .. }
             | Event::AlarmChange { .. }
             | Event::Declined { .. }
             | Event::Report { .. } => {}

@@ -7,6 +7,7 @@ pub mod db;
 pub mod iam;
 pub mod inspect;
 pub mod logs;
+pub mod region;
 pub mod rows;
 pub mod summary;
 pub mod tally;

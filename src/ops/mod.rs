@@ -28,6 +28,9 @@ pub enum Op {
         hpa: String,
         min: Option<u32>,
         max: Option<u32>,
+        /// The Kubernetes context whose HPA it is (a region's); absent, the active one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<String>,
     },
     /// Back to `revision`, or to the previous one like `kubectl rollout undo`.
     Rollback {
@@ -116,6 +119,41 @@ pub enum Op {
         alert: String,
         minutes: u32,
     },
+    /// Route 53: give the region's weighted record set `weight` (UPSERT), then wait until
+    /// the change is INSYNC and one record TTL has passed. `previous` is the weight the run
+    /// read before (journaled with the op, so `region-restore` can put it back); a record
+    /// whose weight changed since is refused.
+    SetRegionWeight {
+        region: String,
+        #[serde(deserialize_with = "number")]
+        weight: u32,
+        #[serde(
+            default,
+            deserialize_with = "some_number",
+            skip_serializing_if = "Option::is_none"
+        )]
+        previous: Option<u32>,
+    },
+}
+
+/// A count given as a number or as the text a check bound (`"{{traffic.weight}}"`).
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        N(u32),
+        S(String),
+    }
+    match N::deserialize(d)? {
+        N::N(n) => Ok(n),
+        N::S(s) => s.trim().parse().map_err(|_| {
+            serde::de::Error::custom(format!("`{s}` is not a whole number from 0 up"))
+        }),
+    }
+}
+
+fn some_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    number(d).map(Some)
 }
 
 impl Op {
@@ -140,7 +178,13 @@ impl Op {
             | Op::DenyAll { user }
             | Op::ReactivateKey { user, .. } => user,
             Op::Silence { alert, .. } => alert,
+            Op::SetRegionWeight { region, .. } => region,
         }
+    }
+
+    /// A Route 53 change, routed to the regions backend rather than by area.
+    pub fn is_region(&self) -> bool {
+        matches!(self, Op::SetRegionWeight { .. })
     }
 
     /// The operation that puts back what this one did, where one can without judgement: a
@@ -150,6 +194,16 @@ impl Op {
             Op::Fence { cluster, member } => Some(Op::Unfence {
                 cluster: cluster.clone(),
                 member: member.clone(),
+            }),
+            // The weight it had is known: put it back, saying what it replaces.
+            Op::SetRegionWeight {
+                region,
+                weight,
+                previous: Some(previous),
+            } => Some(Op::SetRegionWeight {
+                region: region.clone(),
+                weight: *previous,
+                previous: Some(*weight),
             }),
             _ => None,
         }
@@ -176,6 +230,8 @@ impl Op {
             | Op::DenyAll { .. }
             | Op::ReactivateKey { .. } => Area::Iam,
             Op::Silence { .. } => Area::Alarms,
+            // Shown with the clusters on the overview.
+            Op::SetRegionWeight { .. } => Area::Cluster,
         }
     }
 }
@@ -198,6 +254,7 @@ impl fmt::Display for Op {
                 hpa,
                 min,
                 max,
+                context,
             } => {
                 let bound =
                     |b: &Option<u32>| b.map_or_else(|| "unchanged".into(), |v| v.to_string());
@@ -206,7 +263,11 @@ impl fmt::Display for Op {
                     "set hpa {namespace}/{hpa} min {} max {}",
                     bound(min),
                     bound(max)
-                )
+                )?;
+                match context {
+                    Some(c) => write!(f, " in context {c}"),
+                    None => Ok(()),
+                }
             }
             Op::Rollback {
                 namespace,
@@ -273,6 +334,17 @@ impl fmt::Display for Op {
                 "re-activate access key …{key_suffix} of {user} (reason: {reason})"
             ),
             Op::Silence { alert, minutes } => write!(f, "silence {alert} for {minutes} min"),
+            Op::SetRegionWeight {
+                region,
+                weight,
+                previous,
+            } => {
+                write!(f, "set the Route 53 weight of region {region} to {weight}")?;
+                match previous {
+                    Some(p) => write!(f, " (was {p})"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

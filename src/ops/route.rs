@@ -9,6 +9,8 @@ use std::sync::Arc;
 #[derive(Default)]
 pub struct Router {
     routes: Vec<(Area, Arc<dyn Ops>)>,
+    /// Route 53 changes of `[[regions]]`: shown with the clusters, but not theirs to make.
+    regions: Option<Arc<dyn Ops>>,
 }
 
 impl Router {
@@ -16,10 +18,20 @@ impl Router {
         self.routes.push((area, ops));
         self
     }
+
+    pub fn regions(mut self, ops: Arc<dyn Ops>) -> Self {
+        self.regions = Some(ops);
+        self
+    }
 }
 
 impl Router {
     fn owner(&self, op: &Op) -> Result<&Arc<dyn Ops>, OpError> {
+        if op.is_region() {
+            return self.regions.as_ref().ok_or_else(|| {
+                OpError::Unsupported(format!("{op}: no [[regions]] are configured"))
+            });
+        }
         match self.routes.iter().find(|(a, _)| *a == op.area()) {
             Some((_, ops)) => Ok(ops),
             None => Err(OpError::Unsupported(format!(

@@ -215,8 +215,17 @@ mod tests {
             let p = e.ok().unwrap_or_else(|| panic!("{} loads", e.name));
             let defaults = p.defaults();
             for s in &p.steps {
-                let words = crate::playbook::run::typed(s, &defaults)
-                    .unwrap_or_else(|err| panic!("{} step {}: {err}", p.name, s.id));
+                let words = match crate::playbook::run::typed(s, &defaults) {
+                    Ok(words) => words,
+                    // A number only a check of the run binds (a weight) cannot be typed
+                    // before the run; the step then reads as written.
+                    Err(err) if err.contains("{{") => {
+                        let written = crate::playbook::run::describe(s, &defaults);
+                        assert!(written.contains("{{"), "{} {}: {written}", p.name, s.id);
+                        continue;
+                    }
+                    Err(err) => panic!("{} step {}: {err}", p.name, s.id),
+                };
                 assert!(
                     !words.contains("invalid type"),
                     "{} {}: {words}",

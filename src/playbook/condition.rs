@@ -74,6 +74,46 @@ pub enum Condition {
     TrailLogging {
         trail: String,
     },
+    /// The region's Route 53 health check passes (a record set without one counts as
+    /// healthy: Route 53 sends it traffic whatever happens).
+    /// Binds `context`, the region's Kubernetes context.
+    RegionHealthy {
+        region: String,
+    },
+    /// The region's record set is weighted; binds `weight` (its weight now) and `share`.
+    RegionWeighted {
+        region: String,
+    },
+    /// Every HPA of `to` can take `from`'s share of the traffic within its maxReplicas;
+    /// binds `headroom`, in words.
+    RegionHeadroom {
+        from: String,
+        to: String,
+    },
+    /// The database taking the region's writes has one writable primary, and its replicas
+    /// (the other region's, for an active-active database) lag less than `max_lag_s`. A
+    /// region that names no database holds, saying it was not checked.
+    RegionWritable {
+        region: String,
+        max_lag_s: f64,
+    },
+    /// The region receives no new requests: its weight is 0 and the newest minute of its
+    /// request metric counts at most `max` (no datapoint at all is no request).
+    RegionDrained {
+        region: String,
+        #[serde(default)]
+        max: f64,
+    },
+    /// The weight the last `region-evacuate` run replaced for `region` (`last`: whichever
+    /// region it drained), read from the journal by the executor; binds `region`, `weight`.
+    SavedWeight {
+        #[serde(default = "last")]
+        region: String,
+    },
+}
+
+fn last() -> String {
+    "last".into()
 }
 
 fn auto() -> String {
@@ -269,6 +309,14 @@ impl Condition {
                     format!("key …{key_suffix} of {user} is still active")
                 })
             }
+            Condition::RegionHealthy { .. }
+            | Condition::RegionWeighted { .. }
+            | Condition::RegionHeadroom { .. }
+            | Condition::RegionWritable { .. }
+            | Condition::RegionDrained { .. } => super::region_checks::eval(self, s),
+            Condition::SavedWeight { .. } => {
+                Err("the saved weights are in the journal, which only a run reads".into())
+            }
             Condition::TrailLogging { trail } => {
                 let t = s
                     .trail
@@ -332,6 +380,20 @@ impl Condition {
                 format!("key …{key_suffix} of {user} inactive")
             }
             Condition::TrailLogging { trail } => format!("trail {trail} logging"),
+            Condition::RegionHealthy { region } => format!("region {region} healthy"),
+            Condition::RegionWeighted { region } => format!("region {region}'s weight"),
+            Condition::RegionHeadroom { from, to } => {
+                format!("region {to}'s HPAs can take {from}'s traffic")
+            }
+            Condition::RegionWritable { region, max_lag_s } => {
+                format!("region {region}'s database writable, replicas lagging < {max_lag_s}s")
+            }
+            Condition::RegionDrained { region, max } => {
+                format!("region {region} receives no new requests (≤ {max}/min)")
+            }
+            Condition::SavedWeight { region } => {
+                format!("the weight the last evacuation saved for region {region}")
+            }
         }
     }
 }

@@ -96,7 +96,7 @@ pub struct Step {
 }
 
 /// Names of `Op` variants as playbooks write them.
-pub const OPS: [&str; 19] = [
+pub const OPS: [&str; 20] = [
     "scale",
     "set_hpa_bounds",
     "rollback",
@@ -116,6 +116,7 @@ pub const OPS: [&str; 19] = [
     "deny_all",
     "reactivate_key",
     "silence",
+    "set_region_weight",
 ];
 
 struct Ctx<'a> {
@@ -334,8 +335,8 @@ fn step(
         .map(|i| (i.name.clone(), i.sample()))
         .collect();
     for c in checks {
-        for b in ["member", "old_primary"] {
-            vars.insert(format!("{c}.{b}"), json!("x"));
+        for (b, sample) in BINDINGS {
+            vars.insert(format!("{c}.{b}"), json!(sample));
         }
     }
     let placeholders = |v: &Spanned<Value>, f: &str| -> Result<Value, FileError> {
@@ -455,6 +456,21 @@ fn step(
 }
 
 /// `{scale: {...}}` as written in a playbook → the `Op` it names.
+/// What checks may bind, with a value of the right shape for validating the steps that use
+/// it (a weight must read as a number).
+const BINDINGS: [(&str, &str); 10] = [
+    ("member", "x"),
+    ("old_primary", "x"),
+    ("context", "x"),
+    ("region", "x"),
+    ("weight", "0"),
+    ("run", "1"),
+    ("share", "x"),
+    ("headroom", "x"),
+    ("database", "x"),
+    ("requests", "x"),
+];
+
 pub fn op_from(v: &Value) -> Result<Op, String> {
     let Some((name, args)) = v
         .as_object()

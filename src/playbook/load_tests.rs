@@ -103,7 +103,7 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
         (
             "unknown op",
             head("steps:\n  - id: a\n    action: { explode: { pod: x } }\n"),
-            "5:13: steps.a.action: unknown operation `explode` (known: scale, set_hpa_bounds, rollback, restart, cordon, delete_pod, fence, promote, repoint, verify_replication, reboot_with_failover, block_ip, unblock_ip, deactivate_key, key_activity, delete_login_profile, deny_all, reactivate_key, silence)",
+            "5:13: steps.a.action: unknown operation `explode` (known: scale, set_hpa_bounds, rollback, restart, cordon, delete_pod, fence, promote, repoint, verify_replication, reboot_with_failover, block_ip, unblock_ip, deactivate_key, key_activity, delete_login_profile, deny_all, reactivate_key, silence, set_region_weight)",
         ),
         (
             "two ops in one action",
@@ -162,7 +162,7 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
         (
             "unknown condition",
             head("steps:\n  - id: a\n    check: { db_happy: { cluster: c } }\n"),
-            "5:12: steps.a.check: unknown variant `db_happy`, expected one of `all`, `any`, `not`, `deployment_ready`, `hpa_not_at_max`, `pods_healthy`, `nodes_ready`, `writable_primary`, `primary_fenced`, `replicas_following`, `best_replica`, `alarm_ok`, `alarm_firing`, `waf_calm`, `waf_stops`, `key_inactive`, `trail_logging`",
+            "5:12: steps.a.check: unknown variant `db_happy`, expected one of `all`, `any`, `not`, `deployment_ready`, `hpa_not_at_max`, `pods_healthy`, `nodes_ready`, `writable_primary`, `primary_fenced`, `replicas_following`, `best_replica`, `alarm_ok`, `alarm_firing`, `waf_calm`, `waf_stops`, `key_inactive`, `trail_logging`, `region_healthy`, `region_weighted`, `region_headroom`, `region_writable`, `region_drained`, `saved_weight`",
         ),
         (
             "condition missing field",

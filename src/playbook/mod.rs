@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod condition;
 pub mod load;
 pub mod plan;
+mod region_checks;
 pub mod run;
 pub mod schema;
 pub mod template;

@@ -4,7 +4,7 @@
 
 use super::condition::Condition;
 use super::load::{Confirm, OnFailure, Playbook, StepKind, op_from};
-use super::run::{Context, flap_refusal};
+use super::run::{Context, evaluate, flap_refusal};
 use super::template::{self, Vars};
 use crate::ops::{Mode, Op};
 use serde_json::Value;
@@ -70,7 +70,6 @@ async fn guards(ctx: &Context, op: &Op) -> Vec<String> {
 /// guards a run checks before its first change, checks evaluated on what the console sees.
 pub async fn dry_run(ctx: &Context, playbook: &Playbook, mut vars: Vars) -> Vec<Planned> {
     let ops = &*ctx.ops;
-    let now = &(ctx.snapshots)();
     let mut out = Vec::new();
     for step in &playbook.steps {
         let mut planned = Planned {
@@ -107,7 +106,7 @@ pub async fn dry_run(ctx: &Context, playbook: &Playbook, mut vars: Vars) -> Vec<
                             }
                             _ => format!("check: {}", c.describe()),
                         };
-                        match c.eval(now) {
+                        match evaluate(ctx, &c) {
                             Ok(bindings) => {
                                 let said: Vec<String> =
                                     bindings.iter().map(|(k, v)| format!("{k} = {v}")).collect();

@@ -727,7 +727,7 @@ impl Runner<'_> {
                     )),
                 })
             }
-            Resolved::Check(c) => Ok(self.bind(i, c.eval(&(self.ctx.snapshots)()), c)),
+            Resolved::Check(c) => Ok(self.bind(i, evaluate(self.ctx, c), c)),
             Resolved::Wait(c, timeout, every) => self.wait(i, c, *timeout, *every).await,
             Resolved::Manual(text) => match self
                 .ask(
@@ -789,7 +789,7 @@ impl Runner<'_> {
             .saturating_add(timeout)
             .unwrap_or_else(|_| self.ctx.clock.now());
         loop {
-            let verdict = c.eval(&(self.ctx.snapshots)());
+            let verdict = evaluate(self.ctx, c);
             match verdict {
                 Ok(_) => return Ok(self.bind(i, verdict, c)),
                 Err(why) if self.ctx.clock.now() >= deadline => {
@@ -816,6 +816,33 @@ enum Resolved {
     Check(Condition),
     Wait(Condition, SignedDuration, SignedDuration),
     Manual(String),
+}
+
+/// A condition's verdict now: the journal's for `saved_weight`, the snapshots' for the rest.
+pub fn evaluate(ctx: &Context, c: &Condition) -> super::condition::Verdict {
+    let Condition::SavedWeight { region } = c else {
+        return c.eval(&(ctx.snapshots)());
+    };
+    let saved = ctx
+        .desk
+        .lock()
+        .map_err(|_| "journal lock poisoned".to_string())?
+        .saved_weight(region);
+    match saved {
+        Some(s) => Ok(Bindings::from([
+            ("region".into(), s.region),
+            ("weight".into(), s.weight.to_string()),
+            ("run".into(), s.run.to_string()),
+        ])),
+        None if region == "last" => Err(format!(
+            "no {} run in the journal has changed a weight",
+            crate::incident::desk::EVACUATE
+        )),
+        None => Err(format!(
+            "no {} run in the journal has changed the weight of region {region}",
+            crate::incident::desk::EVACUATE
+        )),
+    }
 }
 
 /// Why promoting `cluster` now would flap: a promotion the journal holds inside the window,

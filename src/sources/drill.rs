@@ -16,6 +16,7 @@ struct Frame {
     iam: crate::model::iam::IamSnapshot,
     trail: crate::model::trail::TrailSnapshot,
     backups: crate::model::backup::BackupSnapshot,
+    regions: crate::model::region::RegionSnapshot,
 }
 
 impl Frame {
@@ -29,6 +30,7 @@ impl Frame {
             iam: world.iam(),
             trail: world.trail(),
             backups: world.backups(),
+            regions: world.regions(),
         }
     }
 
@@ -40,6 +42,7 @@ impl Frame {
         publish(&p.iam, self.iam, self.at);
         publish(&p.trail, self.trail, self.at);
         publish(&p.backups, self.backups, self.at);
+        publish(&p.regions, self.regions, self.at);
     }
 }
 
@@ -59,6 +62,7 @@ fn fail_all(p: &Publishers, why: &str) {
     publish_error(&p.iam, why.into());
     publish_error(&p.trail, why.into());
     publish_error(&p.backups, why.into());
+    publish_error(&p.regions, why.into());
 }
 
 /// Starts the world on the current tokio runtime. `speed` simulated seconds pass per second.
@@ -119,5 +123,6 @@ pub fn snapshots_of(world: &World) -> super::Snapshots {
         iam: feed(world.iam(), at),
         trail: feed(world.trail(), at),
         backups: feed(world.backups(), at),
+        regions: feed(world.regions(), at),
     }
 }

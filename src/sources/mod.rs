@@ -17,6 +17,8 @@ pub mod drill;
 pub mod kube;
 #[cfg(feature = "live")]
 pub mod modsec;
+#[cfg(feature = "live")]
+pub mod region;
 pub mod sim;
 
 use crate::model::alarm::{Alarm, AlarmSnapshot};
@@ -24,6 +26,7 @@ use crate::model::backup::BackupSnapshot;
 use crate::model::cluster::ClusterSnapshot;
 use crate::model::db::DbSnapshot;
 use crate::model::iam::IamSnapshot;
+use crate::model::region::RegionSnapshot;
 use crate::model::summary::{Area, ContextHealth};
 use crate::model::trail::TrailSnapshot;
 use crate::model::waf::WafSnapshot;
@@ -131,6 +134,8 @@ pub struct Sources {
     pub trail: Rx<TrailSnapshot>,
     /// Backup freshness; shown with the databases.
     pub backups: Rx<BackupSnapshot>,
+    /// The regions' traffic and health; shown with the clusters.
+    pub regions: Rx<RegionSnapshot>,
 }
 
 /// The latest value of every area at one moment, for checks and conditions.
@@ -143,6 +148,7 @@ pub struct Snapshots {
     pub iam: Arc<Feed<IamSnapshot>>,
     pub trail: Arc<Feed<TrailSnapshot>>,
     pub backups: Arc<Feed<BackupSnapshot>>,
+    pub regions: Arc<Feed<RegionSnapshot>>,
 }
 
 /// Whether a snapshot is its source's whole answer rather than the first part of it: the
@@ -158,6 +164,7 @@ impl Whole for WafSnapshot {}
 impl Whole for AlarmSnapshot {}
 impl Whole for TrailSnapshot {}
 impl Whole for BackupSnapshot {}
+impl Whole for RegionSnapshot {}
 
 impl Whole for ClusterSnapshot {
     fn whole(&self) -> bool {
@@ -206,11 +213,13 @@ impl Sources {
     /// tables that are empty or half only because nothing more arrived yet. Returns the
     /// areas still silent then.
     pub async fn settled(&self, within: std::time::Duration) -> Vec<Area> {
-        let cluster = futures::future::join(
+        // The regions are shown, and judged, with the clusters.
+        let cluster = futures::future::join3(
             answered(self.cluster.clone(), within),
             contexts_answered(self.contexts.clone(), within),
+            answered(self.regions.clone(), within),
         )
-        .map(|(active, all)| active && all);
+        .map(|(active, all, regions)| active && all && regions);
         let waits = [
             (Area::Cluster, cluster.boxed()),
             // The backups are shown, and judged, with the databases.
@@ -247,6 +256,7 @@ impl Sources {
             iam: self.iam.borrow().clone(),
             trail: self.trail.borrow().clone(),
             backups: self.backups.borrow().clone(),
+            regions: self.regions.borrow().clone(),
         }
     }
 }
@@ -261,6 +271,7 @@ pub struct Publishers {
     pub iam: Tx<IamSnapshot>,
     pub trail: Tx<TrailSnapshot>,
     pub backups: Tx<BackupSnapshot>,
+    pub regions: Tx<RegionSnapshot>,
 }
 
 impl Publishers {
@@ -273,6 +284,7 @@ impl Publishers {
         let (iam, iam_rx) = watch::channel(Arc::default());
         let (trail, trail_rx) = watch::channel(Arc::default());
         let (backups, backups_rx) = watch::channel(Arc::default());
+        let (regions, regions_rx) = watch::channel(Arc::default());
         (
             Publishers {
                 cluster,
@@ -283,6 +295,7 @@ impl Publishers {
                 iam,
                 trail,
                 backups,
+                regions,
             },
             Sources {
                 cluster: cluster_rx,
@@ -293,6 +306,7 @@ impl Publishers {
                 iam: iam_rx,
                 trail: trail_rx,
                 backups: backups_rx,
+                regions: regions_rx,
             },
         )
     }
@@ -393,6 +407,7 @@ mod tests {
         publish_off(&p.iam, "x".into());
         publish(&p.trail, TrailSnapshot::default(), Timestamp::UNIX_EPOCH);
         publish_off(&p.backups, "x".into());
+        publish_off(&p.regions, "x".into());
         let quick = std::time::Duration::from_millis(50);
         assert_eq!(
             s.settled(quick).await,

@@ -216,6 +216,7 @@ pub enum Action {
     Iam(Arc<Feed<IamSnapshot>>),
     Trail(Arc<Feed<TrailSnapshot>>),
     Backups(Arc<Feed<crate::model::backup::BackupSnapshot>>),
+    Regions(Arc<Feed<crate::model::region::RegionSnapshot>>),
     /// The open incident as the journal now tells it (`None` once resolved).
     Incident(Option<Box<Incident>>),
     /// Every incident but the open one, for the availability budget.

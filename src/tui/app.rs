@@ -371,6 +371,12 @@ impl App {
                 self.journal_backup_breaches(&before);
                 self.refresh(TableId::DbMembers);
             }
+            Action::Regions(feed) => {
+                self.see(feed.health.last_ok);
+                let before = self.data.region_status.clone();
+                self.data.set_regions(feed);
+                self.journal_region_crits(&before);
+            }
             Action::Backups(feed) => {
                 self.see(feed.health.last_ok);
                 let before = self.data.backup_status.clone();

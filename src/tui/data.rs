@@ -33,8 +33,13 @@ pub struct Data {
     /// Each database's backups judged against its RPO, with the replica lag of the cluster
     /// of the same name; in the order the sources list them.
     pub backup_status: Vec<BackupStatus>,
-    /// The databases' health with their backups' (see `Health::with_part`).
+    /// The clusters' health with their regions', the databases' with their backups' (see
+    /// `Health::with_part`): what the area's line and `status` answer with.
+    pub cluster_health: Health,
     pub db_health: Health,
+    pub regions: Arc<Feed<crate::model::region::RegionSnapshot>>,
+    /// Each region judged, in the configured order.
+    pub region_status: Vec<crate::model::region::RegionStatus>,
     /// IAM review findings, worst first.
     pub findings: Vec<Finding>,
     /// CloudTrail review findings (coverage and the CIS 4.x monitoring chains).
@@ -69,7 +74,10 @@ impl Data {
             trail: Arc::default(),
             backups: Arc::default(),
             backup_status: Vec::new(),
+            cluster_health: Health::default(),
             db_health: Health::default(),
+            regions: Arc::default(),
+            region_status: Vec::new(),
             findings: Vec::new(),
             trail_findings: Vec::new(),
             summaries: Area::ALL
@@ -108,6 +116,7 @@ impl Data {
         data.set_iam(snaps.iam, now);
         data.set_trail(snaps.trail, now);
         data.set_backups(snaps.backups);
+        data.set_regions(snaps.regions);
         data
     }
 
@@ -123,7 +132,7 @@ impl Data {
 
     pub fn health(&self, area: Area) -> &Health {
         match area {
-            Area::Cluster => &self.cluster.health,
+            Area::Cluster => &self.cluster_health,
             Area::Db => &self.db_health,
             Area::Waf => &self.waf.health,
             Area::Alarms => &self.alarms.health,
@@ -161,8 +170,15 @@ impl Data {
         self.summarise_cluster();
     }
 
+    pub fn set_regions(&mut self, feed: Arc<Feed<crate::model::region::RegionSnapshot>>) {
+        self.region_status = feed.data.status();
+        self.regions = feed;
+        self.summarise_cluster();
+    }
+
     /// The active context's summary, made worse by any other watched context that is worse:
-    /// trouble in a region nobody is looking at still marks the Cluster tab.
+    /// trouble in a region nobody is looking at still marks the Cluster tab. A region whose
+    /// traffic goes to a failing health check does too.
     fn summarise_cluster(&mut self) {
         let mut s = summary::cluster(&self.cluster.data);
         for c in self.contexts.iter().filter(|c| !c.active) {
@@ -172,8 +188,16 @@ impl Data {
                 s.worst = Some(format!("context {}: {what}", c.context));
             }
         }
-        let health = self.cluster.health.clone();
+        for r in &self.region_status {
+            if r.level > s.level {
+                s.level = r.level;
+                let what = r.problems.first().map_or(r.level.word(), String::as_str);
+                s.worst = Some(format!("region {}: {what}", r.region));
+            }
+        }
+        let health = self.cluster.health.with_part("regions", &self.regions.health);
         self.summarise(Area::Cluster, s, &health);
+        self.cluster_health = health;
     }
 
     pub fn set_db(&mut self, feed: Arc<Feed<DbSnapshot>>) {

@@ -159,6 +159,10 @@ impl App {
             matches!(&s.kind, crate::playbook::load::StepKind::Action(v) if v.get("block_ip").is_some())
         });
         let attackers = self.data.waf.data.attackers(self.now, OFFERED_ATTACKERS);
+        let moves = playbook.steps.iter().any(|s| {
+            matches!(&s.kind, crate::playbook::load::StepKind::Action(v) if v.get("set_region_weight").is_some())
+        });
+        let offer = self.data.regions.data.evacuation_offer().filter(|_| moves);
         let fields = playbook
             .inputs
             .iter()
@@ -168,6 +172,9 @@ impl App {
                     ("namespace", Some(ns)) => ns.clone(),
                     // Blocking offers who the WAF stopped most in the last ten minutes.
                     ("ip", _) if blocks && !attackers.is_empty() => attackers.join(", "),
+                    // Evacuating offers the failing region and a healthy one to take it.
+                    ("from", _) if offer.is_some() => offer.clone().unwrap_or_default().0,
+                    ("to", _) if offer.is_some() => offer.clone().unwrap_or_default().1,
                     _ => i
                         .default
                         .as_ref()

@@ -17,6 +17,7 @@ pub mod keymap;
 pub mod log_view;
 pub mod panes;
 pub mod popups;
+mod region_journal;
 pub mod runtime;
 pub mod table;
 mod team_ui;
@@ -99,6 +100,7 @@ pub async fn run(
             Ok(()) = sources.iam.changed() => { app.update(Action::Iam(take!(sources.iam))); dirty = true; }
             Ok(()) = sources.trail.changed() => { app.update(Action::Trail(take!(sources.trail))); dirty = true; }
             Ok(()) = sources.backups.changed() => { app.update(Action::Backups(take!(sources.backups))); dirty = true; }
+            Ok(()) = sources.regions.changed() => { app.update(Action::Regions(take!(sources.regions))); dirty = true; }
             Some(action) = results.recv() => { step(&mut app, &mut runtime, action); dirty = true; }
             () = log_wake.notified() => dirty = true,
             _ = clock.tick(), if app.needs_tick() => {
@@ -125,4 +127,5 @@ pub fn prime(app: &mut App, sources: &mut Sources) {
     app.update(Action::Iam(take!(sources.iam)));
     app.update(Action::Trail(take!(sources.trail)));
     app.update(Action::Backups(take!(sources.backups)));
+    app.update(Action::Regions(take!(sources.regions)));
 }

@@ -198,6 +198,8 @@ clients! {
     sts => aws_sdk_sts,
     /// RDS in `region` (backups, snapshots, point-in-time recovery).
     rds => aws_sdk_rds,
+    /// Route 53: a global service, signed in `us-east-1` (the regions' record sets).
+    route53 => aws_sdk_route53,
 }
 
 impl Aws {

@@ -354,15 +354,46 @@ fn scope(m: &Member) -> String {
 #[async_trait]
 impl Ops for Fleet {
     async fn apply(&self, op: &Op, mode: Mode) -> Result<Outcome, OpError> {
-        self.active_ops(op)?.apply(op, mode).await
+        self.ops_for(op)?.apply(op, mode).await
     }
 
     async fn preflight(&self, op: &Op) -> Result<String, OpError> {
-        self.active_ops(op)?.preflight(op).await
+        self.ops_for(op)?.preflight(op).await
     }
 }
 
 impl Fleet {
+    /// The latest feed of `context`, when it is watched and connected: what the regions
+    /// read their cluster's readiness from.
+    pub fn context_feed(&self, context: &str) -> Option<Arc<Feed<ClusterSnapshot>>> {
+        let state = self.shared.lock();
+        let m = state.members.iter().find(|m| m.context == context)?;
+        m.conn.as_ref().ok().map(|c| c.feed.rx.borrow().clone())
+    }
+
+    /// The context an operation names (a region's HPA), else the active one.
+    fn ops_for(&self, op: &Op) -> Result<Arc<dyn Ops>, OpError> {
+        let Op::SetHpaBounds {
+            context: Some(context),
+            ..
+        } = op
+        else {
+            return self.active_ops(op);
+        };
+        let state = self.shared.lock();
+        match state.members.iter().find(|m| &m.context == context) {
+            Some(m) => match &m.conn {
+                Ok(conn) => Ok(conn.ops.clone()),
+                Err(e) => Err(OpError::Failed(format!(
+                    "{op}: context {context} is not connected: {e}"
+                ))),
+            },
+            None => Err(OpError::NotFound(format!(
+                "{op}: context {context} is not watched (add it to [kube] contexts)"
+            ))),
+        }
+    }
+
     fn active_ops(&self, op: &Op) -> Result<Arc<dyn Ops>, OpError> {
         let state = self.shared.lock();
         match state

@@ -24,7 +24,15 @@ impl World {
                 hpa,
                 min,
                 max,
-            } => self.cluster.set_hpa_bounds(namespace, hpa, *min, *max),
+                context,
+            } => match context.as_deref() {
+                None | Some(super::cluster::CONTEXT) => {
+                    self.cluster.set_hpa_bounds(namespace, hpa, *min, *max)
+                }
+                Some(other) => self
+                    .regions
+                    .set_hpa_bounds(other, namespace, hpa, *min, *max, mode),
+            },
             Op::Rollback {
                 namespace,
                 deployment,
@@ -72,6 +80,11 @@ impl World {
             Op::ReactivateKey {
                 user, key_suffix, ..
             } => super::iam::reactivate(&mut self.iam, user, key_suffix),
+            Op::SetRegionWeight {
+                region,
+                weight,
+                previous,
+            } => self.regions.set_weight(region, *weight, *previous, t, mode),
             Op::Silence { .. } => Err(OpError::Unsupported(
                 "the drill world has no Alertmanager to hold silences".into(),
             )),

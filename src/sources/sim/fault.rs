@@ -21,6 +21,8 @@ pub enum Fault {
     AzOutage { zone: String },
     /// The user's oldest active access key is used from `from_ip`.
     LeakedKey { user: String, from_ip: String },
+    /// The region's Route 53 health check fails while it still takes its share of traffic.
+    RegionOutage { region: String },
 }
 
 impl World {
@@ -43,6 +45,7 @@ impl World {
                 Ok(())
             }
             Fault::AzOutage { zone } => self.cluster.az_outage(zone),
+            Fault::RegionOutage { region } => self.regions.outage(region),
             Fault::LeakedKey { user, from_ip } => {
                 let key = iam::leak_target(&self.iam, user)?;
                 if from_ip.parse::<std::net::IpAddr>().is_err() {

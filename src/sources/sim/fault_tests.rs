@@ -46,6 +46,7 @@ pub(super) fn snapshots(w: &World) -> Snapshots {
         iam: feed(w.iam()),
         trail: feed(w.trail()),
         backups: feed(w.backups()),
+        regions: feed(w.regions()),
     }
 }
 
@@ -268,6 +269,7 @@ async fn traffic_spike_then_raise_the_hpa_max() {
             hpa: "user".into(),
             min: None,
             max: Some(30),
+            context: None,
         },
     )
     .await;

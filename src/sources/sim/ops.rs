@@ -98,6 +98,7 @@ mod tests {
                 hpa: s("user"),
                 min: Some(4),
                 max: Some(20),
+                context: None,
             },
             Op::Rollback {
                 namespace: s("shop"),
@@ -227,6 +228,7 @@ mod tests {
                     hpa: s("proxysql"),
                     min: None,
                     max: Some(4),
+                    context: None,
                 },
                 "no hpa shop/proxysql",
             ),
@@ -331,6 +333,7 @@ mod tests {
             hpa: s("user"),
             min: Some(12),
             max: Some(8),
+            context: None,
         };
         assert!(matches!(
             ops.apply(&bad_bounds, Mode::DryRun).await,

@@ -8,6 +8,7 @@ pub(crate) mod iam;
 pub(super) mod incident;
 mod overview;
 mod playbooks;
+mod regions;
 pub use playbooks::ANSWERS;
 mod trail;
 mod waf;

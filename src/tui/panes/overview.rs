@@ -169,6 +169,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 }
                 // Under DB, each database's backups against its RPO: one line each, so
                 // the question "how much would a restore lose" is answered at a glance.
+                // Under Cluster, each region's traffic, health check and readiness: can
+                // the other region take the load right now.
+                if a == Area::Cluster {
+                    lines.extend(super::regions::lines(app, 7));
+                }
                 if a == Area::Db {
                     lines.extend(
                         app.data

@@ -465,6 +465,7 @@ impl Ops for KubeOps {
                 hpa,
                 min,
                 max,
+                ..
             } => self.hpa_bounds(namespace, hpa, *min, *max, mode).await?,
             Op::Rollback {
                 namespace,

@@ -1,0 +1,34 @@
+//! A region going CRIT on the open incident's timeline: once per change to CRIT, as alarm
+//! state changes are.
+
+use super::app::App;
+use super::effects::Effect;
+use crate::incident::event::Event;
+use crate::model::Level;
+use crate::model::region::RegionStatus;
+
+impl App {
+    /// Records the regions that are CRIT now and were not in `before` (a region first seen
+    /// CRIT is a change too), while an incident is open.
+    pub(super) fn journal_region_crits(&mut self, before: &[RegionStatus]) {
+        if self.data.incident.is_none() {
+            return;
+        }
+        for r in self
+            .data
+            .region_status
+            .iter()
+            .filter(|r| r.level == Level::Crit)
+        {
+            let was = before
+                .iter()
+                .any(|o| o.region == r.region && o.level == Level::Crit);
+            if !was {
+                self.effects.push(Effect::Record(Event::Region {
+                    region: r.region.clone(),
+                    problem: r.problems.first().cloned().unwrap_or_default(),
+                }));
+            }
+        }
+    }
+}
