@@ -376,7 +376,7 @@ async fn each_region_shows_its_weight_health_check_and_cluster() {
     let lines = seen(&w, "read", |s| s.iter().all(|r| r.healthy == Some(true))).await;
     assert_eq!(
         lines[0].line,
-        "weight 100 (50 %) · health ✓ · ttl 1 s · nodes 3/3 · 1 pods not ready"
+        "weight 100 (50 %) · health ✓ · ttl 1 s · nodes 3/3 · 1 pod not ready"
     );
     assert_eq!(
         lines[0].level,
