@@ -376,7 +376,7 @@ async fn each_region_shows_its_weight_health_check_and_cluster() {
     let lines = seen(&w, "read", |s| s.iter().all(|r| r.healthy == Some(true))).await;
     assert_eq!(
         lines[0].line,
-        "weight 100 (50 %) · health ✓ · ttl 1 s · nodes 3/3 · 1 pods not ready"
+        "weight 100 (50 %) · health ✓ · ttl 1 s · nodes 3/3 · 1 pod not ready"
     );
     assert_eq!(
         lines[0].level,
@@ -648,4 +648,103 @@ async fn status_json_lists_each_region() {
     assert_eq!(regions[1]["weight"], 100);
     assert_eq!(regions[1]["share"], 0.5);
     assert_eq!(regions[1]["level"], "ok");
+}
+
+/// A failover pair reads as its roles, and a weight change refuses it: weights do not apply.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failover_record_shows_its_role_and_refuses_a_weight() {
+    use aws_sdk_route53::types::ResourceRecordSetFailover;
+    let m = Moto::start();
+    let cfg = aws_config("opsdeck-test", &["ap-northeast-2"]);
+    let aws = aws(&m.url, &m.credentials_file, &cfg).await;
+    let r53 = aws.route53("us-east-1");
+    let zone = r53
+        .create_hosted_zone()
+        .name("example.com.")
+        .caller_reference("opsdeck-test-failover")
+        .send()
+        .await
+        .unwrap()
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .to_string();
+    let hc = health_check(&aws, "primary").await;
+    let set = |id: &str, role: ResourceRecordSetFailover, ip: &str| {
+        let mut b = ResourceRecordSet::builder()
+            .name("api.example.com.")
+            .r#type(RrType::A)
+            .set_identifier(id)
+            .failover(role)
+            .ttl(30)
+            .resource_records(ResourceRecord::builder().value(ip).build().unwrap());
+        if id == "kr" {
+            b = b.health_check_id(&hc);
+        }
+        Change::builder()
+            .action(ChangeAction::Create)
+            .resource_record_set(b.build().unwrap())
+            .build()
+            .unwrap()
+    };
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(set("kr", ResourceRecordSetFailover::Primary, "192.0.2.1"))
+                .changes(set("us", ResourceRecordSetFailover::Secondary, "192.0.2.2"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let region = |name: &str| RegionConfig {
+        name: name.into(),
+        kube_context: format!("prod-{name}"),
+        route53: Route53Record {
+            zone: zone.clone(),
+            record: "api.example.com".into(),
+            set_identifier: name.into(),
+        },
+        database: None,
+        aws_region: None,
+        requests: None,
+    };
+    let none: ClusterOf = Arc::new(|_: &str| None);
+    let reader = Arc::new(RegionReader::new(
+        vec![region("kr"), region("us")],
+        Ok(aws),
+        none,
+    ));
+    let snap = reader.read(jiff::Timestamp::now()).await;
+    let status = snap.status();
+    assert_eq!(
+        status[0].line,
+        "failover PRIMARY · health ✓ · ttl 30 s · context prod-kr not seen"
+    );
+    assert_eq!(
+        status[1].line,
+        "failover SECONDARY · no health check · ttl 30 s · context prod-us not seen"
+    );
+    let ops = RegionOps::new(reader);
+    let err = ops
+        .apply(
+            &Op::SetRegionWeight {
+                region: "kr".into(),
+                weight: 0,
+                previous: None,
+            },
+            Mode::DryRun,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        OpError::Unsupported(
+            "region kr: record set api.example.com. kr is not weighted (failover PRIMARY): \
+             weights do not apply"
+                .into()
+        )
+    );
 }

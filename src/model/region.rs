@@ -190,7 +190,8 @@ impl Region {
                 out.push(format!("{} HPA at max", c.hpas_at_max));
             }
             if c.pods_not_ready > 0 {
-                out.push(format!("{} pods not ready", c.pods_not_ready));
+                let pods = super::summary::plural(c.pods_not_ready, "pod");
+                out.push(format!("{pods} not ready"));
             }
         }
         out
@@ -207,7 +208,7 @@ impl Region {
         }
     }
 
-    /// `weight 50 (50 %) · health ✓ · ttl 60 s · nodes 3/3 · 1 HPA at max · 2 pods not ready`
+    /// `weight 50 (50 %) · health ✓ · ttl 60 s · nodes 3/3 · 1 HPA at max · 1 pod not ready`
     pub fn line(&self, share: Option<f64>) -> String {
         let routing = self.routing_text(share);
         let health = match &self.health {
@@ -228,7 +229,8 @@ impl Region {
                     parts.push(format!("{} HPA at max", c.hpas_at_max));
                 }
                 if c.pods_not_ready > 0 {
-                    parts.push(format!("{} pods not ready", c.pods_not_ready));
+                    let pods = super::summary::plural(c.pods_not_ready, "pod");
+                    parts.push(format!("{pods} not ready"));
                 }
             }
             None => parts.push(format!("context {} not seen", self.kube_context)),

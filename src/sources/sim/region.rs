@@ -126,16 +126,18 @@ impl RegionSim {
             "ChangeResourceRecordSets zone {ZONE}: UPSERT {RECORD} A set {region} weight {now} → \
              {weight} ttl {TTL} health check hc-{region}"
         );
+        let mut calls = vec![call];
         if mode == Mode::Apply {
             r.changed_at = Some((t, now));
             r.weight = weight;
+            calls.push("GetChange → INSYNC".into());
         }
         Ok(Outcome {
             summary: format!(
                 "weight of region {region} {now} → {weight}: INSYNC at once in the drill world; \
                  resolvers keep the old answer for one TTL ({TTL} s)"
             ),
-            calls: vec![call, "GetChange → INSYNC".into()],
+            calls,
         })
     }
 
