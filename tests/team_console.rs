@@ -176,7 +176,7 @@ fn report_of(c: &Console) -> String {
 #[test]
 fn two_consoles_work_one_incident_with_one_notice_and_one_report() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let m = Moto::start();
+    let m = Moto::start_serial();
     rt.block_on(make_bucket(&m));
     let (hook, posts) = webhook();
     let cfg = config(&hook);
@@ -282,7 +282,7 @@ fn two_consoles_work_one_incident_with_one_notice_and_one_report() {
 #[test]
 fn a_console_killed_with_entries_waiting_loses_and_doubles_nothing() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let m = Moto::start();
+    let m = Moto::start_serial();
     rt.block_on(make_bucket(&m));
     let cable = Cable::to(&m.url);
     let cfg = format!("[team]\njournal = \"s3://{BUCKET}/opsdeck\"\n");

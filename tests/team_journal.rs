@@ -108,7 +108,7 @@ fn new_incident(alarm: &str) -> NewIncident {
 }
 
 async fn consoles_writing_at_once(n: usize, notes_each: usize) {
-    let m = Moto::start();
+    let m = Moto::start_serial();
     let aws = moto_aws(&m.url, &m).await;
     let at = bucket(&aws, &format!("team-{n}")).await;
     let mut consoles: Vec<Console> = (1..=n)
@@ -246,7 +246,7 @@ async fn three_consoles_writing_at_once_end_with_one_timeline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_loses_nothing_uploads_once_and_offers_the_merge() {
-    let m = Moto::start();
+    let m = Moto::start_serial();
     let direct = moto_aws(&m.url, &m).await;
     let at = bucket(&direct, "team-partition").await;
     let (cable_a, cable_b) = (Cable::to(&m.url), Cable::to(&m.url));

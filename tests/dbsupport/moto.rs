@@ -10,6 +10,7 @@ pub const AWS_SECRET: &str = "Moto-S3cret-Key-5c3e7a";
 
 pub struct Moto {
     child: Child,
+    serial: bool,
     log: PathBuf,
     pub url: String,
     pub root: tempfile::TempDir,
@@ -23,18 +24,49 @@ impl Drop for Moto {
     }
 }
 
+/// moto's own server, but answering one request at a time. `moto_server` is threaded, and
+/// moto 5's S3 checks `If-None-Match: *` and writes the object as two steps without a lock,
+/// so two consoles claiming one key at once can both win — which real S3 never lets happen.
+/// Served one at a time, the check and the write are one step again, as on S3.
+const SERIAL: &str = "import sys
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import run_simple
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)
+";
+
+fn server(serial: bool, port: &str) -> Command {
+    let mut cmd = if serial {
+        let mut c = Command::new("python3");
+        c.args(["-c", SERIAL, "127.0.0.1", port]);
+        c
+    } else {
+        let mut c = Command::new("moto_server");
+        c.args(["-H", "127.0.0.1", "-p", port]);
+        c
+    };
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    cmd
+}
+
 impl Moto {
     /// Starts `moto_server` on an ephemeral port and reads the port from its banner.
     pub fn start() -> Moto {
+        Moto::launch(false)
+    }
+
+    /// Like [`Moto::start`], one request at a time: for S3's conditional writes under
+    /// concurrent writers (see [`SERIAL`]).
+    pub fn start_serial() -> Moto {
+        Moto::launch(true)
+    }
+
+    fn launch(serial: bool) -> Moto {
         let root = tempfile::Builder::new()
             .prefix("opsdeck-moto-")
             .tempdir()
             .expect("temp dir");
         let log = root.path().join("moto.log");
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+        let child = server(serial, "0")
             .stderr(std::fs::File::create(&log).expect("moto log file"))
             .spawn()
             .unwrap_or_else(|e| {
@@ -50,6 +82,7 @@ impl Moto {
         .unwrap();
         let mut moto = Moto {
             child,
+            serial,
             log: log.clone(),
             url: String::new(),
             root,
@@ -87,10 +120,7 @@ impl Moto {
         let port = self.url.rsplit(':').next().unwrap_or_default().to_string();
         // The old banner must not be taken for the new one.
         let log = std::fs::File::create(&self.log).expect("moto log file");
-        self.child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+        self.child = server(self.serial, &port)
             .stderr(log)
             .spawn()
             .expect("moto_server");
