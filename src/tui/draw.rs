@@ -147,10 +147,7 @@ fn team_lines(t: &crate::incident::team::follow::TeamStatus) -> Option<Vec<Strin
                 .join(", ")
         };
         vec![
-            format!(
-                "with {}",
-                names(|o| o.rsplit_once('.').map_or(o, |(n, _)| n))
-            ),
+            format!("with {}", names(crate::incident::team::user_at_host)),
             format!(
                 "with {}",
                 names(|o| o.split_once('@').map_or(o, |(u, _)| u))

@@ -110,7 +110,7 @@ impl App {
         let by = run
             .console
             .as_deref()
-            .map(|c| c.rsplit_once('.').map_or(c, |(name, _)| name))
+            .map(crate::incident::team::user_at_host)
             .unwrap_or(&run.who);
         format!("{} step {at}{of} by {by}", run.playbook)
     }
