@@ -127,6 +127,40 @@ pub enum PlaybookCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentCmd {
+    /// Every incident, live and drill, newest first (the team's with `[team]`).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a live incident and print its id; the SLA clock starts at the recognition time.
+    Open {
+        #[arg(long)]
+        title: String,
+        #[arg(long, value_enum)]
+        severity: crate::incident::event::Severity,
+        /// When it was recognised, if earlier than now: HH:MM (UTC), -20m or RFC 3339.
+        #[arg(
+            long,
+            value_name = "TIME",
+            requires = "reason",
+            allow_hyphen_values = true
+        )]
+        recognised: Option<String>,
+        /// Why the recognition time is earlier than now (journaled with it).
+        #[arg(long, value_name = "R", requires = "recognised")]
+        reason: Option<String>,
+    },
+    /// Add a note to an incident's timeline.
+    Note { id: String, text: String },
+    /// An incident's state and timeline: who did what, from which console.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the journal's hash chain: exit 0 when it verifies, 1 when an entry was edited,
+    /// deleted or inserted (each break is listed).
+    Verify { id: String },
     /// Write the post-incident report (Markdown) and print it; the latest incident by default.
     Report { id: Option<String> },
 }

@@ -1,4 +1,4 @@
-//! The non-interactive subcommands: drills list, playbooks, incident reports, the audit.
+//! The non-interactive subcommands: drills list, playbooks, the audit.
 
 use crate::{Env, UsageError};
 use jiff::Timestamp;
@@ -7,7 +7,6 @@ use opsdeck::audit::report::AuditReport;
 use opsdeck::cli::{AuditFormat, PlaybookCmd};
 use opsdeck::drill;
 use opsdeck::incident::event::RunOutcome;
-use opsdeck::incident::report;
 use opsdeck::model::iam::IamSnapshot;
 use opsdeck::model::trail::TrailSnapshot;
 use opsdeck::playbook::load::Playbook;
@@ -120,11 +119,6 @@ pub fn playbook(env: &Env, cmd: &PlaybookCmd) -> anyhow::Result<ExitCode> {
             rt.block_on(run_playbook(env, &p, vars, how))
         }
     }
-}
-
-/// `20261201-031500` of `INC-20261201-031500` or `DRILL-20261201-031500-2`: ids sort by it.
-fn opened_stamp(id: &str) -> &str {
-    id.split_once('-').map_or(id, |(_, rest)| rest)
 }
 
 struct How {
@@ -293,48 +287,6 @@ async fn answer_on_stdin(prompt: &Prompt, yes: bool) -> Answer {
         }
         _ => Answer::Text(line),
     }
-}
-
-/// The report of incident `id`, or of the newest incident, live or drill.
-pub fn report(env: &Env, id: Option<&str>) -> anyhow::Result<ExitCode> {
-    let desks = [env.desk()?, env.drill_desk()?];
-    let found = desks.iter().find_map(|d| match id {
-        Some(id) => d.has(id).then(|| (d, id.to_string())),
-        None => None,
-    });
-    let newest = || {
-        desks
-            .iter()
-            .filter_map(|d| Some((d, d.latest()?)))
-            .max_by_key(|(_, id)| opened_stamp(id).to_string())
-    };
-    let (desk, id) = match (id, found) {
-        (_, Some(hit)) => hit,
-        (Some(id), None) => {
-            return Err(UsageError(format!(
-                "no incident `{id}` in {} or {}",
-                desks[0].dir().display(),
-                desks[1].dir().display()
-            ))
-            .into());
-        }
-        (None, None) => newest().ok_or_else(|| {
-            UsageError(format!(
-                "no incidents in {} or {}",
-                desks[0].dir().display(),
-                desks[1].dir().display()
-            ))
-        })?,
-    };
-    let inc = desk.load(&id).map_err(|e| UsageError(e.to_string()))?;
-    let policy = env.cfg.sla.policy();
-    let want_final = inc.prevention.is_some() && !inc.is_open();
-    let services = env.services(inc.drill.is_some());
-    let path =
-        report::write(&inc, &policy, &services, desk.dir(), want_final).map_err(UsageError)?;
-    print!("{}", std::fs::read_to_string(&path)?);
-    eprintln!("written to {}", path.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Exit code of `opsdeck audit` when findings at or above `--fail-on` exist.

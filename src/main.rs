@@ -1,7 +1,7 @@
 use anyhow::Context as _;
 use clap::Parser;
 use jiff::Timestamp;
-use opsdeck::cli::{Cli, Cmd, IncidentCmd};
+use opsdeck::cli::{Cli, Cmd};
 use opsdeck::config::{self, Config, ConfigError, Paths};
 use opsdeck::drill::{self, Drill};
 use opsdeck::incident::desk::Desk;
@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 mod backend;
 mod cli_cmds;
+mod incident_cmd;
 mod status_cmd;
 
 /// Seed of the drill world when neither `--seed` nor the config names one.
@@ -123,8 +124,9 @@ impl Env {
         let Some(location) = self.team_location(drill) else {
             return Ok(None);
         };
+        let retain = self.cfg.team.as_ref().and_then(|t| t.retain);
         let follower =
-            opsdeck::sources::aws::team::follower(self.cfg.aws.as_ref(), &location, desk)
+            opsdeck::sources::aws::team::follower(self.cfg.aws.as_ref(), &location, retain, desk)
                 .await
                 .map_err(|e| UsageError(format!("{}: {e}", self.paths.config_file.display())))?;
         Ok(Some(follower))
@@ -182,9 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             regions,
         }) => cli_cmds::audit(&env, *format, *fail_on, output.as_deref(), regions),
-        Some(Cmd::Incident {
-            cmd: IncidentCmd::Report { id },
-        }) => cli_cmds::report(&env, id.as_deref()),
+        Some(Cmd::Incident { cmd }) => incident_cmd::run(&env, cmd),
         Some(Cmd::Completions { shell }) => {
             opsdeck::cli::completions(*shell, &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -108,7 +108,7 @@ impl Status {
         let data = Data::of(snaps, contexts.clone(), at);
         let arrived = |area| match area {
             Area::Cluster => arrived(&data.cluster),
-            Area::Db => arrived(&data.db),
+            Area::Db => arrived(&data.db) || arrived(&data.backups),
             Area::Waf => arrived(&data.waf),
             Area::Alarms => arrived(&data.alarms),
             Area::Iam => arrived(&data.iam),
@@ -302,6 +302,46 @@ mod tests {
         assert_eq!(json["answers"][0]["state"], "not_configured");
         assert_eq!(json["answers"][2]["state"], "complete");
         assert_eq!(json["mode"], "live");
+    }
+
+    #[test]
+    fn backups_that_cannot_be_read_answer_in_the_databases_line() {
+        let (p, s) = Publishers::channels();
+        publish_off(&p.cluster, "x".into());
+        publish_off(&p.waf, "x".into());
+        publish_off(&p.alarms, "x".into());
+        publish_off(&p.iam, "x".into());
+        publish_off(&p.trail, "x".into());
+        let live = Origin::Live { what: "db".into() };
+        let at = Timestamp::UNIX_EPOCH;
+
+        // Only [recovery] is configured: the backups alone turn the area on.
+        publish_off(&p.db, "add [[databases]]".into());
+        publish_error(
+            &p.backups,
+            "orders: rds:DescribeDBSnapshots: AccessDenied".into(),
+        );
+        let db = Status::of(&s, &live, &[], at).answers[1].clone();
+        assert_eq!(db.state, Answer::Failed);
+        assert_eq!(
+            db.error.as_deref(),
+            Some("backups: orders: rds:DescribeDBSnapshots: AccessDenied")
+        );
+
+        // Replication answers, the backups do not: the line is not current.
+        publish(&p.db, DbSnapshot::default(), at);
+        let st = Status::of(&s, &live, &[], at);
+        assert_eq!(st.answers[1].state, Answer::Stale);
+        assert!(!st.settled());
+        assert!(
+            st.text().ends_with("not current: DB stale\n"),
+            "{}",
+            st.text()
+        );
+
+        publish_off(&p.backups, "no [recovery]".into());
+        let st = Status::of(&s, &live, &[], at);
+        assert_eq!(st.answers[1].state, Answer::Complete);
     }
 
     #[test]

@@ -165,7 +165,10 @@ fn report_of(c: &Console) -> String {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "md"))
+        // The breach notices are `<id>-notice-<n>.md` beside it.
+        .find(|p| {
+            p.extension().is_some_and(|x| x == "md") && !p.to_string_lossy().contains("-notice-")
+        })
         .expect("report file");
     std::fs::read_to_string(md).unwrap()
 }

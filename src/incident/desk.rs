@@ -2,6 +2,7 @@
 //! ones, and journals everything that happens. Changes made outside an incident go to a
 //! standing change log, so nothing mutating is ever unrecorded.
 
+use super::chain::Verdict;
 use super::event::{DrillTag, Entry, Event, Milestone, Severity, Who};
 use super::journal::{Journal, JournalError};
 use super::state::Incident;
@@ -386,9 +387,11 @@ impl Desk {
     /// Any incident by id, open or resolved (for reports).
     pub fn load(&self, id: &str) -> Result<Incident, DeskError> {
         if let Some(book) = &self.team {
-            return book
+            let mut inc = book
                 .incident(id)
-                .ok_or_else(|| DeskError::Unknown(id.into(), "the team journal".into()));
+                .ok_or_else(|| DeskError::Unknown(id.into(), "the team journal".into()))?;
+            inc.integrity = Some(book.verify().summary());
+            return Ok(inc);
         }
         let path = self.dir.join(format!("{id}.jsonl"));
         if !path.exists() {
@@ -398,8 +401,24 @@ impl Desk {
             ));
         }
         let (entries, _) = super::journal::read(&path)?;
-        Incident::replay(&entries)
-            .ok_or_else(|| DeskError::Unknown(id.into(), self.dir.display().to_string()))
+        let mut inc = Incident::replay(&entries)
+            .ok_or_else(|| DeskError::Unknown(id.into(), self.dir.display().to_string()))?;
+        inc.integrity = Some(self.verify(id)?.summary());
+        Ok(inc)
+    }
+
+    /// Checks the hash chain incident `id` is kept in: its journal file, or in a team the
+    /// team journal as this console has it (every incident's entries are one chain there).
+    pub fn verify(&self, id: &str) -> Result<Verdict, DeskError> {
+        if let Some(book) = &self.team {
+            if !book.has(id) {
+                return Err(DeskError::Unknown(id.into(), "the team journal".into()));
+            }
+            return Ok(book.verify());
+        }
+        Ok(super::journal::verify(
+            &self.dir.join(format!("{id}.jsonl")),
+        )?)
     }
 
     /// The most recent incident, open or not.

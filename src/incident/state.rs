@@ -352,3 +352,9 @@ pub fn word(m: Milestone) -> &'static str {
         Milestone::Resolved => "resolved",
     }
 }
+
+/// The recognition stamp in an incident id (`20261201-031500` of `INC-20261201-031500` or
+/// `DRILL-20261201-031500-2`): incidents sort by it, live and drill alike.
+pub fn id_stamp(id: &str) -> &str {
+    id.split_once('-').map_or(id, |(_, rest)| rest)
+}

@@ -75,6 +75,32 @@ impl Health {
     pub fn answered(&self) -> bool {
         self.last_ok.is_some() || self.last_error.is_some() || self.off.is_some()
     }
+
+    /// An area with a part shown inside it (the backups in the databases' area): on when
+    /// either is on, current only as far as both are, failing when either fails. The part's
+    /// error is named by `part`.
+    pub fn with_part(&self, part: &str, other: &Health) -> Health {
+        match (&self.off, &other.off) {
+            (_, Some(_)) => self.clone(),
+            (Some(_), None) => Health {
+                last_error: other.last_error.as_ref().map(|e| format!("{part}: {e}")),
+                ..other.clone()
+            },
+            (None, None) => Health {
+                last_ok: match (self.last_ok, other.last_ok) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+                last_error: match (&self.last_error, &other.last_error) {
+                    (Some(a), Some(b)) => Some(format!("{a}; {part}: {b}")),
+                    (Some(a), None) => Some(a.clone()),
+                    (None, Some(b)) => Some(format!("{part}: {b}")),
+                    (None, None) => None,
+                },
+                off: None,
+            },
+        }
+    }
 }
 
 /// The latest value of one source together with its health.
@@ -120,6 +146,35 @@ mod tests {
         assert_eq!(
             [Level::Ok, Level::Crit, Level::Warn].into_iter().max(),
             Some(Level::Crit)
+        );
+    }
+
+    #[test]
+    fn a_part_makes_its_area_on_failing_and_only_as_current_as_both() {
+        let t = |s: i64| Timestamp::from_second(s).unwrap();
+        let off = Health {
+            off: Some("configure it".into()),
+            ..Health::default()
+        };
+        let ok = |at| Health::ok(t(at));
+        let failing = Health {
+            last_ok: Some(t(5)),
+            last_error: Some("AccessDenied".into()),
+            off: None,
+        };
+        assert_eq!(ok(10).with_part("backups", &off), ok(10));
+        assert_eq!(
+            off.with_part("backups", &failing).last_error.as_deref(),
+            Some("backups: AccessDenied")
+        );
+        assert_eq!(off.with_part("backups", &ok(3)), ok(3));
+        let both = ok(10).with_part("backups", &failing);
+        assert_eq!(both.last_ok, Some(t(5)), "as current as the older");
+        assert_eq!(both.last_error.as_deref(), Some("backups: AccessDenied"));
+        let both = failing.with_part("backups", &failing);
+        assert_eq!(
+            both.last_error.as_deref(),
+            Some("AccessDenied; backups: AccessDenied")
         );
     }
 }

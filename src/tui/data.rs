@@ -33,6 +33,8 @@ pub struct Data {
     /// Each database's backups judged against its RPO, with the replica lag of the cluster
     /// of the same name; in the order the sources list them.
     pub backup_status: Vec<BackupStatus>,
+    /// The databases' health with their backups' (see `Health::with_part`).
+    pub db_health: Health,
     /// IAM review findings, worst first.
     pub findings: Vec<Finding>,
     /// CloudTrail review findings (coverage and the CIS 4.x monitoring chains).
@@ -67,6 +69,7 @@ impl Data {
             trail: Arc::default(),
             backups: Arc::default(),
             backup_status: Vec::new(),
+            db_health: Health::default(),
             findings: Vec::new(),
             trail_findings: Vec::new(),
             summaries: Area::ALL
@@ -121,7 +124,7 @@ impl Data {
     pub fn health(&self, area: Area) -> &Health {
         match area {
             Area::Cluster => &self.cluster.health,
-            Area::Db => &self.db.health,
+            Area::Db => &self.db_health,
             Area::Waf => &self.waf.health,
             Area::Alarms => &self.alarms.health,
             Area::Iam => &self.iam.health,
@@ -202,16 +205,16 @@ impl Data {
                 s.worst = Some(format!("{}: {what}", b.database));
             }
         }
-        let mut health = self.db.health.clone();
-        if health.off.is_some() && !self.backup_status.is_empty() {
+        let health = self.db.health.with_part("backups", &self.backups.health);
+        if self.db.health.off.is_some() && health.off.is_none() {
             // Only backups are watched: the area is on, for them.
-            health.off = None;
             s.counts = format!(
                 "backups of {}",
                 summary::plural(self.backup_status.len(), "database")
             );
         }
         self.summarise(Area::Db, s, &health);
+        self.db_health = health;
     }
 
     pub fn set_waf(&mut self, feed: Arc<Feed<WafSnapshot>>) {

@@ -4,8 +4,9 @@
 
 use super::log::Stored;
 use super::{Origin, Shared};
+use crate::incident::chain::{self, Link, Verdict};
 use crate::incident::event::{Entry, Event};
-use crate::incident::state::Incident;
+use crate::incident::state::{Incident, id_stamp};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -27,12 +28,26 @@ impl Book {
     /// Reads the saved copy; a line that does not parse ends it (the rest is fetched again).
     pub fn open(dir: &Path, console: String) -> Book {
         let mirror = dir.join("team.jsonl");
-        let shared: Vec<Shared> = std::fs::read(&mirror)
-            .unwrap_or_default()
+        let text = std::fs::read(&mirror).unwrap_or_default();
+        let lines: Vec<&[u8]> = text
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
+            .collect();
+        let shared: Vec<Shared> = lines
+            .iter()
             .map_while(|l| serde_json::from_slice(l).ok())
             .collect();
+        if shared.len() < lines.len() {
+            // A line cut short by a crash: what follows it would be appended after it and
+            // lost on every later start, so the saved copy ends before it.
+            let keep: Vec<u8> = lines[..shared.len()]
+                .iter()
+                .flat_map(|l| l.iter().copied().chain([b'\n']))
+                .collect();
+            if let Err(e) = std::fs::write(&mirror, keep) {
+                tracing::warn!("{}: {e}", mirror.display());
+            }
+        }
         let origins = shared.iter().map(|s| s.origin.clone()).collect();
         Book {
             console,
@@ -135,7 +150,7 @@ impl Book {
             .chain(self.pending.iter().map(|(o, _)| &o.incident))
             .cloned()
             .collect();
-        ids.sort_by(|a, b| stamp(a).cmp(stamp(b)).then(a.cmp(b)));
+        ids.sort_by(|a, b| id_stamp(a).cmp(id_stamp(b)).then(a.cmp(b)));
         ids.dedup();
         ids
     }
@@ -208,6 +223,35 @@ impl Book {
         offers
     }
 
+    /// Checks the chain of the team journal as this console saved it, body for body.
+    pub fn verify(&self) -> Verdict {
+        let text = std::fs::read(&self.mirror).unwrap_or_default();
+        let bodies: Vec<&[u8]> = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let parsed: Vec<Option<Shared>> = bodies
+            .iter()
+            .map(|b| serde_json::from_slice(b).ok())
+            .collect();
+        let mut verdict = chain::verify(bodies.iter().zip(&parsed).map(|(body, s)| {
+            Link {
+                place: s
+                    .as_ref()
+                    .map_or_else(|| "an entry".into(), |s| format!("team entry {}", s.seq)),
+                body,
+                prev: s.as_ref().and_then(|s| s.prev.as_deref()),
+            }
+        }));
+        verdict.breaks.extend(
+            parsed
+                .iter()
+                .filter(|s| s.is_none())
+                .map(|_| "a line of the saved team journal is not an entry".to_string()),
+        );
+        verdict
+    }
+
     /// Whether the team knows `id`.
     pub fn has(&self, id: &str) -> bool {
         self.shared.iter().any(|s| s.incident == id)
@@ -215,7 +259,92 @@ impl Book {
     }
 }
 
-/// The recognition stamp in an incident id, which orders incidents by time.
-fn stamp(id: &str) -> &str {
-    id.split_once('-').map_or(id, |(_, rest)| rest)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::event::Who;
+
+    fn stored(seq: u64, before: Option<&Stored>) -> Stored {
+        let shared = Shared {
+            seq,
+            prev: before.map(|b| chain::digest(&b.body)),
+            origin: Origin {
+                console: "kim@bastion.a1".into(),
+                incident: "INC-1".into(),
+                seq,
+            },
+            incident: "INC-1".into(),
+            entry: Entry {
+                seq,
+                at: jiff::Timestamp::UNIX_EPOCH,
+                who: Who {
+                    user: "kim".into(),
+                    from: None,
+                },
+                prev: None,
+                event: Event::Note {
+                    text: format!("note {seq}"),
+                },
+            },
+        };
+        let body = serde_json::to_vec(&shared).unwrap();
+        Stored { shared, body }
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_crash_does_not_swallow_what_comes_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = stored(1, None);
+        Book::open(dir.path(), "a".into())
+            .absorb(std::slice::from_ref(&one))
+            .unwrap();
+        let mirror = dir.path().join("team.jsonl");
+        let mut file = OpenOptions::new().append(true).open(&mirror).unwrap();
+        file.write_all(br#"{"seq":2,"pr"#).unwrap();
+
+        let mut book = Book::open(dir.path(), "a".into());
+        assert_eq!(book.bodies().len(), 1);
+        let two = stored(2, Some(&one));
+        book.absorb(&[two]).unwrap();
+
+        let book = Book::open(dir.path(), "a".into());
+        assert_eq!(
+            book.bodies().len(),
+            2,
+            "the entry saved after the torn line"
+        );
+        let verdict = book.verify();
+        assert!(verdict.verified(), "{}", verdict.summary());
+        assert_eq!(verdict.entries, 2);
+    }
+
+    #[test]
+    fn a_console_that_never_wrote_saves_what_it_fetches() {
+        let dir = tempfile::tempdir().unwrap();
+        let incidents = dir.path().join("data/incidents");
+        let mut book = Book::open(&incidents, "b".into());
+        book.absorb(&[stored(1, None)]).unwrap();
+        assert_eq!(Book::open(&incidents, "b".into()).bodies().len(), 1);
+    }
+
+    #[test]
+    fn an_edited_saved_entry_breaks_the_chain_at_the_one_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = stored(1, None);
+        let two = stored(2, Some(&one));
+        let three = stored(3, Some(&two));
+        Book::open(dir.path(), "a".into())
+            .absorb(&[one, two, three])
+            .unwrap();
+        let mirror = dir.path().join("team.jsonl");
+        let text = std::fs::read_to_string(&mirror).unwrap();
+        std::fs::write(&mirror, text.replace("note 2", "note 9")).unwrap();
+        let verdict = Book::open(dir.path(), "a".into()).verify();
+        assert_eq!(
+            verdict.breaks,
+            [
+                "team entry 3: the entry before it is not the one it was written after (edited or deleted)"
+            ]
+        );
+    }
 }

@@ -5,12 +5,50 @@ use serde::{Deserialize, Deserializer};
 /// ```toml
 /// [team]
 /// journal = "s3://ops-incidents/opsdeck/"   # region and credentials from [aws]
+/// retain = { days = 400, mode = "compliance" }   # S3 Object Lock on every entry
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeamConfig {
     #[serde(deserialize_with = "location")]
     pub journal: Location,
+    /// Every entry is written under S3 Object Lock until this long after it was written, so
+    /// not even the account's root can edit or delete it before then (access records are
+    /// kept at least a year, SER-CLOUD-006). The bucket must have Object Lock enabled.
+    #[serde(default)]
+    pub retain: Option<Retain>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retain {
+    #[serde(deserialize_with = "days")]
+    pub days: u32,
+    #[serde(default)]
+    pub mode: LockMode,
+}
+
+/// S3 Object Lock's two modes: compliance binds everyone; governance lets a principal with
+/// `s3:BypassGovernanceRetention` lift it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockMode {
+    #[default]
+    Compliance,
+    Governance,
+}
+
+fn days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(d)?;
+    // S3 takes retain-until dates, but a default retention is at most 100 years; a lock
+    // longer than that is a typo.
+    if (1..=36_500).contains(&n) {
+        Ok(n)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{n} is not a number of days between 1 and 36500"
+        )))
+    }
 }
 
 /// An S3 bucket and the key prefix under it, normalised to end in `/` (or be empty).
@@ -94,5 +132,40 @@ mod tests {
         }
         let err = toml::from_str::<TeamConfig>("journal = \"http://x\"").unwrap_err();
         assert!(err.to_string().contains("is not an S3 location"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_object_lock_retention() {
+        let cfg: TeamConfig =
+            toml::from_str("journal = \"s3://ops-incidents/x\"\nretain = { days = 400 }").unwrap();
+        assert_eq!(
+            cfg.retain,
+            Some(Retain {
+                days: 400,
+                mode: LockMode::Compliance
+            })
+        );
+        let cfg: TeamConfig = toml::from_str(
+            "journal = \"s3://ops-incidents/x\"\nretain = { days = 30, mode = \"governance\" }",
+        )
+        .unwrap();
+        assert_eq!(cfg.retain.unwrap().mode, LockMode::Governance);
+        for (text, says) in [
+            (
+                "retain = { days = 0 }",
+                "0 is not a number of days between 1 and 36500",
+            ),
+            (
+                "retain = { days = 400, mode = \"legal\" }",
+                "unknown variant `legal`",
+            ),
+            ("retain = { years = 1 }", "unknown field `years`"),
+        ] {
+            let err = toml::from_str::<TeamConfig>(&format!(
+                "journal = \"s3://ops-incidents/x\"\n{text}"
+            ))
+            .unwrap_err();
+            assert!(err.to_string().contains(says), "{text}: {err}");
+        }
     }
 }

@@ -58,6 +58,9 @@ pub struct Follower<S> {
     absorbed: usize,
     last_listed: Option<Timestamp>,
     last_heartbeat: Option<Timestamp>,
+    /// Whether this follower says it is in the incident (a console does; a one-shot
+    /// `opsdeck incident …` command does not, or it would show in every header for 30 s).
+    present: bool,
     pub status: TeamStatus,
 }
 
@@ -82,6 +85,7 @@ impl<S: Store> Follower<S> {
             prefix,
             last_listed: None,
             last_heartbeat: None,
+            present: true,
             status: TeamStatus {
                 location: location.to_string(),
                 ..TeamStatus::default()
@@ -91,6 +95,12 @@ impl<S: Store> Follower<S> {
 
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// A follower that writes no heartbeat: for commands that come and go.
+    pub fn absent(mut self) -> Follower<S> {
+        self.present = false;
+        self
     }
 
     /// One round, if one is due: at once when this console has entries waiting, else every
@@ -126,7 +136,7 @@ impl<S: Store> Follower<S> {
                 .await
                 .map(|_| ());
         }
-        if result.is_ok() && active.is_some() {
+        if result.is_ok() && active.is_some() && self.present {
             result = self.heartbeat(&console, now).await;
         }
         match result {

@@ -3,16 +3,18 @@
 
 use super::{Aws, AwsConfig};
 use crate::incident::desk::Desk;
-use crate::incident::team::config::Location;
+use crate::incident::team::config::{Location, LockMode, Retain};
 use crate::incident::team::follow::Follower;
 use crate::incident::team::store::{Claim, Listed, Store, StoreError};
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::primitives::{ByteStream, DateTime};
+use aws_sdk_s3::types::ObjectLockMode;
 use jiff::Timestamp;
 
 pub struct S3Store {
     aws: Aws,
     client: aws_sdk_s3::Client,
     bucket: String,
+    retain: Option<Retain>,
 }
 
 impl S3Store {
@@ -22,7 +24,27 @@ impl S3Store {
             client: aws.s3(aws.home_region()),
             aws: aws.clone(),
             bucket: location.bucket.clone(),
+            retain: None,
         }
+    }
+
+    /// Entries are claimed under Object Lock for `retain` (heartbeats are not: they are
+    /// rewritten every few seconds and would pile up locked versions).
+    pub fn retaining(mut self, retain: Option<Retain>) -> S3Store {
+        self.retain = retain;
+        self
+    }
+
+    fn lock_until(&self) -> Option<(ObjectLockMode, DateTime)> {
+        let r = self.retain?;
+        let until = Timestamp::now()
+            .saturating_add(jiff::SignedDuration::from_hours(24 * i64::from(r.days)))
+            .ok()?;
+        let mode = match r.mode {
+            LockMode::Compliance => ObjectLockMode::Compliance,
+            LockMode::Governance => ObjectLockMode::Governance,
+        };
+        Some((mode, DateTime::from_secs(until.as_second())))
     }
 
     fn error<E>(
@@ -50,16 +72,19 @@ impl S3Store {
 pub async fn follower(
     aws: Option<&AwsConfig>,
     location: &Location,
+    retain: Option<Retain>,
     desk: &mut Desk,
 ) -> Result<Follower<S3Store>, String> {
     let aws = Aws::load(aws.unwrap_or(&AwsConfig::default()))
         .await
         .map_err(|e| format!("[team] journal {location}: {e}"))?;
-    Ok(Follower::new(S3Store::new(&aws, location), location, desk))
+    let store = S3Store::new(&aws, location).retaining(retain);
+    Ok(Follower::new(store, location, desk))
 }
 
 impl Store for S3Store {
     async fn claim(&self, key: &str, body: Vec<u8>) -> Result<Claim, StoreError> {
+        let lock = self.lock_until();
         let sent = self
             .client
             .put_object()
@@ -67,6 +92,8 @@ impl Store for S3Store {
             .key(key)
             .if_none_match("*")
             .content_type("application/json")
+            .set_object_lock_mode(lock.as_ref().map(|(m, _)| m.clone()))
+            .set_object_lock_retain_until_date(lock.map(|(_, t)| t))
             .body(ByteStream::from(body))
             .send()
             .await;
