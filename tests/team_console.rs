@@ -354,3 +354,74 @@ fn a_console_killed_with_entries_waiting_loses_and_doubles_nothing() {
     again.press("\x03");
     assert!(again.wait_exit().success());
 }
+
+#[test]
+fn consoles_apart_open_the_same_alarm_twice_and_merge_it_into_one() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let m = Moto::start();
+    rt.block_on(make_bucket(&m));
+    let (cable_a, cable_b) = (Cable::to(&m.url), Cable::to(&m.url));
+    let cfg = format!("[team]\njournal = \"s3://{BUCKET}/opsdeck\"\n");
+    let (home_a, home_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let drill = |user: &str, url: &str, home: &std::path::Path| {
+        team_builder(user, url, &cfg)
+            .arg("drill")
+            .arg("db-primary-down")
+            .arg("--speed")
+            .arg("5")
+            .start_at(home)
+    };
+    cable_a.pull();
+    cable_b.pull();
+    let mut a = drill("ana", &cable_a.url, home_a.path());
+    let mut b = drill("kim", &cable_b.url, home_b.path());
+    // Apart, each opens an incident from the same alarm: two ids, two clocks.
+    for c in [&mut a, &mut b] {
+        c.wait_for("DRILL");
+        c.press("5");
+        c.wait_until("the primary-down alarm firing", |s| {
+            s.lines()
+                .any(|l| l.contains("ALARM ") && l.contains("critical MariaDBPrimaryDown"))
+        });
+        c.press("i");
+        c.wait_for("open incident");
+        c.press("\r\r\r\r");
+        c.wait_for("SLA OK");
+        c.press("9");
+        c.wait_for("team journal unreachable since");
+    }
+    let id = |c: &Console| {
+        c.screen()
+            .lines()
+            .find_map(|l| l.split_whitespace().find(|w| w.starts_with("DRILL-")))
+            .map(str::to_string)
+            .expect("the incident id on the pane")
+    };
+    let (id_a, id_b) = (id(&a), id(&b));
+    assert_ne!(id_a, id_b);
+
+    cable_a.plug();
+    cable_b.plug();
+    let offer = b.wait_for("was opened for the same alarm");
+    let keep = [&id_a, &id_b]
+        .into_iter()
+        .find(|i| offer.contains(&format!(":merge keeps {i}")))
+        .expect("the survivor named")
+        .clone();
+    let other = if keep == id_a { &id_b } else { &id_a };
+    b.press(":merge\r");
+    for c in [&a, &b] {
+        let pane = c.wait_for(&format!("merged in {other}"));
+        assert!(pane.contains(&keep), "{pane}");
+    }
+    let entries = rt.block_on(stored(&m));
+    let merges = entries
+        .iter()
+        .filter(|s| matches!(&s.entry.event, Event::Merged { from, into, .. } if from == other && *into == keep))
+        .count();
+    assert_eq!(merges, 1, "the merge is journaled once");
+    for c in [&mut a, &mut b] {
+        c.press("\x03");
+        assert!(c.wait_exit().success());
+    }
+}

@@ -454,27 +454,38 @@ impl Desk {
 
     /// When `cluster` last had a replica promoted, across every incident (anti-flap).
     pub fn last_promotion(&self, cluster: &str) -> Option<Timestamp> {
-        let mut last = None;
-        for path in self
-            .journal_paths()
-            .into_iter()
-            .chain([self.dir.join("changes.jsonl")])
-        {
-            let Ok((entries, _)) = super::journal::read(&path) else {
-                continue;
-            };
-            for e in entries {
-                if let Event::StepStarted {
-                    op: Some(crate::ops::Op::Promote { cluster: c, .. }),
-                    ..
-                } = &e.event
-                    && c == cluster
-                {
-                    last = last.max(Some(e.at));
-                }
+        // In a team, the other consoles' promotions count too: the team's incidents hold
+        // them (this console's own included). Changes outside an incident stay local.
+        let mut paths = vec![self.dir.join("changes.jsonl")];
+        let mut entries: Vec<Entry> = match &self.team {
+            Some(_) => self
+                .incidents()
+                .into_iter()
+                .flat_map(|i| i.entries)
+                .collect(),
+            None => {
+                paths.extend(self.journal_paths());
+                Vec::new()
+            }
+        };
+        for path in paths {
+            if let Ok((more, _)) = super::journal::read(&path) {
+                entries.extend(more);
             }
         }
-        last
+        entries
+            .iter()
+            .filter(|e| {
+                matches!(
+                    &e.event,
+                    Event::StepStarted {
+                        op: Some(crate::ops::Op::Promote { cluster: c, .. }),
+                        ..
+                    } if c == cluster
+                )
+            })
+            .map(|e| e.at)
+            .max()
     }
 
     /// The weight the newest `region-evacuate` run replaced for `region` (`last`: whichever

@@ -63,7 +63,7 @@ impl Who {
     /// For a narrow column: the console's user@host when there is one, else as displayed.
     pub fn short(&self) -> String {
         match self.console() {
-            Some(c) => c.rsplit_once('.').map_or(c, |(name, _)| name).to_string(),
+            Some(c) => super::team::user_at_host(c).to_string(),
             None => self.to_string(),
         }
     }

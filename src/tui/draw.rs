@@ -69,26 +69,54 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         left.push(Span::styled(" READ-ONLY ", theme.warn));
         left.push(Span::styled(format!("({reason})"), theme.muted));
     }
-    if let Some(team) = &app.team
-        && let Some(line) = team.line()
-    {
-        let style = if team.unreachable.is_some() || team.broken.is_some() {
+    let run = app
+        .runs_elsewhere()
+        .first()
+        .map(|run| (left.len(), Span::styled(format!(" ▶ {run}"), theme.accent)));
+    if let Some((_, span)) = &run {
+        left.push(span.clone());
+    }
+    let team = app.team.as_ref().and_then(|t| {
+        let style = if t.unreachable.is_some() || t.broken.is_some() {
             theme.warn
         } else {
             theme.accent
         };
-        left.push(Span::styled(format!(" {line}"), style));
-    }
-    if let Some(run) = app.runs_elsewhere().first() {
-        left.push(Span::styled(format!(" ▶ {run}"), theme.accent));
+        let warns = t.unreachable.is_some() || t.broken.is_some();
+        Some((left.len(), team_lines(t)?, style, warns))
+    });
+    if let Some((_, lines, style, _)) = &team {
+        left.push(Span::styled(format!(" {}", lines[0]), *style));
     }
     let right = sla_line(app);
     let width = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
-    // Short of room, the namespace goes first: the cluster pane's title has it too.
+    let too_wide = |left: &[Span]| width(left) + right.width() + 1 > usize::from(area.width);
+    // Short of room, the namespace goes first: the cluster pane's title has it too; then
+    // the team line is shortened and another console's run (the incident pane has it) goes.
     if let Some(i) = context
         && width(&left) + right.width() > usize::from(area.width)
     {
         left[i] = Span::styled(format!(" ctx {}", cluster.context), theme.accent);
+    }
+    if let Some((i, _)) = run
+        && too_wide(&left)
+    {
+        left[i] = Span::raw("");
+    }
+    if let Some((i, lines, style, warns)) = team {
+        for line in &lines[1..] {
+            if !too_wide(&left) {
+                break;
+            }
+            left[i] = Span::styled(format!(" {line}"), style);
+        }
+        // A journal that is not being shared matters more than the context's name.
+        if let Some(c) = context
+            && warns
+            && too_wide(&left)
+        {
+            left[c] = Span::raw("");
+        }
     }
     let [l, r] = Layout::horizontal([
         Constraint::Fill(1),
@@ -97,6 +125,37 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     .areas(area);
     frame.render_widget(Paragraph::new(Line::from(left)), l);
     frame.render_widget(Paragraph::new(right), r);
+}
+
+/// The header's team line, then ever shorter forms of it for narrow terminals (console
+/// names without their suffix, then fewer words); `None` when there is nothing to say.
+fn team_lines(t: &crate::incident::team::follow::TeamStatus) -> Option<Vec<String>> {
+    let line = t.line()?;
+    let short = if t.broken.is_some() {
+        vec!["team journal damaged".into(), "journal damaged".into()]
+    } else if t.unreachable.is_some() {
+        vec![
+            format!("team S3 unreachable, {} waiting", t.waiting),
+            format!("S3 ✗ {} waiting", t.waiting),
+        ]
+    } else {
+        let names = |f: fn(&str) -> &str| {
+            t.others
+                .iter()
+                .map(|o| f(o))
+                .collect::<Vec<&str>>()
+                .join(", ")
+        };
+        vec![
+            format!("with {}", names(crate::incident::team::user_at_host)),
+            format!(
+                "with {}",
+                names(|o| o.split_once('@').map_or(o, |(u, _)| u))
+            ),
+            format!("+{}", t.others.len()),
+        ]
+    };
+    Some(std::iter::once(line).chain(short).collect())
 }
 
 /// The incident and its SLA countdown, on every screen: colour and words both carry the

@@ -110,8 +110,210 @@ impl App {
         let by = run
             .console
             .as_deref()
-            .map(|c| c.rsplit_once('.').map_or(c, |(name, _)| name))
+            .map(crate::incident::team::user_at_host)
             .unwrap_or(&run.who);
         format!("{} step {at}{of} by {by}", run.playbook)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::action::{Action, Command};
+    use super::super::app::tests::app;
+    use super::*;
+    use crate::incident::event::{Entry, Severity, Who};
+    use jiff::{SignedDuration, Timestamp};
+    use std::collections::BTreeMap;
+
+    fn now() -> Timestamp {
+        Timestamp::from_second(1_800_000_000).unwrap()
+    }
+
+    fn entry(seq: u64, mins: i64, user: &str, event: Event) -> Entry {
+        Entry {
+            seq,
+            at: now() + SignedDuration::from_mins(mins),
+            who: Who {
+                user: user.into(),
+                from: Some(format!("console {user}@vm.{user}")),
+            },
+            prev: None,
+            event,
+        }
+    }
+
+    fn opened() -> Event {
+        Event::Opened {
+            id: "INC-1".into(),
+            title: "checkout 5xx".into(),
+            severity: Severity::Sev1,
+            detected_at: None,
+            recognised_at: now(),
+            recognised_reason: None,
+            alarm: None,
+            drill: None,
+        }
+    }
+
+    /// Console `user` of a team, showing the incident these entries make; `others` are here.
+    fn team_app(user: &str, entries: &[Entry], others: &[&str]) -> App {
+        let mut app = app();
+        app.user = user.into();
+        app.update(Action::Team(Box::new(TeamStatus {
+            others: others.iter().map(|o| o.to_string()).collect(),
+            ..TeamStatus::default()
+        })));
+        let inc = Incident::replay(entries).unwrap();
+        app.update(Action::Incident(Some(Box::new(inc))));
+        app
+    }
+
+    #[test]
+    fn only_the_commander_or_comms_gets_the_breach_notice() {
+        let open = [entry(1, 0, "ana", opened())];
+        let mut kim = team_app("kim", &open, &["ana@vm.ana"]);
+        kim.update(Action::Command(Command::BreachNotice));
+        assert!(kim.form.is_none());
+        let said = kim.message.clone().unwrap().1;
+        assert_eq!(
+            said,
+            "the breach notice is sent by ana (commander); :role comms to take it on"
+        );
+        // At the last checkpoint the commander's console asks, the others only say who sends.
+        let late = now() + SignedDuration::from_mins(95);
+        kim.update(Action::Tick(late));
+        assert!(kim.form.is_none(), "kim is not asked");
+        let mut ana = team_app("ana", &open, &["kim@vm.kim"]);
+        ana.update(Action::Tick(late));
+        assert!(ana.form.is_some(), "the commander is asked");
+
+        // With someone on comms, comms sends it and the commander is no longer asked.
+        let comms = Event::Role {
+            role: Role::Comms,
+            user: "kim".into(),
+        };
+        let both = [open[0].clone(), entry(2, 1, "kim", comms)];
+        let mut kim = team_app("kim", &both, &["ana@vm.ana"]);
+        kim.update(Action::Tick(late));
+        assert!(kim.form.is_some(), "comms is asked");
+        let mut ana = team_app("ana", &both, &["kim@vm.kim"]);
+        ana.update(Action::Tick(late));
+        assert!(ana.form.is_none());
+    }
+
+    #[test]
+    fn a_notice_written_on_another_console_is_not_asked_for_again() {
+        let entries = [
+            entry(1, 0, "ana", opened()),
+            entry(
+                2,
+                92,
+                "kim",
+                Event::Notice {
+                    n: 1,
+                    reason: "disk".into(),
+                    plan: "failover".into(),
+                    eta: now() + SignedDuration::from_mins(130),
+                },
+            ),
+        ];
+        let mut ana = team_app("ana", &entries, &[]);
+        ana.update(Action::Tick(now() + SignedDuration::from_mins(95)));
+        assert!(ana.form.is_none(), "already written at the checkpoint");
+        let said = ana.message.clone().unwrap().1;
+        assert!(
+            said.ends_with("breach notice 1 was written at 09:32:00 by kim (console kim@vm.kim)"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn roles_and_merges_are_journaled_from_the_command_line() {
+        let mut kim = team_app("kim", &[entry(1, 0, "ana", opened())], &[]);
+        for (line, want) in [
+            (
+                "role comms",
+                Effect::Record(Event::Role {
+                    role: Role::Comms,
+                    user: "kim".into(),
+                }),
+            ),
+            (
+                "handover lee",
+                Effect::Record(Event::Role {
+                    role: Role::Commander,
+                    user: "lee".into(),
+                }),
+            ),
+        ] {
+            kim.update(Action::Run(line.into()));
+            assert_eq!(kim.effects.pop(), Some(want), "{line}");
+        }
+        kim.update(Action::Run("merge".into()));
+        assert!(kim.effects.is_empty());
+        assert_eq!(kim.message.clone().unwrap().1, "nothing to merge");
+        kim.update(Action::MergeOffers(vec![("INC-1".into(), "INC-2".into())]));
+        assert!(
+            kim.message
+                .clone()
+                .unwrap()
+                .1
+                .contains(":merge keeps INC-1")
+        );
+        kim.update(Action::Run("merge".into()));
+        assert_eq!(
+            kim.effects.pop(),
+            Some(Effect::Merge {
+                keep: "INC-1".into(),
+                other: "INC-2".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_run_on_a_console_still_here_shows_as_running_not_interrupted() {
+        let entries = [
+            entry(1, 0, "ana", opened()),
+            entry(
+                2,
+                1,
+                "kim",
+                Event::RunStarted {
+                    run: 1,
+                    playbook: "restart".into(),
+                    inputs: BTreeMap::new(),
+                },
+            ),
+            entry(
+                3,
+                1,
+                "kim",
+                Event::StepStarted {
+                    run: 1,
+                    step: "restart".into(),
+                    detail: "restart shop/admin".into(),
+                    op: None,
+                },
+            ),
+        ];
+        let ana = team_app("ana", &entries, &["kim@vm.kim"]);
+        let steps = ana
+            .data
+            .playbooks
+            .iter()
+            .filter_map(|e| e.ok())
+            .find(|p| p.name == "restart")
+            .map(|p| p.steps.len())
+            .unwrap();
+        assert_eq!(
+            ana.runs_elsewhere(),
+            [format!("restart step 1/{steps} by kim@vm")]
+        );
+        let run = &ana.data.incident.as_ref().unwrap().runs[0];
+        assert!(ana.elsewhere(run));
+        // Once kim's console is gone (no heartbeat), the run is an interrupted one.
+        let ana = team_app("ana", &entries, &[]);
+        assert!(ana.runs_elsewhere().is_empty());
+        assert!(!ana.elsewhere(&ana.data.incident.as_ref().unwrap().runs[0]));
     }
 }

@@ -318,4 +318,51 @@ mod tests {
         );
         assert!(dir.join("team.jsonl").exists(), "saved for the next start");
     }
+
+    #[tokio::test]
+    async fn another_consoles_promotion_holds_back_the_anti_flap_guard_here() {
+        let store = MemStore::default();
+        let at = Location::parse("s3://team/t").unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let mut a = desk(&home.path().join("a"), "ana");
+        let mut fa = Follower::new(&store, &at, &mut a);
+        let a = Mutex::new(a);
+        let mut b = desk(&home.path().join("b"), "kim");
+        let mut fb = Follower::new(&store, &at, &mut b);
+        let b = Mutex::new(b);
+        let new = NewIncident {
+            title: "writes fail".into(),
+            severity: Severity::Sev1,
+            alarm: None,
+            detected_at: None,
+            recognised: None,
+            drill: None,
+        };
+        let promoted = Timestamp::now();
+        {
+            let mut b = b.lock().unwrap();
+            b.open_incident(new, promoted).unwrap();
+            b.record(
+                crate::incident::event::Event::StepStarted {
+                    run: 1,
+                    step: "promote".into(),
+                    detail: "promote shop-mariadb/mariadb-1".into(),
+                    op: Some(crate::ops::Op::Promote {
+                        cluster: "shop-mariadb".into(),
+                        member: "mariadb-1".into(),
+                    }),
+                },
+                promoted,
+            )
+            .unwrap();
+        }
+        rounds(&mut fb, &b, 1).await;
+        assert_eq!(a.lock().unwrap().last_promotion("shop-mariadb"), None);
+        rounds(&mut fa, &a, 1).await;
+        assert_eq!(
+            a.lock().unwrap().last_promotion("shop-mariadb"),
+            Some(promoted),
+            "kim's failover on the other bastion counts here"
+        );
+    }
 }

@@ -40,6 +40,12 @@ pub struct Origin {
     pub seq: u64,
 }
 
+/// A console's `user@host` without the suffix that tells one user's consoles apart, for
+/// narrow places (the timeline's WHO column, the header).
+pub fn user_at_host(console: &str) -> &str {
+    console.rsplit_once('.').map_or(console, |(name, _)| name)
+}
+
 /// The console's name in the team: `user@host` and a suffix kept in the data dir, so two
 /// consoles of one user on one bastion are told apart and a restarted console is the same.
 pub fn console_id(dir: &std::path::Path, user: &str) -> std::io::Result<String> {

@@ -164,6 +164,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         if !inc.merged.is_empty() {
             roles.push_str(&format!(" · merged in {}", inc.merged.join(", ")));
         }
+        if let Some(team) = app.team.as_ref().filter(|t| !t.others.is_empty()) {
+            roles.push_str(&format!(" · with {}", team.others.join(", ")));
+        }
         lines.push(Line::styled(
             format!("{roles} · :role comms · :handover USER"),
             theme.muted,
