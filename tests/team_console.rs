@@ -358,7 +358,7 @@ fn a_console_killed_with_entries_waiting_loses_and_doubles_nothing() {
 #[test]
 fn consoles_apart_open_the_same_alarm_twice_and_merge_it_into_one() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let m = Moto::start();
+    let m = Moto::start_serial();
     rt.block_on(make_bucket(&m));
     let (cable_a, cable_b) = (Cable::to(&m.url), Cable::to(&m.url));
     let cfg = format!("[team]\njournal = \"s3://{BUCKET}/opsdeck\"\n");

@@ -195,7 +195,10 @@ impl Data {
                 s.worst = Some(format!("region {}: {what}", r.region));
             }
         }
-        let health = self.cluster.health.with_part("regions", &self.regions.health);
+        let health = self
+            .cluster
+            .health
+            .with_part("regions", &self.regions.health);
         self.summarise(Area::Cluster, s, &health);
         self.cluster_health = health;
     }
