@@ -329,6 +329,7 @@ mod tests {
         publish_off(&p.alarms, "x".into());
         publish_off(&p.iam, "x".into());
         publish_off(&p.trail, "x".into());
+        publish_off(&p.regions, "x".into());
         let live = Origin::Live { what: "db".into() };
         let at = Timestamp::UNIX_EPOCH;
 
@@ -359,6 +360,18 @@ mod tests {
         publish_off(&p.backups, "no [recovery]".into());
         let st = Status::of(&s, &live, &[], at);
         assert_eq!(st.answers[1].state, Answer::Complete);
+
+        // The regions answer in the clusters' line the same way.
+        publish_error(
+            &p.regions,
+            "route53:GetHealthCheckStatus: Throttling".into(),
+        );
+        let cluster = Status::of(&s, &live, &[], at).answers[0].clone();
+        assert_eq!(cluster.state, Answer::Failed);
+        assert_eq!(
+            cluster.error.as_deref(),
+            Some("regions: route53:GetHealthCheckStatus: Throttling")
+        );
     }
 
     #[test]
