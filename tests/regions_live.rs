@@ -66,9 +66,23 @@ fn failing_status() -> String {
 
 /// Forwards to moto, but answers GetHealthCheckStatus of the health checks in `failing`
 /// with [`failing_status`].
+///
+/// moto also reports every change INSYNC at once; `pending(n)` makes the next `n` GetChange
+/// answers PENDING, in the GetChange response format of the Route 53 API reference, so the
+/// wait for INSYNC is exercised.
 struct HealthProxy {
     url: String,
     failing: Arc<Mutex<BTreeSet<String>>>,
+    pending: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn pending_change(id: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<GetChangeResponse \
+         xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><ChangeInfo>\
+         <Id>/change/{id}</Id><Status>PENDING</Status>\
+         <SubmittedAt>2026-12-03T03:12:41.958Z</SubmittedAt></ChangeInfo></GetChangeResponse>"
+    )
 }
 
 impl HealthProxy {
@@ -78,6 +92,8 @@ impl HealthProxy {
         let upstream = upstream.trim_start_matches("http://").to_string();
         let failing = Arc::new(Mutex::new(BTreeSet::<String>::new()));
         let which = failing.clone();
+        let pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let still = pending.clone();
         std::thread::spawn(move || {
             use std::io::Write;
             for stream in listener.incoming() {
@@ -93,8 +109,22 @@ impl HealthProxy {
                     .unwrap()
                     .iter()
                     .any(|id| path.ends_with(&format!("/healthcheck/{id}/status")));
-                if hit {
-                    let body = failing_status();
+                let change = path
+                    .split_once("/change/")
+                    .map(|(_, id)| id.split('?').next().unwrap_or(id).to_string());
+                let held = change.is_some()
+                    && still
+                        .fetch_update(
+                            std::sync::atomic::Ordering::SeqCst,
+                            std::sync::atomic::Ordering::SeqCst,
+                            |n| n.checked_sub(1),
+                        )
+                        .is_ok();
+                if hit || held {
+                    let body = match (&change, held) {
+                        (Some(id), true) => pending_change(id),
+                        _ => failing_status(),
+                    };
                     let reply = format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\
                          x-amzn-RequestId: 2d4b1e2c-1c5f-4f4c-9d0e-3f6b0a1c9e77\r\nConnection: close\r\n\r\n{body}",
@@ -106,7 +136,16 @@ impl HealthProxy {
                 }
             }
         });
-        HealthProxy { url, failing }
+        HealthProxy {
+            url,
+            failing,
+            pending,
+        }
+    }
+
+    fn pending(&self, answers: usize) {
+        self.pending
+            .store(answers, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn fail(&self, id: &str) {
@@ -427,6 +466,8 @@ async fn evacuate_moves_exactly_the_named_weight_and_restore_puts_it_back() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
+    // Route 53 takes a while to reach every name server: the weight step waits it out.
+    w.proxy.pending(2);
     run_shipped(
         &w.ctx,
         "region-evacuate",
@@ -453,6 +494,12 @@ async fn evacuate_moves_exactly_the_named_weight_and_restore_puts_it_back() {
         .iter()
         .map(|e| e.event.clone())
         .collect();
+    // The step finished only on INSYNC, so it asked past both PENDING answers.
+    assert_eq!(
+        w.proxy.pending.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the weight step never waited for the change to be INSYNC"
+    );
     let ops: Vec<&Op> = journal
         .iter()
         .filter_map(|e| match e {
