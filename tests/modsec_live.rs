@@ -228,7 +228,7 @@ async fn block_ip_makes_nginx_refuse_the_address_and_unblock_serves_it_again() {
     assert!(
         said.contains(&format!(
             "added `deny 127.0.0.2;` to {file} (1 entries), reloaded nginx (`{}` exited with \
-             status 0); verified: nginx answers 403 to 127.0.0.2",
+             status 0); verified: nginx answers 403 to 127.0.0.2 (3 requests in a row)",
             nginx.reload_argv().join(" ")
         )),
         "{said}"
@@ -236,7 +236,7 @@ async fn block_ip_makes_nginx_refuse_the_address_and_unblock_serves_it_again() {
     assert!(
         said.contains(&format!(
             "removed `deny 127.0.0.2;` from {file} (0 entries)"
-        )) && said.contains("verified: nginx answers 200 to 127.0.0.2 again"),
+        )) && said.contains("verified: nginx answers 200 to 127.0.0.2 again (3 requests in a row)"),
         "{said}"
     );
 }

@@ -18,6 +18,10 @@ const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// nginx reloads in the background after `-s reload` returns: how long its new workers may
 /// take to answer with the new list.
 const SETTLE: Duration = Duration::from_secs(10);
+/// Answers in a row that count as the reload having taken: nginx's old workers keep
+/// accepting connections with the old list until the master's QUIT reaches them, so the
+/// first answer from a new worker proves nothing about the next connection.
+const STEADY: u32 = 3;
 
 /// One or more addresses or CIDRs, separated by commas or spaces.
 fn entries(text: &str) -> Result<Vec<Entry>, OpError> {
@@ -137,27 +141,38 @@ impl ModSecOps {
                 continue;
             }
             let deadline = tokio::time::Instant::now() + SETTLE;
+            let mut in_a_row = 0;
             let last = loop {
                 let got = self.answer(url, from).await;
-                let done = matches!(&got, Ok(403) if block)
+                let wanted = matches!(&got, Ok(403) if block)
                     || matches!(&got, Ok(s) if !block && *s != 403);
-                if done || tokio::time::Instant::now() >= deadline {
+                in_a_row = if wanted { in_a_row + 1 } else { 0 };
+                if in_a_row == STEADY || tokio::time::Instant::now() >= deadline {
                     break got;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             };
-            match last {
-                Ok(403) if block => said.push(format!("verified: nginx answers 403 to {from}")),
-                Ok(s) if !block && s != 403 => {
-                    said.push(format!("verified: nginx answers {s} to {from} again"));
-                }
-                Ok(s) => {
+            let status = last.map_err(|e| format!("{url} from {from}: {e}"))?;
+            match (in_a_row, block) {
+                (STEADY, true) => said.push(format!(
+                    "verified: nginx answers 403 to {from} ({STEADY} requests in a row)"
+                )),
+                (STEADY, false) => said.push(format!(
+                    "verified: nginx answers {status} to {from} again ({STEADY} requests in a row)"
+                )),
+                (0, _) => {
                     return Err(format!(
-                        "nginx still answers {s} to {from} ({url}) {} s after the reload",
+                        "nginx still answers {status} to {from} ({url}) {} s after the reload",
                         SETTLE.as_secs()
                     ));
                 }
-                Err(e) => return Err(format!("{url} from {from}: {e}")),
+                (n, _) => {
+                    return Err(format!(
+                        "nginx's answers to {from} ({url}) still changed between old and new \
+                         list {} s after the reload ({status} only {n} times in a row)",
+                        SETTLE.as_secs()
+                    ));
+                }
             }
         }
         Ok(said.join("; "))
@@ -326,6 +341,64 @@ mod tests {
                 calls: vec![],
             })
         }
+    }
+
+    /// An HTTP server answering each connection with the next status of `script` (then the
+    /// last one), counting the connections: nginx in the middle of a reload, where an old
+    /// worker and a new one both accept.
+    async fn scripted(
+        script: &'static [u16],
+    ) -> (reqwest::Url, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let status = script[n.min(script.len() - 1)];
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = conn.write_all(answer.as_bytes()).await;
+            }
+        });
+        (url.parse().unwrap(), served)
+    }
+
+    fn checking(url: reqwest::Url) -> ModSecOps {
+        ModSecOps::new(ModSec {
+            audit_log: "/nonexistent".into(),
+            deny_file: None,
+            reload: Vec::new(),
+            check_url: Some(url),
+        })
+    }
+
+    #[tokio::test]
+    async fn one_answer_from_a_new_worker_is_not_a_verified_reload() {
+        use std::sync::atomic::Ordering;
+        let here: Entry = "127.0.0.1/32".parse().unwrap();
+        // The new worker refuses, the old one still serves, then only the new one answers.
+        let (url, served) = scripted(&[200, 403, 200, 403, 403, 403]).await;
+        let said = checking(url).check(&[here], true).await.unwrap();
+        assert_eq!(
+            said,
+            "verified: nginx answers 403 to 127.0.0.1 (3 requests in a row)"
+        );
+        assert_eq!(served.load(Ordering::SeqCst), 6);
+
+        let (url, served) = scripted(&[403, 200, 403, 200, 200, 200]).await;
+        let said = checking(url).check(&[here], false).await.unwrap();
+        assert_eq!(
+            said,
+            "verified: nginx answers 200 to 127.0.0.1 again (3 requests in a row)"
+        );
+        assert_eq!(served.load(Ordering::SeqCst), 6);
     }
 
     fn block(acl: &str) -> Op {
