@@ -1082,17 +1082,27 @@ async fn moto_stopped_mid_run_greys_the_pane_with_the_rows_kept_and_restarted_is
         std::time::Duration::from_millis(500),
         Arc::new(tokio::sync::Notify::new()),
     );
-    let fresh = feed_until(&mut sources.waf, "first snapshot", |f| {
+    feed_until(&mut sources.waf, "first snapshot", |f| {
         f.health.last_ok.is_some() && !f.data.recent_blocked.is_empty()
     })
     .await;
-    let last_ok = fresh.health.last_ok;
 
     m.stop();
-    let stale = feed_until(&mut sources.waf, "failing health", |f| {
-        f.health.last_error.is_some()
+    // Polls go on until the stop shows: the stale feed keeps what the last good one had.
+    let mut fresh = sources.waf.borrow_and_update().clone();
+    let stale = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            sources.waf.changed().await.unwrap();
+            let feed = sources.waf.borrow_and_update().clone();
+            if feed.health.last_error.is_some() {
+                return feed;
+            }
+            fresh = feed;
+        }
     })
-    .await;
+    .await
+    .expect("failing health within 60 s");
+    let last_ok = fresh.health.last_ok;
     assert_eq!(
         stale.health.last_ok, last_ok,
         "no update while moto is down"
