@@ -7,6 +7,7 @@ use opsdeck::audit::report::AuditReport;
 use opsdeck::cli::{AuditFormat, PlaybookCmd};
 use opsdeck::drill;
 use opsdeck::incident::event::RunOutcome;
+use opsdeck::incident::team::follow;
 use opsdeck::model::iam::IamSnapshot;
 use opsdeck::model::trail::TrailSnapshot;
 use opsdeck::playbook::load::Playbook;
@@ -140,7 +141,7 @@ async fn run_playbook(
     vars: opsdeck::playbook::template::Vars,
     how: How,
 ) -> anyhow::Result<ExitCode> {
-    let (backend, desk) = if how.drill {
+    let (backend, mut desk) = if how.drill {
         let backend = crate::backend::drill(env, 1, Timestamp::now());
         let why = if env.live() {
             "--drill"
@@ -169,11 +170,26 @@ async fn run_playbook(
         }
         (backend, env.desk()?)
     };
+    // With `[team]` the run first catches up with the team's incidents (its guards read
+    // them), and its steps go up as they are journaled, so other consoles see it running.
+    let follower = env.team_follower(&mut desk, how.drill).await?;
+    let dir = desk.dir().to_path_buf();
+    let desk = Arc::new(Mutex::new(desk));
+    let following = match follower {
+        Some(f) => {
+            // A dry run changes nothing and is not someone in the incident: no heartbeat.
+            let mut f = if how.dry_run { f.absent() } else { f };
+            f.round(&desk, Timestamp::now()).await;
+            crate::incident_cmd::say_team(&f.status, &dir, false);
+            (!how.dry_run).then(|| follow::alongside(f, desk.clone()))
+        }
+        None => None,
+    };
     let sources = backend.sources.clone();
     let ctx = Context {
         ops: backend.ops,
         snapshots: Arc::new(move || sources.snapshots()),
-        desk: Arc::new(Mutex::new(desk)),
+        desk,
         clock: backend.clock,
         read_only: env.read_only(),
         anti_flap: env.cfg.safety.anti_flap(),
@@ -184,6 +200,7 @@ async fn run_playbook(
         print!("{}", plan::render(p, &vars, &steps));
         return Ok(ExitCode::SUCCESS);
     }
+
     let (progress, mut progress_rx) = watch::channel(RunView {
         playbook: p.name.clone(),
         run: 0,
@@ -225,6 +242,11 @@ async fn run_playbook(
     drop(ch);
     let _ = printer.await;
     println!("{}: {}", p.name, outcome.text());
+    if let Some(following) = following
+        && let Some(f) = following.finish().await
+    {
+        crate::incident_cmd::say_team(&f.status, &dir, true);
+    }
     Ok(if outcome == RunOutcome::Ok {
         ExitCode::SUCCESS
     } else {

@@ -10,7 +10,7 @@ use opsdeck::incident::desk::{Desk, NewIncident};
 use opsdeck::incident::event::{Event, Severity};
 use opsdeck::incident::report;
 use opsdeck::incident::state::{Incident, id_stamp};
-use opsdeck::incident::team::follow::Follower;
+use opsdeck::incident::team::follow::{Follower, TeamStatus};
 use opsdeck::incident::team::log;
 use opsdeck::sources::aws::team::S3Store;
 use serde::Serialize;
@@ -79,28 +79,7 @@ impl Desks {
                 continue;
             };
             self.rt.block_on(f.round(&shelf.desk, Timestamp::now()));
-            let status = &f.status;
-            if let Some(b) = &status.broken {
-                eprintln!("opsdeck: team journal {}: {b}", status.location);
-            } else if let Some((_, e)) = &status.unreachable {
-                eprintln!(
-                    "opsdeck: team journal {} unreachable ({e}): {}",
-                    status.location,
-                    if wrote {
-                        format!(
-                            "{} in {} and go{} up with the next opsdeck that reaches it",
-                            match status.waiting {
-                                1 => "1 entry waits".to_string(),
-                                n => format!("{n} entries wait"),
-                            },
-                            lock(&shelf.desk).dir().display(),
-                            if status.waiting == 1 { "es" } else { "" }
-                        )
-                    } else {
-                        "showing this console's copy".to_string()
-                    }
-                );
-            }
+            say_team(&f.status, lock(&shelf.desk).dir(), wrote);
         }
     }
 
@@ -132,6 +111,32 @@ impl Desks {
             .load(&id)
             .map_err(|e| UsageError(e.to_string()))?;
         Ok((shelf, inc))
+    }
+}
+
+/// What a command tells its user of the team journal after a round with it (nothing when
+/// all went up). `wrote`: the command has written, so say what could not be uploaded.
+pub fn say_team(status: &TeamStatus, dir: &std::path::Path, wrote: bool) {
+    if let Some(b) = &status.broken {
+        eprintln!("opsdeck: team journal {}: {b}", status.location);
+    } else if let Some((_, e)) = &status.unreachable {
+        eprintln!(
+            "opsdeck: team journal {} unreachable ({e}): {}",
+            status.location,
+            if wrote {
+                format!(
+                    "{} in {} and go{} up with the next opsdeck that reaches it",
+                    match status.waiting {
+                        1 => "1 entry waits".to_string(),
+                        n => format!("{n} entries wait"),
+                    },
+                    dir.display(),
+                    if status.waiting == 1 { "es" } else { "" }
+                )
+            } else {
+                "working from this console's copy".to_string()
+            }
+        );
     }
 }
 

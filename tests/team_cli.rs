@@ -20,20 +20,30 @@ struct Engineer {
 
 impl Engineer {
     fn new(user: &'static str) -> Engineer {
+        Engineer::with(user, "")
+    }
+
+    /// An engineer whose config has `more` after `[team]`.
+    fn with(user: &'static str, more: &str) -> Engineer {
         let home = tempfile::tempdir().unwrap();
         let config = home.path().join("config/opsdeck");
         std::fs::create_dir_all(&config).unwrap();
         std::fs::write(
             config.join("config.toml"),
-            format!("[team]\njournal = \"s3://{BUCKET}/opsdeck\"\n"),
+            format!("[team]\njournal = \"s3://{BUCKET}/opsdeck\"\n{more}"),
         )
         .unwrap();
         Engineer { user, home }
     }
 
     fn run(&self, endpoint: &str, args: &[&str]) -> Output {
+        self.command(endpoint, args).output().expect("run opsdeck")
+    }
+
+    fn command(&self, endpoint: &str, args: &[&str]) -> Command {
         let h: &Path = self.home.path();
-        Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_opsdeck"));
+        command
             .args(args)
             .env_clear()
             .env("HOME", h)
@@ -44,9 +54,8 @@ impl Engineer {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "AKIAOPSDECKTEST0001")
             .env("AWS_SECRET_ACCESS_KEY", "opsdeck-test-secret")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .output()
-            .expect("run opsdeck")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        command
     }
 
     fn ok(&self, endpoint: &str, args: &[&str]) -> String {
@@ -223,5 +232,126 @@ fn two_engineers_share_one_incident_and_nothing_is_lost_while_the_store_is_away(
     assert!(
         said.contains("hash chain BROKEN (1 of 3 entries): opsdeck/log/000000000003: the entry before it is not the one it was written after (edited or deleted)"),
         "{said}"
+    );
+}
+
+/// Reads `id` as `engineer` sees it until `done` holds of its timeline, for at most 30 s.
+fn timeline_until(
+    engineer: &Engineer,
+    url: &str,
+    id: &str,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let shown: Value =
+            serde_json::from_str(&engineer.ok(url, &["incident", "show", id, "--json"])).unwrap();
+        let timeline = shown["timeline"].as_array().unwrap().clone();
+        if done(&timeline) {
+            return timeline;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} in 30 s: {timeline:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_playbook_run_from_the_command_line_joins_the_team_incident_as_it_goes() {
+    use std::io::Write;
+    let m = Moto::start();
+    let _s3 = s3(&m);
+    let url = m.url.as_str();
+    // Lee's bastion has a live Alertmanager configured (nobody answers on it: the run's one
+    // step is a checklist item, which needs nothing live).
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let kim = Engineer::new("kim");
+    let lee = Engineer::with(
+        "lee",
+        &format!("[[alertmanagers]]\nname = \"prod\"\nurl = \"http://{dead}\"\n"),
+    );
+    let playbooks = lee.home.path().join("config/opsdeck/playbooks");
+    std::fs::create_dir_all(&playbooks).unwrap();
+    std::fs::write(
+        playbooks.join("drain-check.yaml"),
+        "title: Drain check\nseverity: sev2\nsteps:\n  - id: look\n    manual: Confirm the \
+         queue is drained.\n",
+    )
+    .unwrap();
+
+    let id = kim
+        .ok(
+            url,
+            &[
+                "incident",
+                "open",
+                "--title",
+                "queue stuck",
+                "--severity",
+                "sev2",
+            ],
+        )
+        .trim()
+        .to_string();
+
+    let mut run = lee
+        .command(url, &["playbook", "run", "drain-check"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While lee's run waits at its checklist item, kim already sees it running in the
+    // incident kim opened: lee's run caught up with the team journal before it started.
+    let started = timeline_until(&kim, url, &id, "lee's run started", |t| {
+        t.iter()
+            .any(|e| e["what"] == "playbook drain-check started")
+    });
+    let by = started
+        .iter()
+        .find(|e| e["what"] == "playbook drain-check started")
+        .unwrap()["who"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(by.starts_with("lee") && by.contains("console lee@"), "{by}");
+    assert!(
+        !started
+            .iter()
+            .any(|e| e["what"].as_str().unwrap().starts_with("playbook finished")),
+        "{started:#?}"
+    );
+
+    run.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    let out = run.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("LIVE ("), "a live run: {said}");
+    // The last entry went up before the run exited: nobody has to start opsdeck again.
+    let shown: Value =
+        serde_json::from_str(&kim.ok(url, &["incident", "show", &id, "--json"])).unwrap();
+    let whats: Vec<&str> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        whats
+            .iter()
+            .filter(|w| w.starts_with("playbook finished"))
+            .count(),
+        1,
+        "{whats:#?}"
     );
 }

@@ -197,35 +197,87 @@ pub struct Round {
 /// their own task and lock the desk only between store calls, so a slow or unreachable
 /// store never holds up a key press. A round that changed nothing is not reported.
 pub fn spawn<S: Store + 'static>(
-    mut follower: Follower<S>,
+    follower: Follower<S>,
     desk: Arc<Mutex<Desk>>,
 ) -> mpsc::UnboundedReceiver<Round> {
     let (tx, rx) = mpsc::unbounded_channel();
+    let mut said: Option<TeamStatus> = None;
+    let report = move |follower: &Follower<S>, changed: bool| {
+        if !changed && said.as_ref() == Some(&follower.status) {
+            return true;
+        }
+        said = Some(follower.status.clone());
+        let round = Round {
+            status: follower.status.clone(),
+            changed,
+        };
+        tx.send(round).is_ok()
+    };
+    tokio::spawn(rounds(follower, desk, report, None));
+    rx
+}
+
+/// A follower keeping a desk in step while a command works ([`alongside`]).
+pub struct Following<S> {
+    stop: Arc<Notify>,
+    task: tokio::task::JoinHandle<Follower<S>>,
+}
+
+/// Follows the team journal for `desk` on its own task, as [`spawn`] does for the console,
+/// while a command (a `playbook run`) writes to it: its steps reach the other consoles as
+/// they are journaled, not when it exits.
+pub fn alongside<S: Store + 'static>(
+    follower: Follower<S>,
+    desk: Arc<Mutex<Desk>>,
+) -> Following<S> {
+    let stop = Arc::new(Notify::new());
+    let task = tokio::spawn(rounds(follower, desk, |_, _| true, Some(stop.clone())));
+    Following { stop, task }
+}
+
+impl<S> Following<S> {
+    /// Stops following after one last round, which uploads what the command wrote last;
+    /// the follower's status then says what still waits.
+    pub async fn finish(self) -> Option<Follower<S>> {
+        self.stop.notify_one();
+        self.task.await.ok()
+    }
+}
+
+/// Rounds until `report` says stop, or `stop` is notified (then one last round runs, and the
+/// follower is handed back). A round in progress is never cut short: it may be between the
+/// store's write of an entry and the desk's note of it.
+async fn rounds<S: Store>(
+    mut follower: Follower<S>,
+    desk: Arc<Mutex<Desk>>,
+    mut report: impl FnMut(&Follower<S>, bool) -> bool,
+    stop: Option<Arc<Notify>>,
+) -> Follower<S> {
     let wake = Arc::new(Notify::new());
     if let Ok(mut d) = desk.lock() {
         d.wake_on_team_write(wake.clone());
     }
-    tokio::spawn(async move {
-        let mut said: Option<TeamStatus> = None;
-        loop {
-            let changed = follower.round(&desk, Timestamp::now()).await;
-            if changed || said.as_ref() != Some(&follower.status) {
-                said = Some(follower.status.clone());
-                let round = Round {
-                    status: follower.status.clone(),
-                    changed,
-                };
-                if tx.send(round).is_err() {
-                    return;
-                }
-            }
-            tokio::select! {
-                () = tokio::time::sleep(POLL.unsigned_abs()) => {}
-                () = wake.notified() => {}
+    let stopped = async {
+        match &stop {
+            Some(stop) => stop.notified().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stopped);
+    loop {
+        let changed = follower.round(&desk, Timestamp::now()).await;
+        if !report(&follower, changed) {
+            return follower;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POLL.unsigned_abs()) => {}
+            () = wake.notified() => {}
+            () = &mut stopped => {
+                follower.round(&desk, Timestamp::now()).await;
+                return follower;
             }
         }
-    });
-    rx
+    }
 }
 
 #[cfg(test)]
