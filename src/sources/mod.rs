@@ -334,6 +334,24 @@ pub fn publish<T: PartialEq>(tx: &Tx<T>, data: T, at: Timestamp) {
     });
 }
 
+/// Publishes what `read` answers at once and then every `every` (only what changed), until
+/// nobody listens: the loop of sources that need no nudge between polls.
+pub fn poll<T, F, Fut>(tx: Tx<T>, every: std::time::Duration, mut read: F)
+where
+    T: PartialEq + Send + Sync + 'static,
+    F: FnMut(Timestamp) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send,
+{
+    tokio::spawn(async move {
+        while !tx.is_closed() {
+            let now = Timestamp::now();
+            let data = read(now).await;
+            publish(&tx, data, now);
+            tokio::time::sleep(every).await;
+        }
+    });
+}
+
 /// Publishes what every part of an area last had while some parts fail: the data stays on
 /// screen, and the error says which parts it is stale for. Without errors it is `publish`.
 pub fn publish_partial<T: PartialEq>(tx: &Tx<T>, data: T, at: Timestamp, errors: &[String]) {

@@ -184,12 +184,9 @@ fn unsupported(e: AwsError) -> Failure {
 
 /// Asks at once and then every `every`, publishing only what changed.
 pub fn spawn(reader: BackupReader, tx: crate::sources::Tx<BackupSnapshot>, every: Duration) {
-    tokio::spawn(async move {
-        while !tx.is_closed() {
-            let now = Timestamp::now();
-            let snap = reader.read(now).await;
-            crate::sources::publish(&tx, snap, now);
-            tokio::time::sleep(every).await;
-        }
+    let reader = std::sync::Arc::new(reader);
+    crate::sources::poll(tx, every, move |now| {
+        let reader = reader.clone();
+        async move { reader.read(now).await }
     });
 }

@@ -175,12 +175,8 @@ async fn requests(
 /// Asks at once and then every `every` (sooner when a region's cluster changes is not
 /// needed: readiness is read with each poll), publishing only what changed.
 pub fn spawn(reader: Arc<RegionReader>, tx: crate::sources::Tx<RegionSnapshot>, every: Duration) {
-    tokio::spawn(async move {
-        while !tx.is_closed() {
-            let now = Timestamp::now();
-            let snap = reader.read(now).await;
-            crate::sources::publish(&tx, snap, now);
-            tokio::time::sleep(every).await;
-        }
+    crate::sources::poll(tx, every, move |now| {
+        let reader = reader.clone();
+        async move { reader.read(now).await }
     });
 }
