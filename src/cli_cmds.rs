@@ -266,7 +266,16 @@ fn not_a_reason(text: &str) -> bool {
 /// are for; a line meant for one kind is never taken for another.
 async fn answer_on_stdin(prompt: &Prompt, yes: bool) -> Answer {
     let question = match prompt {
-        Prompt::Confirm { what, .. } => format!("[yes/no] {what}? [y/N] "),
+        Prompt::Confirm {
+            what,
+            optional: false,
+            ..
+        } => format!("[yes/no] {what}? [y/N] "),
+        Prompt::Confirm {
+            what,
+            optional: true,
+            ..
+        } => format!("[yes/no] {what}? (optional: no skips it) [y/N] "),
         Prompt::Manual { text, .. } => format!("[checklist] {text} — done? [y/N] "),
         Prompt::TypeTarget { what, target, .. } => {
             format!("[type the target] {what}: type `{target}` to confirm: ")

@@ -35,13 +35,19 @@ pub struct Context {
 /// A question for the operator; the run waits for the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prompt {
-    /// Yes or no before a step takes effect.
-    Confirm { step: String, what: String },
+    /// Yes or no before a step takes effect. `optional`: no skips the step, else it stops
+    /// the run.
+    Confirm {
+        step: String,
+        what: String,
+        optional: bool,
+    },
     /// Type `target` exactly to go ahead.
     TypeTarget {
         step: String,
         what: String,
         target: String,
+        optional: bool,
     },
     /// A checklist item: done (yes) or not (no).
     Manual { step: String, text: String },
@@ -637,10 +643,12 @@ impl Runner<'_> {
                 step: step.id.clone(),
                 what: what.into(),
                 target: op.target().into(),
+                optional: step.optional,
             },
             _ => Prompt::Confirm {
                 step: step.id.clone(),
                 what: what.into(),
+                optional: step.optional,
             },
         };
         let target = match &prompt {

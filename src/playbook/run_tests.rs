@@ -591,7 +591,8 @@ async fn confirmations_gate_actions() {
         prompts,
         [Prompt::Confirm {
             step: "a".into(),
-            what: "rollout-restart deployment shop/a".into()
+            what: "rollout-restart deployment shop/a".into(),
+            optional: false,
         }]
     );
     assert_eq!(events(&h), ["run", "end Aborted"]);
@@ -826,6 +827,12 @@ async fn declining_an_optional_step_skips_it_and_the_run_goes_on() {
     let (outcome, view, prompts) = run(&h, &pb, 0, vec![Answer::No, Answer::Yes], None).await;
     assert_eq!(outcome, RunOutcome::Ok);
     assert_eq!(prompts.len(), 2, "{prompts:?}");
+    assert!(
+        prompts
+            .iter()
+            .all(|p| matches!(p, Prompt::Confirm { optional: true, .. })),
+        "the question says no skips the step: {prompts:?}"
+    );
     let done: Vec<String> = h
         .ops
         .calls

@@ -1008,3 +1008,20 @@ fn the_incident_pane_says_why_the_team_journal_cannot_be_reached() {
         "the pane says why:\n{screen}"
     );
 }
+
+#[test]
+fn the_confirmation_says_what_no_does() {
+    use crate::playbook::run::Prompt;
+    let mut app = app();
+    let ask = |optional| Prompt::Confirm {
+        step: "raise-min".into(),
+        what: "raise hpa shop/web minReplicas to 6".into(),
+        optional,
+    };
+    app.update(Action::Ask(ask(true)));
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("n no (skips this optional step)"), "{screen}");
+    app.update(Action::Ask(ask(false)));
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("n no (stops the run)"), "{screen}");
+}

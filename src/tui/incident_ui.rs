@@ -316,10 +316,19 @@ impl App {
     pub(super) fn ask(&mut self, prompt: Prompt) {
         match &prompt {
             Prompt::Confirm { .. } | Prompt::Manual { .. } => self.prompt = Some(prompt),
-            Prompt::TypeTarget { what, target, .. } => {
+            Prompt::TypeTarget {
+                what,
+                target,
+                optional,
+                ..
+            } => {
                 self.form = Some(Form::answer(
                     &format!("{what}: type `{target}` to confirm"),
-                    "anything else cancels",
+                    if *optional {
+                        "anything else skips this optional step"
+                    } else {
+                        "anything else cancels"
+                    },
                 ));
             }
             Prompt::Override { step, why } => {

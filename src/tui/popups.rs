@@ -209,8 +209,18 @@ pub fn text(frame: &mut Frame, area: Rect, app: &App, title: &str, text: &str, s
 
 /// A yes/no question from the running playbook.
 pub fn prompt(frame: &mut Frame, area: Rect, app: &App, prompt: &Prompt) {
+    let mut no = " no (stops the run)";
     let (title, text) = match prompt {
-        Prompt::Confirm { step, what } => (format!("confirm step {step}"), format!("{what}?")),
+        Prompt::Confirm {
+            step,
+            what,
+            optional,
+        } => {
+            if *optional {
+                no = " no (skips this optional step)";
+            }
+            (format!("confirm step {step}"), format!("{what}?"))
+        }
         Prompt::Manual { step, text } => {
             (format!("checklist step {step}"), format!("{text} — done?"))
         }
@@ -225,7 +235,7 @@ pub fn prompt(frame: &mut Frame, area: Rect, app: &App, prompt: &Prompt) {
             Span::styled("y", app.theme.accent),
             Span::styled(" yes   ", app.theme.muted),
             Span::styled("n", app.theme.accent),
-            Span::styled(" no (stops the run)", app.theme.muted),
+            Span::styled(no, app.theme.muted),
         ]),
     ];
     let popup = centered(area, area.width.saturating_sub(4).min(90), 6);
