@@ -324,7 +324,15 @@ impl App {
                 self.offer_notice();
             }
             Action::Incident(incident) => {
+                let id = |i: &Option<Box<crate::incident::state::Incident>>| {
+                    i.as_ref().map(|i| i.id.clone())
+                };
+                let newly = id(&incident).is_some() && id(&incident) != id(&self.data.incident);
                 self.data.incident = incident;
+                if newly {
+                    self.journal_standing_region_crits();
+                    self.journal_standing_backup_breaches();
+                }
                 self.refresh(TableId::Timeline);
             }
             Action::Past(past) => self.data.past = past,

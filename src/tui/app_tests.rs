@@ -961,7 +961,28 @@ fn an_rpo_breach_goes_on_the_incident_timeline_once() {
     app.update(Action::Backups(feed(backups(3000, 700))));
     assert!(recorded(&app).is_empty());
 
+    // An incident opened while the breach stands gets it on its timeline, once.
     let _dir = open_incident(&mut app);
+    assert_eq!(
+        recorded(&app),
+        ["billing-pg: newest backup 1 h 1 min old, past the RPO 1 h"]
+    );
+    app.effects.clear();
+    let again = app.data.incident.clone();
+    app.update(Action::Incident(again.clone()));
+    assert!(recorded(&app).is_empty(), "the same incident again");
+    // After a restart the incident already names the breach.
+    let mut named = again.unwrap();
+    let mut entry = named.entries[0].clone();
+    entry.event = Event::Backup {
+        database: "billing-pg".into(),
+        problem: "newest backup 1 h 1 min old, past the RPO 1 h".into(),
+    };
+    named.entries.push(entry);
+    app.update(Action::Incident(None));
+    app.update(Action::Incident(Some(named)));
+    assert!(recorded(&app).is_empty(), "already on the timeline");
+
     app.update(Action::Backups(feed(backups(3000, 0))));
     app.effects.clear();
     app.update(Action::Backups(feed(backups(3000, 700))));
@@ -1020,7 +1041,10 @@ fn the_confirmation_says_what_no_does() {
     };
     app.update(Action::Ask(ask(true)));
     let screen = render(&mut app, 80, 24);
-    assert!(screen.contains("n no (skips this optional step)"), "{screen}");
+    assert!(
+        screen.contains("n no (skips this optional step)"),
+        "{screen}"
+    );
     app.update(Action::Ask(ask(false)));
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("n no (stops the run)"), "{screen}");

@@ -25,4 +25,23 @@ impl App {
             }
         }
     }
+
+    /// An incident newly on screen (opened here or by the team) gets the RPO breaches
+    /// already standing that its timeline does not name yet.
+    pub(super) fn journal_standing_backup_breaches(&mut self) {
+        let Some(inc) = &self.data.incident else {
+            return;
+        };
+        for b in self.data.backup_status.iter().filter(|b| b.breached()) {
+            let named = inc.entries.iter().any(
+                |e| matches!(&e.event, Event::Backup { database, .. } if *database == b.database),
+            );
+            if !named {
+                self.effects.push(Effect::Record(Event::Backup {
+                    database: b.database.clone(),
+                    problem: b.problems.first().cloned().unwrap_or_default(),
+                }));
+            }
+        }
+    }
 }

@@ -31,4 +31,29 @@ impl App {
             }
         }
     }
+
+    /// An incident newly on screen (opened here or by the team) gets the regions already
+    /// CRIT that its timeline does not name yet: the outage may be why it was opened.
+    pub(super) fn journal_standing_region_crits(&mut self) {
+        let Some(inc) = &self.data.incident else {
+            return;
+        };
+        for r in self
+            .data
+            .region_status
+            .iter()
+            .filter(|r| r.level == Level::Crit)
+        {
+            let named = inc
+                .entries
+                .iter()
+                .any(|e| matches!(&e.event, Event::Region { region, .. } if *region == r.region));
+            if !named {
+                self.effects.push(Effect::Record(Event::Region {
+                    region: r.region.clone(),
+                    problem: r.problems.first().cloned().unwrap_or_default(),
+                }));
+            }
+        }
+    }
 }
