@@ -247,11 +247,13 @@ async fn run_playbook(
     {
         crate::incident_cmd::say_team(&f.status, &dir, true);
     }
-    Ok(if outcome == RunOutcome::Ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if matches!(outcome, RunOutcome::Ok | RunOutcome::Declined(_)) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 /// Too short, or a word that answers another kind of question: never taken as a reason to

@@ -294,6 +294,8 @@ pub enum RunOutcome {
     /// Every step ran, but this many failed and the playbook went on past them
     /// (`on_failure: continue`): never "finished ok".
     Unmet(u32),
+    /// Every step the operator kept went ok; this many optional steps were declined.
+    Declined(u32),
     Failed,
     Aborted,
 }
@@ -305,6 +307,8 @@ impl RunOutcome {
             RunOutcome::Ok => "finished ok".into(),
             RunOutcome::Unmet(1) => "finished — 1 check not met".into(),
             RunOutcome::Unmet(n) => format!("finished — {n} checks not met"),
+            RunOutcome::Declined(1) => "finished ok — 1 optional step declined".into(),
+            RunOutcome::Declined(n) => format!("finished ok — {n} optional steps declined"),
             RunOutcome::Failed => "FAILED".into(),
             RunOutcome::Aborted => "aborted".into(),
         }

@@ -164,6 +164,8 @@ struct Runner<'a> {
     checked: Vec<bool>,
     /// Steps that failed and were passed over (`on_failure: continue`).
     unmet: u32,
+    /// Optional steps the operator said no to.
+    declined: u32,
     /// The actions that took effect, in order, for undoing them after a later refusal.
     done: Vec<(usize, Op)>,
     /// The last action failed without acting: the backend refused it.
@@ -208,6 +210,7 @@ pub async fn execute(
         view,
         checked: vec![false; playbook.steps.len()],
         unmet: 0,
+        declined: 0,
         done: Vec::new(),
         refused_now: false,
     };
@@ -381,6 +384,7 @@ impl Runner<'_> {
     fn finish(&mut self, result: Result<(), Failure>, at: Option<usize>) -> RunOutcome {
         let outcome = match &result {
             Ok(()) if self.unmet > 0 => RunOutcome::Unmet(self.unmet),
+            Ok(()) if self.declined > 0 => RunOutcome::Declined(self.declined),
             Ok(()) => RunOutcome::Ok,
             Err(Failure::Aborted) => RunOutcome::Aborted,
             Err(Failure::Failed(_) | Failure::Refused) => RunOutcome::Failed,
@@ -668,6 +672,7 @@ impl Runner<'_> {
             self.set(i, StepStatus::Skipped, Some(why));
             return Err(Failure::Aborted);
         }
+        self.declined += 1;
         self.journal(Event::Declined {
             run: self.run,
             step: step.id.clone(),

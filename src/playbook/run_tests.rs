@@ -825,7 +825,12 @@ async fn declining_an_optional_step_skips_it_and_the_run_goes_on() {
         action("c", "")
     ));
     let (outcome, view, prompts) = run(&h, &pb, 0, vec![Answer::No, Answer::Yes], None).await;
-    assert_eq!(outcome, RunOutcome::Ok);
+    assert_eq!(
+        outcome,
+        RunOutcome::Declined(1),
+        "ok, and says what was left out"
+    );
+    assert_eq!(outcome.text(), "finished ok — 1 optional step declined");
     assert_eq!(prompts.len(), 2, "{prompts:?}");
     assert!(
         prompts
@@ -859,7 +864,7 @@ async fn declining_an_optional_step_skips_it_and_the_run_goes_on() {
             "ok b",
             "start c",
             "ok c",
-            "end Ok"
+            "end Declined(1)"
         ]
     );
 }

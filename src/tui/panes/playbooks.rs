@@ -108,7 +108,7 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, run: &RunView) {
     let theme = &app.theme;
     let (state, style) = match run.outcome {
         None => ("running — x aborts".to_string(), theme.accent),
-        Some(o @ RunOutcome::Ok) => (o.text(), theme.ok),
+        Some(o @ (RunOutcome::Ok | RunOutcome::Declined(_))) => (o.text(), theme.ok),
         Some(o @ RunOutcome::Unmet(_)) => (format!("! {}", o.text()), theme.warn),
         Some(o @ RunOutcome::Failed) => (format!("✗ {}", o.text()), theme.crit),
         Some(o @ RunOutcome::Aborted) => (o.text(), theme.warn),
