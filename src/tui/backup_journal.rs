@@ -13,35 +13,35 @@ impl App {
         if self.data.incident.is_none() {
             return;
         }
-        for b in self.data.backup_status.iter().filter(|b| b.breached()) {
-            let was = before
+        self.record_breaches(|b| {
+            before
                 .iter()
-                .any(|o| o.database == b.database && o.breached());
-            if !was {
-                self.effects.push(Effect::Record(Event::Backup {
-                    database: b.database.clone(),
-                    problem: b.problems.first().cloned().unwrap_or_default(),
-                }));
-            }
-        }
+                .any(|o| o.database == b.database && o.breached())
+        });
     }
 
     /// An incident newly on screen (opened here or by the team) gets the RPO breaches
     /// already standing that its timeline does not name yet.
     pub(super) fn journal_standing_backup_breaches(&mut self) {
-        let Some(inc) = &self.data.incident else {
+        let Some(inc) = self.data.incident.take() else {
             return;
         };
-        for b in self.data.backup_status.iter().filter(|b| b.breached()) {
-            let named = inc.entries.iter().any(
+        self.record_breaches(|b| {
+            inc.entries.iter().any(
                 |e| matches!(&e.event, Event::Backup { database, .. } if *database == b.database),
-            );
-            if !named {
-                self.effects.push(Effect::Record(Event::Backup {
-                    database: b.database.clone(),
-                    problem: b.problems.first().cloned().unwrap_or_default(),
-                }));
-            }
+            )
+        });
+        self.data.incident = Some(inc);
+    }
+
+    /// Records each database breaching its RPO but those `known` already.
+    fn record_breaches(&mut self, known: impl Fn(&BackupStatus) -> bool) {
+        let breached = self.data.backup_status.iter().filter(|b| b.breached());
+        for b in breached.filter(|b| !known(b)) {
+            self.effects.push(Effect::Record(Event::Backup {
+                database: b.database.clone(),
+                problem: b.problems.first().cloned().unwrap_or_default(),
+            }));
         }
     }
 }

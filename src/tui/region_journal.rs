@@ -14,46 +14,39 @@ impl App {
         if self.data.incident.is_none() {
             return;
         }
-        for r in self
-            .data
-            .region_status
-            .iter()
-            .filter(|r| r.level == Level::Crit)
-        {
-            let was = before
+        self.record_region_crits(|r| {
+            before
                 .iter()
-                .any(|o| o.region == r.region && o.level == Level::Crit);
-            if !was {
-                self.effects.push(Effect::Record(Event::Region {
-                    region: r.region.clone(),
-                    problem: r.problems.first().cloned().unwrap_or_default(),
-                }));
-            }
-        }
+                .any(|o| o.region == r.region && o.level == Level::Crit)
+        });
     }
 
     /// An incident newly on screen (opened here or by the team) gets the regions already
     /// CRIT that its timeline does not name yet: the outage may be why it was opened.
     pub(super) fn journal_standing_region_crits(&mut self) {
-        let Some(inc) = &self.data.incident else {
+        let Some(inc) = self.data.incident.take() else {
             return;
         };
-        for r in self
+        self.record_region_crits(|r| {
+            inc.entries
+                .iter()
+                .any(|e| matches!(&e.event, Event::Region { region, .. } if *region == r.region))
+        });
+        self.data.incident = Some(inc);
+    }
+
+    /// Records each CRIT region but those `known` already.
+    fn record_region_crits(&mut self, known: impl Fn(&RegionStatus) -> bool) {
+        let crit = self
             .data
             .region_status
             .iter()
-            .filter(|r| r.level == Level::Crit)
-        {
-            let named = inc
-                .entries
-                .iter()
-                .any(|e| matches!(&e.event, Event::Region { region, .. } if *region == r.region));
-            if !named {
-                self.effects.push(Effect::Record(Event::Region {
-                    region: r.region.clone(),
-                    problem: r.problems.first().cloned().unwrap_or_default(),
-                }));
-            }
+            .filter(|r| r.level == Level::Crit);
+        for r in crit.filter(|r| !known(r)) {
+            self.effects.push(Effect::Record(Event::Region {
+                region: r.region.clone(),
+                problem: r.problems.first().cloned().unwrap_or_default(),
+            }));
         }
     }
 }
